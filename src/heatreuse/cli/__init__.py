@@ -1,0 +1,1 @@
+"""Thin command line over :mod:`heatreuse.services` (entry point: ``heatreuse``)."""

@@ -1,0 +1,72 @@
+"""Exception hierarchy of heatreuse.
+
+Every error a user can cause derives from :class:`HeatreuseError`. Its message
+says *where* (file, line, field path, topic, register), *what was expected*
+and *what came*. The CLI maps :class:`HeatreuseError` to exit code 2 and prints
+the message without a traceback; the API maps it to HTTP 4xx. Anything else is
+an internal error (exit code 1).
+"""
+
+from __future__ import annotations
+
+
+class HeatreuseError(Exception):
+    """Base class of all errors a user can cause (bad input, bad config)."""
+
+    exit_code: int = 2
+
+
+class DomainError(HeatreuseError, ValueError):
+    """A physics, KPI or carbon function got input outside its domain.
+
+    Example: a PUE with IT energy 0, a negative volume, a temperature outside
+    liquid water.
+    """
+
+
+class UnitError(HeatreuseError, ValueError):
+    """A quantity came in a unit other than the one expected."""
+
+
+class SiteConfigError(HeatreuseError):
+    """The site YAML is malformed or invalid.
+
+    Parameters
+    ----------
+    problems
+        One line per problem, each already naming file, line and field path.
+    """
+
+    def __init__(self, problems: list[str] | str) -> None:
+        if isinstance(problems, str):
+            problems = [problems]
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class WeatherError(HeatreuseError):
+    """A weather source is unknown, unreadable, has gaps or the wrong length."""
+
+
+class SimulationError(HeatreuseError):
+    """The simulation was asked for something it cannot do (bad step, bad sweep)."""
+
+
+class StoreError(HeatreuseError):
+    """The store URL is invalid or the store cannot be opened."""
+
+
+class IngestError(HeatreuseError):
+    """An input file or message cannot be ingested at all."""
+
+
+class LedgerError(HeatreuseError):
+    """The ledger cannot be built or exported."""
+
+
+class VerificationError(HeatreuseError):
+    """An exported ledger failed verification; the message says which entry."""
+
+
+class SLAError(HeatreuseError):
+    """An SLA definition or period is invalid."""
