@@ -64,9 +64,37 @@ class LedgerError(HeatreuseError):
     """The ledger cannot be built or exported."""
 
 
+class LedgerConflictError(LedgerError):
+    """Another writer appended to the same ledger log first (the append was refused whole)."""
+
+
 class VerificationError(HeatreuseError):
-    """An exported ledger failed verification; the message says which entry."""
+    """An exported ledger failed verification; the message says which entry.
+
+    The CLI exits with code 3 for it (0 ok, 1 internal error, 2 user error), so scripts
+    can tell "the ledger does not verify" from "the command was used wrongly".
+    """
+
+    exit_code: int = 3
 
 
 class SLAError(HeatreuseError):
     """An SLA definition or period is invalid."""
+
+
+class SLABreachedError(SLAError):
+    """``heatreuse sla report --fail-on-breach`` found a breached SLA term.
+
+    The CLI exits with code 4 for it, so scripts can tell "the SLA is breached"
+    from a user error (2); without ``--fail-on-breach`` a breached report exits 0.
+    """
+
+    exit_code: int = 4
+
+
+class ScenarioError(SimulationError):
+    """A drill scenario text (``name@START+DURATION[:severity]``) cannot be parsed."""
+
+
+class TwinError(HeatreuseError):
+    """The twin cannot run: bad address, port in use, broker unreachable, bad fault request."""

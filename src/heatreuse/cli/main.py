@@ -48,6 +48,27 @@ def _register() -> None:
 
     site_cmds.register(app)
     demo_cmds.register(app)
+    from heatreuse.cli import verify_cmds
+
+    verify_cmds.register(app)
+    from heatreuse.cli import sla_cmds
+
+    sla_cmds.register(app)
+    from heatreuse.cli import telemetry_cmds
+
+    telemetry_cmds.register(app)
+    from heatreuse.cli import ledger_cmds
+
+    ledger_cmds.register(app)
+    from heatreuse.cli import serve_cmds
+
+    serve_cmds.register(app)
+    from heatreuse.cli import plan_cmds
+
+    plan_cmds.register(app)
+    from heatreuse.cli import twin_cmds
+
+    twin_cmds.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -259,10 +259,10 @@ def _iter_temps(node: Any, path: Path_) -> Iterator[tuple[Path_, Any]]:
 
 def _boiling_problems(site: Site, data: Any, lines: _LineMap, file: str) -> list[str]:
     """Water temperatures must stay below boiling at the loop pressure."""
-    from CoolProp.CoolProp import PropsSI
+    from heatreuse.physics import saturation_temperature_c
 
     pressure_bar = max(site.plant.loop_pressure_bar, 1.01325)
-    t_sat_c = float(PropsSI("T", "P", pressure_bar * 1e5, "Q", 0.0, "Water")) - 273.15
+    t_sat_c = float(saturation_temperature_c(pressure_bar))
     problems = []
     for section in ("compute", "plant", "customer"):
         for path, value in _iter_temps(data.get(section), (section,)):
@@ -285,7 +285,7 @@ def _boiling_problems(site: Site, data: Any, lines: _LineMap, file: str) -> list
     return problems
 
 
-def load_site_text(text: str, file: str = "<site>") -> Site:
+def load_site_text(text: str, file: str = "<site>", source_path: Path | None = None) -> Site:
     """Validate site YAML text; see :func:`load_site`."""
     data, lines = parse_yaml_with_lines(text, file)
     if not isinstance(data, dict):
@@ -300,6 +300,12 @@ def load_site_text(text: str, file: str = "<site>") -> Site:
     problems = _boiling_problems(site, data, lines, file)
     if problems:
         raise SiteConfigError(problems)
+    site._source_path = source_path
+    # The points section is only meaningful once expanded against the plant: check it now,
+    # so that `heatreuse validate` catches its problems too.
+    from heatreuse.site.points import expand_points
+
+    expand_points(site)
     return site
 
 
@@ -330,6 +336,4 @@ def load_site(path: str | Path) -> Site:
         raise SiteConfigError(f"{p}: is a directory; expected a site YAML file") from None
     except UnicodeDecodeError as exc:
         raise SiteConfigError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    site = load_site_text(text, str(p))
-    site._source_path = p.resolve()
-    return site
+    return load_site_text(text, str(p), source_path=p.resolve())

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from heatreuse.site.points import PointsConfig
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
@@ -601,6 +603,7 @@ class Site(_Model):
     customer: Customer
     contract: Contract
     ownership: Ownership
+    points: PointsConfig = Field(default_factory=PointsConfig)
 
     _source_path: Path | None = PrivateAttr(default=None)
 

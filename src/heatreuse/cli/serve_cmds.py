@@ -1,0 +1,174 @@
+"""``heatreuse serve`` (the site's ingest service) and ``heatreuse edge`` (store and forward)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import typer
+
+from heatreuse.site import load_site
+
+SITE_ARG = typer.Argument(..., help="The site YAML file.", show_default=False)
+TOPIC_PREFIX_OPT = typer.Option(
+    None,
+    "--topic-prefix",
+    help="The site's MQTT topic prefix (default heatreuse/<site id>, as the twin's): "
+    "PREFIX/<point topic>, PREFIX/batch (see heatreuse.telemetry.mqtt).",
+    show_default=False,
+)
+MODBUS_POLL_OPT = typer.Option(
+    False, "--modbus-poll", help="Poll the Modbus devices of the site's points section."
+)
+MODBUS_OPT = typer.Option(
+    None,
+    "--modbus",
+    help="HOST:PORT of Modbus devices that have no host in the site file (implies --modbus-poll).",
+    show_default=False,
+)
+POLL_OPT = typer.Option(
+    None,
+    "--poll-interval",
+    help="Override the Modbus poll interval of every device [s].",
+    show_default=False,
+)
+CLIENT_ID_OPT = typer.Option(
+    None,
+    "--client-id",
+    help="MQTT client id (names the persistent session on the broker).",
+    show_default=False,
+)
+LOG_OPT = typer.Option("info", "--log-level", help="debug, info, warning or error.")
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def serve(
+    site_file: Path = SITE_ARG,
+    store: str | None = typer.Option(
+        None,
+        "--store",
+        help="Store URL: sqlite:///PATH or postgresql://... "
+        "(default sqlite:///$HEATREUSE_HOME/heatreuse.db).",
+        show_default=False,
+    ),
+    mqtt: str | None = typer.Option(
+        None, "--mqtt", help="MQTT broker HOST:PORT to subscribe to.", show_default=False
+    ),
+    http: str = typer.Option(
+        "127.0.0.1:8080",
+        "--http",
+        help="Listen HOST:PORT of the HTTP push endpoint, /healthz and /metrics ('off': none).",
+    ),
+    modbus_poll: bool = MODBUS_POLL_OPT,
+    modbus: str | None = MODBUS_OPT,
+    poll_interval_s: float | None = POLL_OPT,
+    topic_prefix: str | None = TOPIC_PREFIX_OPT,
+    client_id: str | None = CLIENT_ID_OPT,
+    log_level: str = LOG_OPT,
+) -> None:
+    """Run the site's ingest service (MQTT, Modbus, HTTP into one store) until SIGTERM."""
+    from heatreuse.services.serve import IngestService, ServeConfig
+    from heatreuse.telemetry.mqtt import parse_host_port
+
+    _logging(log_level)
+    site = load_site(site_file)
+    config = ServeConfig(
+        store_url=store,
+        mqtt=parse_host_port(mqtt, 1883, "--mqtt") if mqtt else None,
+        http=None if http.strip().lower() == "off" else parse_host_port(http, 8080, "--http"),
+        modbus_poll=modbus_poll or modbus is not None,
+        modbus_default=parse_host_port(modbus, 502, "--modbus") if modbus else None,
+        modbus_poll_interval_s=poll_interval_s,
+        topic_prefix=topic_prefix,
+        client_id=client_id,
+    )
+    service = IngestService(site, config)
+
+    def ready(svc: IngestService) -> None:
+        parts = []
+        if config.mqtt:
+            prefix = topic_prefix or f"heatreuse/{site.id}"
+            parts.append(f"mqtt {config.mqtt[0]}:{config.mqtt[1]} ({prefix}/#)")
+        if config.http:
+            parts.append(f"http http://{config.http[0]}:{config.http[1]}")
+        if svc.poller is not None:
+            parts.append(f"modbus {len(svc.poller.pollers)} device(s)")
+        print(
+            f"heatreuse serve: site {site.id} ready: {', '.join(parts) or 'no inputs'}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    code = service.run_until_signal(on_ready=ready)
+    if code:
+        raise typer.Exit(code)
+
+
+def edge(
+    site_file: Path = SITE_ARG,
+    upstream: str = typer.Option(
+        ...,
+        "--upstream",
+        help="HTTP endpoint of the central heatreuse serve, e.g. http://central:8080.",
+        show_default=False,
+    ),
+    buffer: Path | None = typer.Option(
+        None,
+        "--buffer",
+        help="Local buffer file (default $HEATREUSE_HOME/edge-<site>.db).",
+        show_default=False,
+    ),
+    mqtt: str | None = typer.Option(
+        None, "--mqtt", help="Local MQTT broker HOST:PORT to subscribe to.", show_default=False
+    ),
+    modbus_poll: bool = MODBUS_POLL_OPT,
+    modbus: str | None = MODBUS_OPT,
+    poll_interval_s: float | None = POLL_OPT,
+    topic_prefix: str | None = TOPIC_PREFIX_OPT,
+    client_id: str | None = CLIENT_ID_OPT,
+    batch_size: int = typer.Option(2000, "--batch-size", help="Readings per upstream request."),
+    log_level: str = LOG_OPT,
+) -> None:
+    """Run the site's edge agent: buffer locally first, forward upstream in order."""
+    from heatreuse.services.edge import EdgeAgent, EdgeConfig
+    from heatreuse.telemetry.mqtt import parse_host_port
+
+    _logging(log_level)
+    site = load_site(site_file)
+    config = EdgeConfig(
+        upstream=upstream,
+        buffer_path=buffer,
+        mqtt=parse_host_port(mqtt, 1883, "--mqtt") if mqtt else None,
+        modbus_poll=modbus_poll or modbus is not None,
+        modbus_default=parse_host_port(modbus, 502, "--modbus") if modbus else None,
+        modbus_poll_interval_s=poll_interval_s,
+        topic_prefix=topic_prefix,
+        client_id=client_id,
+        batch_size=batch_size,
+    )
+    agent = EdgeAgent(site, config)
+
+    def ready(a: EdgeAgent) -> None:
+        print(
+            f"heatreuse edge: site {site.id} ready: forwarding to {a.url}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    code = agent.run_until_signal(on_ready=ready)
+    if code:
+        raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and ``edge`` to the CLI."""
+    app.command("serve")(serve)
+    app.command("edge")(edge)

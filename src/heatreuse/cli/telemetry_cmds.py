@@ -1,0 +1,216 @@
+"""``heatreuse ingest``, ``heatreuse points list|export``, ``heatreuse quarantine list``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from heatreuse.errors import HeatreuseError
+from heatreuse.services.ingest import (
+    FileIngestReport,
+    ingest_file,
+    list_quarantine,
+    opened_store,
+    parse_not_before,
+)
+from heatreuse.site import expand_points, load_site
+
+console = Console()
+err_console = Console(stderr=True)
+points_app = typer.Typer(help="The site's point registry.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Readings the ingest pipeline rejected.", no_args_is_help=True)
+
+SITE_ARG = typer.Argument(..., help="The site YAML file.", show_default=False)
+STORE_OPT = typer.Option(
+    None,
+    "--store",
+    help="Store URL: sqlite:///PATH or postgresql://... "
+    "(default sqlite:///$HEATREUSE_HOME/heatreuse.db).",
+    show_default=False,
+)
+
+
+def ingest(
+    site_file: Path = SITE_ARG,
+    file: Path = typer.Argument(
+        ...,
+        help="Readings file: .csv, .csv.gz or .parquet (long or wide format).",
+        show_default=False,
+    ),
+    store: str | None = STORE_OPT,
+    not_before: str | None = typer.Option(
+        None,
+        "--not-before",
+        help="Accept readings from this time on (ISO date = 00:00 UTC, or date-time with "
+        "offset); default the site's commissioning date. For backfilling older history.",
+        show_default=False,
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Import a CSV or Parquet readings file into the store (idempotent)."""
+    site = load_site(site_file)
+    since = parse_not_before(not_before)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn()
+        if file.name.lower().endswith((".csv", ".csv.gz"))
+        else MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=False,
+    )
+    task: list[TaskID] = []
+
+    def on_open(total: int, unit: str) -> None:
+        task.append(progress.add_task(f"ingest {file.name}", total=total))
+
+    def on_progress(done: int) -> None:
+        if task:
+            progress.update(task[0], completed=done)
+
+    with opened_store(store) as opened, progress:
+        report = ingest_file(
+            site, file, opened, not_before=since, on_open=on_open, progress=on_progress
+        )
+    _print_report(report)
+
+
+def _print_report(report: FileIngestReport) -> None:
+    r = report.result
+    table = Table(
+        title=f"{report.path} ({report.file_format}, {report.layout} format)",
+        title_justify="left",
+        show_header=True,
+    )
+    table.add_column("outcome")
+    table.add_column("readings", justify="right")
+    table.add_row("received", f"{r.received:,}")
+    table.add_row("[green]accepted (new)[/]", f"{r.accepted:,}")
+    table.add_row("duplicates (already stored)", f"{r.duplicates:,}")
+    for reason, n in sorted(r.quarantined.items()):
+        table.add_row(f"[yellow]quarantined: {reason}[/]", f"{n:,}")
+    table.add_row("quarantined total", f"{r.quarantined_total:,}")
+    if r.skipped_empty_cells:
+        table.add_row("empty cells (no reading)", f"{r.skipped_empty_cells:,}")
+    console.print(table)
+    console.print(
+        f"{r.received:,} readings in {report.duration_s:.2f} s "
+        f"({report.readings_per_s:,.0f} readings/s)"
+        + (
+            "; see `heatreuse quarantine list` for the rejected ones" if r.quarantined_total else ""
+        ),
+        highlight=False,
+    )
+
+
+def points_list(site_file: Path = SITE_ARG) -> None:
+    """List the site's points: id, kind, unit, range, interval, Brick class, Modbus register.
+
+    MQTT topics (below the site prefix) default to the id with '/' for '.'; the
+    full registry is in ``heatreuse points export SITE.yaml --brick``.
+    """
+    site = load_site(site_file)
+    sp = expand_points(site)
+    table = Table(title=f"Points of site {site.id} ({len(sp.points)})", title_justify="left")
+    table.add_column("id", no_wrap=True)
+    for col in ("kind", "unit", "range", "every", "brick class", "modbus"):
+        table.add_column(col, overflow="fold")
+    for p in sp.points:
+        reg = p.source.modbus
+        table.add_row(
+            p.id,
+            p.kind,
+            p.unit,
+            f"{p.min_value:g}..{p.max_value:g}",
+            f"{p.sample_interval_s:g} s",
+            p.brick_class,
+            f"{reg.device}@{reg.address} {reg.type} {reg.unit} x{reg.scale:g}" if reg else "",
+        )
+    console.print(table)
+
+
+def points_export(
+    site_file: Path = SITE_ARG,
+    brick: bool = typer.Option(False, "--brick", help="Export as a Brick model (Turtle)."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Write to this file (default: standard output).",
+        show_default=False,
+    ),
+) -> None:
+    """Export the site's point registry (``--brick``: Brick Turtle)."""
+    if not brick:
+        raise HeatreuseError("points export: choose a format; the only one is --brick (Turtle)")
+    from heatreuse.telemetry.brick import brick_turtle
+
+    site = load_site(site_file)
+    text = brick_turtle(expand_points(site), site.site.name)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise HeatreuseError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    err_console.print(f"wrote {out} ({len(text):,} bytes)", highlight=False)
+
+
+def quarantine_list(
+    site_file: Path = SITE_ARG,
+    store: str | None = STORE_OPT,
+    reason: str | None = typer.Option(
+        None, "--reason", help="Only this reason (e.g. out_of_range).", show_default=False
+    ),
+    limit: int = typer.Option(50, "--limit", help="At most this many rows, newest first."),
+) -> None:
+    """List quarantined readings with reason, source and raw payload."""
+    site = load_site(site_file)
+    with opened_store(store) as opened:
+        rows = list_quarantine(site, opened, reason=reason, limit=limit)
+    table = Table(
+        title=f"Quarantine of site {site.id}"
+        + (f", reason {reason}" if reason else "")
+        + f" ({len(rows)} shown, limit {limit})",
+        title_justify="left",
+    )
+    for col in ("received", "ts", "point", "reason", "source", "raw", "detail"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["received_at"] or "",
+            r["ts"] or "",
+            str(r["point"]),
+            r["reason"],
+            str(r["source"]),
+            str(r["raw"])[:200],
+            str(r["detail"]),
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ingest``, ``points list|export`` and ``quarantine list`` to the root app."""
+    app.command("ingest")(ingest)
+    points_app.command("list")(points_list)
+    points_app.command("export")(points_export)
+    quarantine_app.command("list")(quarantine_list)
+    app.add_typer(points_app, name="points")
+    app.add_typer(quarantine_app, name="quarantine")

@@ -1,0 +1,298 @@
+"""``heatreuse drill``, ``heatreuse twin`` (live and offline) and ``heatreuse twin-inject``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from heatreuse.errors import TwinError
+from heatreuse.simulation.scenarios import SCENARIO_NAMES, parse_duration_s, parse_scenarios
+from heatreuse.site import Site, load_site
+
+console = Console()
+err_console = Console(stderr=True)
+
+SITE_ARG = typer.Argument(..., help="The site YAML file.", show_default=False)
+SCENARIO_HELP = (
+    "Scenario name[@START][+DURATION][:SEVERITY], e.g. pump_failure@2026-01-10T06:00+5h "
+    "(START without offset is UTC). Repeat to combine. Names: " + ", ".join(SCENARIO_NAMES)
+)
+
+
+def _step(text: str) -> int:
+    seconds = parse_duration_s(text, "--step")
+    if not float(seconds).is_integer() or seconds <= 0:
+        raise TwinError(f"--step: expected whole seconds, got {text!r}")
+    return int(seconds)
+
+
+def _with_weather(site: Site, weather: str | None) -> Site:
+    if not weather:
+        return site
+    spec = weather
+    path = Path(weather).expanduser()
+    if ":" not in weather.split("/")[0] and path.exists():
+        spec = str(path.resolve())
+    return site.model_copy(update={"location": site.location.model_copy(update={"weather": spec})})
+
+
+# --------------------------------------------------------------------------- drill
+def drill(
+    site_file: Path = SITE_ARG,
+    scenario: list[str] = typer.Option(  # noqa: B006 - typer needs the list default
+        [], "--scenario", "-s", help=SCENARIO_HELP, show_default=False
+    ),
+    all_: bool = typer.Option(
+        False, "--all", help="Run the standard drill set, one drill per scenario."
+    ),
+    out: Path = typer.Option(
+        Path("drill"), "--out", "-o", help="Output folder (drill.json, drill.html)."
+    ),
+    weather: str | None = typer.Option(
+        None, "--weather", help="Weather spec instead of the site's (path, pvlib:..., dwd-try:NN)."
+    ),
+    step: str = typer.Option("60s", "--step", help="Simulation step (e.g. 60s, 10s, 5min)."),
+    year: int | None = typer.Option(
+        None,
+        "--year",
+        help="Year of the default drill start (06:00 local, 2nd Tuesday of January) for "
+        "scenarios without @START; default this year.",
+        show_default=False,
+    ),
+) -> None:
+    """Run failure drills and write reports (JSON + self-contained HTML)."""
+    from heatreuse.services.drill import run_drill, run_drill_set, write_drill
+
+    site = _with_weather(load_site(site_file), weather)
+    step_s = _step(step)
+    scen = parse_scenarios(scenario)
+    if all_:
+        if scen:
+            raise TwinError("--all runs the standard set; give either --all or --scenario")
+        results = run_drill_set(site, step_s=step_s, year=year)
+        summary = []
+        for r in results:
+            name = r.report["scenario_details"][0]["name"]
+            json_path, html_path = write_drill(r, out / name)
+            typer.echo(r.line)
+            summary.append(
+                {
+                    "scenario": r.report["scenarios"][0],
+                    "verdict": r.verdict,
+                    "summary": r.line,
+                    "json": str(json_path),
+                    "html": str(html_path),
+                }
+            )
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "drills.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        err_console.print(f"reports in {out}/<scenario>/drill.html; summary {out / 'drills.json'}")
+        return
+    if not scen:
+        raise TwinError("drill: give --scenario NAME[@START][+DURATION][:SEVERITY] or --all")
+    result = run_drill(site, scen, step_s=step_s, year=year)
+    json_path, html_path = write_drill(result, out)
+    typer.echo(result.line)
+    err_console.print(f"report: {html_path}  data: {json_path}")
+
+
+# --------------------------------------------------------------------------- twin
+def twin(
+    site_file: Path = SITE_ARG,
+    scenario: list[str] = typer.Option(  # noqa: B006
+        [], "--scenario", "-s", help=SCENARIO_HELP, show_default=False
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Offline twin: write every reading to this .parquet/.csv/.csv.gz file (needs "
+        "--start and --end) instead of running live.",
+        show_default=False,
+    ),
+    start: str | None = typer.Option(
+        None,
+        "--start",
+        help="Simulated start: date (00:00 UTC) or date-time with offset. Live default: now "
+        "(speed 1) or one day ago (faster).",
+        show_default=False,
+    ),
+    end: str | None = typer.Option(None, "--end", help="Offline twin: end (exclusive).",
+                                   show_default=False),
+    step: str | None = typer.Option(
+        None, "--step", help="Simulation step; default 60s offline, 10s live.", show_default=False
+    ),
+    speed: float = typer.Option(60.0, "--speed", help="Live: simulated seconds per wall second."),
+    mqtt: str | None = typer.Option(
+        None, "--mqtt", help="Live: publish to the MQTT broker at HOST:PORT.", show_default=False
+    ),
+    modbus: str | None = typer.Option(
+        None,
+        "--modbus",
+        help="Live: serve heat meter and pump controller over Modbus TCP on HOST:PORT.",
+        show_default=False,
+    ),
+    control: str | None = typer.Option(
+        None,
+        "--control",
+        help="Live: HTTP control endpoint on HOST:PORT (POST /faults to inject a scenario).",
+        show_default=False,
+    ),
+    topic_prefix: str | None = typer.Option(
+        None, "--topic-prefix", help="MQTT topic prefix (default heatreuse/<site id>).",
+        show_default=False,
+    ),
+    ha_discovery: bool = typer.Option(
+        False, "--ha-discovery", help="Live: publish Home Assistant discovery configs."
+    ),
+    duration: str | None = typer.Option(
+        None, "--duration", help="Live: stop after this wall time (e.g. 10min).",
+        show_default=False,
+    ),
+    no_clamp: bool = typer.Option(
+        False,
+        "--no-clamp",
+        help="Live: let simulated time run ahead of the wall clock (ingest would quarantine "
+        "such readings as ts_future).",
+    ),
+    weather: str | None = typer.Option(None, "--weather", help="Weather spec instead of the "
+                                       "site's.", show_default=False),
+) -> None:
+    """Run the digital twin: live over MQTT/Modbus, or offline into a readings file."""
+    from heatreuse.services.twin import parse_time_utc
+
+    site = _with_weather(load_site(site_file), weather)
+    scen = parse_scenarios(scenario)
+    if out is not None:
+        from heatreuse.services.twin import run_offline_twin
+
+        if start is None or end is None:
+            raise TwinError("offline twin (--out): give --start and --end")
+        step_s = _step(step or "60s")
+        t0 = parse_time_utc(start, "--start")
+        for s in scen:
+            if s.start is None:
+                raise TwinError(
+                    f"--scenario {s.text}: the offline twin needs a start (name@START+DURATION)"
+                )
+        report = run_offline_twin(
+            site,
+            start=t0,
+            end=parse_time_utc(end, "--end"),
+            out=out,
+            scenarios=scen,
+            step_s=step_s,
+        )
+        typer.echo(
+            f"wrote {report.readings} readings of {report.points} points "
+            f"({report.start.isoformat()} .. {report.end.isoformat()}, {report.step_s} s) to "
+            f"{report.path} in {report.duration_s:.1f} s"
+        )
+        if report.scenarios:
+            typer.echo("scenarios: " + ", ".join(report.scenarios))
+        return
+    _run_live(
+        site,
+        scen=scen,
+        start=parse_time_utc(start, "--start") if start else None,
+        step_s=_step(step or "10s"),
+        speed=speed,
+        mqtt=mqtt,
+        modbus=modbus,
+        control=control,
+        topic_prefix=topic_prefix,
+        ha_discovery=ha_discovery,
+        duration_s=parse_duration_s(duration, "--duration") if duration else None,
+        clamp=not no_clamp,
+    )
+
+
+def _run_live(
+    site: Site,
+    *,
+    scen: list[Any],
+    start: Any,
+    step_s: int,
+    speed: float,
+    mqtt: str | None,
+    modbus: str | None,
+    control: str | None,
+    topic_prefix: str | None,
+    ha_discovery: bool,
+    duration_s: float | None,
+    clamp: bool,
+) -> None:
+    from heatreuse.services.twin import LiveTwin, TwinControlServer, TwinSink, parse_host_port
+    from heatreuse.site import expand_points
+
+    if not (mqtt or modbus):
+        raise TwinError("live twin: give --mqtt HOST:PORT and/or --modbus HOST:PORT (or --out)")
+    site_points = expand_points(site)
+    sinks: list[TwinSink] = []
+    if mqtt:
+        from heatreuse.telemetry.mqtt_publish import MqttPublisher
+
+        host, port = parse_host_port(mqtt, "--mqtt")
+        sinks.append(
+            MqttPublisher(
+                host,
+                port,
+                site_points,
+                prefix=topic_prefix,
+                site_name=site.site.name,
+                ha_discovery=ha_discovery,
+            )
+        )
+    if modbus:
+        from heatreuse.telemetry.modbus_server import ModbusTwinServer
+
+        host, port = parse_host_port(modbus, "--modbus")
+        sinks.append(ModbusTwinServer(host, port, site_points))
+    live = LiveTwin(site, speed=speed, step_s=step_s, start=start, scenarios=scen, sinks=sinks,
+                    clamp_to_wall=clamp)
+    if control:
+        host, port = parse_host_port(control, "--control")
+        live.sinks.append(TwinControlServer(live, host, port))
+    live.start_sinks()
+    err_console.print(
+        f"twin of site {site.id}: simulated from {live.start.isoformat()} at {speed:g}x, "
+        f"{step_s} s steps"
+        + (f"; MQTT {mqtt}" if mqtt else "")
+        + (f"; Modbus {modbus}" if modbus else "")
+        + (f"; control http://{control}/faults" if control else "")
+        + (f"; faults: {', '.join(s.label() for s in live.scenarios)}" if live.scenarios else "")
+    )
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: live.stop())
+    try:
+        live.run(duration_s=duration_s)
+    except KeyboardInterrupt:
+        live.close()
+    err_console.print(
+        f"twin stopped at {live.next_step_start().isoformat()}: {live.steps_done} steps, "
+        f"{live.readings_published} readings"
+    )
+
+
+def twin_inject(
+    control: str = typer.Argument(..., help="The twin's control endpoint HOST:PORT.",
+                                  show_default=False),
+    scenario: str = typer.Argument(..., help=SCENARIO_HELP, show_default=False),
+) -> None:
+    """Inject a fault into a running live twin (without @START: from its next step)."""
+    from heatreuse.services.twin import inject_remote
+
+    typer.echo(f"injected {inject_remote(control, scenario)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Register ``drill``, ``twin`` and ``twin-inject`` on the main app."""
+    app.command("drill")(drill)
+    app.command("twin")(twin)
+    app.command("twin-inject")(twin_inject)

@@ -1,0 +1,83 @@
+"""``heatreuse verify DIR``: independent verification of a ledger export folder.
+
+Needs nothing but the folder (entries, signed checkpoints, public key, totals). Exit
+codes: 0 verified; 3 verification failed (each problem is printed, naming file, line
+and entry); 2 bad usage; 1 internal error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from heatreuse.errors import VerificationError
+from heatreuse.ledger.verify import VerifyReport, verify_export
+
+_console = Console()
+
+
+def _print_summary(report: VerifyReport, pinned: bool) -> None:
+    table = Table(title=f"ledger export {report.directory}", show_header=False)
+    table.add_column("item")
+    table.add_column("value")
+    table.add_row("origin", str(report.origin))
+    table.add_row(
+        "public key",
+        f"{report.key_name} ({'pinned with --vkey' if pinned else 'taken from the folder'})",
+    )
+    table.add_row("entries", str(report.entry_count))
+    verified = len(report.checkpoints_verified)
+    table.add_row(
+        "checkpoints verified",
+        f"{verified} of {len(report.checkpoint_sizes)} (sizes "
+        f"{', '.join(str(s) for s in report.checkpoint_sizes) or '-'})",
+    )
+    table.add_row("consistency proofs verified", str(report.consistency_proofs_verified))
+    table.add_row(
+        "totals recomputed", f"{report.totals_matched} of {report.totals_recomputed} match"
+    )
+    table.add_row("inclusion proofs verified", str(report.inclusion_proofs_verified))
+    _console.print(table)
+
+
+def verify_command(
+    directory: Path = typer.Argument(..., help="Ledger export folder (from `ledger export`)."),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print the report as JSON on stdout instead of a table."
+    ),
+    vkey: str | None = typer.Option(
+        None,
+        "--vkey",
+        help="Pin the verifier key (name+id+base64) published by the operator; without "
+        "it the key in DIR is trusted, which proves consistency but not who signed.",
+    ),
+) -> None:
+    """Verify a ledger export: signatures, roots, consistency, totals. Exit 3 if it fails."""
+    report = verify_export(directory, expected_vkey=vkey)
+    if json_output:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_summary(report, pinned=vkey is not None)
+        if report.ok:
+            _console.print("[bold green]verified[/]: every checkpoint, entry and total checks out")
+        else:
+            _console.print(f"[bold red]FAILED[/]: {len(report.problems)} problem(s)")
+            for problem in report.problems:
+                _console.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
+    if not report.ok:
+        first = report.problems[0]
+        raise VerificationError(
+            f"{directory}: ledger export failed verification with "
+            f"{len(report.problems)} problem(s); first: {first}"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Register ``heatreuse verify`` on ``app`` (idempotent: ``run()`` registers per call)."""
+    if any(cmd.name == "verify" for cmd in app.registered_commands):
+        return
+    app.command("verify")(verify_command)

@@ -1,0 +1,304 @@
+"""Ed25519 keys for signed notes (C2SP signed-note), their text forms and key files.
+
+Text forms (compatible with Go's ``golang.org/x/mod/sumdb/note``):
+
+* verifier key ("vkey"), public: ``<name>+<key ID, 8 hex digits>+<base64(0x01 || pk)>``
+* signer key ("skey"), secret: ``PRIVATE+KEY+<name>+<key ID>+<base64(0x01 || seed)>``
+
+where ``pk`` is the 32-byte Ed25519 public key (RFC 8032), ``seed`` the 32-byte private
+key, ``0x01`` the Ed25519 signature type of C2SP signed-note, and
+
+    key ID = SHA-256(name || 0x0A || 0x01 || pk)[:4]   (big-endian uint32)
+
+Key names must be non-empty and hold no Unicode spaces and no ``+`` (C2SP
+signed-note, "Format"); a schema-less URL such as ``heatreuse.example/site-a`` is
+recommended.
+
+A signer key is saved to a file of mode 0600 (created exclusively, never through a
+world-readable temporary); :func:`load_signing_key` refuses a key file that group or
+others can read, like OpenSSH does.
+
+References
+----------
+C2SP signed-note, https://c2sp.org/signed-note (v1.0.0). S. Josefsson, I. Liusvaara,
+"Edwards-Curve Digital Signature Algorithm (EdDSA)", RFC 8032, IETF, January 2017.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from heatreuse.errors import LedgerError
+
+__all__ = [
+    "SIGNATURE_TYPE_ED25519",
+    "SigningKey",
+    "VerifierKey",
+    "check_key_name",
+    "compute_key_id",
+    "generate_signing_key",
+    "load_signing_key",
+    "parse_vkey",
+    "save_signing_key",
+]
+
+#: Signature type byte of Ed25519 in C2SP signed-note.
+SIGNATURE_TYPE_ED25519 = 0x01
+_ED25519_KEY_SIZE_BYTES = 32
+_SKEY_PREFIX = "PRIVATE+KEY+"
+
+
+def check_key_name(name: str, where: str = "key name") -> str:
+    """Return ``name`` if it is a valid signed-note key name, else raise LedgerError."""
+    if not name:
+        raise LedgerError(f"{where}: expected a non-empty key name, got an empty string")
+    bad = [c for c in name if c.isspace() or c == "+" or ord(c) < 0x20 or ord(c) == 0x7F]
+    if bad:
+        raise LedgerError(
+            f"{where}: expected a key name without spaces, '+' or control characters "
+            f"(C2SP signed-note), got {name!r}"
+        )
+    return name
+
+
+def compute_key_id(name: str, public_key: bytes) -> int:
+    """Key ID of an Ed25519 key: first 4 bytes of SHA-256(name || 0x0A || 0x01 || pk).
+
+    Returns
+    -------
+    int
+        The key ID as a big-endian unsigned 32-bit integer.
+    """
+    digest = hashlib.sha256(
+        name.encode("utf-8") + b"\n" + bytes([SIGNATURE_TYPE_ED25519]) + public_key
+    ).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    """A public Ed25519 note verifier key.
+
+    Attributes
+    ----------
+    name
+        Key name (by convention the log origin).
+    public_key
+        32-byte Ed25519 public key (RFC 8032 encoding).
+    """
+
+    name: str
+    public_key: bytes
+
+    def __post_init__(self) -> None:
+        check_key_name(self.name)
+        if len(self.public_key) != _ED25519_KEY_SIZE_BYTES:
+            raise LedgerError(
+                f"verifier key {self.name}: expected a {_ED25519_KEY_SIZE_BYTES}-byte "
+                f"Ed25519 public key, got {len(self.public_key)} bytes"
+            )
+
+    @property
+    def key_id(self) -> int:
+        """Key ID (uint32) as defined in C2SP signed-note."""
+        return compute_key_id(self.name, self.public_key)
+
+    def to_vkey(self) -> str:
+        """Return the ``name+hexid+base64`` verifier key string."""
+        payload = base64.b64encode(bytes([SIGNATURE_TYPE_ED25519]) + self.public_key)
+        return f"{self.name}+{self.key_id:08x}+{payload.decode('ascii')}"
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        """True when ``signature`` is a valid Ed25519 signature of ``message``."""
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def parse_vkey(text: str, where: str = "verifier key") -> VerifierKey:
+    """Parse a ``<name>+<hex key ID>+<base64(0x01 || pk)>`` verifier key string.
+
+    Raises
+    ------
+    LedgerError
+        When the string is malformed, the type is not Ed25519 (0x01), or the key ID
+        does not match the name and public key.
+    """
+    text = text.strip()
+    parts = text.split("+", 2)
+    if len(parts) != 3:
+        raise LedgerError(
+            f"{where}: expected '<name>+<8 hex digits>+<base64 key>', got {text[:80]!r}"
+        )
+    name, id_hex, key_b64 = parts
+    check_key_name(name, where)
+    if len(id_hex) != 8 or any(c not in "0123456789abcdef" for c in id_hex):
+        raise LedgerError(f"{where}: expected a key ID of 8 lower-case hex digits, got {id_hex!r}")
+    try:
+        raw = base64.b64decode(key_b64, validate=True)
+    except binascii.Error as exc:
+        raise LedgerError(f"{where}: expected base64 key data, got {key_b64!r} ({exc})") from exc
+    if len(raw) != 1 + _ED25519_KEY_SIZE_BYTES or raw[0] != SIGNATURE_TYPE_ED25519:
+        raise LedgerError(
+            f"{where}: expected type 0x01 (Ed25519) followed by a 32-byte public key, got "
+            f"{len(raw)} bytes starting with 0x{raw[:1].hex() or '--'}"
+        )
+    key = VerifierKey(name=name, public_key=raw[1:])
+    if f"{key.key_id:08x}" != id_hex:
+        raise LedgerError(
+            f"{where}: key ID {id_hex} does not match the name and public key "
+            f"(expected {key.key_id:08x})"
+        )
+    return key
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A private Ed25519 note signer key.
+
+    Attributes
+    ----------
+    name
+        Key name (by convention the log origin).
+    seed
+        32-byte Ed25519 private key (RFC 8032 seed); never shown in ``repr``.
+    """
+
+    name: str
+    seed: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        check_key_name(self.name)
+        if len(self.seed) != _ED25519_KEY_SIZE_BYTES:
+            raise LedgerError(
+                f"signer key {self.name}: expected a {_ED25519_KEY_SIZE_BYTES}-byte Ed25519 "
+                f"private key, got {len(self.seed)} bytes"
+            )
+
+    def _private(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self.seed)
+
+    @property
+    def public_key(self) -> bytes:
+        """32-byte Ed25519 public key."""
+        return self._private().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    @property
+    def verifier(self) -> VerifierKey:
+        """The matching public verifier key."""
+        return VerifierKey(name=self.name, public_key=self.public_key)
+
+    @property
+    def key_id(self) -> int:
+        """Key ID (uint32) as defined in C2SP signed-note."""
+        return compute_key_id(self.name, self.public_key)
+
+    def vkey(self) -> str:
+        """Return the public verifier key string."""
+        return self.verifier.to_vkey()
+
+    def sign(self, message: bytes) -> bytes:
+        """Return the 64-byte Ed25519 signature of ``message`` (RFC 8032, deterministic)."""
+        return self._private().sign(message)
+
+    def to_skey(self) -> str:
+        """Return the secret ``PRIVATE+KEY+name+hexid+base64`` string (keep it secret)."""
+        payload = base64.b64encode(bytes([SIGNATURE_TYPE_ED25519]) + self.seed).decode("ascii")
+        return f"{_SKEY_PREFIX}{self.name}+{self.key_id:08x}+{payload}"
+
+    @classmethod
+    def from_skey(cls, text: str, where: str = "signer key") -> SigningKey:
+        """Parse a ``PRIVATE+KEY+name+hexid+base64(0x01 || seed)`` string."""
+        text = text.strip()
+        if not text.startswith(_SKEY_PREFIX):
+            raise LedgerError(f"{where}: expected a string starting with {_SKEY_PREFIX!r}")
+        parts = text[len(_SKEY_PREFIX) :].split("+", 2)
+        if len(parts) != 3:
+            raise LedgerError(f"{where}: expected 'PRIVATE+KEY+<name>+<key ID>+<base64 key>'")
+        name, id_hex, key_b64 = parts
+        try:
+            raw = base64.b64decode(key_b64, validate=True)
+        except binascii.Error as exc:
+            raise LedgerError(f"{where}: expected base64 key data ({exc})") from exc
+        if len(raw) != 1 + _ED25519_KEY_SIZE_BYTES or raw[0] != SIGNATURE_TYPE_ED25519:
+            raise LedgerError(
+                f"{where}: expected type 0x01 (Ed25519) followed by a 32-byte private key"
+            )
+        key = cls(name=check_key_name(name, where), seed=raw[1:])
+        if f"{key.key_id:08x}" != id_hex:
+            raise LedgerError(
+                f"{where}: key ID {id_hex} does not match the name and key "
+                f"(expected {key.key_id:08x})"
+            )
+        return key
+
+
+def generate_signing_key(name: str) -> SigningKey:
+    """Generate a new random Ed25519 signer key named ``name``."""
+    check_key_name(name)
+    seed = Ed25519PrivateKey.generate().private_bytes_raw()
+    return SigningKey(name=name, seed=seed)
+
+
+def save_signing_key(
+    key: SigningKey, path: str | os.PathLike[str], overwrite: bool = False
+) -> Path:
+    """Write the signer key to ``path`` with mode 0600.
+
+    The file is created with ``O_EXCL`` and mode 0600 from the start, so the secret is
+    never readable by others, whatever the umask.
+
+    Raises
+    ------
+    LedgerError
+        When the file exists and ``overwrite`` is false.
+    """
+    target = Path(path)
+    if target.exists():
+        if not overwrite:
+            raise LedgerError(f"{target}: key file exists; refusing to overwrite a signing key")
+        target.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(target, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, (key.to_skey() + "\n").encode("ascii"))
+    finally:
+        os.close(fd)
+    return target
+
+
+def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
+    """Read a signer key written by :func:`save_signing_key`.
+
+    Raises
+    ------
+    LedgerError
+        When the file is missing, readable by group or others, or malformed.
+    """
+    source = Path(path)
+    try:
+        mode = source.stat().st_mode
+    except FileNotFoundError as exc:
+        raise LedgerError(f"{source}: signing key file not found") from exc
+    if os.name == "posix" and stat.S_IMODE(mode) & 0o077:
+        raise LedgerError(
+            f"{source}: signing key file has mode {stat.S_IMODE(mode):04o}, expected 0600 "
+            f"(readable by the owner only); fix with: chmod 600 {source}"
+        )
+    return SigningKey.from_skey(source.read_text(encoding="ascii"), where=str(source))

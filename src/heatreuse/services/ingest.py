@@ -1,0 +1,238 @@
+"""Use cases of telemetry ingest: import a file, list the quarantine, open a pipeline.
+
+These join the store (:mod:`heatreuse.store`) with the telemetry pipeline
+(:mod:`heatreuse.telemetry`); the CLI and later ``heatreuse serve`` call them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from heatreuse.errors import IngestError
+from heatreuse.site import Site
+from heatreuse.telemetry import Ingestor, IngestResult, PointRegistry
+from heatreuse.telemetry.files import DEFAULT_CHUNK_ROWS, open_readings_file
+from heatreuse.telemetry.validate import REASONS
+
+
+@dataclass(frozen=True)
+class FileIngestReport:
+    """Outcome of importing one file.
+
+    Attributes
+    ----------
+    path
+        The file.
+    file_format
+        ``csv`` or ``parquet``.
+    layout
+        ``long`` or ``wide``.
+    result
+        Counts: received, accepted, duplicates, quarantined by reason, skipped
+        empty cells (wide files).
+    duration_s
+        Wall time of the import [s].
+    """
+
+    path: Path
+    file_format: str
+    layout: str
+    result: IngestResult
+    duration_s: float
+
+    @property
+    def readings_per_s(self) -> float:
+        """Throughput [readings/s]."""
+        return self.result.received / self.duration_s if self.duration_s > 0 else 0.0
+
+
+@contextlib.contextmanager
+def opened_store(store_url: str | None = None) -> Iterator[Any]:
+    """Open the store at ``store_url`` (default: :func:`heatreuse.store.default_store_url`).
+
+    The store is closed on exit.
+    """
+    from heatreuse.store import default_store_url, open_store
+
+    store = open_store(store_url or default_store_url())
+    try:
+        yield store
+    finally:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()
+
+
+def parse_not_before(text: str | None) -> dt.datetime | None:
+    """Parse a ``--not-before`` value: ISO date (00:00 UTC) or date-time with offset.
+
+    Raises
+    ------
+    IngestError
+        Naive date-times (the zone is never guessed) and unparseable text.
+    """
+    if text is None:
+        return None
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            day = dt.date.fromisoformat(raw)
+            return dt.datetime.combine(day, dt.time(0, 0), tzinfo=dt.UTC)
+        when = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise IngestError(
+            f"--not-before: expected a date (2026-01-01, read as 00:00 UTC) or a date-time "
+            f"with offset (2026-01-01T00:00+01:00); got {text!r}"
+        ) from None
+    if when.tzinfo is None:
+        raise IngestError(
+            f"--not-before: {text!r} has no UTC offset; add 'Z' or '+01:00' (never guessed)"
+        )
+    return when
+
+
+def make_ingestor(
+    site: Site,
+    store: Any,
+    *,
+    not_before: dt.datetime | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    max_future_s: float = 300.0,
+) -> Ingestor:
+    """The site's ingest pipeline on an open store."""
+    return Ingestor(
+        site,
+        store,
+        PointRegistry.from_site(site),
+        clock=clock,
+        max_future_s=max_future_s,
+        not_before=not_before,
+    )
+
+
+def ingest_file(
+    site: Site,
+    path: str | Path,
+    store: Any,
+    *,
+    ingestor: Ingestor | None = None,
+    not_before: dt.datetime | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_open: Callable[[int, str], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> FileIngestReport:
+    """Import a CSV or Parquet readings file into the store.
+
+    Parameters
+    ----------
+    site
+        The site the readings belong to.
+    path
+        The file (format: :mod:`heatreuse.telemetry.files`).
+    store
+        An open store.
+    ingestor
+        Pipeline to use; default a new one (:func:`make_ingestor`).
+    not_before
+        Earliest accepted timestamp (default: the site's commissioning date).
+    chunk_rows
+        Rows per chunk and store transaction.
+    on_open
+        Called once with (total work, unit) -- bytes for CSV, rows for Parquet.
+    progress
+        Called after each committed chunk with the work done so far.
+
+    Returns
+    -------
+    FileIngestReport
+        Counts by outcome; nothing is dropped silently.
+
+    Raises
+    ------
+    IngestError
+        The file cannot be read, or holds naive timestamps (names the row).
+    """
+    start = time.perf_counter()
+    readings_file = open_readings_file(path, chunk_rows=chunk_rows)
+    pipeline = ingestor or make_ingestor(site, store, not_before=not_before)
+    if on_open is not None:
+        on_open(readings_file.total, readings_file.total_unit)
+    result = IngestResult()
+    for chunk in readings_file.chunks():
+        part = pipeline.ingest_batch(chunk.batch)
+        result = result.merge(
+            IngestResult(
+                received=part.received,
+                accepted=part.accepted,
+                duplicates=part.duplicates,
+                quarantined=part.quarantined,
+                skipped_empty_cells=chunk.skipped_empty_cells,
+            )
+        )
+        if progress is not None:
+            progress(chunk.progress)
+    flush = getattr(store, "flush", None)
+    if callable(flush):
+        flush()  # make the import durable on stable storage before reporting success
+    return FileIngestReport(
+        path=readings_file.path,
+        file_format=readings_file.kind,
+        layout=readings_file.layout,
+        result=result,
+        duration_s=time.perf_counter() - start,
+    )
+
+
+def list_quarantine(
+    site: Site,
+    store: Any,
+    *,
+    reason: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Quarantined readings of a site, newest first, as plain dicts.
+
+    Each dict has ``id``, ``received_at`` and ``ts`` (ISO UTC or None),
+    ``point``, ``reason``, ``source``, ``raw`` (the payload as received) and
+    ``detail`` (what was expected, what came).
+
+    Raises
+    ------
+    IngestError
+        Unknown reason or a limit below 1.
+    """
+    if reason is not None and reason not in REASONS:
+        raise IngestError(
+            f"--reason: unknown quarantine reason {reason!r}; expected one of {', '.join(REASONS)}"
+        )
+    if limit < 1:
+        raise IngestError(f"--limit: expected a positive number, got {limit}")
+    rows = store.list_quarantine(site.id, reason=reason, limit=limit)
+    return [_quarantine_row(r) for r in rows]
+
+
+def _iso(ts_us: int | None) -> str | None:
+    if ts_us is None:
+        return None
+    from heatreuse.telemetry import format_ts_us
+
+    return format_ts_us(int(ts_us))
+
+
+def _quarantine_row(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "received_at": _iso(r.received_at_us),
+        "point": r.point_id or "",
+        "ts": _iso(r.ts_us),
+        "reason": str(r.reason),
+        "source": r.source,
+        "raw": r.raw_payload,
+        "detail": r.detail,
+    }

@@ -1,0 +1,846 @@
+"""Use cases of the reuse ledger: update, export, KPIs, EED export, monthly report.
+
+The ledger lives in the store database (tables ``ledger_log`` / ``ledger_meta``,
+:mod:`heatreuse.ledger.store_log`); signed checkpoints and the signing key live
+*outside* it:
+
+* checkpoints: ``$HEATREUSE_HOME/checkpoints/<site>/<size>.txt`` (or a given folder),
+  next to ``public_key.vkey``;
+* signing key: ``$HEATREUSE_HOME/keys/<site>.key`` (Ed25519, mode 0600), generated on
+  first use.
+
+:func:`update_ledger` is idempotent: it first checks the database log against the
+published checkpoints (a rewritten row stops it), appends method / emission-factor
+/ SLA / site-configuration entries when they changed, builds every complete hour
+after the watermark (one ``ledger_interval`` entry each), re-checks the last
+``recheck_hours`` already-ledgered hours and appends a ``ledger_correction`` for
+each hour whose data changed, moves the watermark in the same transaction, and
+signs a checkpoint of the new size.
+
+An hour is complete when the store holds readings up to its end (within
+:data:`COMPLETE_TOLERANCE_S`) and it lies in the past.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from heatreuse.errors import LedgerConflictError, LedgerError
+from heatreuse.ledger.build import (
+    ENTRY_CORRECTION,
+    ENTRY_EMISSION_FACTORS,
+    ENTRY_INTERVAL,
+    ENTRY_METHOD,
+    ENTRY_SITE_CONFIG,
+    ENTRY_SLA,
+    METHOD_VERSION,
+    LedgerPoints,
+    build_intervals,
+    correction_entry,
+    emission_factors_entry,
+    interval_digest,
+    ledger_points,
+    method_entry,
+    site_config_entry,
+    site_config_hash,
+    sla_entry,
+)
+from heatreuse.ledger.checkpoint import parse_note, verify_checkpoint
+from heatreuse.ledger.keys import (
+    SigningKey,
+    generate_signing_key,
+    load_signing_key,
+    parse_vkey,
+    save_signing_key,
+)
+from heatreuse.ledger.kpis import (
+    Period,
+    compute_kpis,
+    eed_csv,
+    eed_report,
+    intervals_frame,
+    parse_period,
+)
+from heatreuse.ledger.report import (
+    MonthlyReportData,
+    daily_frame,
+    render_monthly_html,
+    write_monthly_pdf,
+)
+from heatreuse.ledger.store_log import (
+    LedgerDatabase,
+    SqlLogStorage,
+    default_home,
+    open_ledger_database,
+)
+from heatreuse.ledger.tlog import DirectoryCheckpointStore, TransparencyLog
+from heatreuse.ledger.verify import TotalSpec, export_log
+from heatreuse.site.model import Site
+
+__all__ = [
+    "COMPLETE_TOLERANCE_S",
+    "EXPORT_TOTAL_FIELDS",
+    "LedgerContext",
+    "UpdateResult",
+    "default_store_url",
+    "export_eed",
+    "export_ledger",
+    "kpi_report",
+    "latest_checkpoint",
+    "ledger_origin",
+    "monthly_report",
+    "open_ledger",
+    "update_ledger",
+]
+
+#: An hour counts as complete when the store has readings up to this close to its end [s].
+COMPLETE_TOLERANCE_S = 300.0
+#: Fields whose monthly totals an export reports (verify recomputes them).
+EXPORT_TOTAL_FIELDS: tuple[str, ...] = (
+    "heat_delivered.metered_kwh",
+    "heat_delivered.estimated_kwh",
+    "it_electricity.metered_kwh",
+    "it_electricity.estimated_kwh",
+    "total_site_energy.metered_kwh",
+    "total_site_energy.estimated_kwh",
+    "backup_heat.metered_kwh",
+    "heat_rejected.metered_kwh",
+    "heat_pump_electricity.metered_kwh",
+    "avoided_co2.metered_kg",
+    "avoided_co2.estimated_kg",
+)
+_META_WATERMARK = "watermark"
+_META_CONFIG = "site_config_sha256"
+
+
+# --------------------------------------------------------------------------- paths, keys
+def default_store_url() -> str:
+    """The store's default URL (``heatreuse.store.default_store_url`` when present)."""
+    try:
+        from heatreuse.store import default_store_url as store_default
+
+        return str(store_default())
+    except ImportError:
+        return f"sqlite:///{default_home() / 'heatreuse.db'}"
+
+
+def ledger_origin(site_id: str) -> str:
+    """The log origin (and signing key name) of a site's ledger."""
+    return f"heatreuse.local/{site_id}"
+
+
+def _checkpoint_dir(site: Site, checkpoint_dir: str | os.PathLike[str] | None) -> Path:
+    if checkpoint_dir is not None:
+        return Path(checkpoint_dir)
+    return default_home() / "checkpoints" / site.id
+
+
+def _key_path(site: Site, key_path: str | os.PathLike[str] | None) -> Path:
+    if key_path is not None:
+        return Path(key_path)
+    return default_home() / "keys" / f"{site.id}.key"
+
+
+def _load_or_create_key(path: Path, origin: str, cp_dir: Path) -> SigningKey:
+    if path.exists():
+        key = load_signing_key(path)
+        if key.name != origin:
+            raise LedgerError(
+                f"{path}: signing key is named {key.name!r}, expected {origin!r} (the log origin)"
+            )
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.chmod(path.parent, 0o700)
+        key = generate_signing_key(origin)
+        save_signing_key(key, path)
+    cp_dir.mkdir(parents=True, exist_ok=True)
+    vkey_file = cp_dir / "public_key.vkey"
+    if not vkey_file.exists():
+        vkey_file.write_text(key.vkey() + "\n", encoding="utf-8")
+    elif parse_vkey(vkey_file.read_text(encoding="utf-8")).public_key != key.public_key:
+        raise LedgerError(
+            f"{vkey_file}: the published verifier key does not belong to the signing key "
+            f"{path}; checkpoints of this ledger were signed by another key"
+        )
+    return key
+
+
+# --------------------------------------------------------------------------- the open ledger
+@dataclass
+class LedgerContext:
+    """An open ledger: database, Merkle log, checkpoint folder."""
+
+    site: Site
+    db: LedgerDatabase
+    log: TransparencyLog
+    checkpoint_dir: Path
+    key_path: Path
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.close()
+
+
+@contextlib.contextmanager
+def open_ledger(
+    site: Site,
+    store_url: str | None = None,
+    *,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    key_path: str | os.PathLike[str] | None = None,
+) -> Iterator[LedgerContext]:
+    """Open a site's ledger (creating the tables on first use)."""
+    db = open_ledger_database(store_url or default_store_url())
+    try:
+        cp_dir = _checkpoint_dir(site, checkpoint_dir)
+        log = TransparencyLog(
+            ledger_origin(site.id), db.log_storage(site.id), DirectoryCheckpointStore(cp_dir)
+        )
+        yield LedgerContext(site, db, log, cp_dir, _key_path(site, key_path))
+    finally:
+        db.close()
+
+
+def _published_vkey(ctx: LedgerContext) -> str | None:
+    f = ctx.checkpoint_dir / "public_key.vkey"
+    return f.read_text(encoding="utf-8").strip() if f.exists() else None
+
+
+def check_against_checkpoints(ctx: LedgerContext) -> int:
+    """Check the database log against every published checkpoint.
+
+    Returns
+    -------
+    int
+        The number of checkpoints checked.
+
+    Raises
+    ------
+    LedgerError
+        When a checkpoint's signature fails, it covers more entries than the database
+        holds (entries deleted) or its root differs (entries rewritten); the message
+        names the checkpoint file.
+    """
+    notes = ctx.log.signed_checkpoints()
+    vkey = _published_vkey(ctx)
+    if notes and vkey is None:
+        raise LedgerError(f"{ctx.checkpoint_dir}: checkpoints exist but public_key.vkey is missing")
+    if not notes:
+        return 0
+    verifier = parse_vkey(vkey or "", str(ctx.checkpoint_dir / "public_key.vkey"))
+    for note in notes:
+        cp = verify_checkpoint(note, verifier, f"{ctx.checkpoint_dir}/checkpoint")
+        where = ctx.checkpoint_dir / f"{cp.size}.txt"
+        if cp.size > ctx.log.size:
+            raise LedgerError(
+                f"{where}: published checkpoint covers {cp.size} entries but the database "
+                f"ledger of site {ctx.site.id!r} holds only {ctx.log.size}: entries were deleted"
+            )
+        if ctx.log.root_hash(cp.size) != cp.root_hash:
+            raise LedgerError(
+                f"{where}: the database ledger of site {ctx.site.id!r} no longer matches this "
+                f"published checkpoint (root of entries 0..{cp.size - 1} differs): rows were "
+                "rewritten in the database; run `heatreuse verify` on an export to locate them"
+            )
+    return len(notes)
+
+
+def latest_checkpoint(ctx: LedgerContext) -> dict[str, Any] | None:
+    """The latest published checkpoint: origin, size, root, signature line, note, path."""
+    notes = ctx.log.signed_checkpoints()
+    if not notes:
+        return None
+    note = notes[-1]
+    vkey = _published_vkey(ctx)
+    text, _ = parse_note(note)
+    lines = text.splitlines()
+    size = int(lines[1])
+    root = base64.b64decode(lines[2])
+    sig_line = note.rstrip("\n").splitlines()[-1]
+    return {
+        "origin": lines[0],
+        "size": size,
+        "root_hash_b64": lines[2],
+        "root_hash_hex": root.hex(),
+        "signature_line": sig_line,
+        "note": note,
+        "path": str(ctx.checkpoint_dir / f"{size}.txt"),
+        "vkey": vkey,
+    }
+
+
+# --------------------------------------------------------------------------- store access
+def _rollup_long(
+    store: Any, site_id: str, points: Sequence[str], start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    """Hourly rollups in long form (``Store.read_rollup``), index = bucket start (UTC)."""
+    frame = store.read_rollup(
+        site_id, list(points), start.to_pydatetime(), end.to_pydatetime(), resolution="1h"
+    )
+    if frame is None or frame.empty:
+        return pd.DataFrame(columns=["point_id", "count", "last_ts"])
+    idx = pd.DatetimeIndex(frame.index)
+    if idx.tz is None:
+        raise LedgerError("store: read_rollup returned a naive index; expected tz-aware UTC")
+    out: pd.DataFrame = frame.copy()
+    out.index = idx.tz_convert("UTC").as_unit("ns")
+    return out
+
+
+def hourly_rollups(
+    store: Any,
+    site_id: str,
+    points: Sequence[str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    tolerance_s: float = COMPLETE_TOLERANCE_S,
+) -> dict[str, pd.DataFrame]:
+    """Hourly ``count``, ``mean``, ``min``, ``max`` and ``delta`` per point from the store.
+
+    ``delta`` of an energy register in hour h is the store's counter increase
+    (last reading of h minus the reading before it). It is kept only when that
+    earlier reading lies within ``tolerance_s`` of the hour start and the last
+    reading within ``tolerance_s`` of its end; otherwise (a data gap: the increase
+    spans more than the hour, or the hour is partly unread) it is NaN and the
+    ledger falls back to an estimate, never to a silent misattribution.
+    """
+    long = _rollup_long(store, site_id, points, start, end)
+    out: dict[str, pd.DataFrame] = {}
+    tol = pd.Timedelta(seconds=tolerance_s)
+    for p in points:
+        part = long[long["point_id"] == p]
+        if part.empty:
+            continue
+        df = pd.DataFrame(
+            {c: part[c].astype(float) for c in ("count", "mean", "min", "max") if c in part}
+        )
+        if p.endswith("_kwh") and "delta" in part:
+            hour = pd.Series(part.index, index=part.index)
+            since = pd.to_datetime(part["delta_since"], utc=True)
+            last_ts = pd.to_datetime(part["last_ts"], utc=True)
+            ok = (
+                (since >= hour - tol)
+                & (since <= hour + tol)
+                & (last_ts >= hour + pd.Timedelta(hours=1) - tol)
+            )
+            df["delta"] = part["delta"].astype(float).where(ok)
+        out[p] = df
+    return out
+
+
+def _data_bounds(
+    store: Any, site_id: str, points: Sequence[str], start: pd.Timestamp, end: pd.Timestamp
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None, pd.Timestamp | None]:
+    """First hour, last hour and last reading time of any of ``points`` in [start, end)."""
+    long = _rollup_long(store, site_id, points, start, end)
+    if long.empty:
+        return None, None, None
+    long = long[long["count"] > 0]
+    if long.empty:
+        return None, None, None
+    last_ts = pd.Timestamp(pd.to_datetime(long["last_ts"], utc=True).max())
+    return long.index.min(), long.index.max(), last_ts
+
+
+@contextlib.contextmanager
+def _opened_store(store_url: str | None, store: Any) -> Iterator[Any]:
+    if store is not None:
+        yield store
+        return
+    try:
+        from heatreuse.store import open_store
+    except ImportError as exc:
+        raise LedgerError(
+            "heatreuse.store is not available: the ledger cannot read telemetry"
+        ) from exc
+    opened = open_store(store_url or default_store_url())
+    try:
+        yield opened
+    finally:
+        close = getattr(opened, "close", None)
+        if callable(close):
+            close()
+
+
+# --------------------------------------------------------------------------- update
+@dataclass(frozen=True)
+class UpdateResult:
+    """What one :func:`update_ledger` run did."""
+
+    site_id: str
+    appended: int
+    intervals: int
+    corrections: int
+    config_entries: tuple[str, ...]
+    tree_size: int
+    watermark: str | None
+    checkpoint_path: str | None
+    root_hash_b64: str | None
+    checkpoints_checked: int
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "site_id": self.site_id,
+            "appended": self.appended,
+            "intervals": self.intervals,
+            "corrections": self.corrections,
+            "config_entries": list(self.config_entries),
+            "tree_size": self.tree_size,
+            "watermark": self.watermark,
+            "checkpoint_path": self.checkpoint_path,
+            "root_hash_b64": self.root_hash_b64,
+            "checkpoints_checked": self.checkpoints_checked,
+            "notes": list(self.notes),
+        }
+
+
+def _last_of(entries: Sequence[Mapping[str, Any]], entry_type: str) -> Mapping[str, Any] | None:
+    found: Mapping[str, Any] | None = None
+    for e in reversed(entries):
+        if e.get("type") == entry_type:
+            found = e
+            break
+    return found
+
+
+def _strip(entry: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if entry is None:
+        return None
+    return {k: v for k, v in entry.items() if k != "index"}
+
+
+def _config_entries(site: Site, entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    methods = [e for e in entries if e.get("type") == ENTRY_METHOD]
+    if not any(e.get("version") == METHOD_VERSION for e in methods) or (
+        methods and methods[-1].get("version") != METHOD_VERSION
+    ):
+        out.append(method_entry())
+    # compare through a JSON round trip: RFC 8785 writes 2.0 as 2
+    for entry_type, current in (
+        (ENTRY_EMISSION_FACTORS, emission_factors_entry(site)),
+        (ENTRY_SLA, sla_entry(site)),
+    ):
+        if _strip(_last_of(entries, entry_type)) != json.loads(json.dumps(current)):
+            out.append(current)
+    last_cfg = _last_of(entries, ENTRY_SITE_CONFIG)
+    if last_cfg is None or last_cfg.get("site_config_sha256") != site_config_hash(site):
+        out.append(site_config_entry(site))
+    return out
+
+
+def _comparable(entry: Mapping[str, Any]) -> str:
+    return interval_digest(json.loads(json.dumps({k: v for k, v in entry.items()})))
+
+
+def update_ledger(
+    site: Site,
+    store_url: str | None = None,
+    *,
+    now: dt.datetime | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    key_path: str | os.PathLike[str] | None = None,
+    recheck_hours: int = 48,
+    store: Any = None,
+    points: LedgerPoints | None = None,
+) -> UpdateResult:
+    """Bring a site's ledger up to date with the store (idempotent).
+
+    Parameters
+    ----------
+    site
+        The site.
+    store_url
+        Store URL (default :func:`default_store_url`); the ledger tables live in the
+        same database.
+    now
+        Current time [UTC] (default: the clock); hours ending after it are not built.
+    checkpoint_dir, key_path
+        Where checkpoints go and the signing key lives (default under
+        ``$HEATREUSE_HOME``).
+    recheck_hours
+        How many already-ledgered hours before the watermark are rebuilt and, when
+        their data changed, corrected [h].
+    store
+        An open telemetry store (else opened from ``store_url``).
+    points
+        Point roles (default from the site's registry).
+
+    Returns
+    -------
+    UpdateResult
+
+    Raises
+    ------
+    LedgerError
+        When the database ledger does not match a published checkpoint, or the
+        store cannot be read.
+
+    Notes
+    -----
+    When another ``ledger update`` of the same site appends first, this run's
+    append is refused whole (no gap, no duplicate) and the update is redone on
+    the new log state, up to three times.
+    """
+    for attempt in range(3):
+        try:
+            return _update_once(
+                site,
+                store_url,
+                now=now,
+                checkpoint_dir=checkpoint_dir,
+                key_path=key_path,
+                recheck_hours=recheck_hours,
+                store=store,
+                points=points,
+            )
+        except LedgerConflictError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _update_once(
+    site: Site,
+    store_url: str | None = None,
+    *,
+    now: dt.datetime | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    key_path: str | os.PathLike[str] | None = None,
+    recheck_hours: int = 48,
+    store: Any = None,
+    points: LedgerPoints | None = None,
+) -> UpdateResult:
+    now_ts = pd.Timestamp(now if now is not None else dt.datetime.now(dt.UTC))
+    if now_ts.tzinfo is None:
+        raise LedgerError(f"now: expected a tz-aware instant, got {now!r}")
+    now_ts = now_ts.tz_convert("UTC")
+    lp = points or ledger_points(site)
+    url = store_url or default_store_url()
+    notes: list[str] = []
+    with open_ledger(site, url, checkpoint_dir=checkpoint_dir, key_path=key_path) as ctx:
+        checked = check_against_checkpoints(ctx)
+        key = _load_or_create_key(ctx.key_path, ctx.log.origin, ctx.checkpoint_dir)
+        entries = ctx.log.entries()
+        new: list[dict[str, Any]] = _config_entries(site, entries)
+        config_types = tuple(e["type"] for e in new)
+
+        wm_text = ctx.db.get_meta(site.id, _META_WATERMARK)
+        watermark = pd.Timestamp(wm_text) if wm_text else None
+        latest: dict[str, Mapping[str, Any]] = {}
+        original: dict[str, int] = {}
+        for e in entries:
+            if e.get("type") in (ENTRY_INTERVAL, ENTRY_CORRECTION):
+                key_ = str(e["period_start"])
+                latest[key_] = e
+                if e.get("type") == ENTRY_INTERVAL:
+                    original[key_] = int(e["index"])
+        if latest and watermark is None:
+            last_end = max(pd.Timestamp(e["period_end"]) for e in latest.values())
+            watermark = last_end
+            notes.append("watermark missing in the store: taken from the last ledgered hour")
+
+        n_intervals = n_corrections = 0
+        new_watermark = watermark
+        with _opened_store(url, store) as st:
+            ids = lp.all_points()
+            lookback_start = (
+                watermark - pd.Timedelta(hours=recheck_hours) if watermark is not None else None
+            )
+            scan_start = (
+                lookback_start
+                if lookback_start is not None
+                else pd.Timestamp("1990-01-01", tz="UTC")
+            )
+            first, last, last_reading = _data_bounds(
+                st, site.id, ids, scan_start, now_ts + pd.Timedelta(hours=1)
+            )
+            if last is not None and last_reading is not None:
+                end_hour = last
+                if last_reading >= last + pd.Timedelta(seconds=3600 - COMPLETE_TOLERANCE_S):
+                    end_hour = last + pd.Timedelta(hours=1)
+                end_hour = min(end_hour, now_ts.floor("h"))
+                start_hour = watermark if watermark is not None else first
+                assert start_hour is not None
+                start_hour = start_hour.floor("h")
+                build_from = start_hour
+                if lookback_start is not None:
+                    build_from = min(start_hour, lookback_start.floor("h"))
+                if end_hour > build_from:
+                    rollups = hourly_rollups(st, site.id, ids, build_from, end_hour)
+                    hours = pd.date_range(build_from, end_hour, freq="h", inclusive="left")
+                    data_hours: set[pd.Timestamp] = set()
+                    for df in rollups.values():
+                        data_hours.update(df.index[df["count"] > 0])
+                    for entry in build_intervals(site, hours, rollups, lp):
+                        k = entry["period_start"]
+                        prev = latest.get(k)
+                        if prev is None:
+                            # a new hour; or an hour before the watermark that was never
+                            # ledgered and now has data (a backfill), not hours before
+                            # the data began
+                            hour = pd.Timestamp(k)
+                            if watermark is None or hour >= watermark or hour in data_hours:
+                                new.append(entry)
+                                n_intervals += 1
+                        elif _comparable(prev) != _comparable(entry):
+                            new.append(
+                                correction_entry(
+                                    entry,
+                                    original.get(k, int(prev["index"])),
+                                    prev,
+                                    "store data for this hour changed after it was ledgered",
+                                )
+                            )
+                            n_corrections += 1
+                    new_watermark = end_hour if watermark is None else max(end_hour, watermark)
+            else:
+                notes.append("no readings in the store for this site's ledger points")
+
+        storage = ctx.log.storage
+        assert isinstance(storage, SqlLogStorage)
+        meta = {_META_CONFIG: site_config_hash(site)}
+        if new_watermark is not None:
+            meta[_META_WATERMARK] = new_watermark.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if new:
+            storage.stage_meta(meta)
+            ctx.log.extend(new)
+        elif new_watermark != watermark:
+            ctx.db.set_meta(site.id, meta)
+        cp_path = None
+        root_b64 = None
+        if ctx.log.size > 0:
+            ctx.log.sign_checkpoint(key)
+            cp_path = str(ctx.checkpoint_dir / f"{ctx.log.size}.txt")
+            root_b64 = base64.b64encode(ctx.log.root_hash()).decode("ascii")
+        return UpdateResult(
+            site_id=site.id,
+            appended=len(new),
+            intervals=n_intervals,
+            corrections=n_corrections,
+            config_entries=config_types,
+            tree_size=ctx.log.size,
+            watermark=meta.get(_META_WATERMARK),
+            checkpoint_path=cp_path,
+            root_hash_b64=root_b64,
+            checkpoints_checked=checked,
+            notes=tuple(notes),
+        )
+
+
+# --------------------------------------------------------------------------- export
+def total_specs(entries: Sequence[Mapping[str, Any]]) -> list[TotalSpec]:
+    """Monthly totals an export reports: intervals plus correction deltas per field."""
+    months_int: set[str] = set()
+    months_cor: set[str] = set()
+    for e in entries:
+        if e.get("type") == ENTRY_INTERVAL:
+            months_int.add(str(e["period_start"])[:7])
+        elif e.get("type") == ENTRY_CORRECTION:
+            months_cor.add(str(e["period_start"])[:7])
+    specs: list[TotalSpec] = []
+    for month in sorted(months_int):
+        for f in EXPORT_TOTAL_FIELDS:
+            specs.append(
+                TotalSpec(ENTRY_INTERVAL, f, "period_start", month, name=f"{f} {month} (intervals)")
+            )
+    for month in sorted(months_cor):
+        for f in EXPORT_TOTAL_FIELDS:
+            specs.append(
+                TotalSpec(
+                    ENTRY_CORRECTION,
+                    f"delta.{f}",
+                    "period_start",
+                    month,
+                    name=f"{f} {month} (correction deltas)",
+                )
+            )
+    return specs
+
+
+def export_ledger(
+    site: Site,
+    out_dir: str | os.PathLike[str],
+    store_url: str | None = None,
+    *,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    key_path: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write the verifiable export folder (``heatreuse verify DIR`` checks it).
+
+    Entries come from the database, checkpoints and the public key from the
+    checkpoint folder outside it; ``totals.json`` reports monthly totals (heat
+    delivered, IT and total energy, backup and rejected heat, avoided CO2; metered
+    and estimated apart; corrections as deltas) that verify recomputes.
+
+    Raises
+    ------
+    LedgerError
+        Empty ledger, or the database no longer matches a published checkpoint.
+    """
+    with open_ledger(site, store_url, checkpoint_dir=checkpoint_dir, key_path=key_path) as ctx:
+        if ctx.log.size == 0:
+            raise LedgerError(
+                f"ledger of site {site.id!r} is empty; run `heatreuse ledger update` first"
+            )
+        check_against_checkpoints(ctx)
+        notes = ctx.log.signed_checkpoints()
+        last = latest_checkpoint(ctx)
+        if last is None or last["size"] != ctx.log.size:
+            key = _load_or_create_key(ctx.key_path, ctx.log.origin, ctx.checkpoint_dir)
+            ctx.log.sign_checkpoint(key)
+            notes = ctx.log.signed_checkpoints()
+        vkey = _published_vkey(ctx)
+        assert vkey is not None
+        entries = ctx.log.entries()
+        return export_log(out_dir, entries, notes, vkey, total_specs(entries))
+
+
+# --------------------------------------------------------------------------- KPIs, EED
+def _entries(ctx: LedgerContext) -> list[dict[str, Any]]:
+    if ctx.log.size == 0:
+        raise LedgerError(
+            f"ledger of site {ctx.site.id!r} is empty; run `heatreuse ledger update "
+            "SITE.yaml` first"
+        )
+    return ctx.log.entries()
+
+
+def kpi_report(
+    site: Site,
+    period: str,
+    store_url: str | None = None,
+    *,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """KPIs of a period from the ledger, with the checkpoint that anchors them."""
+    per = parse_period(period)
+    with open_ledger(site, store_url, checkpoint_dir=checkpoint_dir) as ctx:
+        result = compute_kpis(site, _entries(ctx), per)
+        result["checkpoint"] = _anchor(latest_checkpoint(ctx))
+    return result
+
+
+def _anchor(cp: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if cp is None:
+        return None
+    return {k: cp[k] for k in ("origin", "size", "root_hash_b64", "signature_line", "path")}
+
+
+def export_eed(
+    site: Site,
+    year: int,
+    out_dir: str | os.PathLike[str],
+    store_url: str | None = None,
+    *,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+) -> tuple[Path, Path]:
+    """Write the EU EED report of ``year`` as JSON and CSV; returns both paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with open_ledger(site, store_url, checkpoint_dir=checkpoint_dir) as ctx:
+        report = eed_report(site, _entries(ctx), year)
+        report["checkpoint"] = _anchor(latest_checkpoint(ctx))
+    json_path = out / f"eed_{site.id}_{year}.json"
+    csv_path = out / f"eed_{site.id}_{year}.csv"
+    json_path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    csv_path.write_text(eed_csv(report), encoding="utf-8")
+    return json_path, csv_path
+
+
+# --------------------------------------------------------------------------- monthly report
+def _sla_section(
+    site: Site, period: Period, store_url: str | None, store: Any, now: dt.datetime | None
+) -> tuple[list[dict[str, Any]] | None, str]:
+    try:
+        from heatreuse.services import sla as sla_service
+    except ImportError:
+        return None, "SLA module not available (heatreuse.services.sla is missing)"
+    try:
+        reports = sla_service.sla_report(site, store_url, period.label, store=store, now=now)
+    except Exception as exc:  # shown in the report, not hidden
+        return None, f"SLA evaluation failed: {type(exc).__name__}: {exc}"
+    return [r.to_dict() for r in reports], (
+        "SLA periods are in the site's local time zone; ledger periods are UTC."
+    )
+
+
+def monthly_report(
+    site: Site,
+    period: str,
+    out_dir: str | os.PathLike[str],
+    store_url: str | None = None,
+    *,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    store: Any = None,
+    now: dt.datetime | None = None,
+) -> tuple[Path, Path]:
+    """Write the monthly report (HTML and PDF) for ``period`` (``YYYY-MM``).
+
+    Returns
+    -------
+    (html_path, pdf_path)
+    """
+    per = parse_period(period)
+    if len(per.label) != 7:
+        raise LedgerError(f"--period: expected a month YYYY-MM, got {period!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    url = store_url or default_store_url()
+    with open_ledger(site, url, checkpoint_dir=checkpoint_dir) as ctx:
+        entries = _entries(ctx)
+        cp = latest_checkpoint(ctx)
+    kpis = compute_kpis(site, entries, per)
+    frame = intervals_frame(entries)
+    method = _last_of(entries, ENTRY_METHOD)
+    try:
+        with _opened_store(url, store) as st:
+            sla, sla_note = _sla_section(site, per, url, st, now)
+    except LedgerError as exc:
+        sla, sla_note = None, f"SLA module not available: {exc}"
+    warnings: list[str] = []
+    basis = kpis["kpi_basis"]
+    if basis["hours_not_ledgered"]:
+        warnings.append(
+            f"{basis['hours_not_ledgered']} of {basis['hours_in_period']} hours of the month "
+            "are not in the ledger (no data yet, or `heatreuse ledger update` not run)"
+        )
+    if basis["hours_excluded_missing"]:
+        warnings.append(
+            f"{basis['hours_excluded_missing']} ledgered hours miss IT, total or heat values "
+            "and are left out of the KPIs (never counted as zero)"
+        )
+    data = MonthlyReportData(
+        site_id=site.id,
+        site_name=site.site.name,
+        period=per,
+        kpis=kpis,
+        daily=daily_frame(frame, per),
+        sla=sla,
+        sla_note=sla_note,
+        alerts=None,
+        alerts_note="No alerting subsystem exists yet in heatreuse: alert counts by cause "
+        "cannot be reported (none are invented).",
+        checkpoint=cp,
+        method=method,
+        generated_at=(now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC),
+        warnings=tuple(warnings),
+    )
+    html_path = out / f"monthly_{site.id}_{per.label}.html"
+    pdf_path = out / f"monthly_{site.id}_{per.label}.pdf"
+    html_path.write_text(render_monthly_html(data), encoding="utf-8")
+    write_monthly_pdf(data, pdf_path)
+    return html_path, pdf_path

@@ -1,0 +1,572 @@
+"""The long-running ingest service of a site (``heatreuse serve``).
+
+One process runs, into one store and one :class:`~heatreuse.telemetry.Ingestor`:
+
+* the MQTT subscriber (:mod:`heatreuse.telemetry.mqtt`), QoS 1 acknowledged
+  after the store committed;
+* optionally the Modbus TCP poller (:mod:`heatreuse.telemetry.modbus`);
+* the HTTP push endpoint (:mod:`heatreuse.telemetry.http`) on uvicorn, plus
+  ``GET /healthz`` (JSON: state of every ingest path and the counters) and
+  ``GET /metrics`` (Prometheus text: ingest counters, MQTT and Modbus state);
+* periodic jobs (:class:`JobScheduler`: retention, ledger updates, ... added by
+  later features) on an injectable clock.
+
+:class:`IngestService` has ``start()``/``stop()`` so later features can hang
+the API, alerting and the ledger schedule on the same process (``service.app``
+is the FastAPI app, ``service.jobs`` the scheduler). ``stop()`` (SIGTERM,
+SIGINT) stops accepting (HTTP listener closed, in-flight requests finish;
+MQTT messages not yet received stay on the broker), stores and acknowledges
+everything already accepted, makes the store durable and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from heatreuse.errors import HeatreuseError
+from heatreuse.services.ingest import make_ingestor
+from heatreuse.site import Site, expand_points
+from heatreuse.telemetry import Ingestor
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --------------------------------------------------------------------------- periodic jobs
+@dataclass
+class PeriodicJob:
+    """A job run every ``interval_s`` seconds of the scheduler's clock.
+
+    ``func`` receives the scheduler's current time (aware UTC).
+    """
+
+    name: str
+    interval_s: float
+    func: Callable[[dt.datetime], None]
+    next_due: dt.datetime | None = None
+    runs: int = 0
+    failures: int = 0
+    last_run: dt.datetime | None = None
+    last_error: str = ""
+
+
+class JobScheduler:
+    """Hook list of periodic jobs (retention, ledger update, ...) with an injectable clock.
+
+    Parameters
+    ----------
+    clock
+        Returns the current time (aware UTC); tests pass a fake one and call
+        :meth:`run_due` directly.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or _utc_now
+        self.jobs: list[PeriodicJob] = []
+        self._lock = threading.Lock()
+
+    def add(
+        self,
+        name: str,
+        interval_s: float,
+        func: Callable[[dt.datetime], None],
+        first_due: dt.datetime | None = None,
+    ) -> PeriodicJob:
+        """Register a job; it first runs at ``first_due`` (default: one interval from now).
+
+        Raises
+        ------
+        HeatreuseError
+            Non-positive interval or a duplicate name.
+        """
+        if not interval_s > 0:
+            raise HeatreuseError(f"periodic job '{name}': interval_s must be > 0, got {interval_s}")
+        with self._lock:
+            if any(j.name == name for j in self.jobs):
+                raise HeatreuseError(f"periodic job '{name}' is already registered")
+            due = first_due or self.clock() + dt.timedelta(seconds=interval_s)
+            job = PeriodicJob(name=name, interval_s=float(interval_s), func=func, next_due=due)
+            self.jobs.append(job)
+        return job
+
+    def run_due(self, now: dt.datetime | None = None) -> list[str]:
+        """Run every job that is due; return their names. A failing job is logged, not fatal."""
+        now = now or self.clock()
+        with self._lock:
+            due = [j for j in self.jobs if j.next_due is not None and j.next_due <= now]
+        ran: list[str] = []
+        for job in due:
+            try:
+                job.func(now)
+            except Exception as exc:
+                job.failures += 1
+                job.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("periodic job '%s' failed: %s", job.name, job.last_error)
+            else:
+                job.last_error = ""
+            job.runs += 1
+            job.last_run = now
+            # next slot after now (skips missed slots instead of running them in a burst)
+            step = dt.timedelta(seconds=job.interval_s)
+            nxt = job.next_due or now
+            while nxt <= now:
+                nxt += step
+            job.next_due = nxt
+            ran.append(job.name)
+        return ran
+
+    def as_dict(self) -> dict[str, Any]:
+        """State of every job."""
+
+        def iso(t: dt.datetime | None) -> str | None:
+            return None if t is None else t.isoformat().replace("+00:00", "Z")
+
+        return {
+            j.name: {
+                "interval_s": j.interval_s,
+                "runs": j.runs,
+                "failures": j.failures,
+                "last_run": iso(j.last_run),
+                "next_due": iso(j.next_due),
+                "last_error": j.last_error,
+            }
+            for j in self.jobs
+        }
+
+
+# --------------------------------------------------------------------------- loop thread
+class LoopThread:
+    """An asyncio event loop in a background thread running a set of coroutines."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._tasks: list[asyncio.Future[Any]] = []
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Schedule a coroutine; returns a concurrent future."""
+        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        self._tasks.append(fut)  # type: ignore[arg-type]
+        return fut
+
+    def call(self, fn: Callable[[], Any]) -> None:
+        """Run a plain function in the loop thread."""
+        self.loop.call_soon_threadsafe(fn)
+
+    def join(self, timeout_s: float) -> bool:
+        """Wait for the submitted coroutines, then stop the loop; True if all finished."""
+        deadline = time.monotonic() + timeout_s
+        ok = True
+        for fut in self._tasks:
+            try:
+                fut.result(max(0.0, deadline - time.monotonic()))  # type: ignore[call-arg]
+            except Exception as exc:
+                if not isinstance(exc, asyncio.CancelledError):
+                    log.error("%s: task ended with %s: %s", self.name, type(exc).__name__, exc)
+                ok = ok and not isinstance(exc, TimeoutError)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(max(0.1, deadline - time.monotonic()))
+        if not self._thread.is_alive():
+            self.loop.close()
+        return ok
+
+
+# --------------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class ServeConfig:
+    """What ``heatreuse serve`` runs.
+
+    Attributes
+    ----------
+    store_url
+        Store URL (None: :func:`heatreuse.store.default_store_url`).
+    mqtt
+        Broker ``(host, port)``, or None for no MQTT subscriber.
+    http
+        Listen ``(host, port)`` of the HTTP endpoint, or None for none.
+    modbus_poll
+        Poll the site's Modbus devices.
+    modbus_default
+        ``(host, port)`` for devices without a host in the site file.
+    modbus_poll_interval_s
+        Overrides the devices' poll interval [s].
+    topic_prefix
+        The site's MQTT topic prefix (None: ``heatreuse/<site>``; see
+        :class:`heatreuse.telemetry.mqtt.TopicLayout`).
+    client_id
+        MQTT client id (the persistent session's name); default
+        ``heatreuse-ingest-<site>``.
+    session_expiry_s
+        How long the broker keeps the session while we are down [s].
+    job_tick_s
+        How often due periodic jobs are checked [s].
+    stop_timeout_s
+        Longest a graceful stop waits for each ingest path [s].
+    """
+
+    store_url: str | None = None
+    mqtt: tuple[str, int] | None = None
+    http: tuple[str, int] | None = ("127.0.0.1", 8080)
+    modbus_poll: bool = False
+    modbus_default: tuple[str, int] | None = None
+    modbus_poll_interval_s: float | None = None
+    topic_prefix: str | None = None
+    client_id: str | None = None
+    session_expiry_s: int = 7 * 86_400
+    job_tick_s: float = 1.0
+    stop_timeout_s: float = 30.0
+
+
+def _esc(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+# --------------------------------------------------------------------------- the service
+class IngestService:
+    """The ingest process of one site: MQTT + Modbus + HTTP into one store.
+
+    Parameters
+    ----------
+    site
+        The site.
+    config
+        What to run.
+    store
+        An open store to use (the caller closes it); default: open
+        ``config.store_url`` on :meth:`start` and close it on :meth:`stop`.
+    clock
+        Injectable time source (aware UTC) for the pipeline, the poller and
+        the job scheduler.
+    """
+
+    def __init__(
+        self,
+        site: Site,
+        config: ServeConfig | None = None,
+        store: Any = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.site = site
+        self.config = config or ServeConfig()
+        self.clock: Clock = clock or _utc_now
+        self.jobs = JobScheduler(self.clock)
+        self.store: Any = store
+        self._own_store = store is None
+        self.ingestor: Ingestor | None = None
+        self.subscriber: Any = None
+        self.poller: Any = None
+        self._loop: LoopThread | None = None
+        self._uvicorn: Any = None
+        self._app: Any = None
+        self._started_at: float | None = None
+        self._stopping = False
+        self._stop_jobs = threading.Event()
+        self._jobs_thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+
+    # ----------------------------------------------------------------- app
+    @property
+    def app(self) -> Any:
+        """The FastAPI app (ingest routes, ``/healthz``, ``/metrics``); built on first use."""
+        if self._app is None:
+            self._app = self._build_app()
+        return self._app
+
+    def _build_app(self) -> Any:
+        from fastapi import FastAPI
+        from fastapi.responses import JSONResponse, PlainTextResponse
+
+        from heatreuse.telemetry.http import PROMETHEUS_CONTENT_TYPE, ingest_router
+
+        if self.ingestor is None:
+            raise HeatreuseError("IngestService.app: start() the service first (no store yet)")
+        app = FastAPI(
+            title=f"heatreuse serve: {self.site.id}",
+            description="Ingest endpoint, health and metrics of one site.",
+        )
+
+        def healthz() -> JSONResponse:
+            body = self.health()
+            return JSONResponse(body, status_code=503 if body["status"] == "stopping" else 200)
+
+        def metrics() -> PlainTextResponse:
+            return PlainTextResponse(self.prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+        # registered before the ingest router so this /metrics (a superset) wins
+        app.add_api_route("/healthz", healthz, methods=["GET"])
+        app.add_api_route("/metrics", metrics, methods=["GET"])
+        app.include_router(ingest_router(self.ingestor))
+        app.state.ingestor = self.ingestor
+        app.state.service = self
+        return app
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        """Open the store and start every configured ingest path (returns at once)."""
+        from heatreuse.store import default_store_url, open_store
+
+        if self._started_at is not None:
+            return
+        if self.store is None:
+            self.store = open_store(self.config.store_url or default_store_url())
+        self.ingestor = make_ingestor(self.site, self.store, clock=self.clock)
+        self._started_at = time.monotonic()
+        self._loop = LoopThread(f"serve-{self.site.id}")
+        self._loop.start()
+        try:
+            if self.config.mqtt is not None:
+                self._start_mqtt()
+            if self.config.modbus_poll:
+                self._start_modbus()
+            if self.config.http is not None:
+                self._start_http()
+        except BaseException:
+            self.stop()
+            raise
+        self._jobs_thread = threading.Thread(
+            target=self._jobs_main, name=f"jobs-{self.site.id}", daemon=True
+        )
+        self._jobs_thread.start()
+        log.info("heatreuse serve: site %s started", self.site.id)
+
+    def _start_mqtt(self) -> None:
+        from heatreuse.telemetry.mqtt import (
+            MqttSettings,
+            MqttSubscriber,
+            TopicLayout,
+            check_point_topics,
+        )
+
+        assert self.config.mqtt is not None and self.ingestor is not None
+        layout = TopicLayout(self.site.id, self.config.topic_prefix)
+        check_point_topics(layout, [p.mqtt_topic for p in self.ingestor.registry.points])
+        host, port = self.config.mqtt
+        settings = MqttSettings(
+            host=host,
+            port=port,
+            client_id=self.config.client_id or f"heatreuse-ingest-{self.site.id}",
+            session_expiry_s=self.config.session_expiry_s,
+            availability_topic=layout.service_status_topic("ingest"),
+        )
+        self.subscriber = MqttSubscriber(layout, self.ingestor, settings, durable=self.store.flush)
+        self.subscriber.start()
+
+    def _start_modbus(self) -> None:
+        from heatreuse.telemetry.modbus import ModbusPoller, device_targets
+
+        assert self._loop is not None and self.ingestor is not None
+        host, port = self.config.modbus_default or (None, None)
+        targets = device_targets(
+            expand_points(self.site),
+            default_host=host,
+            default_port=port,
+            poll_interval_s=self.config.modbus_poll_interval_s,
+        )
+        if not targets:
+            log.warning("heatreuse serve: --modbus-poll given but the site has no Modbus points")
+            return
+        self.poller = ModbusPoller(targets, self.ingestor, clock=self.clock)
+        self._loop.submit(self.poller.run())
+
+    def _start_http(self) -> None:
+        import uvicorn
+
+        assert self._loop is not None and self.config.http is not None
+        host, port = self.config.http
+        cfg = uvicorn.Config(
+            self.app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=max(1, round(self.config.stop_timeout_s)),
+        )
+        self._uvicorn = uvicorn.Server(cfg)
+        server = self._uvicorn
+
+        async def serve_http() -> None:
+            try:
+                await server.serve()
+            except SystemExit:  # uvicorn exits when it cannot bind
+                raise HeatreuseError(
+                    f"--http {host}:{port}: cannot listen (address in use or not local?)"
+                ) from None
+
+        fut = self._loop.submit(serve_http())
+        deadline = time.monotonic() + 15.0
+        while not self._uvicorn.started:
+            if fut.done():
+                exc = fut.exception()
+                raise HeatreuseError(
+                    f"--http {host}:{port}: the HTTP endpoint could not start "
+                    f"({exc or 'address in use?'})"
+                )
+            if time.monotonic() > deadline:
+                raise HeatreuseError(f"--http {host}:{port}: the HTTP endpoint did not start")
+            time.sleep(0.01)
+
+    def _jobs_main(self) -> None:
+        while not self._stop_jobs.wait(self.config.job_tick_s):
+            self.jobs.run_due()
+
+    def wait_ready(self, timeout_s: float = 10.0) -> bool:
+        """Block until the MQTT subscriber (if any) is subscribed; True when ready."""
+        if self.subscriber is None:
+            return True
+        return bool(self.subscriber.wait_connected(timeout_s))
+
+    def stop(self) -> bool:
+        """Stop accepting, store and acknowledge what was accepted, close. True: nothing left."""
+        if self._stopping:
+            self._stopped.wait(self.config.stop_timeout_s * 3)
+            return True
+        self._stopping = True
+        ok = True
+        timeout = self.config.stop_timeout_s
+        self._stop_jobs.set()
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True  # listener closes; in-flight requests complete
+        if self.poller is not None and self._loop is not None:
+            self._loop.call(self.poller.request_stop)
+        if self.subscriber is not None:
+            log.info(
+                "heatreuse serve: storing and acknowledging %d MQTT message(s) received and not "
+                "yet stored",
+                self.subscriber.pending(),
+            )
+            ok = self.subscriber.stop(timeout) and ok
+        if self._loop is not None:
+            ok = self._loop.join(timeout) and ok
+        if self._jobs_thread is not None:
+            self._jobs_thread.join(timeout)
+        if self.store is not None:
+            try:
+                self.store.flush()
+            finally:
+                if self._own_store:
+                    self.store.close()
+        log.info(
+            "heatreuse serve: site %s stopped (%s)",
+            self.site.id,
+            "everything accepted is stored" if ok else "some paths did not finish in time",
+        )
+        self._stopped.set()
+        return ok
+
+    def run_until_signal(self, on_ready: Callable[[IngestService], None] | None = None) -> int:
+        """Start, wait for SIGTERM/SIGINT (main thread), stop; return the exit code (0 ok)."""
+        got = threading.Event()
+
+        def handler(signum: int, frame: Any) -> None:
+            log.info("heatreuse serve: %s received, shutting down", signal.Signals(signum).name)
+            got.set()
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            if on_ready is not None:
+                on_ready(self)
+            while not got.wait(0.5):
+                pass
+        finally:
+            ok = self.stop()
+            for s, h in previous.items():
+                signal.signal(s, h)
+        return 0 if ok else 1
+
+    # ----------------------------------------------------------------- state
+    def health(self) -> dict[str, Any]:
+        """State of every ingest path and the ingest counters (JSON-ready)."""
+        mqtt = self.subscriber.stats() if self.subscriber is not None else None
+        modbus = self.poller.stats() if self.poller is not None else None
+        status = "ok"
+        if self._stopping:
+            status = "stopping"
+        elif (mqtt is not None and not mqtt["connected"]) or (
+            modbus is not None and not all(d["ok"] for d in modbus.values())
+        ):
+            status = "degraded"
+        return {
+            "status": status,
+            "site_id": self.site.id,
+            "uptime_s": 0.0
+            if self._started_at is None
+            else round(time.monotonic() - self._started_at, 3),
+            "mqtt": mqtt,
+            "modbus": modbus,
+            "ingest": self.ingestor.counters() if self.ingestor is not None else None,
+            "jobs": self.jobs.as_dict(),
+        }
+
+    def prometheus_text(self) -> str:
+        """Ingest counters plus MQTT and Modbus state in Prometheus text format 0.0.4."""
+        site = _esc(self.site.id)
+        lines: list[str] = []
+        text = self.ingestor.prometheus_text() if self.ingestor is not None else ""
+        if self.subscriber is not None:
+            s = self.subscriber.stats()
+            lines += [
+                "# HELP heatreuse_mqtt_connected 1 while the MQTT subscriber is connected.",
+                "# TYPE heatreuse_mqtt_connected gauge",
+                f'heatreuse_mqtt_connected{{site="{site}"}} {int(s["connected"])}',
+                "# HELP heatreuse_mqtt_messages_total MQTT messages by outcome.",
+                "# TYPE heatreuse_mqtt_messages_total counter",
+            ]
+            for outcome in ("received", "stored", "acked", "rejected", "ignored"):
+                lines.append(
+                    f'heatreuse_mqtt_messages_total{{site="{site}",outcome="{outcome}"}} '
+                    f"{s[outcome + '_messages']}"
+                )
+            lines += [
+                "# HELP heatreuse_mqtt_pending_messages Received, not yet stored.",
+                "# TYPE heatreuse_mqtt_pending_messages gauge",
+                f'heatreuse_mqtt_pending_messages{{site="{site}"}} {s["pending_messages"]}',
+            ]
+        if self.poller is not None:
+            devices = self.poller.stats()
+            lines += [
+                "# HELP heatreuse_modbus_device_up 1 if the last poll of the device succeeded.",
+                "# TYPE heatreuse_modbus_device_up gauge",
+            ]
+            for dev, st in devices.items():
+                lines.append(
+                    f'heatreuse_modbus_device_up{{site="{site}",device="{_esc(dev)}"}} '
+                    f"{int(st['ok'])}"
+                )
+            lines += [
+                "# HELP heatreuse_modbus_polls_total Modbus polls by outcome.",
+                "# TYPE heatreuse_modbus_polls_total counter",
+            ]
+            for dev, st in devices.items():
+                d = _esc(dev)
+                lines.append(
+                    f'heatreuse_modbus_polls_total{{site="{site}",device="{d}",outcome="ok"}} '
+                    f"{st['polls'] - st['failures']}"
+                )
+                lines.append(
+                    f'heatreuse_modbus_polls_total{{site="{site}",device="{d}",outcome="failed"}} '
+                    f"{st['failures']}"
+                )
+        return text + ("\n".join(lines) + "\n" if lines else "")

@@ -1,0 +1,729 @@
+"""The digital twin: offline (as fast as the engine runs, into a readings file) and live.
+
+Both run the same engine (:mod:`heatreuse.simulation`) with the same
+scenarios (:mod:`heatreuse.simulation.scenarios`) and take every published
+value from :class:`heatreuse.telemetry.twin_points.TwinPointMap`, so the
+offline file holds exactly the readings the live twin would have published.
+
+Offline: :func:`run_offline_twin` writes the long readings format of
+:mod:`heatreuse.telemetry.files` (``timestamp, point_id, value``; CSV,
+``.csv.gz`` or Parquet by extension), which ``heatreuse ingest`` imports.
+
+Live: :class:`LiveTwin` steps the engine against a clock (injectable) with a
+speed-up factor and hands each finished chunk to its sinks (the MQTT
+publisher and the Modbus server adapters). Simulated time is
+``start + speed x (wall - wall_at_start)``; by default it never runs ahead of
+the wall clock (``clamp_to_wall``): a fast twin replays from ``start`` and,
+once it has caught up, runs in real time, so nothing it publishes is
+"from the future" for the ingest service. Faults can be injected while it
+runs (:meth:`LiveTwin.inject`, and the loopback HTTP control endpoint
+:class:`TwinControlServer`: ``POST /faults``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from heatreuse.errors import HeatreuseError, ScenarioError, TwinError, WeatherError
+from heatreuse.simulation import (
+    KernelInputs,
+    SimulationState,
+    prepare,
+    result_from_outputs,
+    run_kernel,
+)
+from heatreuse.simulation.demand import customer_demand, site_weather
+from heatreuse.simulation.scenarios import Scenario, parse_scenario, scenarios_to_faults
+from heatreuse.site import Site
+from heatreuse.telemetry.twin_points import TwinPointMap, TwinReadings
+
+log = logging.getLogger(__name__)
+
+#: Default step of the live twin [s] (the registry's shortest sample interval).
+LIVE_STEP_S = 10
+#: Default step of the offline twin and drills [s].
+OFFLINE_STEP_S = 60
+#: Simulated time prepared at once by the live twin [s].
+LIVE_WINDOW_S = 86400
+#: Most steps the live twin runs (and publishes) in one go when catching up.
+LIVE_MAX_CHUNK_STEPS = 720
+
+
+# --------------------------------------------------------------------------- inputs
+def _utc(value: Any, what: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError:
+        raise TwinError(f"{what}: expected an ISO 8601 date or date-time, got {value!r}") from None
+    if ts.tzinfo is None:
+        raise TwinError(
+            f"{what}: expected a time with a UTC offset or 'Z' (e.g. 2026-01-01T00:00Z), got "
+            f"{value!r}"
+        )
+    return ts.tz_convert("UTC")
+
+
+def parse_time_utc(text: str, what: str) -> pd.Timestamp:
+    """Parse a command-line time: a date (00:00 UTC) or a date-time with offset.
+
+    A bare date ``2026-01-01`` means 00:00 UTC (stated, so nothing is guessed);
+    a date-time needs ``Z`` or an offset.
+    """
+    t = text.strip()
+    if len(t) == 10 and t[4] == "-" and t[7] == "-":
+        try:
+            return pd.Timestamp(t).tz_localize("UTC")
+        except ValueError:
+            raise TwinError(f"{what}: {text!r} is not a date (YYYY-MM-DD)") from None
+    return _utc(t, what)
+
+
+_WEATHER_CACHE: dict[tuple[str, str, int], pd.DataFrame] = {}
+
+
+def weather_for_window(site: Site, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """The site's weather covering ``[start, end)``, across calendar years if needed.
+
+    Typical-year sources are re-stamped onto each year touched and joined.
+    """
+    frames = []
+    key0 = (str(site.source_path), site.location.weather)
+    for year in range(start.year - 1, end.year + 1):
+        key = (*key0, year)
+        if key not in _WEATHER_CACHE:
+            try:
+                _WEATHER_CACHE[key] = site_weather(site, year)
+            except WeatherError:
+                if start.year <= year < end.year or year == start.year:
+                    raise
+                continue  # a neighbouring year a real-year file does not hold
+        frames.append(_WEATHER_CACHE[key])
+    weather = pd.concat(frames)
+    weather = weather[~weather.index.duplicated(keep="first")].sort_index()
+    weather.attrs = dict(frames[0].attrs)
+    return weather
+
+
+def window_demand(
+    site: Site, start: pd.Timestamp, end: pd.Timestamp, step_s: int
+) -> pd.DataFrame:
+    """Customer demand on a regular ``step_s`` grid over ``[start, end)`` (real weather)."""
+    index = pd.date_range(start, end, freq=pd.Timedelta(seconds=step_s), inclusive="left")
+    index.name = "time"
+    weather = weather_for_window(site, start, end)
+    return customer_demand(site, weather, index)
+
+
+def _check_window(start: pd.Timestamp, end: pd.Timestamp, step_s: int) -> None:
+    if end <= start:
+        raise TwinError(f"--end ({end.isoformat()}) must be after --start ({start.isoformat()})")
+    span = (end - start).total_seconds()
+    if span % step_s or start.value // 10**9 % step_s:
+        raise TwinError(
+            f"period {start.isoformat()} .. {end.isoformat()}: start and end must fall on whole "
+            f"{step_s} s steps"
+        )
+
+
+# --------------------------------------------------------------------------- offline twin
+@dataclass(frozen=True)
+class OfflineTwinReport:
+    """What :func:`run_offline_twin` wrote.
+
+    Attributes
+    ----------
+    path, file_format
+        The file and ``csv`` / ``parquet``.
+    start, end, step_s
+        Simulated period ``[start, end)`` and step [s].
+    readings, points
+        Rows written and distinct points.
+    scenarios
+        Scenario labels applied.
+    totals
+        Simulation totals (kWh, h) of the run.
+    duration_s
+        Wall time [s].
+    """
+
+    path: Path
+    file_format: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    step_s: int
+    readings: int
+    points: int
+    scenarios: tuple[str, ...]
+    totals: dict[str, float]
+    duration_s: float
+    missing_points: tuple[str, ...] = field(default=())
+
+
+def _file_format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith(".csv") or name.endswith(".csv.gz"):
+        return "csv"
+    raise TwinError(
+        f"--out {str(path)!r}: unknown file type; expected .parquet, .csv or .csv.gz (the formats "
+        "'heatreuse ingest' reads)"
+    )
+
+
+class _LongWriter:
+    """Incremental writer of the long readings format (CSV or Parquet)."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path = path
+        self.kind = kind
+        self.rows = 0
+        self._pq: pq.ParquetWriter | None = None
+        self._csv: pacsv.CSVWriter | None = None
+        self._sink: Any = None
+        self.schema = pa.schema(
+            [
+                ("timestamp", pa.timestamp("us", tz="UTC") if kind == "parquet" else pa.string()),
+                ("point_id", pa.dictionary(pa.int32(), pa.string()) if kind == "parquet"
+                 else pa.string()),
+                ("value", pa.float64()),
+            ]
+        )
+
+    def write(self, readings: TwinReadings) -> None:
+        steps, codes, values_np = readings.long_arrays()
+        step_ts = pa.array(readings.index.as_unit("us").asi8, pa.int64()).cast(
+            pa.timestamp("us", tz="UTC")
+        )
+        pid = pa.DictionaryArray.from_arrays(
+            pa.array(codes, pa.int32()), pa.array(list(readings.point_ids), pa.string())
+        )
+        values = pa.array(values_np, pa.float64())
+        take = pa.array(steps, pa.int64())
+        if self.kind == "parquet":
+            table = pa.table(
+                {"timestamp": step_ts.take(take), "point_id": pid, "value": values},
+                schema=self.schema,
+            )
+            if self._pq is None:
+                self._pq = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+            self._pq.write_table(table)
+        else:
+            text_ts = pc.strftime(step_ts, format="%Y-%m-%dT%H:%M:%SZ").take(take)
+            table = pa.table(
+                {"timestamp": text_ts, "point_id": pid.cast(pa.string()), "value": values},
+                schema=self.schema,
+            )
+            if self._csv is None:
+                if self.path.name.lower().endswith(".gz"):
+                    self._sink = pa.CompressedOutputStream(str(self.path), "gzip")
+                else:
+                    self._sink = pa.OSFile(str(self.path), "wb")
+                self._csv = pacsv.CSVWriter(
+                    self._sink, self.schema, write_options=pacsv.WriteOptions(quoting_style="none")
+                )
+            self._csv.write_table(table)
+        self.rows += len(steps)
+
+    def close(self) -> None:
+        if self._pq is not None:
+            self._pq.close()
+        if self._csv is not None:
+            self._csv.close()
+        if self._sink is not None:
+            self._sink.close()
+        if self._pq is None and self._csv is None:  # nothing written: header-only file
+            if self.kind == "parquet":
+                pq.write_table(self.schema.empty_table(), self.path)
+            else:
+                with open(self.path, "w", encoding="utf-8") as fh:
+                    fh.write("timestamp,point_id,value\n")
+
+
+def run_offline_twin(
+    site: Site,
+    *,
+    start: pd.Timestamp | dt.datetime | str,
+    end: pd.Timestamp | dt.datetime | str,
+    out: str | Path,
+    scenarios: Sequence[Scenario] = (),
+    step_s: int = OFFLINE_STEP_S,
+    chunk_steps: int = 7 * 1440,
+    counters_start_kwh: Mapping[str, float] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> OfflineTwinReport:
+    """Run the twin over ``[start, end)`` as fast as the engine allows and write its readings.
+
+    Parameters
+    ----------
+    site
+        The site.
+    start, end
+        Period (tz-aware).
+    out
+        ``.parquet``, ``.csv`` or ``.csv.gz`` file (long format).
+    scenarios
+        Faults (each with a start; see :mod:`heatreuse.simulation.scenarios`).
+    step_s
+        Simulation step [s]; each point is written every
+        ``max(sample_interval_s, step_s)``.
+    chunk_steps
+        Steps simulated and written per chunk (bounds memory for a year).
+    counters_start_kwh
+        Start values of energy registers [kWh] (default 0).
+    progress
+        Called with (steps done, steps total) after each chunk.
+
+    Returns
+    -------
+    OfflineTwinReport
+    """
+    t_wall = time.perf_counter()
+    t0 = _utc(start, "--start")
+    t1 = _utc(end, "--end")
+    _check_window(t0, t1, step_s)
+    path = Path(out)
+    kind = _file_format(path)
+    for s in scenarios:
+        if s.start is None:
+            raise ScenarioError(
+                f"scenario {s.text or s.name}: the offline twin needs a start "
+                "(name@START+DURATION)"
+            )
+    demand = window_demand(site, t0, t1, step_s)
+    points = TwinPointMap(site, step_s)
+    inputs = prepare(
+        site,
+        demand,
+        step_s,
+        faults=scenarios_to_faults(scenarios),
+        record_layers=points.needs_layers,
+    )
+    counters = points.initial_counters(counters_start_kwh)
+    state: SimulationState | None = None
+    writer = _LongWriter(path, kind)
+    outputs = []
+    n = inputs.n_steps
+    try:
+        for k0 in range(0, n, chunk_steps):
+            k1 = min(n, k0 + chunk_steps)
+            chunk = run_kernel(inputs, state, k0, k1)
+            state = chunk.state_out
+            frame = result_from_outputs(inputs, chunk).frame
+            readings, counters = points.readings(frame, counters)
+            writer.write(readings)
+            outputs.append(chunk)
+            if progress is not None:
+                progress(k1, n)
+    finally:
+        writer.close()
+    result = result_from_outputs(inputs, outputs)
+    return OfflineTwinReport(
+        path=path,
+        file_format=kind,
+        start=t0,
+        end=t1,
+        step_s=step_s,
+        readings=writer.rows,
+        points=len(points.point_ids),
+        scenarios=tuple(s.label() for s in scenarios),
+        totals=result.totals(),
+        duration_s=time.perf_counter() - t_wall,
+        missing_points=points.missing,
+    )
+
+
+# --------------------------------------------------------------------------- live twin
+class TwinSink(Protocol):
+    """Where the live twin's readings go (MQTT publisher, Modbus server, a test list)."""
+
+    def start(self) -> None:
+        """Connect / bind (raise :class:`TwinError` on failure)."""
+
+    def publish(self, readings: TwinReadings) -> None:
+        """Hand over the readings of consecutive finished steps."""
+
+    def close(self) -> None:
+        """Disconnect / unbind."""
+
+
+@dataclass
+class _Window:
+    first_step: int  # global step number of the window's step 0
+    inputs: KernelInputs
+
+
+class LiveTwin:
+    """The engine stepped against a clock, publishing to sinks.
+
+    Parameters
+    ----------
+    site
+        The site.
+    speed
+        Simulated seconds per wall second (>= 1 ... any positive number).
+    step_s
+        Simulation step [s] (default 10 s).
+    start
+        Simulated start (tz-aware); default: now (floored to the step) for
+        ``speed <= 1``, one day before now for a faster twin.
+    scenarios
+        Faults active from the start (each with a start; none: the twin's start).
+    sinks
+        Adapters that receive each finished chunk.
+    clock
+        Wall clock [s since the epoch]; injectable for tests.
+    clamp_to_wall
+        Never simulate past the wall clock (default True; see module notes).
+    counters_start_kwh
+        Start values of energy registers [kWh].
+    """
+
+    def __init__(
+        self,
+        site: Site,
+        *,
+        speed: float = 60.0,
+        step_s: int = LIVE_STEP_S,
+        start: pd.Timestamp | dt.datetime | str | None = None,
+        scenarios: Sequence[Scenario] = (),
+        sinks: Iterable[TwinSink] = (),
+        clock: Callable[[], float] = time.time,
+        clamp_to_wall: bool = True,
+        counters_start_kwh: Mapping[str, float] | None = None,
+        window_s: int = LIVE_WINDOW_S,
+    ) -> None:
+        if not (math.isfinite(speed) and speed > 0):
+            raise TwinError(f"--speed: expected a positive number, got {speed}")
+        self.site = site
+        self.speed = float(speed)
+        self.step_s = int(step_s)
+        self.clock = clock
+        self.clamp_to_wall = clamp_to_wall
+        self.sinks = list(sinks)
+        self.points = TwinPointMap(site, self.step_s)
+        self.window_steps = max(1, int(window_s) // self.step_s)
+        wall0 = float(clock())
+        if start is None:
+            back = 0.0 if self.speed <= 1.0 else 86400.0
+            t = pd.Timestamp(wall0 - back, unit="s", tz="UTC")
+        else:
+            t = _utc(start, "--start")
+        self.start = t.floor(f"{self.step_s}s")
+        self.wall_start = wall0
+        self.steps_done = 0
+        self.counters = self.points.initial_counters(counters_start_kwh)
+        self.state: SimulationState | None = None
+        self.scenarios: list[Scenario] = [s if s.start else s.at(self.start) for s in scenarios]
+        self.latest: dict[str, float] = {}
+        self.last_mode: int | None = None
+        self._window: _Window | None = None
+        self._faults_dirty = False
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._started = False
+        self.readings_published = 0
+
+    # ------------------------------------------------------------------ time
+    def sim_now(self) -> pd.Timestamp:
+        """Simulated time the clock has reached (clamped to the wall clock if asked)."""
+        wall = float(self.clock())
+        sim = self.start + pd.Timedelta(seconds=(wall - self.wall_start) * self.speed)
+        if self.clamp_to_wall:
+            sim = min(sim, pd.Timestamp(wall, unit="s", tz="UTC"))
+        return sim
+
+    def next_step_start(self) -> pd.Timestamp:
+        """Start of the next step to be simulated."""
+        return self.start + pd.Timedelta(seconds=self.steps_done * self.step_s)
+
+    # ------------------------------------------------------------------ faults
+    def inject(self, scenario: Scenario | str) -> Scenario:
+        """Add a fault while running; without a start it starts at the next step.
+
+        Returns
+        -------
+        Scenario
+            With its start filled in.
+        """
+        s = parse_scenario(scenario) if isinstance(scenario, str) else scenario
+        with self._lock:
+            if s.start is None:
+                s = s.at(self.next_step_start())
+            self.scenarios.append(s)
+            self._faults_dirty = True
+        log.info("twin: fault injected: %s", s.label())
+        return s
+
+    def clear_faults(self) -> None:
+        """Remove every fault (the plant is healthy from the next step)."""
+        with self._lock:
+            self.scenarios.clear()
+            self._faults_dirty = True
+
+    # ------------------------------------------------------------------ stepping
+    def _new_window(self) -> _Window:
+        first = self.steps_done
+        t0 = self.next_step_start()
+        t1 = t0 + pd.Timedelta(seconds=self.window_steps * self.step_s)
+        demand = window_demand(self.site, t0, t1, self.step_s)
+        inputs = prepare(
+            self.site,
+            demand,
+            self.step_s,
+            faults=scenarios_to_faults(self.scenarios),
+            initial_state=self.state,
+            record_layers=self.points.needs_layers,
+        )
+        self._faults_dirty = False
+        return _Window(first, inputs)
+
+    def advance(self, max_steps: int | None = None) -> int:
+        """Simulate and publish every step the clock has passed; return steps run."""
+        done = 0
+        with self._lock:
+            target = self.sim_now()
+            due = int((target - self.start).total_seconds() // self.step_s) - self.steps_done
+            if max_steps is not None:
+                due = min(due, max_steps)
+            while due > 0:
+                w = self._window
+                if w is None or self.steps_done >= w.first_step + w.inputs.n_steps:
+                    w = self._window = self._new_window()
+                elif self._faults_dirty:
+                    w.inputs = w.inputs.with_faults(scenarios_to_faults(self.scenarios))
+                    self._faults_dirty = False
+                k0 = self.steps_done - w.first_step
+                k1 = min(w.inputs.n_steps, k0 + due, k0 + LIVE_MAX_CHUNK_STEPS)
+                chunk = run_kernel(w.inputs, self.state, k0, k1)
+                frame = result_from_outputs(w.inputs, chunk).frame
+                readings, self.counters = self.points.readings(frame, self.counters)
+                self.state = chunk.state_out
+                self.steps_done += k1 - k0
+                done += k1 - k0
+                due -= k1 - k0
+                self.latest = readings.latest()
+                self.last_mode = int(frame["mode"].iloc[-1])
+                self.readings_published += int(readings.sampled.sum())
+                for sink in self.sinks:
+                    sink.publish(readings)
+        return done
+
+    # ------------------------------------------------------------------ running
+    def start_sinks(self) -> None:
+        """Start every sink (bind ports, connect)."""
+        started: list[TwinSink] = []
+        try:
+            for sink in self.sinks:
+                sink.start()
+                started.append(sink)
+        except BaseException:
+            for sink in reversed(started):
+                sink.close()
+            raise
+        self._started = True
+
+    def close(self) -> None:
+        """Close every sink."""
+        self._stop.set()
+        for sink in reversed(self.sinks):
+            try:
+                sink.close()
+            except Exception:  # noqa: BLE001 - closing must not hide the first error
+                log.exception("twin: closing a sink failed")
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return."""
+        self._stop.set()
+
+    def run(self, *, duration_s: float | None = None, tick_s: float | None = None) -> None:
+        """Run until :meth:`stop` (or ``duration_s`` wall seconds), sinks started and closed."""
+        if not self._started:
+            self.start_sinks()
+        tick = tick_s if tick_s is not None else min(1.0, max(0.02, self.step_s / self.speed / 2))
+        t_end = None if duration_s is None else time.monotonic() + duration_s
+        try:
+            while not self._stop.is_set():
+                self.advance()
+                if t_end is not None and time.monotonic() >= t_end:
+                    break
+                self._stop.wait(tick)
+        finally:
+            self.close()
+
+    def status(self) -> dict[str, Any]:
+        """JSON-ready status: simulated time, steps, faults, mode, latest values."""
+        from heatreuse.simulation import MODE_NAMES
+
+        with self._lock:
+            return {
+                "site_id": self.site.id,
+                "speed": self.speed,
+                "step_s": self.step_s,
+                "start": self.start.isoformat(),
+                "simulated_until": self.next_step_start().isoformat(),
+                "steps": self.steps_done,
+                "readings_published": self.readings_published,
+                "mode": None if self.last_mode is None else MODE_NAMES.get(self.last_mode),
+                "faults": [s.label() for s in self.scenarios],
+                "latest": self.latest,
+            }
+
+
+# --------------------------------------------------------------------------- control endpoint
+class TwinControlServer:
+    """Loopback HTTP control endpoint of a live twin.
+
+    ``GET /status`` (JSON status), ``GET /faults`` (active scenario labels),
+    ``POST /faults`` with ``{"scenario": "pump_failure+2h"}`` (JSON) or the
+    scenario text as the body (201 + the scenario with its start),
+    ``DELETE /faults`` (clear). Errors: 400 with ``{"error": ...}``.
+
+    Only binds to the address given (loopback by default).
+    """
+
+    def __init__(self, twin: LiveTwin, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.twin = twin
+        self.host = host
+        self.port = port
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Bound (host, port)."""
+        if self._server is None:
+            return self.host, self.port
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        twin = self.twin
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                log.debug("twin control: " + format, *args)
+
+            def _send(self, code: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path.rstrip("/") == "/status":
+                    self._send(200, twin.status())
+                elif self.path.rstrip("/") == "/faults":
+                    self._send(200, {"faults": [s.label() for s in twin.scenarios]})
+                else:
+                    self._send(404, {"error": f"no route {self.path}; try /status or /faults"})
+
+            def do_POST(self) -> None:  # noqa: N802
+                if self.path.rstrip("/") != "/faults":
+                    self._send(404, {"error": f"no route {self.path}; POST /faults"})
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8", "replace").strip()
+                text = body
+                if body.startswith("{"):
+                    try:
+                        text = str(json.loads(body)["scenario"])
+                    except (ValueError, KeyError, TypeError):
+                        self._send(400, {"error": 'expected {"scenario": "name[@START][+DUR]"}'})
+                        return
+                try:
+                    s = twin.inject(text)
+                except HeatreuseError as exc:
+                    self._send(400, {"error": str(exc)})
+                    return
+                self._send(201, {"scenario": s.label()})
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                if self.path.rstrip("/") != "/faults":
+                    self._send(404, {"error": f"no route {self.path}; DELETE /faults"})
+                    return
+                twin.clear_faults()
+                self._send(200, {"faults": []})
+
+        try:
+            self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        except OSError as exc:
+            raise TwinError(
+                f"--control {self.host}:{self.port}: cannot bind the control endpoint: {exc}"
+            ) from None
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="twin-control", daemon=True
+        )
+        self._thread.start()
+
+    def publish(self, readings: TwinReadings) -> None:  # a sink that ignores readings
+        return None
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+def inject_remote(address: str, scenario: str, timeout_s: float = 5.0) -> str:
+    """POST a scenario to a running twin's control endpoint; return its label.
+
+    Raises
+    ------
+    TwinError
+        The endpoint is unreachable or refuses the scenario (its message).
+    """
+    import http.client
+
+    host, port = parse_host_port(address, "--control")
+    conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
+    try:
+        conn.request(
+            "POST",
+            "/faults",
+            body=json.dumps({"scenario": scenario}),
+            headers={"Content-Type": "application/json"},
+        )
+        resp = conn.getresponse()
+        body = json.loads(resp.read().decode() or "{}")
+    except (OSError, ValueError) as exc:
+        raise TwinError(f"twin control {host}:{port}: cannot reach the endpoint: {exc}") from None
+    finally:
+        conn.close()
+    if resp.status != 201:
+        raise TwinError(f"twin control {host}:{port}: {body.get('error', resp.status)}")
+    return str(body["scenario"])
+
+
+def parse_host_port(text: str, what: str) -> tuple[str, int]:
+    """Parse ``HOST:PORT`` (IPv6 in brackets: ``[::1]:1883``)."""
+    t = text.strip()
+    host, sep, port = t.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise TwinError(f"{what}: expected HOST:PORT (e.g. 127.0.0.1:1883), got {text!r}")
+    return host, int(port)

@@ -1,0 +1,1328 @@
+"""The store interface shared by both backends: URL parsing, records, the write algorithm.
+
+One :class:`Store` interface, two backends (:mod:`heatreuse.store.sqlite`, the
+embedded default, and :mod:`heatreuse.store.postgres`). Everything that decides
+*what* is stored (deduplication, conflict detection, rollup maintenance,
+retention horizon, migrations bookkeeping, reads into DataFrames) lives here so
+that both backends behave identically; a backend only supplies the primitives
+that move rows (:class:`Store` abstract methods).
+
+Logical data model (the physical layout is in :mod:`heatreuse.store.schema`):
+
+* a *reading* is ``(site_id, point_id, ts, value)`` with primary key
+  ``(site_id, point_id, ts)``; ``ts`` is stored as integer microseconds since
+  1970-01-01T00:00:00Z (``ts_us``), ``value`` as an IEEE double in the SI unit
+  the point id names (``hx.supply_temp_c``). Physically ``(site_id, point_id)``
+  is normalised into a ``series`` table with an integer ``series_id``, which
+  keeps the raw table narrow and makes a year of one point one index range.
+* rollups per 1 min, 15 min and 1 h bucket (``count, min, max, sum, first,
+  last`` with the timestamps of first and last) are maintained *at ingest* in
+  the same transaction as the raw insert, only from newly inserted rows.
+
+References
+----------
+SQLite WAL and ``synchronous``: https://www.sqlite.org/wal.html,
+https://www.sqlite.org/pragma.html#pragma_synchronous. PostgreSQL binary COPY:
+https://www.postgresql.org/docs/15/sql-copy.html (section "Binary Format").
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import enum
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from heatreuse.errors import StoreError
+from heatreuse.store import rollups
+
+Resolution = Literal["raw", "1min", "15min", "1h"]
+Agg = Literal["mean", "min", "max", "sum", "count", "first", "last", "delta"]
+
+#: Environment variable naming the data directory.
+HEATREUSE_HOME_ENV = "HEATREUSE_HOME"
+#: Data directory when ``HEATREUSE_HOME`` is unset.
+DEFAULT_HOME = "~/.local/share/heatreuse"
+#: Meta key holding the raw retention horizon [µs since epoch]; writes older are refused.
+RAW_HORIZON_META_KEY = "store.raw_horizon_us"
+
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_US_PER_DAY = 86_400_000_000
+_EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+def heatreuse_home() -> Path:
+    """Return the data directory (``$HEATREUSE_HOME`` or ``~/.local/share/heatreuse``), created."""
+    home = Path(os.path.expanduser(os.environ.get(HEATREUSE_HOME_ENV) or DEFAULT_HOME))
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def default_store_url() -> str:
+    """Return the default store URL ``sqlite:///$HEATREUSE_HOME/heatreuse.db``.
+
+    ``HEATREUSE_HOME`` defaults to ``~/.local/share/heatreuse``; the directory is
+    created. The path is absolute, so the URL has four slashes
+    (``sqlite:////home/me/.local/share/heatreuse/heatreuse.db``).
+    """
+    return f"sqlite:///{(heatreuse_home() / 'heatreuse.db').resolve()}"
+
+
+@dataclass(frozen=True)
+class StoreURL:
+    """A parsed store URL.
+
+    Attributes
+    ----------
+    backend
+        ``"sqlite"`` or ``"postgresql"``.
+    url
+        The URL as given.
+    path
+        SQLite only: the database file (absolute), or ``":memory:"``.
+    conninfo
+        PostgreSQL only: the libpq URL without the heatreuse-specific query
+        parameters (``schema``).
+    schema
+        PostgreSQL only: the schema holding the tables (created if missing), or
+        ``None`` for the server's default ``search_path``.
+    synchronous
+        SQLite only: ``"normal"`` (default) or ``"full"`` (every commit fsyncs the WAL).
+    """
+
+    backend: Literal["sqlite", "postgresql"]
+    url: str
+    path: str | None = None
+    conninfo: str | None = None
+    schema: str | None = None
+    synchronous: Literal["normal", "full"] = "normal"
+
+
+_EXPECTED_URL = (
+    "expected 'sqlite:///relative/path.db', 'sqlite:////absolute/path.db', "
+    "'sqlite:///:memory:' or 'postgresql://user@host:port/dbname[?schema=name]'"
+)
+
+
+def parse_store_url(url: str) -> StoreURL:
+    """Parse a store URL; raise :class:`~heatreuse.errors.StoreError` naming what came.
+
+    Accepted forms (SQLAlchemy conventions):
+
+    * ``sqlite:///relative.db`` (relative to the working directory),
+      ``sqlite:////abs/path.db`` (absolute), ``sqlite:///~/x.db`` (home-relative),
+      ``sqlite:///:memory:``; optional ``?synchronous=full|normal``.
+    * ``postgresql://user@host:port/dbname`` (also ``postgres://``); optional
+      ``?schema=name`` puts all tables in that schema (created if missing); other
+      query parameters go to libpq unchanged.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise StoreError(f"store URL: got {url!r}; {_EXPECTED_URL}")
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep:
+        raise StoreError(f"store URL {url!r}: no scheme; {_EXPECTED_URL}")
+    if scheme == "sqlite":
+        return _parse_sqlite_url(url, rest)
+    if scheme in ("postgresql", "postgres"):
+        return _parse_postgres_url(url)
+    raise StoreError(f"store URL {url!r}: unknown scheme {scheme!r}; {_EXPECTED_URL}")
+
+
+def _parse_sqlite_url(url: str, rest: str) -> StoreURL:
+    if not rest.startswith("/"):
+        raise StoreError(
+            f"store URL {url!r}: a SQLite URL has no host, so it needs three slashes "
+            f"after 'sqlite:'; {_EXPECTED_URL}"
+        )
+    body, _, query = rest[1:].partition("?")
+    if not body:
+        raise StoreError(f"store URL {url!r}: no database path; {_EXPECTED_URL}")
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    sync = params.pop("synchronous", "normal").lower()
+    if sync not in ("normal", "full"):
+        raise StoreError(f"store URL {url!r}: synchronous={sync!r}; expected 'normal' or 'full'")
+    if params:
+        raise StoreError(
+            f"store URL {url!r}: unknown query parameter(s) {sorted(params)}; "
+            "expected only 'synchronous' on a SQLite URL"
+        )
+    if body == ":memory:":
+        path = ":memory:"
+    else:
+        p = Path(os.path.expanduser(body))
+        if body.endswith("/"):
+            raise StoreError(f"store URL {url!r}: path {body!r} is a directory; {_EXPECTED_URL}")
+        path = str(p if p.is_absolute() else (Path.cwd() / p))
+    return StoreURL(backend="sqlite", url=url, path=path, synchronous=sync)  # type: ignore[arg-type]
+
+
+def _parse_postgres_url(url: str) -> StoreURL:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise StoreError(f"store URL {url!r}: {exc}; {_EXPECTED_URL}") from exc
+    dbname = parts.path.lstrip("/")
+    if not parts.hostname and not dbname:
+        raise StoreError(f"store URL {url!r}: no host and no database name; {_EXPECTED_URL}")
+    if "/" in dbname:
+        raise StoreError(f"store URL {url!r}: database name {dbname!r} contains '/'")
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    schema = None
+    rest: list[tuple[str, str]] = []
+    for k, v in params:
+        if k == "schema":
+            schema = v
+        else:
+            rest.append((k, v))
+    if schema is not None and not _IDENT_RE.match(schema):
+        raise StoreError(
+            f"store URL {url!r}: schema={schema!r}; expected an SQL identifier "
+            "(letters, digits, underscore; not starting with a digit)"
+        )
+    query = "&".join(f"{k}={v}" for k, v in rest)
+    conninfo = f"postgresql://{parts.netloc}{parts.path}" + (f"?{query}" if query else "")
+    return StoreURL(backend="postgresql", url=url, conninfo=conninfo, schema=schema)
+
+
+# --------------------------------------------------------------------------- records
+
+
+class QuarantineReason(enum.StrEnum):
+    """Reason codes of the quarantine table (``quarantine.reason``)."""
+
+    UNKNOWN_POINT = "unknown_point"
+    UNPARSEABLE = "unparseable"
+    WRONG_TYPE = "wrong_type"
+    NOT_FINITE = "not_finite"
+    OUT_OF_RANGE = "out_of_range"
+    TS_FUTURE = "ts_future"
+    TS_BEFORE_SITE = "ts_before_site"
+    DUPLICATE_CONFLICT = "duplicate_conflict"
+    BEFORE_RETENTION = "before_retention"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A reading that was *not* stored because it contradicts what is stored.
+
+    Attributes
+    ----------
+    point_id
+        The point.
+    ts_us
+        Timestamp [µs since epoch, UTC].
+    new_value
+        The value that came (and was not stored).
+    stored_value
+        The value already stored for the same key (or earlier in the same batch);
+        ``None`` for ``reason == "before_retention"``.
+    reason
+        ``"duplicate_conflict"`` (same key, different value) or
+        ``"before_retention"`` (older than the raw retention horizon, where a
+        duplicate can no longer be recognised and would corrupt the rollups).
+    """
+
+    point_id: str
+    ts_us: int
+    new_value: float
+    stored_value: float | None
+    reason: str = QuarantineReason.DUPLICATE_CONFLICT.value
+
+    @property
+    def ts(self) -> pd.Timestamp:
+        """The timestamp as a tz-aware UTC :class:`pandas.Timestamp`."""
+        return pd.Timestamp(self.ts_us, unit="us", tz="UTC")
+
+    def to_quarantine(self, site_id: str, source: str) -> QuarantineRecord:
+        """Make the quarantine record for this conflict (raw payload = the new value)."""
+        detail = (
+            f"stored value {self.stored_value!r}, new value {self.new_value!r}"
+            if self.reason == QuarantineReason.DUPLICATE_CONFLICT
+            else f"timestamp older than the raw retention horizon; value {self.new_value!r}"
+        )
+        return QuarantineRecord(
+            site_id=site_id,
+            source=source,
+            reason=self.reason,
+            raw_payload=repr(self.new_value),
+            detail=detail,
+            point_id=self.point_id,
+            ts_us=self.ts_us,
+        )
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Outcome of one :meth:`Store.write_readings` call.
+
+    ``inserted + duplicates + len(conflicts)`` equals the number of readings given.
+
+    Attributes
+    ----------
+    inserted
+        New readings stored (and added to the rollups).
+    duplicates
+        Readings already stored with the identical value (or repeated identically
+        within the batch): idempotent, not stored again.
+    conflicts
+        Readings refused: same key with a different value, or older than the raw
+        retention horizon. The first value stored wins; nothing is overwritten.
+    """
+
+    inserted: int
+    duplicates: int
+    conflicts: tuple[Conflict, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Number of readings given."""
+        return self.inserted + self.duplicates + len(self.conflicts)
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """A rejected input kept with its reason (one row of the ``quarantine`` table).
+
+    Attributes
+    ----------
+    site_id
+        The site.
+    source
+        Where it came from, e.g. ``"mqtt:site/a/points"``,
+        ``"modbus:10.0.0.5:502/1/40001"``, ``"file:/data/meter.csv:17"``.
+    reason
+        A :class:`QuarantineReason` value (any short string is accepted).
+    raw_payload
+        The payload as received (text; binary payloads hex- or base64-encoded by
+        the caller).
+    detail
+        Human-readable explanation: what was expected, what came.
+    point_id
+        The point, when known.
+    ts_us
+        The reading's timestamp [µs since epoch, UTC], when known.
+    received_at_us
+        When it was received [µs since epoch, UTC]; now if ``None`` when written.
+    id
+        Row id, set when read back.
+    """
+
+    site_id: str
+    source: str
+    reason: str
+    raw_payload: str
+    detail: str = ""
+    point_id: str | None = None
+    ts_us: int | None = None
+    received_at_us: int | None = None
+    id: int | None = None
+
+    @property
+    def received_at(self) -> pd.Timestamp | None:
+        """``received_at_us`` as a tz-aware UTC timestamp."""
+        if self.received_at_us is None:
+            return None
+        return pd.Timestamp(self.received_at_us, unit="us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    """Rows deleted by :meth:`Store.apply_retention`."""
+
+    raw_deleted: int = 0
+    rollups_deleted: dict[str, int] = field(default_factory=dict)
+    quarantine_deleted: int = 0
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step of a component (``"store"``, ``"ledger"``, ...).
+
+    Attributes
+    ----------
+    version
+        1, 2, 3, ... per component; applied in order, each once.
+    description
+        One line, stored in ``schema_version``.
+    sqlite, postgresql
+        The statements for each dialect, run in one transaction with the
+        ``schema_version`` row.
+    """
+
+    version: int
+    description: str
+    sqlite: tuple[str, ...]
+    postgresql: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def now_us() -> int:
+    """Current time [µs since epoch, UTC]."""
+    return int(dt.datetime.now(dt.UTC).timestamp() * 1_000_000)
+
+
+def to_epoch_us(when: Any, what: str = "timestamp") -> int:
+    """Convert a tz-aware datetime / Timestamp / ISO string / int µs to µs since epoch.
+
+    Naive datetimes and strings without offset are refused (house rule 4: time
+    series are UTC, never guessed).
+    """
+    if isinstance(when, bool):
+        raise StoreError(f"{what}: expected a tz-aware timestamp or int µs, got {when!r}")
+    if isinstance(when, int | np.integer):
+        return int(when)
+    try:
+        ts = pd.Timestamp(when)
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"{what}: expected a tz-aware timestamp, got {when!r}") from exc
+    if pd.isna(ts):
+        raise StoreError(f"{what}: expected a timestamp, got NaT")
+    if ts.tzinfo is None:
+        raise StoreError(
+            f"{what}: expected a tz-aware timestamp (UTC), got naive {when!r}; "
+            "add a UTC offset (e.g. '2026-01-01T00:00Z')"
+        )
+    return int((ts - _EPOCH) // pd.Timedelta(1, "us"))
+
+
+def ts_array_us(ts: Any) -> npt.NDArray[np.int64]:
+    """Convert timestamps (int µs array, datetime64 array, tz-aware DatetimeIndex) to int64 µs."""
+    if isinstance(ts, pd.DatetimeIndex | pd.Series) and isinstance(ts.dtype, pd.DatetimeTZDtype):
+        return np.asarray(ts.tz_convert("UTC").as_unit("us").asi8, dtype=np.int64)
+    if isinstance(ts, pd.DatetimeIndex | pd.Series):
+        raise StoreError("timestamps: expected tz-aware UTC timestamps, got naive ones")
+    arr = np.asarray(ts)
+    if arr.dtype.kind == "M":
+        return arr.astype("datetime64[us]").astype(np.int64)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise StoreError("timestamps: expected integer µs since epoch, got non-integer floats")
+        return arr.astype(np.int64)
+    raise StoreError(
+        f"timestamps: expected int µs since epoch or datetime64, got dtype {arr.dtype}"
+    )
+
+
+def to_sql_params(sql: str, dialect: str) -> str:
+    """Translate ``?`` placeholders to the dialect (psycopg uses ``%s`` and needs ``%%``)."""
+    if dialect == "postgresql":
+        return sql.replace("%", "%%").replace("?", "%s")
+    return sql
+
+
+class SQLSession(abc.ABC):
+    """A transaction on the store's connection, for components with their own tables.
+
+    SQL uses ``?`` placeholders in both dialects (translated for PostgreSQL; a
+    literal ``?`` in SQL text is therefore not supported; use a parameter).
+    """
+
+    dialect: str
+
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement; return its rows (empty list when it returns none)."""
+
+    @abc.abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows."""
+
+    @property
+    @abc.abstractmethod
+    def rowcount(self) -> int:
+        """Rows affected by the last :meth:`execute`."""
+
+
+@dataclass
+class _Batch:
+    """A normalised, sorted batch (internal)."""
+
+    point_names: list[str]
+    codes: npt.NDArray[np.int64]
+    ts_us: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+
+
+def _normalise_batch(point_ids: Any, ts_us: Any, values: Any) -> _Batch:
+    ts = ts_array_us(ts_us)
+    vals = np.asarray(values, dtype=np.float64)
+    if ts.ndim != 1 or vals.ndim != 1:
+        raise StoreError("write_readings: ts_us and values must be 1-D")
+    n = len(ts)
+    if len(vals) != n:
+        raise StoreError(f"write_readings: {n} timestamps but {len(vals)} values")
+    if isinstance(point_ids, str):
+        names = [point_ids]
+        codes = np.zeros(n, dtype=np.int64)
+    else:
+        if isinstance(point_ids, pd.Categorical | pd.CategoricalIndex):
+            cat = pd.Categorical(point_ids)
+            codes = np.asarray(cat.codes, dtype=np.int64)
+            names = [str(c) for c in cat.categories]
+        else:
+            codes_raw, uniques = pd.factorize(np.asarray(point_ids, dtype=object), sort=False)
+            codes = np.asarray(codes_raw, dtype=np.int64)
+            names = list(uniques)
+        if len(codes) != n:
+            raise StoreError(f"write_readings: {n} timestamps but {len(codes)} point ids")
+        if n and codes.min() < 0:
+            raise StoreError("write_readings: a point id is missing (None/NaN)")
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise StoreError(f"write_readings: point id {name!r} is not a non-empty string")
+    bad = ~np.isfinite(vals)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise StoreError(
+            f"write_readings: value of point {names[codes[i]]!r} at ts_us={int(ts[i])} is "
+            f"{vals[i]!r}; expected a finite number (quarantine non-finite values as "
+            "'not_finite' before writing)"
+        )
+    return _Batch(names, codes, ts, vals)
+
+
+# --------------------------------------------------------------------------- the interface
+
+
+class Store(abc.ABC):
+    """The time-series and system-of-record store (one site or a fleet).
+
+    Open with :func:`heatreuse.store.open_store`; use as a context manager or
+    call :meth:`close`. Migrations are applied on open. A store object is
+    thread-safe (calls are serialised by a lock); open several for parallelism.
+    It keeps no state in memory between calls: counters belong to the service.
+
+    Timestamps go in as int µs since epoch UTC (``ts_us``), datetime64 arrays
+    or tz-aware ``DatetimeIndex``; come out as tz-aware UTC.
+
+    **Durability.** Every write method commits before it returns. On
+    PostgreSQL a commit is durable (``synchronous_commit=on``). On SQLite the
+    default ``synchronous=NORMAL`` in WAL mode makes a commit survive a crash
+    of the process, but the last commits may be lost on power loss / OS crash
+    until the WAL is synced; :meth:`flush` syncs it (cheap, call it once per
+    group of writes before acknowledging, e.g. MQTT QoS 1 PUBACKs), or open
+    with ``?synchronous=full`` to sync at every commit.
+    """
+
+    dialect: str = ""
+
+    def __init__(self, parsed: StoreURL) -> None:
+        self._parsed = parsed
+        self._lock = threading.RLock()
+        self._closed = False
+
+    # ---- lifecycle ---------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The URL the store was opened with."""
+        return self._parsed.url
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._close()
+
+    def flush(self) -> None:
+        """Make every committed write durable on stable storage (see class docstring)."""
+        with self._lock:
+            self._check_open()
+            self._flush()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"store {self.url!r}: used after close()")
+
+    # ---- backend primitives ------------------------------------------------------
+
+    @abc.abstractmethod
+    def _close(self) -> None: ...
+
+    @abc.abstractmethod
+    def _flush(self) -> None: ...
+
+    @abc.abstractmethod
+    def _transaction(self, write: bool) -> Any:
+        """Context manager: begin, yield an :class:`SQLSession`, commit or roll back."""
+
+    @abc.abstractmethod
+    def _lock_site(self, tx: SQLSession, site_id: str) -> None:
+        """Serialise writers of one site for the rest of the transaction."""
+
+    @abc.abstractmethod
+    def _fetch_existing(
+        self,
+        tx: SQLSession,
+        series_ids: npt.NDArray[np.int64],
+        lo_us: npt.NDArray[np.int64],
+        hi_us: npt.NDArray[np.int64],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Stored readings with ``lo <= ts <= hi`` per series, sorted by (series, ts)."""
+
+    @abc.abstractmethod
+    def _insert_readings(
+        self,
+        tx: SQLSession,
+        sid: npt.NDArray[np.int64],
+        ts: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+    ) -> None:
+        """Insert rows known to be new (plain insert: a clash is a bug and raises)."""
+
+    @abc.abstractmethod
+    def _replace_rollup(
+        self, tx: SQLSession, table: str, rows: rollups.RollupRows, replaced: rollups.RollupRows
+    ) -> None:
+        """Delete the ``replaced`` keys, then bulk-insert ``rows`` (plain insert)."""
+
+    @abc.abstractmethod
+    def _fetch_pairs(
+        self, tx: SQLSession, sql: str, params: tuple[int, ...]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Run a query returning (BIGINT, DOUBLE) rows (``?`` int params) as two arrays.
+
+        The query has no ORDER BY; the result is sorted by the first column.
+        """
+
+    @abc.abstractmethod
+    def _fetch_rollup(
+        self,
+        tx: SQLSession,
+        table: str,
+        series_ids: Sequence[int],
+        lo_us: Sequence[int],
+        hi_us: Sequence[int],
+    ) -> rollups.RollupRows:
+        """Rollup rows with ``lo[k] <= bucket < hi[k]`` of each series ``series_ids[k]``.
+
+        Sorted by (series, bucket).
+        """
+
+    # ---- generic SQL access (for components with their own tables) ---------------
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[SQLSession]:
+        """Run statements in one transaction (committed on exit, rolled back on error).
+
+        For components that keep their tables in the store (the ledger). SQL
+        uses ``?`` placeholders; check :attr:`dialect` for dialect-specific SQL.
+        Create tables through :meth:`apply_migrations`.
+        """
+        with self._lock:
+            self._check_open()
+            with self._transaction(write) as tx:
+                yield tx
+
+    def apply_migrations(self, component: str, migrations: Sequence[Migration]) -> int:
+        """Apply a component's pending migrations (idempotent); return the version now.
+
+        Each migration runs with its ``schema_version`` row in one transaction.
+        Raises :class:`~heatreuse.errors.StoreError` if the database is at a
+        version newer than the newest migration given (a newer heatreuse wrote it).
+        """
+        versions = [m.version for m in migrations]
+        if versions != list(range(1, len(versions) + 1)):
+            raise StoreError(
+                f"migrations of {component!r}: expected versions 1..{len(versions)} in order, "
+                f"got {versions}"
+            )
+        with self.transaction() as tx:
+            self._lock_site(tx, f"__migrations__:{component}")
+            current = self._schema_version(tx, component)
+            if current > len(migrations):
+                raise StoreError(
+                    f"store {self.url!r}: component {component!r} is at schema version "
+                    f"{current}, newer than this heatreuse knows ({len(migrations)}); upgrade "
+                    "heatreuse"
+                )
+            for m in migrations[current:]:
+                for stmt in m.sqlite if self.dialect == "sqlite" else m.postgresql:
+                    tx.execute(stmt)
+                tx.execute(
+                    "INSERT INTO schema_version (component, version, description, applied_at_us)"
+                    " VALUES (?, ?, ?, ?)",
+                    (component, m.version, m.description, now_us()),
+                )
+            return max(current, len(migrations))
+
+    def schema_version(self, component: str = "store") -> int:
+        """Schema version of a component (0 when none applied)."""
+        with self.transaction(write=False) as tx:
+            return self._schema_version(tx, component)
+
+    @staticmethod
+    def _schema_version(tx: SQLSession, component: str) -> int:
+        rows = tx.execute(
+            "SELECT MAX(version) FROM schema_version WHERE component = ?", (component,)
+        )
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+    # ---- meta key-value -----------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """Read a value of the ``meta`` key-value table (e.g. ``ledger.watermark_us``)."""
+        with self.transaction(write=False) as tx:
+            rows = tx.execute("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Write a value of the ``meta`` table (insert or replace); committed on return."""
+        with self.transaction() as tx:
+            self._set_meta(tx, key, value)
+
+    @staticmethod
+    def _set_meta(tx: SQLSession, key: str, value: str) -> None:
+        tx.execute(
+            "INSERT INTO meta (key, value, updated_at_us) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+            "updated_at_us = excluded.updated_at_us",
+            (key, str(value), now_us()),
+        )
+
+    # ---- series ---------------------------------------------------------------------
+
+    def _series_ids(
+        self, tx: SQLSession, site_id: str, point_ids: Sequence[str], create: bool
+    ) -> dict[str, int]:
+        """Map point ids of a site to series ids, creating missing ones if ``create``."""
+        found: dict[str, int] = {}
+        uniq = list(dict.fromkeys(point_ids))
+        chunk = 500
+        for i in range(0, len(uniq), chunk):
+            part = uniq[i : i + chunk]
+            marks = ",".join("?" * len(part))
+            rows = tx.execute(
+                "SELECT point_id, series_id FROM series WHERE site_id = ? "
+                f"AND point_id IN ({marks})",
+                (site_id, *part),
+            )
+            found.update({str(p): int(s) for p, s in rows})
+        missing = [p for p in uniq if p not in found]
+        if missing and create:
+            tx.executemany(
+                "INSERT INTO series (site_id, point_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [(site_id, p) for p in missing],
+            )
+            return self._series_ids(tx, site_id, point_ids, create=False)
+        return found
+
+    def list_sites(self) -> list[str]:
+        """Sites that have at least one series, sorted."""
+        with self.transaction(write=False) as tx:
+            rows = tx.execute("SELECT DISTINCT site_id FROM series ORDER BY site_id")
+        return [str(r[0]) for r in rows]
+
+    def list_points(self, site_id: str) -> list[str]:
+        """Point ids of a site that were ever written, sorted."""
+        with self.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT point_id FROM series WHERE site_id = ? ORDER BY point_id", (site_id,)
+            )
+        return [str(r[0]) for r in rows]
+
+    def extent(self, site_id: str, point_id: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """First and last raw timestamp of a point (UTC), or ``None`` without raw data."""
+        with self.transaction(write=False) as tx:
+            ids = self._series_ids(tx, site_id, [point_id], create=False)
+            if point_id not in ids:
+                return None
+            sid = ids[point_id]
+            lo = tx.execute("SELECT MIN(ts_us) FROM readings WHERE series_id = ?", (sid,))
+            hi = tx.execute("SELECT MAX(ts_us) FROM readings WHERE series_id = ?", (sid,))
+        if not lo or lo[0][0] is None:
+            return None
+        return (
+            pd.Timestamp(int(lo[0][0]), unit="us", tz="UTC"),
+            pd.Timestamp(int(hi[0][0]), unit="us", tz="UTC"),
+        )
+
+    def count_readings(
+        self,
+        site_id: str,
+        point_id: str | None = None,
+        start: Any = None,
+        end: Any = None,
+    ) -> int:
+        """Number of raw readings of a site (or one point) with ``start <= ts < end``."""
+        lo = to_epoch_us(start, "start") if start is not None else -(2**62)
+        hi = to_epoch_us(end, "end") if end is not None else 2**62
+        with self.transaction(write=False) as tx:
+            if point_id is None:
+                rows = tx.execute(
+                    "SELECT COUNT(*) FROM readings r JOIN series s ON s.series_id = r.series_id "
+                    "WHERE s.site_id = ? AND r.ts_us >= ? AND r.ts_us < ?",
+                    (site_id, lo, hi),
+                )
+            else:
+                ids = self._series_ids(tx, site_id, [point_id], create=False)
+                if point_id not in ids:
+                    return 0
+                rows = tx.execute(
+                    "SELECT COUNT(*) FROM readings WHERE series_id = ? AND ts_us >= ? "
+                    "AND ts_us < ?",
+                    (ids[point_id], lo, hi),
+                )
+        return int(rows[0][0])
+
+    # ---- writes ---------------------------------------------------------------------
+
+    def write_readings(
+        self,
+        site_id: str,
+        point_ids: str | Sequence[str] | npt.ArrayLike,
+        ts_us: Any,
+        values: npt.ArrayLike,
+        *,
+        quarantine_source: str | None = None,
+    ) -> WriteResult:
+        """Write a columnar batch of readings of one site; committed on return.
+
+        Parameters
+        ----------
+        site_id
+            The site.
+        point_ids
+            One point id for the whole batch, or one per reading (list, object
+            array or ``pandas.Categorical``; categorical is fastest).
+        ts_us
+            Timestamps [µs since 1970-01-01 UTC] as ints, or datetime64 /
+            tz-aware ``DatetimeIndex``.
+        values
+            Values [the SI unit the point id names]; must be finite (validation
+            quarantines NaN/inf upstream; a non-finite value raises
+            :class:`~heatreuse.errors.StoreError` and nothing is written).
+        quarantine_source
+            If given, conflicts are also written to the quarantine table (reason
+            ``duplicate_conflict`` / ``before_retention``) *in the same
+            transaction*, with this source, so that none is lost on a crash.
+
+        Returns
+        -------
+        WriteResult
+            ``inserted`` new readings, ``duplicates`` (same key, same value:
+            idempotent), ``conflicts`` (same key with a different value, first
+            value wins and is kept; or older than the raw retention horizon).
+
+        Notes
+        -----
+        One transaction: writers of the same site are serialised, stored keys in
+        the batch's time range per point are read, the batch is classified in
+        numpy, new rows are bulk-inserted, and the 1 min / 15 min / 1 h rollups
+        of the new rows only are aggregated in numpy and merged with the stored
+        rows of the same buckets (count, sum, min, max, and first/last by
+        timestamp, so late and out-of-order data merge correctly). "Durable"
+        means committed; see the class docstring for what survives power loss.
+        """
+        batch = _normalise_batch(point_ids, ts_us, values)
+        n = len(batch.ts_us)
+        if n == 0:
+            return WriteResult(0, 0, ())
+        with self._lock:
+            self._check_open()
+            with self._transaction(write=True) as tx:
+                self._lock_site(tx, site_id)
+                result = self._write_locked(tx, site_id, batch, quarantine_source)
+        return result
+
+    def _write_locked(
+        self, tx: SQLSession, site_id: str, b: _Batch, quarantine_source: str | None
+    ) -> WriteResult:
+        ids = self._series_ids(tx, site_id, b.point_names, create=True)
+        sid_of_code = np.asarray([ids[p] for p in b.point_names], dtype=np.int64)
+        name_of_sid = {ids[p]: p for p in b.point_names}
+        sid = sid_of_code[b.codes]
+        ts, vals = b.ts_us, b.values
+        # sort by (series, ts); lexsort is stable, so the first occurrence in the batch wins
+        if len(b.point_names) == 1:
+            order = None if bool(np.all(ts[1:] > ts[:-1])) else np.argsort(ts, kind="stable")
+        else:
+            order = np.lexsort((ts, sid))
+        if order is not None:
+            sid, ts, vals = sid[order], ts[order], vals[order]
+
+        n = len(ts)
+        conflicts: list[Conflict] = []
+
+        # older than the raw retention horizon: refused (duplicates undetectable there)
+        too_old = np.zeros(n, dtype=bool)
+        horizon_rows = tx.execute("SELECT value FROM meta WHERE key = ?", (RAW_HORIZON_META_KEY,))
+        if horizon_rows:
+            too_old = ts < int(horizon_rows[0][0])
+            for i in np.flatnonzero(too_old).tolist():
+                conflicts.append(
+                    Conflict(
+                        name_of_sid[int(sid[i])],
+                        int(ts[i]),
+                        float(vals[i]),
+                        None,
+                        QuarantineReason.BEFORE_RETENTION.value,
+                    )
+                )
+
+        # runs of equal keys (repeats within the batch are adjacent after the sort)
+        new_key = np.ones(n, dtype=bool)
+        new_key[1:] = (sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1])
+        run_id = np.cumsum(new_key) - 1
+        run_start = np.flatnonzero(new_key)
+        ref = vals[run_start]  # the value that wins per key: stored, else first in batch
+        run_stored = np.zeros(len(run_start), dtype=bool)
+
+        # against stored rows: per series, the batch's [min, max] range
+        brk = np.flatnonzero(sid[1:] != sid[:-1]) + 1
+        starts = np.r_[0, brk]
+        ends = np.r_[brk, n]
+        ex_sid, ex_ts, ex_val = self._fetch_existing(tx, sid[starts], ts[starts], ts[ends - 1])
+        if len(ex_sid):
+            for s0, e0 in zip(starts.tolist(), ends.tolist(), strict=True):
+                sel = ex_sid == sid[s0]
+                if not sel.any():
+                    continue
+                e_ts, e_val = ex_ts[sel], ex_val[sel]
+                b_ts = ts[s0:e0]
+                pos = np.searchsorted(b_ts, e_ts)  # leftmost: the start of the key's run
+                ok = pos < len(b_ts)
+                hit = np.zeros(len(e_ts), dtype=bool)
+                hit[ok] = b_ts[pos[ok]] == e_ts[ok]
+                runs = run_id[s0 + pos[hit]]
+                run_stored[runs] = True
+                ref[runs] = e_val[hit]
+
+        is_new = new_key & ~run_stored[run_id] & ~too_old
+        rest = ~is_new & ~too_old
+        ref_row = ref[run_id]
+        same_value = vals == ref_row
+        duplicates = int(np.count_nonzero(rest & same_value))
+        for i in np.flatnonzero(rest & ~same_value).tolist():
+            conflicts.append(
+                Conflict(name_of_sid[int(sid[i])], int(ts[i]), float(vals[i]), float(ref_row[i]))
+            )
+        keep = is_new
+
+        if not keep.all():
+            sid, ts, vals = sid[keep], ts[keep], vals[keep]
+        inserted = len(ts)
+        if inserted:
+            self._insert_readings(tx, sid, ts, vals)
+            for table, width_us in rollups.ROLLUP_TABLES.values():
+                agg = rollups.aggregate(sid, ts, vals, width_us)
+                # per series: stored rows of the bucket range the batch touches
+                rb = np.flatnonzero(agg.series_id[1:] != agg.series_id[:-1]) + 1
+                r0 = np.r_[0, rb]
+                r1 = np.r_[rb, len(agg)] - 1
+                old = self._fetch_rollup(
+                    tx,
+                    table,
+                    agg.series_id[r0].tolist(),
+                    agg.bucket_us[r0].tolist(),
+                    (agg.bucket_us[r1] + 1).tolist(),
+                )
+                merged, replaced = rollups.merge(agg, old)
+                self._replace_rollup(tx, table, merged, replaced)
+        if quarantine_source is not None and conflicts:
+            received = now_us()
+            self._insert_quarantine(
+                tx,
+                [
+                    _replace_received(c.to_quarantine(site_id, quarantine_source), received)
+                    for c in conflicts
+                ],
+            )
+        return WriteResult(inserted, duplicates, tuple(conflicts))
+
+    def write_frame(
+        self, site_id: str, frame: pd.DataFrame, *, quarantine_source: str | None = None
+    ) -> WriteResult:
+        """Write a wide DataFrame (tz-aware UTC index, one column per point id).
+
+        NaN cells are skipped (absent readings); see :meth:`write_readings`.
+        """
+        if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
+            raise StoreError(
+                "write_frame: expected a tz-aware UTC DatetimeIndex, got "
+                f"{type(frame.index).__name__} (tz={getattr(frame.index, 'tz', None)})"
+            )
+        ts = ts_array_us(frame.index)
+        parts_p: list[npt.NDArray[np.int64]] = []
+        parts_t: list[npt.NDArray[np.int64]] = []
+        parts_v: list[npt.NDArray[np.float64]] = []
+        names = [str(c) for c in frame.columns]
+        for k, col in enumerate(frame.columns):
+            v = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
+            ok = ~np.isnan(v)
+            parts_p.append(np.full(int(ok.sum()), k, dtype=np.int64))
+            parts_t.append(ts[ok])
+            parts_v.append(v[ok])
+        if not names:
+            return WriteResult(0, 0, ())
+        codes = pd.Categorical.from_codes(np.concatenate(parts_p), categories=pd.Index(names))
+        return self.write_readings(
+            site_id,
+            codes,
+            np.concatenate(parts_t),
+            np.concatenate(parts_v),
+            quarantine_source=quarantine_source,
+        )
+
+    # ---- quarantine -----------------------------------------------------------------
+
+    def _insert_quarantine(self, tx: SQLSession, records: Sequence[QuarantineRecord]) -> None:
+        tx.executemany(
+            "INSERT INTO quarantine (received_at_us, site_id, source, point_id, ts_us, "
+            "raw_payload, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r.received_at_us,
+                    r.site_id,
+                    r.source,
+                    r.point_id,
+                    r.ts_us,
+                    r.raw_payload,
+                    str(r.reason),
+                    r.detail,
+                )
+                for r in records
+            ],
+        )
+
+    def write_quarantine(self, records: Sequence[QuarantineRecord]) -> int:
+        """Store rejected inputs; committed on return. Returns the number written."""
+        if not records:
+            return 0
+        received = now_us()
+        recs = [_replace_received(r, received) for r in records]
+        with self.transaction() as tx:
+            self._insert_quarantine(tx, recs)
+        return len(recs)
+
+    def list_quarantine(
+        self,
+        site_id: str,
+        reason: str | None = None,
+        since: Any = None,
+        limit: int = 1000,
+    ) -> list[QuarantineRecord]:
+        """Quarantined inputs of a site, newest first (optionally one reason, since a time)."""
+        sql = (
+            "SELECT id, received_at_us, site_id, source, point_id, ts_us, raw_payload, reason, "
+            "detail FROM quarantine WHERE site_id = ?"
+        )
+        params: list[Any] = [site_id]
+        if reason is not None:
+            sql += " AND reason = ?"
+            params.append(str(reason))
+        if since is not None:
+            sql += " AND received_at_us >= ?"
+            params.append(to_epoch_us(since, "since"))
+        sql += " ORDER BY received_at_us DESC, id DESC LIMIT ?"
+        params.append(int(limit))
+        with self.transaction(write=False) as tx:
+            rows = tx.execute(sql, params)
+        return [
+            QuarantineRecord(
+                id=int(r[0]),
+                received_at_us=int(r[1]),
+                site_id=str(r[2]),
+                source=str(r[3]),
+                point_id=None if r[4] is None else str(r[4]),
+                ts_us=None if r[5] is None else int(r[5]),
+                raw_payload=str(r[6]),
+                reason=str(r[7]),
+                detail=str(r[8]),
+            )
+            for r in rows
+        ]
+
+    def count_quarantine(self, site_id: str, since: Any = None) -> dict[str, int]:
+        """Quarantined inputs of a site per reason code."""
+        sql = "SELECT reason, COUNT(*) FROM quarantine WHERE site_id = ?"
+        params: list[Any] = [site_id]
+        if since is not None:
+            sql += " AND received_at_us >= ?"
+            params.append(to_epoch_us(since, "since"))
+        sql += " GROUP BY reason ORDER BY reason"
+        with self.transaction(write=False) as tx:
+            rows = tx.execute(sql, params)
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    # ---- reads ------------------------------------------------------------------------
+
+    def read_series(
+        self,
+        site_id: str,
+        point_ids: str | Sequence[str],
+        start: Any,
+        end: Any,
+        resolution: Resolution = "raw",
+        agg: Agg = "mean",
+        columns: Mapping[str, str] | None = None,
+    ) -> pd.DataFrame:
+        """Read points as a wide DataFrame with a tz-aware UTC index, ``start <= ts < end``.
+
+        Parameters
+        ----------
+        site_id, point_ids
+            The site and one or more point ids; one column per point, named by
+            the point id (which carries the unit, ``hx.supply_temp_c``) unless
+            renamed through ``columns``.
+        start, end
+            Tz-aware timestamps, ISO strings with offset, or int µs.
+        resolution
+            ``"raw"`` or a rollup: ``"1min"``, ``"15min"``, ``"1h"``; the index
+            is the bucket start for rollups.
+        agg
+            For rollups: ``mean`` (sum/count), ``min``, ``max``, ``sum``,
+            ``count``, ``first``, ``last`` or ``delta`` (counter increase, see
+            :meth:`read_rollup`). Ignored for raw data.
+        columns
+            Optional renaming ``{point_id: column_name}``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``ts`` (UTC); rows where no point has data are absent; a point
+            without data in the range is an all-NaN column.
+        """
+        pids = [point_ids] if isinstance(point_ids, str) else list(point_ids)
+        lo, hi = to_epoch_us(start, "start"), to_epoch_us(end, "end")
+        if resolution not in ("raw", *rollups.ROLLUP_TABLES):
+            raise StoreError(
+                f"read_series: resolution {resolution!r}; expected 'raw', "
+                + ", ".join(repr(r) for r in rollups.ROLLUP_TABLES)
+            )
+        if agg not in rollups.AGGS:
+            raise StoreError(f"read_series: agg {agg!r}; expected one of {list(rollups.AGGS)}")
+        series: dict[str, pd.Series] = {}
+        if resolution == "raw":
+            with self.transaction(write=False) as tx:
+                ids = self._series_ids(tx, site_id, pids, create=False)
+                for p in pids:
+                    if p in ids:
+                        t, v = self._fetch_pairs(
+                            tx,
+                            "SELECT ts_us, value FROM readings WHERE series_id = ? "
+                            "AND ts_us >= ? AND ts_us < ?",
+                            (ids[p], lo, hi),
+                        )
+                    else:
+                        t, v = np.empty(0, np.int64), np.empty(0, np.float64)
+                    series[p] = pd.Series(v, index=_utc_index(t), name=p)
+        elif agg == "delta":
+            long = self.read_rollup(site_id, pids, start=lo, end=hi, resolution=resolution)
+            for p in pids:
+                part = long[long["point_id"] == p]
+                series[p] = pd.Series(
+                    part["delta"].to_numpy(dtype=np.float64), index=part.index, name=p
+                )
+        else:
+            table = rollups.ROLLUP_TABLES[resolution][0]
+            expr = rollups.AGG_SQL[agg]
+            with self.transaction(write=False) as tx:
+                ids = self._series_ids(tx, site_id, pids, create=False)
+                for p in pids:
+                    if p in ids:
+                        t, v = self._fetch_pairs(
+                            tx,
+                            f"SELECT bucket_us, {expr} FROM {table} WHERE series_id = ? "
+                            "AND bucket_us >= ? AND bucket_us < ?",
+                            (ids[p], lo, hi),
+                        )
+                    else:
+                        t, v = np.empty(0, np.int64), np.empty(0, np.float64)
+                    series[p] = pd.Series(v, index=_utc_index(t), name=p)
+        frame = _combine(series, pids)
+        if columns:
+            frame = frame.rename(columns=dict(columns))
+        return frame
+
+    def read_rollup(
+        self,
+        site_id: str,
+        point_ids: str | Sequence[str],
+        start: Any,
+        end: Any,
+        resolution: Resolution = "1h",
+    ) -> pd.DataFrame:
+        """Read rollup statistics in long form, buckets with ``start <= bucket < end``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``bucket_start`` (tz-aware UTC), sorted by point then time;
+            columns ``point_id``, ``count``, ``min``, ``max``, ``sum``, ``mean``
+            (= sum/count), ``first``, ``last``, ``first_ts``, ``last_ts`` (UTC),
+            ``delta`` and ``delta_since`` (UTC). Values are in the point's unit.
+
+        Notes
+        -----
+        ``delta`` is meaningful for cumulative counters (meter registers): the
+        increase over the bucket, ``last - last of the previous non-empty
+        bucket`` (looked up before ``start`` too), or ``last - first`` when no
+        earlier bucket exists. ``delta_since`` is the timestamp the delta counts
+        from (the previous reading), so a delta that spans a data gap is visible.
+        Counter resets/rollovers are not handled here.
+        """
+        if resolution not in rollups.ROLLUP_TABLES:
+            raise StoreError(
+                f"read_rollup: resolution {resolution!r}; expected one of "
+                f"{list(rollups.ROLLUP_TABLES)}"
+            )
+        pids = [point_ids] if isinstance(point_ids, str) else list(point_ids)
+        lo, hi = to_epoch_us(start, "start"), to_epoch_us(end, "end")
+        table = rollups.ROLLUP_TABLES[resolution][0]
+        with self.transaction(write=False) as tx:
+            ids = self._series_ids(tx, site_id, pids, create=False)
+            sids = [ids[p] for p in pids if p in ids]
+            rows = (
+                self._fetch_rollup(tx, table, sids, [lo] * len(sids), [hi] * len(sids))
+                if sids
+                else rollups.empty_rows()
+            )
+            prev: dict[int, tuple[int, float]] = {}
+            for s in sids:
+                r = tx.execute(
+                    f"SELECT last_ts_us, last_value FROM {table} WHERE series_id = ? "
+                    "AND bucket_us < ? ORDER BY bucket_us DESC LIMIT 1",
+                    (s, lo),
+                )
+                if r:
+                    prev[s] = (int(r[0][0]), float(r[0][1]))
+        name_of = {ids[p]: p for p in pids if p in ids}
+        return rollups.to_frame(rows, name_of, prev)
+
+    # ---- retention ---------------------------------------------------------------------
+
+    def apply_retention(
+        self,
+        raw_days: float | None = None,
+        rollup_days: Mapping[str, float] | None = None,
+        quarantine_days: float | None = None,
+        now: Any = None,
+    ) -> RetentionResult:
+        """Delete raw readings, rollups and quarantine rows older than their retention.
+
+        Parameters
+        ----------
+        raw_days
+            Keep raw readings with ``ts >= now - raw_days`` [d]; ``None`` keeps all.
+            The horizon is recorded (meta ``store.raw_horizon_us``); later writes
+            older than it are refused as ``before_retention`` conflicts, since
+            their duplicates could no longer be recognised.
+        rollup_days
+            Per resolution (``{"1min": 90, "15min": 400, "1h": 3650}``) [d].
+        quarantine_days
+            Keep quarantine rows received within this many days [d].
+        now
+            Reference time (tz-aware or µs); default the current time.
+
+        Returns
+        -------
+        RetentionResult
+            Rows deleted per table.
+        """
+        ref = now_us() if now is None else to_epoch_us(now, "now")
+        rollup_days = dict(rollup_days or {})
+        for res in rollup_days:
+            if res not in rollups.ROLLUP_TABLES:
+                raise StoreError(
+                    f"apply_retention: rollup resolution {res!r}; expected one of "
+                    f"{list(rollups.ROLLUP_TABLES)}"
+                )
+        for name, days in [("raw_days", raw_days), ("quarantine_days", quarantine_days)] + [
+            (f"rollup_days[{k}]", v) for k, v in rollup_days.items()
+        ]:
+            if days is not None and not days >= 0:
+                raise StoreError(f"apply_retention: {name}={days!r}; expected >= 0 days")
+        raw_deleted = 0
+        roll_deleted: dict[str, int] = {}
+        q_deleted = 0
+        with self.transaction() as tx:
+            if raw_days is not None:
+                horizon = ref - int(raw_days * _US_PER_DAY)
+                tx.execute("DELETE FROM readings WHERE ts_us < ?", (horizon,))
+                raw_deleted = tx.rowcount
+                old = tx.execute("SELECT value FROM meta WHERE key = ?", (RAW_HORIZON_META_KEY,))
+                if not old or int(old[0][0]) < horizon:
+                    self._set_meta(tx, RAW_HORIZON_META_KEY, str(horizon))
+            for res, days in rollup_days.items():
+                table = rollups.ROLLUP_TABLES[res][0]
+                tx.execute(
+                    f"DELETE FROM {table} WHERE bucket_us < ?", (ref - int(days * _US_PER_DAY),)
+                )
+                roll_deleted[res] = tx.rowcount
+            if quarantine_days is not None:
+                tx.execute(
+                    "DELETE FROM quarantine WHERE received_at_us < ?",
+                    (ref - int(quarantine_days * _US_PER_DAY),),
+                )
+                q_deleted = tx.rowcount
+        return RetentionResult(raw_deleted, roll_deleted, q_deleted)
+
+
+def _replace_received(r: QuarantineRecord, received: int) -> QuarantineRecord:
+    if r.received_at_us is not None:
+        return r
+    return QuarantineRecord(
+        site_id=r.site_id,
+        source=r.source,
+        reason=str(r.reason),
+        raw_payload=r.raw_payload,
+        detail=r.detail,
+        point_id=r.point_id,
+        ts_us=r.ts_us,
+        received_at_us=received,
+    )
+
+
+def _utc_index(ts_us: npt.NDArray[np.int64], name: str = "ts") -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(
+        pd.to_datetime(np.asarray(ts_us, dtype=np.int64), unit="us", utc=True), name=name
+    )
+
+
+def _combine(series: dict[str, pd.Series], order: list[str]) -> pd.DataFrame:
+    """Outer-join per-point series on their UTC index (fast path when indexes agree)."""
+    parts = [series[p] for p in dict.fromkeys(order)]
+    nonempty = [s for s in parts if len(s)]
+    if nonempty and all(s.index.equals(nonempty[0].index) for s in nonempty):
+        index = nonempty[0].index
+        data = {s.name: (s.to_numpy() if len(s) else np.full(len(index), np.nan)) for s in parts}
+        frame = pd.DataFrame(data, index=index)
+    elif nonempty:
+        frame = pd.concat(parts, axis=1, join="outer").sort_index()
+    else:
+        frame = pd.DataFrame(
+            {s.name: np.empty(0) for s in parts}, index=_utc_index(np.empty(0, np.int64))
+        )
+    frame.index.name = "ts"
+    return frame

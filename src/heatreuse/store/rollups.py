@@ -1,0 +1,273 @@
+"""Rollup arithmetic shared by both store backends (pure numpy/pandas, no I/O).
+
+A rollup row summarises one series over one bucket ``[bucket, bucket + width)``:
+``n`` (count), ``vmin``, ``vmax``, ``vsum`` and the first and last reading with
+their timestamps. Two rows of the same bucket merge exactly (associative and
+commutative): ``n`` and ``vsum`` add, ``vmin``/``vmax`` take the min/max, first
+is the one with the earlier timestamp, last the one with the later. That is why
+late and out-of-order batches can be merged at ingest, only from the newly
+inserted readings, and give the same result as aggregating all raw data at once
+(``pandas.DataFrame.resample(...).agg(...)``).
+
+For cumulative counters (meter registers) the increase over a bucket is
+``last - last of the previous non-empty bucket`` (the register value at the
+bucket's last reading minus the value at the reading before the bucket), or
+``last - first`` when no earlier bucket exists.
+
+References
+----------
+J. Gray et al., "Data Cube: A Relational Aggregation Operator Generalizing
+Group-By, Cross-Tab, and Sub-Totals", Data Mining and Knowledge Discovery 1,
+29-53 (1997): distributive (count, sum, min, max) vs algebraic (mean = sum/count)
+aggregates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+US_PER_MIN = 60_000_000
+
+#: resolution -> (table, bucket width [µs])
+ROLLUP_TABLES: dict[str, tuple[str, int]] = {
+    "1min": ("rollup_1min", US_PER_MIN),
+    "15min": ("rollup_15min", 15 * US_PER_MIN),
+    "1h": ("rollup_1h", 60 * US_PER_MIN),
+}
+
+#: read_series agg -> column of :func:`to_frame`
+AGG_COLUMN: dict[str, str] = {
+    "mean": "mean",
+    "min": "min",
+    "max": "max",
+    "sum": "sum",
+    "count": "count",
+    "first": "first",
+    "last": "last",
+    "delta": "delta",
+}
+AGGS = tuple(AGG_COLUMN)
+
+#: read_series agg -> SQL expression over a rollup row (both dialects; not for "delta")
+AGG_SQL: dict[str, str] = {
+    "mean": "vsum / n",
+    "min": "vmin",
+    "max": "vmax",
+    "sum": "vsum",
+    "count": "CAST(n AS DOUBLE PRECISION)",
+    "first": "first_value",
+    "last": "last_value",
+}
+
+#: rollup table columns in storage order
+COLUMNS = (
+    "series_id",
+    "bucket_us",
+    "n",
+    "vmin",
+    "vmax",
+    "vsum",
+    "first_ts_us",
+    "first_value",
+    "last_ts_us",
+    "last_value",
+)
+
+
+@dataclass
+class RollupRows:
+    """Columnar rollup rows, sorted by (series_id, bucket_us)."""
+
+    series_id: npt.NDArray[np.int64]
+    bucket_us: npt.NDArray[np.int64]
+    n: npt.NDArray[np.int64]
+    vmin: npt.NDArray[np.float64]
+    vmax: npt.NDArray[np.float64]
+    vsum: npt.NDArray[np.float64]
+    first_ts_us: npt.NDArray[np.int64]
+    first_value: npt.NDArray[np.float64]
+    last_ts_us: npt.NDArray[np.int64]
+    last_value: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.series_id)
+
+    def columns(self) -> list[npt.NDArray[np.int64] | npt.NDArray[np.float64]]:
+        """The arrays in :data:`COLUMNS` order."""
+        return [getattr(self, c) for c in COLUMNS]
+
+
+def empty_rows() -> RollupRows:
+    """A rollup with no rows."""
+    i = np.empty(0, dtype=np.int64)
+    f = np.empty(0, dtype=np.float64)
+    return RollupRows(i, i, i, f, f, f, i, f, i, f)
+
+
+def bucket_start_us(ts_us: npt.NDArray[np.int64], width_us: int) -> npt.NDArray[np.int64]:
+    """Start of the bucket holding each timestamp [µs]; floor, also before 1970."""
+    return ts_us - np.mod(ts_us, width_us)
+
+
+def aggregate(
+    series_id: npt.NDArray[np.int64],
+    ts_us: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+    width_us: int,
+) -> RollupRows:
+    """Aggregate readings sorted by (series_id, ts_us) into buckets of ``width_us``.
+
+    Parameters
+    ----------
+    series_id, ts_us, values
+        Readings sorted by series then time, keys unique [-, µs, point unit].
+    width_us
+        Bucket width [µs].
+
+    Returns
+    -------
+    RollupRows
+        One row per (series, bucket) present.
+    """
+    n = len(ts_us)
+    if n == 0:
+        return empty_rows()
+    bucket = bucket_start_us(ts_us, width_us)
+    brk = np.flatnonzero((series_id[1:] != series_id[:-1]) | (bucket[1:] != bucket[:-1])) + 1
+    starts = np.concatenate(([0], brk))
+    last = np.concatenate((brk, [n])) - 1
+    return RollupRows(
+        series_id=series_id[starts],
+        bucket_us=bucket[starts],
+        n=np.diff(np.concatenate((starts, [n]))).astype(np.int64),
+        vmin=np.minimum.reduceat(values, starts),
+        vmax=np.maximum.reduceat(values, starts),
+        vsum=np.add.reduceat(values, starts),
+        first_ts_us=ts_us[starts],
+        first_value=values[starts],
+        last_ts_us=ts_us[last],
+        last_value=values[last],
+    )
+
+
+def to_frame(
+    rows: RollupRows, name_of: dict[int, str], prev: dict[int, tuple[int, float]]
+) -> pd.DataFrame:
+    """Long DataFrame of rollup rows with mean and counter delta.
+
+    Parameters
+    ----------
+    rows
+        Rollup rows sorted by (series_id, bucket_us).
+    name_of
+        series_id -> point id.
+    prev
+        series_id -> (last_ts_us, last_value) of the latest bucket before the
+        first one in ``rows`` (for the first delta).
+    """
+    n = len(rows)
+    last_v = rows.last_value
+    since = rows.first_ts_us.copy()
+    base = rows.first_value.copy()
+    if n:
+        same = np.zeros(n, dtype=bool)
+        same[1:] = rows.series_id[1:] == rows.series_id[:-1]
+        base[1:] = np.where(same[1:], last_v[:-1], base[1:])
+        since[1:] = np.where(same[1:], rows.last_ts_us[:-1], since[1:])
+        for i in np.flatnonzero(~same).tolist():
+            p = prev.get(int(rows.series_id[i]))
+            if p is not None:
+                since[i], base[i] = p
+    index = pd.DatetimeIndex(
+        pd.to_datetime(rows.bucket_us, unit="us", utc=True), name="bucket_start"
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = rows.vsum / rows.n
+    return pd.DataFrame(
+        {
+            "point_id": _names(rows.series_id, name_of),
+            "count": rows.n,
+            "min": rows.vmin,
+            "max": rows.vmax,
+            "sum": rows.vsum,
+            "mean": mean,
+            "first": rows.first_value,
+            "last": rows.last_value,
+            "first_ts": pd.to_datetime(rows.first_ts_us, unit="us", utc=True),
+            "last_ts": pd.to_datetime(rows.last_ts_us, unit="us", utc=True),
+            "delta": last_v - base,
+            "delta_since": pd.to_datetime(since, unit="us", utc=True),
+        },
+        index=index,
+    )
+
+
+def _names(series_id: npt.NDArray[np.int64], name_of: dict[int, str]) -> npt.NDArray[np.object_]:
+    """Point id per row, vectorised over the (few) distinct series."""
+    out = np.empty(len(series_id), dtype=object)
+    for sid, name in name_of.items():
+        out[series_id == sid] = name
+    return out
+
+
+def take(rows: RollupRows, idx: npt.NDArray[np.int64] | npt.NDArray[np.bool_]) -> RollupRows:
+    """Rows selected by an index or mask."""
+    return RollupRows(**{c: getattr(rows, c)[idx] for c in COLUMNS})
+
+
+def merge(new: RollupRows, old: RollupRows) -> tuple[RollupRows, RollupRows]:
+    """Merge stored rows into freshly aggregated rows of the same buckets.
+
+    Parameters
+    ----------
+    new
+        Rows aggregated from newly inserted readings, sorted by (series, bucket).
+    old
+        Stored rows, sorted by (series, bucket); rows whose key is not in ``new``
+        are ignored.
+
+    Returns
+    -------
+    merged, replaced
+        ``merged``: one row per key of ``new`` with the stored row folded in
+        (counts and sums add, min/max, first by earlier and last by later
+        timestamp); ``replaced``: the stored rows that were folded in (to be
+        deleted before ``merged`` is inserted).
+    """
+    if not len(old) or not len(new):
+        return new, empty_rows()
+    merged = take(new, np.arange(len(new)))  # copy
+    hit_new: list[npt.NDArray[np.int64]] = []
+    hit_old: list[npt.NDArray[np.int64]] = []
+    brk = np.flatnonzero(new.series_id[1:] != new.series_id[:-1]) + 1
+    starts = np.concatenate(([0], brk))
+    ends = np.concatenate((brk, [len(new)]))
+    for s0, e0 in zip(starts.tolist(), ends.tolist(), strict=True):
+        o_idx = np.flatnonzero(old.series_id == new.series_id[s0])
+        if not len(o_idx):
+            continue
+        b = new.bucket_us[s0:e0]
+        pos = np.searchsorted(b, old.bucket_us[o_idx])
+        ok = pos < len(b)
+        ok[ok] = b[pos[ok]] == old.bucket_us[o_idx[ok]]
+        hit_new.append(s0 + pos[ok])
+        hit_old.append(o_idx[ok])
+    if not hit_new:
+        return new, empty_rows()
+    i = np.concatenate(hit_new)
+    j = np.concatenate(hit_old)
+    merged.n[i] += old.n[j]
+    merged.vsum[i] += old.vsum[j]
+    merged.vmin[i] = np.minimum(merged.vmin[i], old.vmin[j])
+    merged.vmax[i] = np.maximum(merged.vmax[i], old.vmax[j])
+    earlier = old.first_ts_us[j] < merged.first_ts_us[i]
+    merged.first_ts_us[i] = np.where(earlier, old.first_ts_us[j], merged.first_ts_us[i])
+    merged.first_value[i] = np.where(earlier, old.first_value[j], merged.first_value[i])
+    later = old.last_ts_us[j] > merged.last_ts_us[i]
+    merged.last_ts_us[i] = np.where(later, old.last_ts_us[j], merged.last_ts_us[i])
+    merged.last_value[i] = np.where(later, old.last_value[j], merged.last_value[i])
+    return merged, take(old, j)

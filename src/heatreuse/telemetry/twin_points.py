@@ -1,0 +1,546 @@
+"""What the twin publishes: simulation result columns -> the site's registry points.
+
+The twin (live over MQTT and Modbus, offline into a readings file) and the
+drill's telemetry-visibility check all take their point values from
+:class:`TwinPointMap`, so a reading means the same thing on every path and
+ingest needs no twin-specific code: the ids, topics and registers are exactly
+those of the site's point registry (:mod:`heatreuse.site.points`,
+:class:`heatreuse.telemetry.registry.PointRegistry`).
+
+Mapping (simulation column -> point)
+------------------------------------
+==================================  ==============================================================
+point                               from the simulation step (``SimulationResult.frame``)
+==================================  ==============================================================
+``rack.<r>.it_power_w``             ``it_power_w`` x the rack group's share of nameplate
+``rack.<r>.inlet/outlet_temp_c``    ``coolant_supply_temp_c`` / ``coolant_return_temp_c``
+``it_loop.supply/return_temp_c``    same; ``it_loop.flow_m3_per_h``: ``flow_primary_m3_per_h``
+``hx.secondary_return_temp_c``      ``tank_temp_bottom_c`` (what enters the HX)
+``hx.secondary_supply_temp_c``      return + ``hx_heat_w`` / (rho cp V_dot); return when no flow
+``hx.secondary_flow_m3_per_h``      ``flow_secondary_m3_per_h``; ``hx.heat_power_w``: ``hx_heat_w``
+``tank.layer_<i>_temp_c``           ``tank_layer_<i-1>_temp_c`` (1 = top)
+``pump.<p>.speed_fraction``         flow of its role / rated flow of the role (affinity law:
+                                    flow ~ speed); a tripped pump reads 0
+``pump.<p>.status``                 1 when its speed is above 0
+``pump.<p>.power_w``                rated power x speed^3 (the engine's pump model)
+``meter.supply_temp_c``             ``supply_temp_measured_c``: the meter's flow sensor is the
+                                    one the controller reads, so a false-low or drifting
+                                    sensor shows here (and in the meter's power and register)
+``meter.return_temp_c``             ``return_temp_c``; ``meter.flow_m3_per_h``:
+                                    ``flow_customer_m3_per_h``
+``meter.heat_power_w``              what the meter computes from its sensors:
+                                    ``heat_delivered_w`` x (T_meas - T_ret) / (T_true - T_ret)
+``meter.heat_energy_kwh``           the meter's register: integral of its power
+``customer.supply_temp_c``          ``customer_supply_temp_c`` (true supply at the customer,
+                                    backup heat included; the SLA's point)
+``customer.return_temp_c``          ``return_temp_c``
+``loop.pressure_bar``               static fill pressure (``plant.loop_pressure_bar``) + each
+                                    running loop pump's head x speed^2 (affinity law) x rho g
+``utility.feed_status``             0 while the engine reports mode ``down``
+``elec.<x>_power_w``                ``it_power_w``, ``cooling_electricity_w``,
+                                    ``pump_electricity_w``, ``other_electricity_w``
+``boiler.*``, ``dry_cooler.*``,     ``backup_heat_w``, ``heat_rejected_w``,
+``heat_pump.*``                     ``heat_pump_heat_w`` / ``heat_pump_electricity_w``;
+                                    status 1 above 1 W
+``*_energy_kwh`` (counters)         integral of the matching power from the twin's start value
+==================================  ==============================================================
+
+Time stamps and sampling
+------------------------
+Step values are means over the step ``[t, t + step)`` and carry the step
+start ``t`` (interval-beginning labels, as the simulation frame). A counter
+at ``t`` holds the energy up to ``t``, so the difference of two register
+readings is exactly the energy between them. Each point is sampled at
+``max(sample_interval_s, step_s)`` (rounded up to whole steps), on instants
+that are multiples of that interval since the Unix epoch, so chunked runs
+sample the same instants as one run.
+
+Points the twin cannot produce (custom entries with no simulation
+counterpart) are listed in :attr:`TwinPointMap.missing` and not published.
+
+References
+----------
+Pump affinity laws (Q ~ n, H ~ n^2, P ~ n^3): Karassik et al., *Pump
+Handbook*, 4th ed., McGraw-Hill 2008, section 2.1. Modbus Application
+Protocol Specification V1.1b3 (big-endian registers).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from heatreuse.errors import TwinError
+from heatreuse.physics.water import water_cp_j_per_kg_k, water_density_kg_per_m3
+from heatreuse.site import Site, expand_points
+from heatreuse.site.points import ModbusRegister, Point, SitePoints
+
+FloatArray = npt.NDArray[np.float64]
+#: Standard gravity [m/s2] (CGPM 1901).
+G_M_PER_S2 = 9.80665
+#: Below this power a boiler, dry cooler or heat pump counts as off [W].
+STATUS_ON_W = 1.0
+#: Columns of the long readings format (``heatreuse.telemetry.files``).
+LONG_COLUMNS = ("timestamp", "point_id", "value")
+#: The mode code of "down" in ``mode_flags`` (``heatreuse.simulation.MODE_DOWN``).
+_MODE_DOWN_BIT = 1 << 6
+
+
+@dataclass(frozen=True)
+class TwinReadings:
+    """Point values of consecutive simulation steps.
+
+    Attributes
+    ----------
+    index
+        Step starts (tz-aware UTC).
+    step_s
+        Step length [s].
+    point_ids
+        Points, in registry order.
+    values
+        float64 (points, steps) [each point's unit].
+    sampled
+        bool (points, steps): True where the point publishes a reading.
+    """
+
+    index: pd.DatetimeIndex
+    step_s: int
+    point_ids: tuple[str, ...]
+    values: FloatArray
+    sampled: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def series(self, point_id: str) -> pd.Series:
+        """All step values of one point (sampled or not) as a UTC-indexed series."""
+        i = self.point_ids.index(point_id)
+        return pd.Series(self.values[i], index=self.index, name=point_id)
+
+    def frame(self) -> pd.DataFrame:
+        """Every point's step values, one column per point id."""
+        return pd.DataFrame(self.values.T, index=self.index, columns=list(self.point_ids))
+
+    def latest(self) -> dict[str, float]:
+        """The values of the last step, by point id."""
+        if len(self.index) == 0:
+            return {}
+        return {p: float(self.values[i, -1]) for i, p in enumerate(self.point_ids)}
+
+    def long_arrays(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], FloatArray]:
+        """The sampled readings as arrays: (step number into :attr:`index`, index into
+        :attr:`point_ids`, values); sorted by time, then registry order."""
+        step_idx, point_idx = np.nonzero(self.sampled.T)
+        return (
+            step_idx.astype(np.int64),
+            point_idx.astype(np.int32),
+            self.values[point_idx, step_idx],
+        )
+
+    def long_frame(self) -> pd.DataFrame:
+        """The sampled readings in the long format ``timestamp, point_id, value``.
+
+        Rows sorted by time, then registry order; ``point_id`` categorical.
+        """
+        steps, codes, values = self.long_arrays()
+        return pd.DataFrame(
+            {
+                "timestamp": self.index.as_unit("us")[steps],
+                "point_id": pd.Categorical.from_codes(codes, categories=list(self.point_ids)),
+                "value": values,
+            }
+        )
+
+
+def _every_steps(interval_s: float, step_s: int) -> int:
+    return max(1, math.ceil(interval_s / step_s - 1e-9))
+
+
+class TwinPointMap:
+    """Maps simulation frames onto the site's points (see the module docstring).
+
+    Parameters
+    ----------
+    site
+        The site.
+    step_s
+        Simulation step [s].
+    site_points
+        The expanded point list; default ``expand_points(site)``.
+    """
+
+    def __init__(self, site: Site, step_s: int, site_points: SitePoints | None = None) -> None:
+        self.site = site
+        self.step_s = int(step_s)
+        self.site_points = site_points or expand_points(site)
+        plant = site.plant
+        p_bar = plant.loop_pressure_bar
+        t_rep = 0.5 * (site.compute.cooling.coolant_return_temp_c + 30.0)
+        rho = float(water_density_kg_per_m3(t_rep, p_bar))
+        self._rho_cp_j_per_m3_k = rho * float(water_cp_j_per_kg_k(t_rep, p_bar))
+        self._rho_g_bar_per_m = rho * G_M_PER_S2 / 1e5
+        total_nameplate = sum(r.nameplate_power_w * r.count for r in site.compute.racks)
+        self._rack_share = {
+            r.id: (r.nameplate_power_w * r.count / total_nameplate if total_nameplate > 0 else 0.0)
+            for r in site.compute.racks
+        }
+        self._pumps = {p.id: p for p in plant.pumps}
+        self._has_customer_pump = any(p.role == "customer" for p in plant.pumps)
+        self._role_flow: dict[str, float] = {}
+        for p in plant.pumps:
+            self._role_flow[p.role] = self._role_flow.get(p.role, 0.0) + p.rated_flow_m3_per_h
+        self.points: tuple[Point, ...] = ()
+        self.missing: tuple[str, ...] = ()
+        producers: dict[str, Callable[[_Ctx], FloatArray]] = {}
+        missing: list[str] = []
+        for point in self.site_points.points:
+            fn = self._producer(point.id)
+            if fn is None:
+                missing.append(point.id)
+            else:
+                producers[point.id] = fn
+        self.points = tuple(p for p in self.site_points.points if p.id in producers)
+        self.point_ids: tuple[str, ...] = tuple(p.id for p in self.points)
+        self.missing = tuple(missing)
+        self._producers = producers
+        self.counter_ids: tuple[str, ...] = tuple(p.id for p in self.points if p.kind == "counter")
+        #: Publication interval of each point [s] (a whole number of steps).
+        self.interval_s: dict[str, int] = {
+            p.id: _every_steps(p.sample_interval_s, self.step_s) * self.step_s for p in self.points
+        }
+
+    # ------------------------------------------------------------------ producers
+    def _producer(self, pid: str) -> Callable[[_Ctx], FloatArray] | None:  # noqa: C901
+        parts = pid.split(".")
+        col: dict[str, str] = {
+            "it_loop.supply_temp_c": "coolant_supply_temp_c",
+            "it_loop.return_temp_c": "coolant_return_temp_c",
+            "it_loop.flow_m3_per_h": "flow_primary_m3_per_h",
+            "hx.secondary_return_temp_c": "tank_temp_bottom_c",
+            "hx.secondary_flow_m3_per_h": "flow_secondary_m3_per_h",
+            "hx.heat_power_w": "hx_heat_w",
+            "meter.supply_temp_c": "supply_temp_measured_c",
+            "meter.return_temp_c": "return_temp_c",
+            "meter.flow_m3_per_h": "flow_customer_m3_per_h",
+            "customer.supply_temp_c": "customer_supply_temp_c",
+            "customer.return_temp_c": "return_temp_c",
+            "elec.it_power_w": "it_power_w",
+            "elec.cooling_power_w": "cooling_electricity_w",
+            "elec.pumps_power_w": "pump_electricity_w",
+            "elec.other_power_w": "other_electricity_w",
+            "boiler.heat_power_w": "backup_heat_w",
+            "dry_cooler.heat_power_w": "heat_rejected_w",
+            "heat_pump.heat_power_w": "heat_pump_heat_w",
+            "heat_pump.elec_power_w": "heat_pump_electricity_w",
+        }
+        if pid in col:
+            name = col[pid]
+            return lambda c: c.col(name)
+        status_of = {
+            "boiler.status": "backup_heat_w",
+            "dry_cooler.status": "heat_rejected_w",
+            "heat_pump.status": "heat_pump_heat_w",
+        }
+        if pid in status_of:
+            name = status_of[pid]
+            return lambda c: (c.col(name) > STATUS_ON_W).astype(np.float64)
+        counters = {
+            "meter.heat_energy_kwh": "meter.heat_power_w",
+            "elec.it_energy_kwh": "elec.it_power_w",
+            "elec.cooling_energy_kwh": "elec.cooling_power_w",
+            "elec.pumps_energy_kwh": "elec.pumps_power_w",
+            "elec.other_energy_kwh": "elec.other_power_w",
+            "boiler.heat_energy_kwh": "boiler.heat_power_w",
+            "dry_cooler.heat_energy_kwh": "dry_cooler.heat_power_w",
+            "heat_pump.elec_energy_kwh": "heat_pump.elec_power_w",
+        }
+        if pid in counters:
+            power_pid = counters[pid]
+            power_fn = self._producer(power_pid)
+            assert power_fn is not None
+            return lambda c: c.counter(pid, power_fn(c))
+        if pid == "hx.secondary_supply_temp_c":
+            return self._hx_supply
+        if pid == "meter.heat_power_w":
+            return self._meter_power
+        if pid == "loop.pressure_bar":
+            return self._pressure
+        if pid == "utility.feed_status":
+            return lambda c: ((c.col("mode_flags").astype(np.int64) & _MODE_DOWN_BIT) == 0).astype(
+                np.float64
+            )
+        if len(parts) == 3 and parts[0] == "rack" and parts[1] in self._rack_share:
+            share = self._rack_share[parts[1]]
+            if parts[2] == "it_power_w":
+                return lambda c: c.col("it_power_w") * share
+            if parts[2] == "inlet_temp_c":
+                return lambda c: c.col("coolant_supply_temp_c")
+            if parts[2] == "outlet_temp_c":
+                return lambda c: c.col("coolant_return_temp_c")
+        if len(parts) == 3 and parts[0] == "pump" and parts[1] in self._pumps:
+            pump_id = parts[1]
+            if parts[2] == "speed_fraction":
+                return lambda c: self._pump_speed(c, pump_id)
+            if parts[2] == "status":
+                return lambda c: (self._pump_speed(c, pump_id) > 1e-6).astype(np.float64)
+            if parts[2] == "power_w":
+                return lambda c: self._pump_power(c, pump_id)
+        if parts[0] == "tank" and len(parts) == 2 and parts[1].startswith("layer_"):
+            try:
+                layer = int(parts[1].removeprefix("layer_").removesuffix("_temp_c"))
+            except ValueError:
+                return None
+            n_layers = self.site.plant.buffer_tank.layers
+            if not 1 <= layer <= n_layers:
+                return None
+            return lambda c: c.layer(layer - 1, n_layers)
+        return None
+
+    def _hx_supply(self, c: _Ctx) -> FloatArray:
+        t_in = c.col("tank_temp_bottom_c")
+        flow = c.col("flow_secondary_m3_per_h") / 3600.0
+        heat = c.col("hx_heat_w")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rise = np.where(flow > 1e-9, heat / (flow * self._rho_cp_j_per_m3_k), 0.0)
+        return t_in + rise
+
+    def _meter_power(self, c: _Ctx) -> FloatArray:
+        true_c = c.col("supply_temp_c")
+        meas_c = c.col("supply_temp_measured_c")
+        ret_c = c.col("return_temp_c")
+        heat = c.col("heat_delivered_w")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(true_c - ret_c > 1e-6, (meas_c - ret_c) / (true_c - ret_c), 0.0)
+        return np.maximum(heat * ratio, 0.0)
+
+    def _pump_speed(self, c: _Ctx, pump_id: str) -> FloatArray:
+        pump = self._pumps[pump_id]
+        rated = self._role_flow[pump.role]
+        if pump.role == "primary":
+            flow = c.col("flow_primary_m3_per_h")
+        elif pump.role == "secondary":
+            flow = c.col("flow_secondary_m3_per_h")
+            if not self._has_customer_pump:
+                flow = np.maximum(flow, c.col("flow_customer_m3_per_h"))
+        else:
+            flow = c.col("flow_customer_m3_per_h")
+        return flow / rated if rated > 0 else np.zeros(c.n)
+
+    def _pump_power(self, c: _Ctx, pump_id: str) -> FloatArray:
+        pump = self._pumps[pump_id]
+        rated = self._role_flow[pump.role]
+        if pump.role == "secondary" and not self._has_customer_pump and rated > 0:
+            xs = c.col("flow_secondary_m3_per_h") / rated
+            xc = c.col("flow_customer_m3_per_h") / rated
+            return pump.rated_power_w * (xs**3 + xc**3)
+        x = self._pump_speed(c, pump_id)
+        return pump.rated_power_w * x**3
+
+    def _pressure(self, c: _Ctx) -> FloatArray:
+        p = np.full(c.n, self.site.plant.loop_pressure_bar)
+        for pump in self.site.plant.pumps:
+            if pump.role == "primary":
+                continue
+            x = self._pump_speed(c, pump.id)
+            p = p + pump.rated_head_m * x**2 * self._rho_g_bar_per_m
+        return p
+
+    # ------------------------------------------------------------------ api
+    @property
+    def needs_layers(self) -> bool:
+        """Whether the simulation must record every tank layer."""
+        return any(p.startswith("tank.layer_") for p in self.point_ids)
+
+    def initial_counters(self, start_kwh: Mapping[str, float] | None = None) -> dict[str, float]:
+        """Counter start values [kWh]: 0 unless given."""
+        given = dict(start_kwh or {})
+        unknown = sorted(set(given) - set(self.counter_ids))
+        if unknown:
+            raise TwinError(
+                f"counter start values: {unknown} are not counter points of site "
+                f"'{self.site.id}'; expected some of {list(self.counter_ids)}"
+            )
+        return {p: float(given.get(p, 0.0)) for p in self.counter_ids}
+
+    def readings(
+        self,
+        frame: pd.DataFrame,
+        counters_kwh: Mapping[str, float] | None = None,
+        point_ids: Sequence[str] | None = None,
+    ) -> tuple[TwinReadings, dict[str, float]]:
+        """Point values of the steps in ``frame``.
+
+        Parameters
+        ----------
+        frame
+            ``SimulationResult.frame`` (or a slice of consecutive steps).
+        counters_kwh
+            Counter values at the first step [kWh] (default all 0); the next
+            chunk continues from the returned values.
+        point_ids
+            Only these points (default: all the twin produces).
+
+        Returns
+        -------
+        (TwinReadings, counters at the end of the last step [kWh])
+        """
+        ctx = _Ctx(frame, self.step_s, dict(counters_kwh or self.initial_counters()))
+        n = len(frame)
+        ids = self.point_ids if point_ids is None else tuple(point_ids)
+        unknown = [p for p in ids if p not in self._producers]
+        if unknown:
+            raise TwinError(f"twin points: {unknown} are not points the twin produces")
+        values = np.empty((len(ids), n))
+        for i, pid in enumerate(ids):
+            values[i] = self._producers[pid](ctx)
+        epoch_s = frame.index.as_unit("s").asi8
+        intervals = np.array([self.interval_s[p] for p in ids], dtype=np.int64)
+        sampled = (epoch_s[None, :] % intervals[:, None]) == 0
+        readings = TwinReadings(
+            index=pd.DatetimeIndex(frame.index),
+            step_s=self.step_s,
+            point_ids=ids,
+            values=values,
+            sampled=sampled,
+        )
+        return readings, ctx.counters_out
+
+
+class _Ctx:
+    """Per-call cache: frame columns as float64 arrays, counter bookkeeping."""
+
+    def __init__(self, frame: pd.DataFrame, step_s: int, counters: dict[str, float]) -> None:
+        self.frame = frame
+        self.n = len(frame)
+        self.step_s = step_s
+        self.counters_in = counters
+        self.counters_out = dict(counters)
+        self._cache: dict[str, FloatArray] = {}
+
+    def col(self, name: str) -> FloatArray:
+        arr = self._cache.get(name)
+        if arr is None:
+            if name not in self.frame.columns:
+                raise TwinError(
+                    f"twin points: the simulation frame has no column {name!r} (got "
+                    f"{list(self.frame.columns)[:8]}...)"
+                )
+            arr = self.frame[name].to_numpy(dtype=np.float64)
+            self._cache[name] = arr
+        return arr
+
+    def layer(self, j: int, n_layers: int) -> FloatArray:
+        name = f"tank_layer_{j}_temp_c"
+        if name in self.frame.columns:
+            return self.col(name)
+        top, bottom = self.col("tank_temp_top_c"), self.col("tank_temp_bottom_c")
+        w = j / (n_layers - 1) if n_layers > 1 else 0.0
+        return top + (bottom - top) * w
+
+    def counter(self, pid: str, power_w: FloatArray) -> FloatArray:
+        start = self.counters_in.get(pid, 0.0)
+        energy_kwh = power_w * (self.step_s / 3.6e6)
+        before = np.concatenate(([0.0], np.cumsum(energy_kwh)[:-1])) if self.n else energy_kwh
+        self.counters_out[pid] = start + float(np.sum(energy_kwh))
+        return start + before
+
+
+# --------------------------------------------------------------------------- modbus encoding
+def encode_register(value: float, reg: ModbusRegister, device_word_order: str = "big") -> list[int]:
+    """Encode a point value into the 16-bit words of its register(s).
+
+    ``raw = value / scale`` in the register's type; 32-bit types span two
+    registers, high word first for word order ``big`` (the Modbus default,
+    "ABCD"), low word first for ``little`` ("CDAB"). Unsigned counters roll
+    over (``uint32``: modulo 2**32); other values outside the type's range
+    raise.
+
+    Raises
+    ------
+    TwinError
+        A non-finite value, or one the register type cannot hold.
+    """
+    if not math.isfinite(value):
+        raise TwinError(f"Modbus {reg.device}:{reg.address}: cannot encode {value!r}")
+    raw = value / reg.scale
+    order = reg.word_order or device_word_order
+    kind = reg.type
+    if kind == "float32":
+        data = struct.pack(">f", raw)
+    elif kind in ("uint32", "uint16"):
+        bits = 32 if kind == "uint32" else 16
+        iv = round(raw)
+        if iv < 0:
+            raise TwinError(f"Modbus {reg.device}:{reg.address} ({kind}): negative value {value}")
+        iv %= 1 << bits  # registers roll over
+        data = struct.pack(">I" if bits == 32 else ">H", iv)
+    elif kind in ("int32", "int16"):
+        iv = round(raw)
+        lim = 1 << (31 if kind == "int32" else 15)
+        if not -lim <= iv < lim:
+            raise TwinError(f"Modbus {reg.device}:{reg.address} ({kind}): {value} out of range")
+        data = struct.pack(">i" if kind == "int32" else ">h", iv)
+    else:  # pragma: no cover - RegisterType is exhaustive
+        raise TwinError(f"Modbus {reg.device}:{reg.address}: unknown type {kind!r}")
+    words = [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
+    if len(words) == 2 and order == "little":
+        words.reverse()
+    return words
+
+
+def decode_register(words: list[int], reg: ModbusRegister, device_word_order: str = "big") -> float:
+    """Inverse of :func:`encode_register`: words -> value in the point's unit."""
+    order = reg.word_order or device_word_order
+    ws = list(words)
+    if len(ws) == 2 and order == "little":
+        ws.reverse()
+    data = b"".join(int(w).to_bytes(2, "big") for w in ws)
+    fmt = {"float32": ">f", "uint32": ">I", "uint16": ">H", "int32": ">i", "int16": ">h"}[reg.type]
+    return float(struct.unpack(fmt, data)[0]) * reg.scale
+
+
+def device_words(
+    site_points: SitePoints, device_id: str, values: Mapping[str, float]
+) -> dict[int, int]:
+    """Register address -> word for one Modbus device from point values.
+
+    Points of the device with no value (not produced) are left out.
+    """
+    device = site_points.device(device_id)
+    out: dict[int, int] = {}
+    for point, reg in site_points.register_map(device_id):
+        if point.id not in values:
+            continue
+        for k, w in enumerate(encode_register(values[point.id], reg, device.word_order)):
+            out[reg.address + k] = w
+    return out
+
+
+# --------------------------------------------------------------------------- mqtt layout
+def default_topic_prefix(site_id: str) -> str:
+    """Default MQTT topic prefix of a site: ``heatreuse/<site id>``."""
+    return f"heatreuse/{site_id}"
+
+
+def point_topic(prefix: str, point: Point) -> str:
+    """Full topic of a point: ``<prefix>/<point's topic suffix>`` (registry's suffix)."""
+    return f"{prefix.rstrip('/')}/{point.mqtt_topic}"
+
+
+def availability_topic(prefix: str) -> str:
+    """Retained availability topic (``online`` / ``offline``, the latter also as LWT)."""
+    return f"{prefix.rstrip('/')}/availability"
+
+
+def reading_payload(ts: pd.Timestamp, value: float) -> dict[str, object]:
+    """JSON payload of one reading: ``{"ts": "<ISO 8601 UTC>Z", "value": <number>}``."""
+    return {"ts": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "value": value}

@@ -1,0 +1,805 @@
+"""The ingest pipeline: validate readings, store the good ones, quarantine the rest.
+
+Every ingest path (file import, HTTP push, MQTT, Modbus, the edge agent) hands
+its readings to one :class:`Ingestor`. Nothing is dropped silently: each reading
+ends up *accepted* (stored), a *duplicate* (the same point, timestamp and value
+is already stored or came earlier in the batch: counted, stored once) or
+*quarantined* with the raw payload, its source and one reason from
+:data:`REASONS`.
+
+Checks, in this order (the first failing one is the reason):
+
+=====================  =======================================================
+reason                 when
+=====================  =======================================================
+``unparseable``        the payload or timestamp cannot be read (bad JSON,
+                       missing field, a timestamp that is not ISO 8601 with an
+                       offset, a naive timestamp, a non-finite epoch)
+``unknown_point``      the point id / source key is not in the registry
+``wrong_type``         the value is not a number (text, null, list), a bool
+                       for a non-status point, or a status other than 0/1
+``not_finite``         NaN or +-inf
+``out_of_range``       outside the point's physical ``[min_value, max_value]``
+``ts_future``          more than ``max_future_s`` (300 s) ahead of the clock
+``ts_before_site``     before ``not_before`` (default: the site's commissioning
+                       date, 00:00 site-local time)
+``duplicate_conflict`` same point and timestamp as a reading stored or earlier
+                       in the batch, but a different value (the first one wins)
+``before_retention``   older than the store's raw retention horizon (the store
+                       can no longer tell a duplicate from a new reading)
+=====================  =======================================================
+
+The reason names are those of :class:`heatreuse.store.base.QuarantineReason`.
+
+Interface for adapters
+----------------------
+* :meth:`Ingestor.ingest` takes a sequence of :class:`RawReading` (point id or
+  source key, timestamp as ISO 8601 text with offset / epoch seconds / aware
+  ``datetime``, value, source label, raw payload text) -- for MQTT, Modbus,
+  HTTP.
+* :meth:`Ingestor.ingest_batch` takes a columnar :class:`ReadingBatch` (numpy
+  arrays) -- the fast path for files and large batches.
+* :meth:`Ingestor.reject` quarantines something that never became a reading
+  (an undecodable MQTT payload, a Modbus exception response).
+
+Each call returns an :class:`IngestResult` only after the store committed, so
+an adapter may acknowledge (MQTT QoS 1 PUBACK, HTTP 200) when the call
+returns. Calls are serialised by a lock: one ``Ingestor`` may be shared by
+threads. Counters (:meth:`Ingestor.counters`,
+:meth:`Ingestor.prometheus_text`) are cumulative over the Ingestor's life.
+
+Timestamps inside are microseconds since the Unix epoch, UTC (``int64``).
+
+References
+----------
+Prometheus text exposition format 0.0.4
+(https://prometheus.io/docs/instrumenting/exposition_formats/).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from heatreuse.errors import IngestError
+from heatreuse.site import Site
+from heatreuse.telemetry.registry import PointRegistry
+
+#: Quarantine reasons, in check order. Codes in arrays are ``index + 1`` (0 = ok).
+REASONS: tuple[str, ...] = (
+    "unparseable",
+    "unknown_point",
+    "wrong_type",
+    "not_finite",
+    "out_of_range",
+    "ts_future",
+    "ts_before_site",
+    "duplicate_conflict",
+    "before_retention",
+)
+OK = 0
+UNPARSEABLE, UNKNOWN_POINT, WRONG_TYPE, NOT_FINITE, OUT_OF_RANGE = 1, 2, 3, 4, 5
+TS_FUTURE, TS_BEFORE_SITE, DUPLICATE_CONFLICT, BEFORE_RETENTION = 6, 7, 8, 9
+#: Internal code: an exact duplicate inside the batch (counted, stored once).
+_DUP_SAME = 100
+#: Floor of the timestamp range when a site has no commissioning date [UTC].
+DEFAULT_NOT_BEFORE = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_US = 1_000_000
+_KEY_MIX = np.int64(1_000_003)
+
+
+def reason_code(reason: str) -> int:
+    """Array code of a reason name (see :data:`REASONS`)."""
+    try:
+        return REASONS.index(reason) + 1
+    except ValueError:
+        raise IngestError(
+            f"unknown quarantine reason {reason!r}; expected one of {REASONS}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- inputs
+@dataclass(frozen=True, slots=True)
+class RawReading:
+    """One reading as an adapter received it.
+
+    Parameters
+    ----------
+    point
+        Canonical point id or source key (``mqtt:...``, ``modbus:dev:addr``,
+        ``file:column``; see :mod:`heatreuse.telemetry.registry`).
+    ts
+        ISO 8601 text with offset or ``Z``, epoch seconds (int/float, UTC), or
+        an aware :class:`datetime.datetime`.
+    value
+        The value as received (numbers pass; text, None, lists do not).
+    source
+        Where it came from, e.g. ``mqtt:heatreuse/pool/rack/tank-a/it_power_w``,
+        ``http:10.0.0.7``, ``modbus:heat-meter:8``.
+    raw
+        The raw payload text kept in quarantine; None: built from the fields.
+    """
+
+    point: str
+    ts: Any
+    value: Any
+    source: str
+    raw: str | None = None
+
+
+@dataclass(frozen=True)
+class ReadingBatch:
+    """Columnar readings (the vectorised path).
+
+    Parameters
+    ----------
+    point_keys
+        Point id or source key per row.
+    ts_us
+        Timestamps [us since epoch, UTC], int64; any value where
+        ``pre_reasons`` is non-zero.
+    values
+        Values [the point's unit], float64.
+    source
+        Source label; with ``rows`` the per-row label is ``f"{source}:{row}"``.
+    pre_reasons
+        Reason codes found while parsing (0 = parsed fine), int8, or None.
+    rows
+        Row numbers for the source label (e.g. file rows), or None.
+    raw
+        Raw text per row, or a function from row positions to raw texts, or
+        None (built from key, timestamp, value).
+    """
+
+    point_keys: npt.NDArray[np.object_] | Sequence[str]
+    ts_us: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    source: str
+    pre_reasons: npt.NDArray[np.int8] | None = None
+    rows: npt.NDArray[np.int64] | None = None
+    raw: Sequence[str] | Callable[[npt.NDArray[np.int64]], Sequence[str]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ts_us)
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """A rejected reading as handed to ``store.write_quarantine``.
+
+    Same fields as :class:`heatreuse.store.base.QuarantineRecord` (the
+    pipeline cannot import the store: sibling layers), so the store takes it
+    as is.
+    """
+
+    site_id: str
+    source: str
+    reason: str
+    raw_payload: str
+    detail: str = ""
+    point_id: str | None = None
+    ts_us: int | None = None
+    received_at_us: int | None = None
+    id: int | None = None
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class IngestResult:
+    """Outcome of one ingest call (or of a whole file, merged).
+
+    ``received == accepted + duplicates + sum(quarantined.values())``.
+    """
+
+    received: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: Mapping[str, int] = field(default_factory=dict)
+    skipped_empty_cells: int = 0
+
+    @property
+    def quarantined_total(self) -> int:
+        """Readings quarantined, all reasons."""
+        return sum(self.quarantined.values())
+
+    def merge(self, other: IngestResult) -> IngestResult:
+        """Sum of two results."""
+        q = dict(self.quarantined)
+        for k, v in other.quarantined.items():
+            q[k] = q.get(k, 0) + v
+        return IngestResult(
+            received=self.received + other.received,
+            accepted=self.accepted + other.accepted,
+            duplicates=self.duplicates + other.duplicates,
+            quarantined=q,
+            skipped_empty_cells=self.skipped_empty_cells + other.skipped_empty_cells,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-ready)."""
+        return {
+            "received": self.received,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "quarantined": dict(sorted(self.quarantined.items())),
+            "quarantined_total": self.quarantined_total,
+            "skipped_empty_cells": self.skipped_empty_cells,
+        }
+
+
+class IngestCounters:
+    """Thread-safe cumulative counters of accepted / duplicate / quarantined readings."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._received = 0
+        self._accepted = 0
+        self._duplicates = 0
+        self._batches = 0
+        self._quarantined: dict[str, int] = dict.fromkeys(REASONS, 0)
+
+    def add(self, result: IngestResult) -> None:
+        """Add one call's result."""
+        with self._lock:
+            self._batches += 1
+            self._received += result.received
+            self._accepted += result.accepted
+            self._duplicates += result.duplicates
+            for k, v in result.quarantined.items():
+                self._quarantined[k] = self._quarantined.get(k, 0) + v
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters as a dict: batches, received, accepted, duplicates, quarantined{reason}."""
+        with self._lock:
+            return {
+                "batches": self._batches,
+                "received": self._received,
+                "accepted": self._accepted,
+                "duplicates": self._duplicates,
+                "quarantined": dict(self._quarantined),
+                "quarantined_total": sum(self._quarantined.values()),
+            }
+
+    def prometheus_text(self, site_id: str) -> str:
+        """Counters in the Prometheus text exposition format 0.0.4."""
+        snap = self.snapshot()
+        site = site_id.replace("\\", "\\\\").replace('"', '\\"')
+        lines = [
+            "# HELP heatreuse_ingest_readings_total Readings seen by the ingest pipeline by "
+            "outcome (accepted, duplicate, quarantined) and quarantine reason.",
+            "# TYPE heatreuse_ingest_readings_total counter",
+            f'heatreuse_ingest_readings_total{{site="{site}",outcome="accepted",reason=""}} '
+            f"{snap['accepted']}",
+            f'heatreuse_ingest_readings_total{{site="{site}",outcome="duplicate",reason=""}} '
+            f"{snap['duplicates']}",
+        ]
+        for reason in sorted(snap["quarantined"]):
+            lines.append(
+                f'heatreuse_ingest_readings_total{{site="{site}",outcome="quarantined",'
+                f'reason="{reason}"}} {snap["quarantined"][reason]}'
+            )
+        lines += [
+            "# HELP heatreuse_ingest_batches_total Ingest calls (batches) completed.",
+            "# TYPE heatreuse_ingest_batches_total counter",
+            f'heatreuse_ingest_batches_total{{site="{site}"}} {snap["batches"]}',
+        ]
+        return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- the store
+class ReadingStore(Protocol):
+    """What the pipeline needs from :class:`heatreuse.store.base.Store`."""
+
+    def write_readings(self, site_id: str, point_ids: Any, ts_us: Any, values: Any) -> Any:
+        """Insert readings; return ``WriteResult(inserted, duplicates, conflicts)``."""
+
+    def write_quarantine(self, records: Sequence[Any]) -> Any:
+        """Store rejected readings (records with the fields of :class:`QuarantineRecord`)."""
+
+
+# --------------------------------------------------------------------------- parsing
+def parse_timestamp_us(ts: Any) -> int:
+    """Parse one timestamp into microseconds since the epoch (UTC).
+
+    Parameters
+    ----------
+    ts
+        ISO 8601 text with an offset or ``Z``; epoch seconds (int or float,
+        UTC); or an aware :class:`datetime.datetime`.
+
+    Returns
+    -------
+    int
+        Microseconds since 1970-01-01T00:00Z.
+
+    Raises
+    ------
+    ValueError
+        Naive timestamps (no offset: never guessed), unparseable text,
+        non-finite numbers, other types.
+    """
+    if isinstance(ts, bool):
+        raise ValueError(f"expected a timestamp, got a boolean {ts!r}")
+    if isinstance(ts, dt.datetime):
+        when = ts
+    elif isinstance(ts, str):
+        try:
+            when = dt.datetime.fromisoformat(ts.strip())
+        except ValueError:
+            raise ValueError(
+                f"expected an ISO 8601 timestamp with offset such as 2026-01-10T06:00:00Z, "
+                f"got {ts!r}"
+            ) from None
+    elif isinstance(ts, int | float):
+        if not math.isfinite(ts):
+            raise ValueError(f"expected finite epoch seconds, got {ts!r}")
+        return round(ts * _US)
+    else:
+        raise ValueError(f"expected a timestamp (ISO text or epoch seconds), got {ts!r}")
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(
+            f"naive timestamp {ts!s}: a UTC offset or 'Z' is required (the time zone is never "
+            "guessed)"
+        )
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * _US + delta.microseconds
+
+
+def format_ts_us(ts_us: int) -> str:
+    """ISO 8601 UTC text of a microsecond timestamp (``...Z``)."""
+    when = _EPOCH + dt.timedelta(microseconds=int(ts_us))
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def _value_code(value: Any, status: bool | None) -> tuple[int, float]:
+    """Classify a raw value: (reason code, float value)."""
+    if isinstance(value, bool):
+        if status:
+            return OK, float(value)
+        return WRONG_TYPE, math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return OK, float(value)
+        except OverflowError:  # an integer beyond the float range
+            return OUT_OF_RANGE, math.nan
+    return WRONG_TYPE, math.nan
+
+
+def _raw_text(reading: RawReading) -> str:
+    if reading.raw is not None:
+        return reading.raw
+    try:
+        return json.dumps(
+            {"point_id": reading.point, "ts": reading.ts, "value": reading.value},
+            default=str,
+            allow_nan=True,
+        )
+    except (TypeError, ValueError):
+        return repr(reading)
+
+
+# --------------------------------------------------------------------------- the ingestor
+class Ingestor:
+    """Validate readings of one site, store the good ones, quarantine the rest.
+
+    Parameters
+    ----------
+    site
+        The site (its id, commissioning date and time zone are used).
+    store
+        A :mod:`heatreuse.store` store (``write_readings``, ``write_quarantine``).
+    registry
+        Point registry; default :meth:`PointRegistry.from_site`.
+    clock
+        Returns the current time, aware; default the system clock (UTC).
+        Injectable so tests control "the future".
+    max_future_s
+        Readings more than this ahead of the clock are quarantined [s].
+    not_before
+        Earliest accepted timestamp (aware). Default: the commissioning date at
+        00:00 site-local time, else :data:`DEFAULT_NOT_BEFORE`. Pass an earlier
+        time explicitly to backfill history from before commissioning.
+    """
+
+    def __init__(
+        self,
+        site: Site,
+        store: ReadingStore,
+        registry: PointRegistry | None = None,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+        max_future_s: float = 300.0,
+        not_before: dt.datetime | None = None,
+    ) -> None:
+        self.site = site
+        self.site_id = site.id
+        self.store = store
+        self.registry = registry if registry is not None else PointRegistry.from_site(site)
+        self.clock: Callable[[], dt.datetime] = clock or (lambda: dt.datetime.now(dt.UTC))
+        if not (max_future_s >= 0 and math.isfinite(max_future_s)):
+            raise IngestError(f"max_future_s must be a finite number >= 0, got {max_future_s}")
+        self.max_future_s = float(max_future_s)
+        if not_before is None:
+            cd = site.site.commissioning_date
+            if cd is not None:
+                not_before = dt.datetime.combine(
+                    cd, dt.time(0, 0), tzinfo=ZoneInfo(site.location.timezone)
+                )
+            else:
+                not_before = DEFAULT_NOT_BEFORE
+        if not_before.tzinfo is None:
+            raise IngestError(f"not_before {not_before} needs a time zone offset")
+        self.not_before = not_before
+        self.not_before_us = parse_timestamp_us(not_before)
+        self._counters = IngestCounters()
+        self._lock = threading.Lock()
+        self._categories = pd.Index(list(self.registry.ids), dtype=object)
+
+    # ----------------------------------------------------------------- counters
+    def counters(self) -> dict[str, Any]:
+        """Cumulative counters (see :meth:`IngestCounters.snapshot`)."""
+        return self._counters.snapshot()
+
+    def prometheus_text(self) -> str:
+        """Cumulative counters in Prometheus text format."""
+        return self._counters.prometheus_text(self.site_id)
+
+    # ----------------------------------------------------------------- entry points
+    def ingest(self, readings: Sequence[RawReading]) -> IngestResult:
+        """Validate and store readings from an adapter (MQTT, Modbus, HTTP).
+
+        Returns after the store committed the accepted and the quarantined rows.
+        """
+        n = len(readings)
+        keys = np.empty(n, dtype=object)
+        ts_us = np.zeros(n, dtype=np.int64)
+        values = np.full(n, np.nan, dtype=np.float64)
+        pre = np.zeros(n, dtype=np.int8)
+        get = self.registry.get
+        resolve = self.registry.resolve
+        for i, r in enumerate(readings):
+            key = r.point if isinstance(r.point, str) else ""
+            keys[i] = key
+            if not key:
+                pre[i] = UNPARSEABLE
+                continue
+            try:
+                ts_us[i] = parse_timestamp_us(r.ts)
+            except (ValueError, OverflowError):
+                pre[i] = UNPARSEABLE
+                continue
+            pid = resolve(key)
+            point = get(pid) if pid is not None else None
+            code, v = _value_code(r.value, None if point is None else point.kind == "status")
+            if code == OK:
+                values[i] = v
+            elif point is not None:
+                pre[i] = code
+        batch = ReadingBatch(
+            point_keys=keys,
+            ts_us=ts_us,
+            values=values,
+            source="",
+            pre_reasons=pre,
+            raw=lambda rows: [_raw_text(readings[int(j)]) for j in rows],
+        )
+        sources = [r.source for r in readings]
+        return self._process(batch, lambda rows: [sources[int(j)] for j in rows])
+
+    def ingest_batch(self, batch: ReadingBatch) -> IngestResult:
+        """Validate and store a columnar batch (vectorised; the file path)."""
+        if batch.rows is not None:
+            rows_arr = batch.rows
+
+            def labels(rows: npt.NDArray[np.int64]) -> list[str]:
+                return [f"{batch.source}:{int(rows_arr[j])}" for j in rows]
+
+        else:
+
+            def labels(rows: npt.NDArray[np.int64]) -> list[str]:
+                return [batch.source] * len(rows)
+
+        return self._process(batch, labels)
+
+    def reject(
+        self,
+        source: str,
+        raw: str,
+        reason: str = "unparseable",
+        detail: str = "",
+        point_id: str | None = None,
+    ) -> None:
+        """Quarantine something that never became a reading (e.g. an undecodable payload).
+
+        Counted like a reading; committed when this returns.
+        """
+        code = reason_code(reason)
+        record = QuarantineRecord(
+            site_id=self.site_id,
+            source=source,
+            reason=REASONS[code - 1],
+            raw_payload=raw,
+            detail=detail,
+            point_id=point_id,
+        )
+        with self._lock:
+            self._write_quarantine([record])
+        self._counters.add(IngestResult(received=1, quarantined={record.reason: 1}))
+
+    # ----------------------------------------------------------------- the core
+    def _process(
+        self, batch: ReadingBatch, labels: Callable[[npt.NDArray[np.int64]], Sequence[str]]
+    ) -> IngestResult:
+        n = len(batch)
+        if n == 0:
+            return IngestResult()
+        keys = batch.point_keys
+        ts_us = np.asarray(batch.ts_us, dtype=np.int64)
+        values = np.asarray(batch.values, dtype=np.float64)
+        reason = (
+            np.zeros(n, dtype=np.int16)
+            if batch.pre_reasons is None
+            else batch.pre_reasons.astype(np.int16, copy=True)
+        )
+        idx = self.registry.resolve_many(keys)
+        reason[(reason == OK) & (idx < 0)] = UNKNOWN_POINT
+        # a parse-time wrong_type for an unknown key is an unknown point
+        reason[(reason == WRONG_TYPE) & (idx < 0)] = UNKNOWN_POINT
+        ok = reason == OK
+        safe_idx = np.where(idx >= 0, idx, 0)
+        finite = np.isfinite(values)
+        reason[ok & ~finite] = NOT_FINITE
+        ok = reason == OK
+        status = self.registry.is_status[safe_idx]
+        bad_status = ok & status & (values != 0.0) & (values != 1.0)
+        reason[bad_status] = WRONG_TYPE
+        ok = reason == OK
+        lo = self.registry.min_values[safe_idx]
+        hi = self.registry.max_values[safe_idx]
+        reason[ok & ((values < lo) | (values > hi))] = OUT_OF_RANGE
+        ok = reason == OK
+        now_us = parse_timestamp_us(self.clock())
+        reason[ok & (ts_us > now_us + round(self.max_future_s * _US))] = TS_FUTURE
+        ok = reason == OK
+        reason[ok & (ts_us < self.not_before_us)] = TS_BEFORE_SITE
+        ok = reason == OK
+        self._mark_batch_duplicates(idx, ts_us, values, reason)
+        ok = reason == OK
+        dup_same = int(np.count_nonzero(reason == _DUP_SAME))
+
+        write_pos = np.flatnonzero(ok)
+        stored: dict[int, float] = {}
+        if np.any(reason == DUPLICATE_CONFLICT):
+            stored.update(self._first_values(idx, ts_us, values, reason))
+        with self._lock:
+            inserted, store_dups, refused, refused_code, refused_stored = self._write_readings(
+                idx[write_pos], ts_us[write_pos], values[write_pos]
+            )
+            if len(refused):
+                reason[write_pos[refused]] = refused_code
+                stored.update({int(write_pos[j]): v for j, v in refused_stored.items()})
+            bad_pos = np.flatnonzero((reason != OK) & (reason != _DUP_SAME))
+            if len(bad_pos):
+                self._write_quarantine(
+                    self._records(batch, bad_pos, reason, idx, ts_us, values, labels, stored)
+                )
+        counts = np.bincount(reason[bad_pos], minlength=len(REASONS) + 1)
+        quarantined = {
+            REASONS[c - 1]: int(counts[c]) for c in range(1, len(REASONS) + 1) if counts[c]
+        }
+        result = IngestResult(
+            received=n,
+            accepted=inserted,
+            duplicates=dup_same + store_dups,
+            quarantined=quarantined,
+        )
+        self._counters.add(result)
+        return result
+
+    @staticmethod
+    def _mark_batch_duplicates(
+        idx: npt.NDArray[np.int64],
+        ts_us: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        reason: npt.NDArray[np.int16],
+    ) -> None:
+        """Mark later rows with the same (point, ts) as an earlier good row.
+
+        Same value: ``_DUP_SAME`` (a counted duplicate); different value:
+        ``DUPLICATE_CONFLICT``. Hash-based screening first; the exact check
+        runs only on the (usually empty) set of candidate rows.
+        """
+        ok_pos = np.flatnonzero(reason == OK)
+        if len(ok_pos) < 2:
+            return
+        with np.errstate(over="ignore"):
+            key = ts_us[ok_pos] * _KEY_MIX + idx[ok_pos]
+        if not pd.Index(key).has_duplicates:
+            return
+        dup_keys = key[pd.Index(key).duplicated(keep=False)]
+        cand = ok_pos[np.isin(key, dup_keys)]
+        order = np.lexsort((cand, ts_us[cand], idx[cand]))  # by point, ts, then arrival
+        c = cand[order]
+        same = (idx[c][1:] == idx[c][:-1]) & (ts_us[c][1:] == ts_us[c][:-1])
+        new_group = np.concatenate(([True], ~same))
+        first = np.maximum.accumulate(np.where(new_group, np.arange(len(c)), 0))
+        later = ~new_group
+        rows = c[later]
+        firsts = c[first[later]]
+        reason[rows] = np.where(values[rows] == values[firsts], _DUP_SAME, DUPLICATE_CONFLICT)
+
+    @staticmethod
+    def _first_values(
+        idx: npt.NDArray[np.int64],
+        ts_us: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        reason: npt.NDArray[np.int16],
+    ) -> dict[int, float]:
+        """For in-batch conflicts: the value of the earlier reading that wins."""
+        first: dict[tuple[int, int], float] = {}
+        out: dict[int, float] = {}
+        conf = np.flatnonzero(reason == DUPLICATE_CONFLICT)
+        with np.errstate(over="ignore"):
+            mix = ts_us * _KEY_MIX + idx
+        for j in np.flatnonzero((reason == OK) & np.isin(mix, mix[conf])):
+            first.setdefault((int(idx[j]), int(ts_us[j])), float(values[j]))
+        for j in np.flatnonzero(reason == DUPLICATE_CONFLICT):
+            k = (int(idx[j]), int(ts_us[j]))
+            if k in first:
+                out[int(j)] = first[k]
+        return out
+
+    def _records(
+        self,
+        batch: ReadingBatch,
+        pos: npt.NDArray[np.int64],
+        reason: npt.NDArray[np.int16],
+        idx: npt.NDArray[np.int64],
+        ts_us: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        labels: Callable[[npt.NDArray[np.int64]], Sequence[str]],
+        stored: Mapping[int, float],
+    ) -> list[QuarantineRecord]:
+        keys = batch.point_keys
+        if batch.raw is None:
+            raws: Sequence[str] = [
+                json.dumps(
+                    {
+                        "point_id": str(keys[int(j)]),
+                        "ts": format_ts_us(int(ts_us[j])) if reason[j] != UNPARSEABLE else None,
+                        "value": float(values[j]),
+                    },
+                    allow_nan=True,
+                )
+                for j in pos
+            ]
+        elif callable(batch.raw):
+            raws = batch.raw(pos)
+        else:
+            raws = [batch.raw[int(j)] for j in pos]
+        srcs = labels(pos)
+        out: list[QuarantineRecord] = []
+        for k, j in enumerate(pos):
+            code = int(reason[j])
+            point = self.registry.points[int(idx[j])] if idx[j] >= 0 else None
+            key = keys[int(j)]
+            out.append(
+                QuarantineRecord(
+                    site_id=self.site_id,
+                    source=srcs[k],
+                    reason=REASONS[code - 1],
+                    raw_payload=raws[k],
+                    detail=self._detail(
+                        code, point, key, int(ts_us[j]), float(values[j]), stored.get(int(j))
+                    ),
+                    point_id=point.id
+                    if point is not None
+                    else (str(key) if isinstance(key, str) else None),
+                    ts_us=None if code == UNPARSEABLE else int(ts_us[j]),
+                )
+            )
+        return out
+
+    def _detail(
+        self,
+        code: int,
+        point: Any,
+        key: Any,
+        ts_us: int,
+        value: float,
+        stored: float | None,
+    ) -> str:
+        """What was expected and what came, for one rejected reading."""
+        if code == UNPARSEABLE:
+            return (
+                "expected a point id, an ISO 8601 timestamp with offset (or epoch seconds) "
+                "and a number"
+            )
+        if code == UNKNOWN_POINT:
+            return (
+                f"unknown point or source key {key!s}; expected one of the site's points "
+                "(heatreuse points list)"
+            )
+        if point is None:
+            return REASONS[code - 1]
+        if code == WRONG_TYPE:
+            if point.kind == "status":
+                return f"{point.id}: a status is 0 or 1 (or true/false); got {value!r}"
+            return f"{point.id}: expected a number in {point.unit}; got a non-number"
+        if code == NOT_FINITE:
+            return f"{point.id}: expected a finite number; got {value!r}"
+        if code == OUT_OF_RANGE:
+            return (
+                f"{point.id}: expected {point.min_value:g}..{point.max_value:g} {point.unit} "
+                f"(physical range); got {value!r}"
+            )
+        if code == TS_FUTURE:
+            return (
+                f"{point.id}: timestamp {format_ts_us(ts_us)} is more than {self.max_future_s:g} s "
+                f"ahead of the clock ({format_ts_us(parse_timestamp_us(self.clock()))})"
+            )
+        if code == TS_BEFORE_SITE:
+            return (
+                f"{point.id}: timestamp {format_ts_us(ts_us)} is before the site existed "
+                f"(not before {format_ts_us(self.not_before_us)})"
+            )
+        if code == DUPLICATE_CONFLICT:
+            return (
+                f"{point.id} at {format_ts_us(ts_us)}: stored value {stored!r}, new value "
+                f"{value!r} (the first value stored wins)"
+            )
+        if code == BEFORE_RETENTION:
+            return (
+                f"{point.id} at {format_ts_us(ts_us)}: older than the store's raw retention horizon"
+            )
+        return REASONS[code - 1]
+
+    # ----------------------------------------------------------------- store calls
+    def _write_readings(
+        self,
+        idx: npt.NDArray[np.int64],
+        ts_us: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+    ) -> tuple[int, int, npt.NDArray[np.int64], npt.NDArray[np.int16], dict[int, float]]:
+        """Write good rows (unique (point, ts) after the in-batch check).
+
+        Returns (inserted, duplicates, positions of refused rows, their reason
+        codes, stored value per refused position).
+        """
+        empty = np.zeros(0, dtype=np.int64)
+        if len(idx) == 0:
+            return 0, 0, empty, np.zeros(0, dtype=np.int16), {}
+        codes = pd.Categorical.from_codes(idx, categories=self._categories)
+        res = self.store.write_readings(self.site_id, codes, ts_us, values)
+        conflicts = tuple(res.conflicts)
+        if not conflicts:
+            return int(res.inserted), int(res.duplicates), empty, np.zeros(0, dtype=np.int16), {}
+        where: dict[tuple[str, int], int] = {}
+        ids = self.registry.ids
+        c_ts = np.array([int(c.ts_us) for c in conflicts], dtype=np.int64)
+        for jj in np.flatnonzero(np.isin(ts_us, c_ts)):
+            where.setdefault((ids[int(idx[jj])], int(ts_us[jj])), int(jj))
+        pos = np.empty(len(conflicts), dtype=np.int64)
+        code = np.empty(len(conflicts), dtype=np.int16)
+        stored: dict[int, float] = {}
+        for n, c in enumerate(conflicts):
+            j = where[(str(c.point_id), int(c.ts_us))]
+            pos[n] = j
+            code[n] = BEFORE_RETENTION if c.reason == "before_retention" else DUPLICATE_CONFLICT
+            if c.stored_value is not None:
+                stored[j] = float(c.stored_value)
+        return int(res.inserted), int(res.duplicates), pos, code, stored
+
+    def _write_quarantine(self, records: list[QuarantineRecord]) -> None:
+        self.store.write_quarantine(records)

@@ -1,0 +1,72 @@
+"""``heatreuse ingest``, ``points list|export``, ``quarantine list``: output and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rdflib import Graph
+
+from heatreuse.cli.main import run
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pool.yaml"
+CSV = (
+    "timestamp,point_id,value\n"
+    "2026-10-01T00:00:00Z,customer.supply_temp_c,38.5\n"
+    "2026-10-01T00:00:10Z,customer.supply_temp_c,38.6\n"
+    "2026-10-01T00:00:10Z,customer.supply_temp_c,200\n"
+)
+
+
+def test_ingest_then_reingest_then_quarantine_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "m.csv"
+    data.write_text(CSV)
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    assert run(["ingest", str(EXAMPLE), str(data), "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "accepted (new)" in out and "2" in out
+    assert "quarantined: out_of_range" in out
+    assert run(["ingest", str(EXAMPLE), str(data), "--store", store, "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "duplicates (already stored)" in out
+    args = ["quarantine", "list", str(EXAMPLE), "--store", store]
+    assert run([*args, "--reason", "out_of_range"]) == 0
+    out = capsys.readouterr().out
+    assert "out_of_range" in out
+    assert run([*args, "--reason", "bogus"]) == 2
+    assert "unknown quarantine reason" in capsys.readouterr().err
+
+
+def test_ingest_user_errors_exit_2_and_name_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    missing = tmp_path / "nope.csv"
+    assert run(["ingest", str(EXAMPLE), str(missing), "--store", store]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+    naive = tmp_path / "naive.csv"
+    naive.write_text("timestamp,point_id,value\n2026-10-01T00:00:00,loop.pressure_bar,3\n")
+    assert run(["ingest", str(EXAMPLE), str(naive), "--store", store, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "naive.csv" in err and "row 1" in err
+    assert run(["ingest", str(tmp_path / "no-site.yaml"), str(naive), "--store", store]) == 2
+    assert "no-site.yaml" in capsys.readouterr().err
+    assert run(["ingest", str(EXAMPLE), str(naive), "--store", "mysql://x"]) == 2
+    assert run(["ingest", str(EXAMPLE), str(naive), "--not-before", "2026-01-01T00:00"]) == 2
+
+
+def test_points_list_and_brick_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["points", "list", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "meter.heat_energy_kwh" in out
+    assert run(["points", "export", str(EXAMPLE)]) == 2
+    assert "--brick" in capsys.readouterr().err
+    ttl = tmp_path / "site.ttl"
+    assert run(["points", "export", str(EXAMPLE), "--brick", "--out", str(ttl)]) == 0
+    g = Graph()
+    g.parse(ttl, format="turtle")
+    assert len(g) > 500
+    assert run(["points", "export", str(EXAMPLE), "--brick"]) == 0
+    assert "brick:Thermal_Power_Meter" in capsys.readouterr().out

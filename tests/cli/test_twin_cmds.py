@@ -1,0 +1,133 @@
+"""CLI: heatreuse drill, heatreuse twin (offline and live), heatreuse twin-inject."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pandas as pd
+import pytest
+
+from heatreuse.cli.main import run
+from heatreuse.simulation.scenarios import SCENARIO_NAMES
+
+EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "pool.yaml")
+
+
+def test_drill_one_scenario_writes_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "d"
+    code = run(
+        ["drill", EXAMPLE, "--scenario", "pump_failure@2026-01-10T06:00+5h", "--out", str(out)]
+    )
+    assert code == 0
+    line = capsys.readouterr().out.strip()
+    assert "pump_failure@2026-01-10T06:00Z+5h" in line
+    data = json.loads((out / "drill.json").read_text())
+    assert data["scenarios"] == ["pump_failure@2026-01-10T06:00Z+5h"]
+    assert (out / "drill.html").stat().st_size > 100_000
+
+
+def test_drill_all_prints_one_line_per_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["drill", EXAMPLE, "--all", "--year", "2026", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == len(SCENARIO_NAMES)
+    for name, line in zip(SCENARIO_NAMES, lines, strict=True):
+        assert line.split()[0] in ("PASS", "DEGRADED", "FAIL")
+        assert name in line
+        assert (tmp_path / name / "drill.json").exists()
+    summary = json.loads((tmp_path / "drills.json").read_text())
+    assert [s["scenario"].split("@")[0] for s in summary] == list(SCENARIO_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenario", "pump_explodes"], "unknown scenario"),
+        ([], "--scenario"),
+        (["--all", "--scenario", "compute_trip"], "either --all or --scenario"),
+        (["--scenario", "compute_trip", "--step", "7x"], "--step"),
+    ],
+)
+def test_drill_user_errors_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert run(["drill", EXAMPLE, *args, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_offline_twin_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "t.csv"
+    code = run(
+        [
+            "twin", EXAMPLE, "--start", "2026-10-05", "--end", "2026-10-06",
+            "--scenario", "pump_failure@2026-10-05T06:00+5h", "--out", str(out),
+        ]
+    )
+    assert code == 0
+    assert "wrote" in capsys.readouterr().out
+    data = pd.read_csv(out)
+    assert list(data.columns) == ["timestamp", "point_id", "value"]
+    assert data["timestamp"].str.endswith("Z").all()
+    assert run(["twin", EXAMPLE, "--out", str(out)]) == 2
+    assert "--start and --end" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_live_twin_command_with_control_and_inject(capsys: pytest.CaptureFixture[str]) -> None:
+    prefix = f"test-twin-cli/{uuid.uuid4().hex[:10]}"
+    control = f"127.0.0.1:{_free_port()}"
+    got: list[mqtt.MQTTMessage] = []
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda _c, _u, m: got.append(m)
+    sub.connect("127.0.0.1", 1883)
+    sub.loop_start()
+    sub.subscribe(f"{prefix}/#", qos=1)
+    result: list[int] = []
+    thread = threading.Thread(
+        target=lambda: result.append(
+            run(
+                [
+                    "twin", EXAMPLE, "--speed", "600", "--step", "60s",
+                    "--mqtt", "127.0.0.1:1883", "--topic-prefix", prefix,
+                    "--modbus", f"127.0.0.1:{_free_port()}", "--control", control,
+                    "--duration", "4s",
+                ]
+            )
+        )
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        injected = 1
+        while time.monotonic() < deadline and injected != 0:
+            time.sleep(0.3)
+            injected = run(["twin-inject", control, "utility_feed_loss+30min"])
+        assert injected == 0
+        thread.join(20)
+        assert result == [0]
+        topics = {m.topic for m in got}
+        assert f"{prefix}/meter/heat_energy_kwh" in topics
+        feed = [json.loads(m.payload)["value"] for m in got
+                if m.topic == f"{prefix}/utility/feed_status"]
+        assert 0.0 in feed and 1.0 in feed
+        assert got[-1].topic == f"{prefix}/availability" and got[-1].payload == b"offline"
+    finally:
+        sub.publish(f"{prefix}/availability", b"", qos=1, retain=True).wait_for_publish(5)
+        sub.loop_stop()
+        sub.disconnect()
+    assert run(["twin-inject", control, "compute_trip+1h"]) == 2
+    assert run(["twin", EXAMPLE]) == 2

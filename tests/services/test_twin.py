@@ -1,0 +1,255 @@
+"""The twin: offline file ingests cleanly; live stepping against an injected clock; control."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from heatreuse.errors import TwinError
+from heatreuse.services.ingest import ingest_file
+from heatreuse.services.twin import (
+    LiveTwin,
+    TwinControlServer,
+    inject_remote,
+    parse_host_port,
+    parse_time_utc,
+    run_offline_twin,
+)
+from heatreuse.simulation.scenarios import parse_scenarios
+from heatreuse.site import Site, load_site
+from heatreuse.store import open_store
+from heatreuse.telemetry import PointRegistry
+from heatreuse.telemetry.twin_points import TwinPointMap, TwinReadings
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pool.yaml"
+#: After the example's commissioning date (2026-09-01), so ingest accepts everything.
+START = "2026-10-05T00:00Z"
+END = "2026-10-08T00:00Z"
+
+
+@pytest.fixture(scope="module")
+def site() -> Site:
+    return load_site(EXAMPLE)
+
+
+class ListSink:
+    """A sink that keeps what it gets."""
+
+    def __init__(self) -> None:
+        self.chunks: list[TwinReadings] = []
+        self.started = self.closed = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def publish(self, readings: TwinReadings) -> None:
+        self.chunks.append(readings)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def frame(self) -> pd.DataFrame:
+        return pd.concat([c.frame() for c in self.chunks])
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.mark.parametrize("ext", ["parquet", "csv", "csv.gz"])
+def test_offline_twin_ingests_with_zero_quarantine(site: Site, tmp_path: Path, ext: str) -> None:
+    out = tmp_path / f"twin.{ext}"
+    report = run_offline_twin(
+        site,
+        start=START,
+        end=END,
+        out=out,
+        scenarios=parse_scenarios(["pump_failure@2026-10-06T06:00+5h"]),
+    )
+    n_points = len(PointRegistry.from_site(site))
+    assert report.points == n_points and not report.missing_points
+    assert report.readings == n_points * 3 * 1440  # every point each minute at 60 s steps
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        result = ingest_file(site, out, store).result
+    finally:
+        store.close()
+    assert result.received == report.readings
+    assert result.accepted == report.readings
+    assert result.quarantined_total == 0, result.quarantined
+
+
+def test_offline_file_content_and_counters(site: Site, tmp_path: Path) -> None:
+    out = tmp_path / "twin.parquet"
+    report = run_offline_twin(
+        site, start=START, end=END, out=out, chunk_steps=1000,
+        scenarios=parse_scenarios(["compute_trip@2026-10-06T06:00Z+4h"]),
+    )
+    data = pd.read_parquet(out)
+    assert list(data.columns) == ["timestamp", "point_id", "value"]
+    assert str(data["timestamp"].dt.tz) == "UTC"
+    wide = data.pivot(index="timestamp", columns="point_id", values="value")
+    # the heat meter register: monotonic, and its increments are the meter's power x step
+    reg = wide["meter.heat_energy_kwh"].to_numpy()
+    assert np.all(np.diff(reg) >= 0) and reg[0] == 0.0
+    power = wide["meter.heat_power_w"].to_numpy()
+    assert np.allclose(np.diff(reg), power[:-1] * 60 / 3.6e6, rtol=1e-9, atol=1e-9)
+    # the IT energy register's total is the simulation's IT energy
+    it = wide["elec.it_energy_kwh"].to_numpy()
+    last_step = wide["elec.it_power_w"].to_numpy()[-1] * 60 / 3.6e6
+    assert it[-1] + last_step == pytest.approx(report.totals["it_energy_kwh"], rel=1e-9)
+    # compute trip visible in the racks' power
+    trip = wide.loc["2026-10-06T06:00Z":"2026-10-06T09:59Z"]
+    assert (trip["rack.tank-a.it_power_w"] == 0).all() and (trip["elec.it_power_w"] == 0).all()
+    # chunking does not change a thing
+    out2 = tmp_path / "twin2.parquet"
+    run_offline_twin(
+        site, start=START, end=END, out=out2, chunk_steps=10_000,
+        scenarios=parse_scenarios(["compute_trip@2026-10-06T06:00Z+4h"]),
+    )
+    pd.testing.assert_frame_equal(data, pd.read_parquet(out2))
+
+
+def test_offline_refusals(site: Site, tmp_path: Path) -> None:
+    with pytest.raises(TwinError, match="unknown file type"):
+        run_offline_twin(site, start=START, end=END, out=tmp_path / "x.json")
+    with pytest.raises(TwinError, match="must be after"):
+        run_offline_twin(site, start=END, end=START, out=tmp_path / "x.csv")
+    with pytest.raises(TwinError, match="UTC offset"):
+        run_offline_twin(site, start="2026-10-05T00:00", end=END, out=tmp_path / "x.csv")
+    with pytest.raises(Exception, match="needs a start"):
+        run_offline_twin(
+            site, start=START, end=END, out=tmp_path / "x.csv",
+            scenarios=parse_scenarios(["compute_trip+1h"]),
+        )
+    assert parse_time_utc("2026-01-01", "--start") == pd.Timestamp("2026-01-01T00:00Z")
+    assert parse_host_port("[::1]:1883", "--mqtt") == ("::1", 1883)
+    with pytest.raises(TwinError, match="HOST:PORT"):
+        parse_host_port("localhost", "--mqtt")
+
+
+def test_sampling_follows_registry_intervals(site: Site) -> None:
+    pm = TwinPointMap(site, 10)
+    clock = Clock(pd.Timestamp("2026-10-05T12:00Z").timestamp())
+    sink = ListSink()
+    twin = LiveTwin(site, speed=60, step_s=10, start="2026-10-05T00:00Z", sinks=[sink],
+                    clock=clock)
+    clock.t += 60  # one wall minute = one simulated hour at 60x
+    assert twin.advance() == 360
+    chunk = sink.chunks[0]
+    i_fast = chunk.point_ids.index("meter.heat_power_w")  # 10 s point
+    i_slow = chunk.point_ids.index("meter.heat_energy_kwh")  # 60 s register
+    assert chunk.sampled[i_fast].all()
+    assert chunk.sampled[i_slow].sum() == 60
+    assert pm.interval_s["tank.layer_1_temp_c"] == 60
+
+
+def test_live_twin_steps_with_the_clock_and_clamps_to_wall(site: Site) -> None:
+    wall0 = pd.Timestamp("2026-10-05T12:00Z").timestamp()
+    clock = Clock(wall0)
+    sink = ListSink()
+    twin = LiveTwin(site, speed=3600, step_s=60, start="2026-10-05T00:00Z", sinks=[sink],
+                    clock=clock, window_s=6 * 3600)
+    assert twin.advance() == 0
+    clock.t += 5.0  # 5 h simulated
+    assert twin.advance() == 300
+    clock.t += 10.0  # would be 15 h simulated, but the wall clock is only at 12:00:15
+    twin.advance()
+    assert twin.next_step_start() <= pd.Timestamp(clock.t, unit="s", tz="UTC")
+    assert twin.next_step_start() == pd.Timestamp("2026-10-05T12:00Z")
+    frame = sink.frame()
+    assert frame.index.is_monotonic_increasing and frame.index.is_unique
+    assert len(frame) == 720
+    # counters continue across chunks and across prepared windows (6 h each)
+    reg = frame["meter.heat_energy_kwh"].to_numpy()
+    assert np.all(np.diff(reg) >= 0)
+    assert np.allclose(np.diff(reg), frame["meter.heat_power_w"].to_numpy()[:-1] / 60e3)
+
+
+def test_live_matches_offline(site: Site, tmp_path: Path) -> None:
+    """The live twin publishes exactly what the offline twin writes."""
+    out = tmp_path / "o.parquet"
+    run_offline_twin(site, start="2026-10-05T00:00Z", end="2026-10-05T06:00Z", out=out)
+    off = pd.read_parquet(out).pivot(index="timestamp", columns="point_id", values="value")
+    clock = Clock(pd.Timestamp("2026-10-06T00:00Z").timestamp())
+    sink = ListSink()
+    twin = LiveTwin(site, speed=3600, step_s=60, start="2026-10-05T00:00Z", sinks=[sink],
+                    clock=clock, window_s=3 * 3600)
+    clock.t += 6.0
+    twin.advance()
+    live = sink.frame()[off.columns]
+    live.index = live.index.as_unit("us")
+    live.columns.name = "point_id"
+    off.index.name = live.index.name
+    np.testing.assert_allclose(live.to_numpy(), off.to_numpy(), rtol=1e-6, atol=1e-6)
+
+
+def _request(port: int, method: str, path: str, body: str | None = None) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request(method, path, body=body)
+    resp = conn.getresponse()
+    data = json.loads(resp.read().decode())
+    conn.close()
+    return resp.status, data
+
+
+def test_inject_fault_while_running_through_control_endpoint(site: Site) -> None:
+    clock = Clock(pd.Timestamp("2026-10-05T12:00Z").timestamp())
+    sink = ListSink()
+    twin = LiveTwin(site, speed=3600, step_s=60, start="2026-10-05T06:00Z", sinks=[sink],
+                    clock=clock)
+    control = TwinControlServer(twin, "127.0.0.1", 0)
+    twin.sinks.append(control)
+    twin.start_sinks()
+    try:
+        port = control.address[1]
+        clock.t += 1.0
+        twin.advance()
+        assert twin.latest["utility.feed_status"] == 1.0
+        label = inject_remote(f"127.0.0.1:{port}", "utility_feed_loss+30min")
+        assert label == "utility_feed_loss@2026-10-05T07:00Z+30m"
+        status, body = _request(port, "POST", "/faults", "compute_trip+2h")
+        assert status == 201 and body["scenario"].startswith("compute_trip@2026-10-05T07:00Z")
+        status, body = _request(port, "POST", "/faults", '{"scenario": "bogus"}')
+        assert status == 400 and "unknown scenario" in body["error"]
+        clock.t += 0.25  # 15 simulated minutes
+        twin.advance()
+        assert twin.latest["utility.feed_status"] == 0.0
+        assert twin.latest["elec.it_power_w"] == 0.0
+        assert twin.latest["pump.p-primary.status"] == 0.0
+        status, body = _request(port, "GET", "/status")
+        assert status == 200 and body["mode"] == "down" and len(body["faults"]) == 2
+        status, body = _request(port, "DELETE", "/faults")
+        assert status == 200
+        clock.t += 0.25
+        twin.advance()
+        assert twin.latest["utility.feed_status"] == 1.0
+        assert twin.latest["elec.it_power_w"] > 0.0
+    finally:
+        twin.close()
+    assert sink.closed
+    with pytest.raises(TwinError, match="cannot reach"):
+        inject_remote(f"127.0.0.1:{port}", "compute_trip+1h", timeout_s=1)
+
+
+def test_scenario_at_start_applies(site: Site) -> None:
+    clock = Clock(pd.Timestamp("2026-10-05T12:00Z").timestamp())
+    sink = ListSink()
+    twin = LiveTwin(site, speed=3600, step_s=60, start="2026-10-05T06:00Z", sinks=[sink],
+                    clock=clock, scenarios=parse_scenarios(["compute_trip+1h"]))
+    assert twin.scenarios[0].start == pd.Timestamp("2026-10-05T06:00Z")
+    clock.t += 2.0
+    twin.advance()
+    f = sink.frame()
+    assert (f.loc[:"2026-10-05T06:59Z", "elec.it_power_w"] == 0).all()
+    assert (f.loc["2026-10-05T07:00Z":, "elec.it_power_w"] > 0).all()
