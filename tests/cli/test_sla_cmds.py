@@ -34,7 +34,7 @@ def test_export_stdout_and_file_then_import(
     printed = capsys.readouterr().out
     sla = yaml.safe_load(printed)["contract"]["sla"]
     assert sla["target_fraction"] == 0.995 and sla["max_interruption_h"] == 4.0
-    assert sla["supply_band"] == {"min_temp_c": 32.0, "max_temp_c": 45.0}
+    assert sla["supply_band"] == {"min_temp_c": 32.0, "max_temp_c": 50.0}
 
 
 def test_import_invalid_openslo_exit_2_names_field(

@@ -68,8 +68,16 @@ def test_offline_twin_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     out = tmp_path / "t.csv"
     code = run(
         [
-            "twin", EXAMPLE, "--start", "2026-10-05", "--end", "2026-10-06",
-            "--scenario", "pump_failure@2026-10-05T06:00+5h", "--out", str(out),
+            "twin",
+            EXAMPLE,
+            "--start",
+            "2026-10-05",
+            "--end",
+            "2026-10-06",
+            "--scenario",
+            "pump_failure@2026-10-05T06:00+5h",
+            "--out",
+            str(out),
         ]
     )
     assert code == 0
@@ -101,10 +109,22 @@ def test_live_twin_command_with_control_and_inject(capsys: pytest.CaptureFixture
         target=lambda: result.append(
             run(
                 [
-                    "twin", EXAMPLE, "--speed", "600", "--step", "60s",
-                    "--mqtt", "127.0.0.1:1883", "--topic-prefix", prefix,
-                    "--modbus", f"127.0.0.1:{_free_port()}", "--control", control,
-                    "--duration", "4s",
+                    "twin",
+                    EXAMPLE,
+                    "--speed",
+                    "600",
+                    "--step",
+                    "60s",
+                    "--mqtt",
+                    "127.0.0.1:1883",
+                    "--topic-prefix",
+                    prefix,
+                    "--modbus",
+                    f"127.0.0.1:{_free_port()}",
+                    "--control",
+                    control,
+                    "--duration",
+                    "4s",
                 ]
             )
         )
@@ -121,8 +141,11 @@ def test_live_twin_command_with_control_and_inject(capsys: pytest.CaptureFixture
         assert result == [0]
         topics = {m.topic for m in got}
         assert f"{prefix}/meter/heat_energy_kwh" in topics
-        feed = [json.loads(m.payload)["value"] for m in got
-                if m.topic == f"{prefix}/utility/feed_status"]
+        feed = [
+            json.loads(m.payload)["value"]
+            for m in got
+            if m.topic == f"{prefix}/utility/feed_status"
+        ]
         assert 0.0 in feed and 1.0 in feed
         assert got[-1].topic == f"{prefix}/availability" and got[-1].payload == b"offline"
     finally:

@@ -118,10 +118,10 @@ def test_list_quarantine_filters(site: Site, tmp_path: Path) -> None:
 
 def test_not_before_allows_a_backfill(site: Site, tmp_path: Path) -> None:
     path = tmp_path / "old.csv"
-    path.write_text("timestamp,point_id,value\n2026-01-10T06:00:00Z,loop.pressure_bar,3.0\n")
+    path.write_text("timestamp,point_id,value\n2025-06-10T06:00:00Z,loop.pressure_bar,3.0\n")
     with open_store(f"sqlite:///{tmp_path / 'b.db'}") as store:
         refused = ingest_file(site, path, store)
-        accepted = ingest_file(site, path, store, not_before=parse_not_before("2026-01-01"))
+        accepted = ingest_file(site, path, store, not_before=parse_not_before("2025-06-01"))
         clock = make_ingestor(site, store, clock=lambda: dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
         assert clock.max_future_s == 300.0
     assert refused.result.quarantined == {"ts_before_site": 1}

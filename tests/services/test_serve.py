@@ -83,9 +83,13 @@ def mqtt_names(site: Site) -> Iterator[tuple[str, str]]:
     publish([(TopicLayout(site.id, prefix).service_status_topic("ingest"), b"")], retain=True)
 
 
+#: Reference time of the test readings (fixed, so ts(k) never collides across calls).
+REF = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=10)
+
+
 def ts(seconds_ago: int) -> str:
-    when = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=seconds_ago)
-    return when.isoformat().replace("+00:00", "Z")
+    """ISO text of REF - seconds_ago (one timestamp per k, whenever it is called)."""
+    return (REF - dt.timedelta(seconds=seconds_ago)).isoformat().replace("+00:00", "Z")
 
 
 # --------------------------------------------------------------------------- jobs
@@ -296,3 +300,47 @@ def test_sigterm_flushes_everything_accepted(
     assert "SIGTERM received" in out and "everything accepted is stored" in out
     with open_store(f"sqlite:///{db}") as store:
         assert store.count_readings(site.id) == n
+
+
+def test_retention_runs_as_a_periodic_job(site: Site, tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+        old = int(dt.datetime(2026, 9, 15, tzinfo=dt.UTC).timestamp() * 1_000_000)
+        new = int(dt.datetime(2026, 10, 20, tzinfo=dt.UTC).timestamp() * 1_000_000)
+        store.write_readings(site.id, "hx.heat_power_w", [old, new], [1.0, 2.0])
+        now = [T0]
+        service = IngestService(
+            site,
+            ServeConfig(http=None, retention_raw_days=30, job_tick_s=3600),
+            store=store,
+            clock=lambda: now[0],
+        )
+        service.start()
+        try:
+            assert service.jobs.run_due() == ["retention"]  # due at start
+            assert store.count_readings(site.id) == 1
+            assert service.jobs.run_due() == []
+            now[0] = T0 + dt.timedelta(days=1)
+            assert service.jobs.run_due() == ["retention"]
+            assert service.health()["jobs"]["retention"]["runs"] == 2
+        finally:
+            assert service.stop()
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "argv,expect",
+    [
+        (["serve", str(EXAMPLE), "--mqtt", "broker:x"], "--mqtt: expected HOST:PORT"),
+        (["serve", str(EXAMPLE), "--http", ":80"], "--http: expected HOST:PORT"),
+        (["edge", str(EXAMPLE), "--upstream", "central:8080"], "--upstream: expected the HTTP"),
+    ],
+)
+def test_cli_user_errors_exit_2(
+    argv: list[str], expect: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from heatreuse.cli.main import run
+
+    assert run(argv) == 2
+    assert expect in capsys.readouterr().err.replace("\n", "")

@@ -92,7 +92,11 @@ def test_offline_twin_ingests_with_zero_quarantine(site: Site, tmp_path: Path, e
 def test_offline_file_content_and_counters(site: Site, tmp_path: Path) -> None:
     out = tmp_path / "twin.parquet"
     report = run_offline_twin(
-        site, start=START, end=END, out=out, chunk_steps=1000,
+        site,
+        start=START,
+        end=END,
+        out=out,
+        chunk_steps=1000,
         scenarios=parse_scenarios(["compute_trip@2026-10-06T06:00Z+4h"]),
     )
     data = pd.read_parquet(out)
@@ -114,7 +118,11 @@ def test_offline_file_content_and_counters(site: Site, tmp_path: Path) -> None:
     # chunking does not change a thing
     out2 = tmp_path / "twin2.parquet"
     run_offline_twin(
-        site, start=START, end=END, out=out2, chunk_steps=10_000,
+        site,
+        start=START,
+        end=END,
+        out=out2,
+        chunk_steps=10_000,
         scenarios=parse_scenarios(["compute_trip@2026-10-06T06:00Z+4h"]),
     )
     pd.testing.assert_frame_equal(data, pd.read_parquet(out2))
@@ -129,7 +137,10 @@ def test_offline_refusals(site: Site, tmp_path: Path) -> None:
         run_offline_twin(site, start="2026-10-05T00:00", end=END, out=tmp_path / "x.csv")
     with pytest.raises(Exception, match="needs a start"):
         run_offline_twin(
-            site, start=START, end=END, out=tmp_path / "x.csv",
+            site,
+            start=START,
+            end=END,
+            out=tmp_path / "x.csv",
             scenarios=parse_scenarios(["compute_trip+1h"]),
         )
     assert parse_time_utc("2026-01-01", "--start") == pd.Timestamp("2026-01-01T00:00Z")
@@ -142,8 +153,7 @@ def test_sampling_follows_registry_intervals(site: Site) -> None:
     pm = TwinPointMap(site, 10)
     clock = Clock(pd.Timestamp("2026-10-05T12:00Z").timestamp())
     sink = ListSink()
-    twin = LiveTwin(site, speed=60, step_s=10, start="2026-10-05T00:00Z", sinks=[sink],
-                    clock=clock)
+    twin = LiveTwin(site, speed=60, step_s=10, start="2026-10-05T00:00Z", sinks=[sink], clock=clock)
     clock.t += 60  # one wall minute = one simulated hour at 60x
     assert twin.advance() == 360
     chunk = sink.chunks[0]
@@ -158,8 +168,15 @@ def test_live_twin_steps_with_the_clock_and_clamps_to_wall(site: Site) -> None:
     wall0 = pd.Timestamp("2026-10-05T12:00Z").timestamp()
     clock = Clock(wall0)
     sink = ListSink()
-    twin = LiveTwin(site, speed=3600, step_s=60, start="2026-10-05T00:00Z", sinks=[sink],
-                    clock=clock, window_s=6 * 3600)
+    twin = LiveTwin(
+        site,
+        speed=3600,
+        step_s=60,
+        start="2026-10-05T00:00Z",
+        sinks=[sink],
+        clock=clock,
+        window_s=6 * 3600,
+    )
     assert twin.advance() == 0
     clock.t += 5.0  # 5 h simulated
     assert twin.advance() == 300
@@ -183,8 +200,15 @@ def test_live_matches_offline(site: Site, tmp_path: Path) -> None:
     off = pd.read_parquet(out).pivot(index="timestamp", columns="point_id", values="value")
     clock = Clock(pd.Timestamp("2026-10-06T00:00Z").timestamp())
     sink = ListSink()
-    twin = LiveTwin(site, speed=3600, step_s=60, start="2026-10-05T00:00Z", sinks=[sink],
-                    clock=clock, window_s=3 * 3600)
+    twin = LiveTwin(
+        site,
+        speed=3600,
+        step_s=60,
+        start="2026-10-05T00:00Z",
+        sinks=[sink],
+        clock=clock,
+        window_s=3 * 3600,
+    )
     clock.t += 6.0
     twin.advance()
     live = sink.frame()[off.columns]
@@ -206,8 +230,9 @@ def _request(port: int, method: str, path: str, body: str | None = None) -> tupl
 def test_inject_fault_while_running_through_control_endpoint(site: Site) -> None:
     clock = Clock(pd.Timestamp("2026-10-05T12:00Z").timestamp())
     sink = ListSink()
-    twin = LiveTwin(site, speed=3600, step_s=60, start="2026-10-05T06:00Z", sinks=[sink],
-                    clock=clock)
+    twin = LiveTwin(
+        site, speed=3600, step_s=60, start="2026-10-05T06:00Z", sinks=[sink], clock=clock
+    )
     control = TwinControlServer(twin, "127.0.0.1", 0)
     twin.sinks.append(control)
     twin.start_sinks()
@@ -245,11 +270,111 @@ def test_inject_fault_while_running_through_control_endpoint(site: Site) -> None
 def test_scenario_at_start_applies(site: Site) -> None:
     clock = Clock(pd.Timestamp("2026-10-05T12:00Z").timestamp())
     sink = ListSink()
-    twin = LiveTwin(site, speed=3600, step_s=60, start="2026-10-05T06:00Z", sinks=[sink],
-                    clock=clock, scenarios=parse_scenarios(["compute_trip+1h"]))
+    twin = LiveTwin(
+        site,
+        speed=3600,
+        step_s=60,
+        start="2026-10-05T06:00Z",
+        sinks=[sink],
+        clock=clock,
+        scenarios=parse_scenarios(["compute_trip+1h"]),
+    )
     assert twin.scenarios[0].start == pd.Timestamp("2026-10-05T06:00Z")
     clock.t += 2.0
     twin.advance()
     f = sink.frame()
     assert (f.loc[:"2026-10-05T06:59Z", "elec.it_power_w"] == 0).all()
     assert (f.loc["2026-10-05T07:00Z":, "elec.it_power_w"] > 0).all()
+
+
+def test_live_twin_feeds_the_ingest_service_with_no_twin_specific_code(
+    site: Site, tmp_path: Path
+) -> None:
+    """Twin -> Mosquitto and Modbus TCP -> ``heatreuse serve``'s ingest paths -> SQLite."""
+    import socket
+    import time
+    import uuid
+
+    from heatreuse.services.serve import IngestService, ServeConfig
+    from heatreuse.site import expand_points
+    from heatreuse.telemetry.modbus_server import ModbusTwinServer
+    from heatreuse.telemetry.mqtt_publish import MqttPublisher
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        modbus_port = int(s.getsockname()[1])
+    prefix = f"test-twin-e2e/{uuid.uuid4().hex[:10]}"
+    sp = expand_points(site)
+    service = IngestService(
+        site,
+        ServeConfig(
+            store_url=f"sqlite:///{tmp_path / 'e2e.db'}",
+            mqtt=("127.0.0.1", 1883),
+            http=None,
+            modbus_poll=True,
+            modbus_default=("127.0.0.1", modbus_port),
+            modbus_poll_interval_s=0.1,
+            topic_prefix=prefix,
+            client_id="ingest-" + uuid.uuid4().hex[:8],
+            session_expiry_s=60,
+        ),
+    )
+    publisher = MqttPublisher(
+        "127.0.0.1", 1883, sp, prefix=prefix, client_id="twin-" + uuid.uuid4().hex[:8]
+    )
+    modbus = ModbusTwinServer("127.0.0.1", modbus_port, sp)
+    keep = ListSink()
+    start = pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(hours=2)
+    twin = LiveTwin(
+        site,
+        speed=3600,
+        step_s=60,
+        start=start,
+        sinks=[publisher, modbus, keep],
+        scenarios=parse_scenarios(["pump_failure+30min"]),
+    )
+    twin.start_sinks()
+    service.start()
+    try:
+        assert service.wait_ready(10)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            twin.advance()
+            time.sleep(0.2)
+        published = sum(int(c.sampled.sum()) for c in keep.chunks)
+        assert published > 1000
+
+        def done() -> bool:
+            return service.subscriber.stats()["readings"] >= published
+
+        deadline = time.monotonic() + 20
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert done()
+        counters = service.ingestor.counters()
+        assert counters["quarantined_total"] == 0, counters["quarantined"]
+        store = service.store
+        assert store.count_readings(site.id, "meter.heat_energy_kwh") >= 60
+        # the Modbus poller read the twin's heat meter and pump controller through the
+        # registry's map: every register decodes, none fails
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(
+            service.poller.stats()[d]["readings"] > 0 for d in ("heat-meter", "pump-controller")
+        ):
+            time.sleep(0.1)
+        for device in ("heat-meter", "pump-controller"):
+            stats = service.poller.stats()[device]
+            assert stats["ok"] and stats["readings"] > 0 and stats["register_errors"] == 0
+        assert service.ingestor.counters()["quarantined_total"] == 0
+    finally:
+        twin.close()
+        service.stop()
+        import paho.mqtt.client as mqtt
+
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        c.connect("127.0.0.1", 1883)
+        c.loop_start()
+        for topic in (f"{prefix}/availability", f"{prefix}/_ingest/status"):
+            c.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+        c.loop_stop()
+        c.disconnect()

@@ -16,6 +16,7 @@ from heatreuse.simulation import (
     MODE_NAMES,
     OUTPUT_COLUMNS,
     SimulationState,
+    UtilityFeedLoss,
     prepare,
     result_from_outputs,
     run_kernel,
@@ -334,3 +335,45 @@ def test_heat_pump_cop_matches_physics_library() -> None:
     assert K.heat_pump_cop(60.0, 30.0, 0.0, 5.0, 10.0, curve) == pytest.approx(4.0)
     assert K.heat_pump_cop(60.0, 50.0, 0.0, 5.0, 10.0, curve) == pytest.approx(5.0)
     assert K.heat_pump_cop(90.0, 20.0, 0.0, 5.0, 10.0, curve) == pytest.approx(3.0)
+
+
+def test_one_second_steps_are_stable_and_agree() -> None:
+    site = load_site(EXAMPLES / "pool.yaml")
+    demand = varying_demand(1)
+    end = "2026-01-05T09:00Z"
+    fine = simulate(site, demand, step_s=1, end=end, record_layers=True)
+    coarse = simulate(site, demand, step_s=60, end=end)
+    f = fine.frame
+    assert np.isfinite(f["tank_temp_top_c"]).all()
+    assert f["coolant_return_temp_c"].max() <= 55.0 + 1e-3
+    assert f["tank_temp_top_c"].max() <= 55.0 + 1e-3
+    for key in ("heat_delivered_kwh", "hx_heat_kwh"):
+        assert fine.totals()[key] == pytest.approx(coarse.totals()[key], rel=0.01), key
+    assert abs(fine.totals()["balance_residual_fraction"]) < 1e-9
+
+
+def test_idle_tank_cools_exponentially() -> None:
+    # site down, no demand: only tank losses act. Each layer (equal UA share, equal mass)
+    # follows T(t) = T_a + (T_0 - T_a) exp(-UA t / (m cp)), the lumped-capacitance
+    # solution (Incropera 7th ed., eq. 5.6), so the mean does too.
+    site = load_site(EXAMPLES / "pool.yaml")
+    quiet = demand_frame(10, heat_w=0.0, operating=False)
+    layers = site.plant.buffer_tank.layers
+    start = SimulationState(48.0, 0.0, 50.0, (50.0,) * layers)
+    res = simulate(
+        site,
+        quiet,
+        step_s=3600,
+        initial_state=start,
+        faults=[UtilityFeedLoss("2026-01-05T00:00Z", None)],
+    )
+    inputs = prepare(site, quiet, 3600)
+    mass_kg = site.plant.buffer_tank.volume_m3 * inputs.params[K.P_RHO_SECONDARY_KG_PER_M3]
+    cp = inputs.params[K.P_CP_SECONDARY_J_PER_KG_K]
+    tau_s = mass_kg * cp / site.plant.buffer_tank.heat_loss_w_per_k
+    t_end_s = 10 * 86400
+    expected = 20.0 + 30.0 * math.exp(-t_end_s / tau_s)
+    assert res.final_state.tank_layer_temps_c[0] == pytest.approx(expected, abs=1e-6)
+    loss_kwh = mass_kg * cp * (50.0 - expected) / 3.6e6
+    assert res.totals()["tank_loss_kwh"] == pytest.approx(loss_kwh, rel=1e-9)
+    assert (res.frame["mode"] == K.MODE_DOWN).all()

@@ -196,8 +196,10 @@ def test_utility_feed_loss_stops_compute_and_pumps() -> None:
         "heat_delivered_w",
     ):
         assert (down[col] == 0).all(), col
-    # the customer's own boiler takes over after its delay
-    assert (down["backup_heat_w"].iloc[5:] > 0).all()
+    # the site's secondary pump drives the customer circuit (no customer pump): with the
+    # site's power gone no heat, recovered or backup, reaches the customer
+    assert (down["backup_heat_w"] == 0).all()
+    assert down["customer_supply_temp_c"].iloc[-1] < 40.0 - 5.0
     after = f.loc[t0 + pd.Timedelta(hours=3) :]
     assert (after["it_power_w"] > 0).all()
 
@@ -233,8 +235,9 @@ def test_false_low_sensor_makes_the_controller_fire_backup() -> None:
     assert faulty.totals()["backup_heat_kwh"] > 10.0
     f = faulty.frame
     np.testing.assert_allclose(f["supply_temp_measured_c"], f["supply_temp_c"] - 8.0, atol=1e-4)
-    # the truth: the customer was over-supplied, the plant's reading said otherwise
-    assert (f["customer_supply_temp_c"].iloc[60:] > 42.0).all()
+    # the truth: the customer was over-supplied (never below its requirement), the
+    # plant's reading said otherwise
+    assert (f["customer_supply_temp_c"].iloc[60:] >= 40.0 - 1e-3).all()
     assert faulty.totals()["heat_delivered_kwh"] > 1.1 * healthy.totals()["heat_delivered_kwh"]
 
 

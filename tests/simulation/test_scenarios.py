@@ -66,21 +66,43 @@ def test_defaults_without_start_duration_or_severity() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("sensor_false_low@2026-01-10+2h:3", SensorFault(
-            start=pd.Timestamp("2026-01-10T00:00Z"), duration_s=7200.0, offset_k=-3.0)),
-        ("sensor_drift@2026-01-10+2d:1.5", SensorFault(
-            start=pd.Timestamp("2026-01-10T00:00Z"), duration_s=172800.0, offset_k=0.0,
-            drift_k_per_day=-1.5)),
-        ("customer_disconnect@2026-01-10+8h", CustomerDisconnect(
-            start=pd.Timestamp("2026-01-10T00:00Z"), duration_s=28800.0)),
-        ("compute_trip@2026-01-10+4h", ComputeLoad(
-            start=pd.Timestamp("2026-01-10T00:00Z"), duration_s=14400.0, multiplier=0.0)),
-        ("compute_surge@2026-01-10+6h:1.2", ComputeLoad(
-            start=pd.Timestamp("2026-01-10T00:00Z"), duration_s=21600.0, multiplier=1.2)),
-        ("utility_feed_loss@2026-01-10+90min", UtilityFeedLoss(
-            start=pd.Timestamp("2026-01-10T00:00Z"), duration_s=5400.0)),
-        ("reject_path_unavailable@2026-01-10+1d", RejectPathUnavailable(
-            start=pd.Timestamp("2026-01-10T00:00Z"), duration_s=86400.0)),
+        (
+            "sensor_false_low@2026-01-10+2h:3",
+            SensorFault(start=pd.Timestamp("2026-01-10T00:00Z"), duration_s=7200.0, offset_k=-3.0),
+        ),
+        (
+            "sensor_drift@2026-01-10+2d:1.5",
+            SensorFault(
+                start=pd.Timestamp("2026-01-10T00:00Z"),
+                duration_s=172800.0,
+                offset_k=0.0,
+                drift_k_per_day=-1.5,
+            ),
+        ),
+        (
+            "customer_disconnect@2026-01-10+8h",
+            CustomerDisconnect(start=pd.Timestamp("2026-01-10T00:00Z"), duration_s=28800.0),
+        ),
+        (
+            "compute_trip@2026-01-10+4h",
+            ComputeLoad(
+                start=pd.Timestamp("2026-01-10T00:00Z"), duration_s=14400.0, multiplier=0.0
+            ),
+        ),
+        (
+            "compute_surge@2026-01-10+6h:1.2",
+            ComputeLoad(
+                start=pd.Timestamp("2026-01-10T00:00Z"), duration_s=21600.0, multiplier=1.2
+            ),
+        ),
+        (
+            "utility_feed_loss@2026-01-10+90min",
+            UtilityFeedLoss(start=pd.Timestamp("2026-01-10T00:00Z"), duration_s=5400.0),
+        ),
+        (
+            "reject_path_unavailable@2026-01-10+1d",
+            RejectPathUnavailable(start=pd.Timestamp("2026-01-10T00:00Z"), duration_s=86400.0),
+        ),
     ],
 )
 def test_each_scenario_maps_to_its_fault(text: str, expected: object) -> None:
@@ -108,7 +130,10 @@ def test_bad_scenarios_name_what_and_where(text: str, match: str) -> None:
 
 def test_combinable_and_comma_lists() -> None:
     scen = parse_scenarios(
-        ["pump_failure@2026-01-10T06:00+5h,compute_surge@2026-01-10T08:00+1h", "hx_fouling@2026-01-09"]
+        [
+            "pump_failure@2026-01-10T06:00+5h,compute_surge@2026-01-10T08:00+1h",
+            "hx_fouling@2026-01-09",
+        ]
     )
     assert [s.name for s in scen] == ["pump_failure", "compute_surge", "hx_fouling"]
     faults = scenarios_to_faults(scen)
@@ -134,3 +159,15 @@ def test_standard_set_and_default_start() -> None:
     assert [d.name for d in drills] == list(SCENARIO_NAMES)
     assert all(d.start == start for d in drills)
     assert all(d.faults() for d in drills)
+
+
+def test_pump_role_the_site_lacks_is_refused() -> None:
+    from pathlib import Path
+
+    from heatreuse.simulation.scenarios import check_for_site
+    from heatreuse.site import load_site
+
+    site = load_site(Path(__file__).resolve().parents[2] / "examples" / "pool.yaml")
+    check_for_site(site, parse_scenarios(["pump_failure+1h:secondary", "compute_trip+1h"]))
+    with pytest.raises(ScenarioError, match="has no customer pump"):
+        check_for_site(site, parse_scenarios(["pump_failure+1h:customer"]))

@@ -16,9 +16,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def test_from_pool_site() -> None:
     d = SlaDefinition.from_site(load_site(EXAMPLES / "pool.yaml"))
-    assert (d.band_min_temp_c, d.band_max_temp_c) == (32.0, 45.0)  # customer band
+    assert (d.band_min_temp_c, d.band_max_temp_c) == (32.0, 50.0)  # customer band
     assert d.target_fraction == 0.995 and d.period == "both"
-    assert d.contract_start_date == dt.date(2026, 9, 1)
+    assert d.contract_start_date == dt.date(2025, 9, 1)
     assert d.timezone == "Europe/Berlin" and d.maintenance_notice_h == 72.0
     assert d.operating_minutes_by_weekday[0] == ((360, 1320),)
     assert d.operating_minutes_by_weekday[6] == ((480, 1200),)

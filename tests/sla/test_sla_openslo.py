@@ -71,7 +71,7 @@ def test_pool_round_trip_is_lossless_and_has_two_windows() -> None:
         assert doc["spec"]["objectives"][0]["target"] == 0.995
         assert "ratioMetric" in doc["spec"]["indicator"]["spec"]
         cal = doc["spec"]["timeWindow"][0]["calendar"]
-        assert cal == {"startTime": "2026-09-01 00:00:00", "timeZone": "Europe/Berlin"}
+        assert cal == {"startTime": "2025-09-01 00:00:00", "timeZone": "Europe/Berlin"}
         ann = doc["metadata"]["annotations"]
         assert ann["heatreuse.org/supply-band-min-temp-c"] == "32.0"
         assert ann["heatreuse.org/max-interruption-h"] == "4.0"
@@ -120,7 +120,7 @@ def test_foreign_minimal_slo_with_target_percent() -> None:
                 {
                     "duration": "1Y",
                     "isRolling": False,
-                    "calendar": {"startTime": "2026-09-01 00:00:00", "timeZone": "Europe/Berlin"},
+                    "calendar": {"startTime": "2025-09-01 00:00:00", "timeZone": "Europe/Berlin"},
                 }
             ],
             "budgetingMethod": "Timeslices",
@@ -128,7 +128,7 @@ def test_foreign_minimal_slo_with_target_percent() -> None:
         },
     }
     d = import_openslo(yaml.safe_dump(doc))
-    assert d.period == "contract_year" and d.contract_start_date == dt.date(2026, 9, 1)
+    assert d.period == "contract_year" and d.contract_start_date == dt.date(2025, 9, 1)
     assert d.target_fraction == pytest.approx(0.995) and d.always_open
     assert (d.band_min_temp_c, d.band_max_temp_c, d.site_id) == (30.0, 40.0, "pool")
 

@@ -48,7 +48,7 @@ def test_every_reason_is_quarantined_with_raw_source_and_reason(site: Site, stor
         _r("meter.flow_m3_per_h", float("inf")),  # not_finite
         _r("hx.secondary_supply_temp_c", 150.0),  # out_of_range
         _r("hx.secondary_supply_temp_c", 40.0, ts="2026-11-01T12:06:00Z"),  # ts_future
-        _r("hx.secondary_supply_temp_c", 40.0, ts="2026-08-31T21:59:59Z"),  # ts_before_site
+        _r("hx.secondary_supply_temp_c", 40.0, ts="2025-08-31T21:59:59Z"),  # ts_before_site
         _r("customer.supply_temp_c", 39.0),  # duplicate_conflict (in batch)
         _r("customer.supply_temp_c", 38.5),  # exact duplicate (in batch)
         _r("meter.heat_energy_kwh", 10**400),  # out_of_range (beyond float)
@@ -134,7 +134,7 @@ def test_parse_timestamp_never_guesses() -> None:
 
 
 def test_clock_and_start_are_configurable(site: Site, sqlite_store: Any) -> None:
-    early = "2025-06-01T00:00:00Z"  # before the example's commissioning (2026-09-01)
+    early = "2025-06-01T00:00:00Z"  # before the example's commissioning (2025-09-01)
     ing = _ingestor(site, sqlite_store)
     assert ing.ingest([_r("loop.pressure_bar", 3.0, ts=early)]).quarantined == {"ts_before_site": 1}
     backfill = _ingestor(

@@ -7,8 +7,10 @@ sessions (clean start with session expiry 0) and clears retained messages.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -77,9 +79,13 @@ def clear_retained(topics: Sequence[str]) -> None:
     publish([(t, b"") for t in topics], qos=1, retain=True)
 
 
+#: Reference time of the test readings (fixed, so ts(k) never collides across calls).
+REF = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=10)
+
+
 def ts(seconds_ago: int) -> str:
-    when = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=seconds_ago)
-    return when.isoformat().replace("+00:00", "Z")
+    """ISO text of REF - seconds_ago (one timestamp per k, whenever it is called)."""
+    return (REF - dt.timedelta(seconds=seconds_ago)).isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture
@@ -363,3 +369,118 @@ def test_store_recovery_without_restart(
         assert sub.stats()["last_error"] == ""
     finally:
         assert sub.stop()
+
+
+class TcpProxy:
+    """A loopback TCP proxy to the broker whose link can be cut and restored."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        lst = socket.socket()
+        lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lst.bind(("127.0.0.1", self.port))
+        lst.listen()
+        self.port = lst.getsockname()[1]
+        self._listener = lst
+        threading.Thread(target=self._accept, args=(lst,), daemon=True).start()
+
+    def _accept(self, lst: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = lst.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        """Close the listener and every open connection (the link breaks)."""
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for s in conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+
+def test_reconnects_after_a_broken_link_and_gets_what_was_queued(
+    site: Site, sqlite_store: Any, prefix: str, client_ids: list[str]
+) -> None:
+    layout = TopicLayout(site.id, prefix)
+    proxy = TcpProxy(BROKER)
+    proxy.start()
+    cid = f"hrtest-link-{uuid.uuid4().hex[:8]}"
+    client_ids.append(cid)
+    sub = MqttSubscriber(
+        layout,
+        Ingestor(site, sqlite_store),
+        MqttSettings(
+            host="127.0.0.1",
+            port=proxy.port,
+            client_id=cid,
+            session_expiry_s=120,
+            keepalive_s=5,
+            reconnect_min_delay_s=1,
+            reconnect_max_delay_s=2,
+            availability_topic=layout.service_status_topic("ingest"),
+        ),
+    )
+    # watch the subscriber's availability: the broker publishes its will ("offline")
+    # once it has noticed the broken link
+    seen: list[bytes] = []
+    watcher = _client()
+    watcher.on_message = lambda c, u, m: seen.append(bytes(m.payload))
+    watcher.subscribe(layout.service_status_topic("ingest"), qos=1)
+    sub.start()
+    try:
+        assert sub.wait_connected(TIMEOUT_S)
+        assert wait_until(lambda: seen[-1:] == [b"online"], TIMEOUT_S)
+        publish([(layout.batch_topic, batch_payload([("hx.heat_power_w", ts(1), 1.0)]))])
+        assert wait_until(lambda: sqlite_store.count_readings(site.id) == 1, TIMEOUT_S)
+        proxy.cut()
+        assert wait_until(lambda: not sub.connected, TIMEOUT_S)
+        assert wait_until(lambda: seen[-1:] == [b"offline"], TIMEOUT_S)
+        # queued by the broker in the subscriber's session while the link is down
+        publish(
+            [
+                (layout.batch_topic, batch_payload([("hx.heat_power_w", ts(k), float(k))]))
+                for k in range(2, 12)
+            ]
+        )
+        proxy.start()  # same port: paho reconnects with its backoff
+        assert wait_until(lambda: sqlite_store.count_readings(site.id) == 11, TIMEOUT_S), (
+            sub.stats(),
+            sqlite_store.count_readings(site.id),
+        )
+        assert sub.stats()["connects"] >= 2
+    finally:
+        assert sub.stop()
+        proxy.cut()
+        watcher.disconnect()
+        watcher.loop_stop()

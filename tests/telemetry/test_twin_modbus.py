@@ -57,8 +57,9 @@ def running(site: Site) -> Iterator[tuple[LiveTwin, ModbusTwinServer, Keep, Cloc
     server = ModbusTwinServer("127.0.0.1", free_port(), expand_points(site))
     keep = Keep()
     clock = Clock(pd.Timestamp("2026-10-05T12:00Z").timestamp())
-    twin = LiveTwin(site, speed=3600, step_s=60, start="2026-10-05T06:00Z",
-                    sinks=[server, keep], clock=clock)
+    twin = LiveTwin(
+        site, speed=3600, step_s=60, start="2026-10-05T06:00Z", sinks=[server, keep], clock=clock
+    )
     twin.start_sinks()
     try:
         yield twin, server, keep, clock

@@ -84,7 +84,7 @@ def demo(
         table.add_row(
             "SLA breaches",
             "; ".join(
-                b.get("description", b.get("kind", str(b))) if isinstance(b, dict) else str(b)
+                str(b.get("detail") or b.get("kind")) if isinstance(b, dict) else str(b)
                 for b in breaches
             )
             or "none",

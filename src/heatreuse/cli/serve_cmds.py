@@ -72,6 +72,18 @@ def serve(
     poll_interval_s: float | None = POLL_OPT,
     topic_prefix: str | None = TOPIC_PREFIX_OPT,
     client_id: str | None = CLIENT_ID_OPT,
+    retention_raw_days: float | None = typer.Option(
+        None,
+        "--retention-raw-days",
+        help="Daily job: delete raw readings older than this many days [d] (rollups stay).",
+        show_default=False,
+    ),
+    retention_quarantine_days: float | None = typer.Option(
+        None,
+        "--retention-quarantine-days",
+        help="Daily job: delete quarantine rows received more than this many days ago [d].",
+        show_default=False,
+    ),
     log_level: str = LOG_OPT,
 ) -> None:
     """Run the site's ingest service (MQTT, Modbus, HTTP into one store) until SIGTERM."""
@@ -89,6 +101,8 @@ def serve(
         modbus_poll_interval_s=poll_interval_s,
         topic_prefix=topic_prefix,
         client_id=client_id,
+        retention_raw_days=retention_raw_days,
+        retention_quarantine_days=retention_quarantine_days,
     )
     service = IngestService(site, config)
 

@@ -20,8 +20,9 @@ err_console = Console(stderr=True)
 
 SITE_ARG = typer.Argument(..., help="The site YAML file.", show_default=False)
 SCENARIO_HELP = (
-    "Scenario name[@START][+DURATION][:SEVERITY], e.g. pump_failure@2026-01-10T06:00+5h "
-    "(START without offset is UTC). Repeat to combine. Names: " + ", ".join(SCENARIO_NAMES)
+    "Scenario NAME@START+DURATION:SEVERITY (@START, +DURATION and :SEVERITY optional), e.g. "
+    "pump_failure@2026-01-10T06:00+5h (START without offset is UTC). Repeat to combine. "
+    "Names: " + ", ".join(SCENARIO_NAMES)
 )
 
 
@@ -45,7 +46,7 @@ def _with_weather(site: Site, weather: str | None) -> Site:
 # --------------------------------------------------------------------------- drill
 def drill(
     site_file: Path = SITE_ARG,
-    scenario: list[str] = typer.Option(  # noqa: B006 - typer needs the list default
+    scenario: list[str] = typer.Option(
         [], "--scenario", "-s", help=SCENARIO_HELP, show_default=False
     ),
     all_: bool = typer.Option(
@@ -95,7 +96,7 @@ def drill(
         err_console.print(f"reports in {out}/<scenario>/drill.html; summary {out / 'drills.json'}")
         return
     if not scen:
-        raise TwinError("drill: give --scenario NAME[@START][+DURATION][:SEVERITY] or --all")
+        raise TwinError("drill: give --scenario NAME@START+DURATION:SEVERITY or --all")
     result = run_drill(site, scen, step_s=step_s, year=year)
     json_path, html_path = write_drill(result, out)
     typer.echo(result.line)
@@ -105,7 +106,7 @@ def drill(
 # --------------------------------------------------------------------------- twin
 def twin(
     site_file: Path = SITE_ARG,
-    scenario: list[str] = typer.Option(  # noqa: B006
+    scenario: list[str] = typer.Option(
         [], "--scenario", "-s", help=SCENARIO_HELP, show_default=False
     ),
     out: Path | None = typer.Option(
@@ -123,8 +124,9 @@ def twin(
         "(speed 1) or one day ago (faster).",
         show_default=False,
     ),
-    end: str | None = typer.Option(None, "--end", help="Offline twin: end (exclusive).",
-                                   show_default=False),
+    end: str | None = typer.Option(
+        None, "--end", help="Offline twin: end (exclusive).", show_default=False
+    ),
     step: str | None = typer.Option(
         None, "--step", help="Simulation step; default 60s offline, 10s live.", show_default=False
     ),
@@ -145,14 +147,18 @@ def twin(
         show_default=False,
     ),
     topic_prefix: str | None = typer.Option(
-        None, "--topic-prefix", help="MQTT topic prefix (default heatreuse/<site id>).",
+        None,
+        "--topic-prefix",
+        help="MQTT topic prefix (default heatreuse/<site id>).",
         show_default=False,
     ),
     ha_discovery: bool = typer.Option(
         False, "--ha-discovery", help="Live: publish Home Assistant discovery configs."
     ),
     duration: str | None = typer.Option(
-        None, "--duration", help="Live: stop after this wall time (e.g. 10min).",
+        None,
+        "--duration",
+        help="Live: stop after this wall time (e.g. 10min).",
         show_default=False,
     ),
     no_clamp: bool = typer.Option(
@@ -161,8 +167,9 @@ def twin(
         help="Live: let simulated time run ahead of the wall clock (ingest would quarantine "
         "such readings as ts_future).",
     ),
-    weather: str | None = typer.Option(None, "--weather", help="Weather spec instead of the "
-                                       "site's.", show_default=False),
+    weather: str | None = typer.Option(
+        None, "--weather", help="Weather spec instead of the site's.", show_default=False
+    ),
 ) -> None:
     """Run the digital twin: live over MQTT/Modbus, or offline into a readings file."""
     from heatreuse.services.twin import parse_time_utc
@@ -254,8 +261,15 @@ def _run_live(
 
         host, port = parse_host_port(modbus, "--modbus")
         sinks.append(ModbusTwinServer(host, port, site_points))
-    live = LiveTwin(site, speed=speed, step_s=step_s, start=start, scenarios=scen, sinks=sinks,
-                    clamp_to_wall=clamp)
+    live = LiveTwin(
+        site,
+        speed=speed,
+        step_s=step_s,
+        start=start,
+        scenarios=scen,
+        sinks=sinks,
+        clamp_to_wall=clamp,
+    )
     if control:
         host, port = parse_host_port(control, "--control")
         live.sinks.append(TwinControlServer(live, host, port))
@@ -281,8 +295,9 @@ def _run_live(
 
 
 def twin_inject(
-    control: str = typer.Argument(..., help="The twin's control endpoint HOST:PORT.",
-                                  show_default=False),
+    control: str = typer.Argument(
+        ..., help="The twin's control endpoint HOST:PORT.", show_default=False
+    ),
     scenario: str = typer.Argument(..., help=SCENARIO_HELP, show_default=False),
 ) -> None:
     """Inject a fault into a running live twin (without @START: from its next step)."""

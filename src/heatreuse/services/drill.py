@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from heatreuse.errors import ScenarioError
+from heatreuse.services.twin import OFFLINE_STEP_S, window_demand
 from heatreuse.simulation import (
     MODE_BACKUP,
     MODE_CUSTOMER_DISCONNECTED,
@@ -61,6 +62,7 @@ from heatreuse.simulation import (
 )
 from heatreuse.simulation.scenarios import (
     Scenario,
+    check_for_site,
     default_drill_start,
     format_duration,
     scenarios_to_faults,
@@ -69,7 +71,6 @@ from heatreuse.simulation.scenarios import (
 from heatreuse.site import Site
 from heatreuse.sla import SlaDefinition, evaluate, minute_status
 from heatreuse.telemetry.twin_points import TwinPointMap, TwinReadings
-from heatreuse.services.twin import OFFLINE_STEP_S, window_demand
 
 #: Simulated time before the first fault (warm-up and "before" in plots) [s].
 MARGIN_BEFORE_S = 86400
@@ -126,7 +127,9 @@ class DrillResult:
     line
         One-line verdict for ``--all``.
     result
-        The faulted run over the window.
+        The faulted run: ``frame`` over the evaluated days (a day either side of the
+        comparison span; the whole window of a default drill), totals and energy
+        balance over the whole window.
     baseline
         The healthy run over the comparison span.
     supply_minutes, baseline_supply_minutes
@@ -160,7 +163,9 @@ def _minutes(series: pd.Series, step_s: int) -> pd.Series:
     if step_s < 60:
         return series.resample("1min").mean()
     grid = pd.date_range(
-        series.index[0], series.index[-1] + pd.Timedelta(seconds=step_s), freq="1min",
+        series.index[0],
+        series.index[-1] + pd.Timedelta(seconds=step_s),
+        freq="1min",
         inclusive="left",
     )
     return series.reindex(grid, method="ffill")
@@ -169,7 +174,7 @@ def _minutes(series: pd.Series, step_s: int) -> pd.Series:
 def _daily_heat_kwh(power_w: pd.Series, step_s: int, tz: str) -> pd.Series:
     kwh = power_w * step_s / 3.6e6
     local = kwh.tz_convert(tz)
-    daily = local.groupby(local.index.date).sum()
+    daily = local.groupby(pd.DatetimeIndex(local.index).date).sum()
     return daily
 
 
@@ -216,6 +221,7 @@ def run_drill(
         raise ScenarioError("drill: expected at least one scenario (--scenario NAME or --all)")
     t_wall = time.perf_counter()
     scen = resolve_scenarios(site, scenarios, year)
+    check_for_site(site, scen)
     f0 = min(s.start for s in scen if s.start is not None)
     f1 = max(s.end for s in scen if s.end is not None)
     w0 = start if start is not None else (f0 - pd.Timedelta(seconds=MARGIN_BEFORE_S)).floor("D")
@@ -226,33 +232,56 @@ def run_drill(
         )
     demand = window_demand(site, w0, w1, step_s)
     points = TwinPointMap(site, step_s)
-    inputs = prepare(
-        site, demand, step_s, faults=scenarios_to_faults(scen), record_layers=points.needs_layers
-    )
+    inputs = prepare(site, demand, step_s, faults=scenarios_to_faults(scen))
     n = inputs.n_steps
     s0 = int(inputs.index.searchsorted(f0))
-    s1 = int(min(n, inputs.index.searchsorted(f1 + pd.Timedelta(seconds=COMPARE_MARGIN_S))))
+    s1 = min(n, int(inputs.index.searchsorted(f1 + pd.Timedelta(seconds=COMPARE_MARGIN_S))))
     s1 = max(s1, min(n, s0 + 1))
+    c0, c1 = inputs.index[s0], inputs.index[s1 - 1] + pd.Timedelta(seconds=step_s)
+    # The SLA is evaluated on the fault's days: from a day before the comparison span to a
+    # day after it (the whole window for a default drill). Only those days get a result
+    # frame (with tank layers); the rest of a long window runs without building one, so a
+    # site-year drill costs about what the plain simulation costs.
+    e0 = max(w0, (c0 - pd.Timedelta(days=1)).floor("D"))
+    e1 = min(w1, (c1 + pd.Timedelta(days=1)).ceil("D"))
+    r0, r1 = int(inputs.index.searchsorted(e0)), int(inputs.index.searchsorted(e1))
+    with_layers = replace(inputs, record_layers=points.needs_layers)
     chunks = []
     state = None
-    if s0 > 0:
-        before = run_kernel(inputs, None, 0, s0)
-        chunks.append(before)
-        state = before.state_out
-    chunks.append(run_kernel(inputs, state, s0, n))
-    result = result_from_outputs(inputs, chunks)
+    for k0, k1, inp in (
+        (0, r0, inputs),
+        (r0, s0, with_layers),
+        (s0, r1, with_layers),
+        (r1, n, inputs),
+    ):
+        if k1 > k0:
+            chunk = run_kernel(inp, state, k0, k1)
+            chunks.append(chunk)
+            state = chunk.state_out
+        if k1 == s0:
+            state_at_fault = state
+    days = [c for c in chunks if r0 <= c.start_step and c.stop_step <= r1]
+    framed = result_from_outputs(with_layers, days)
+    first, last = chunks[0], chunks[-1]
+    result = replace(
+        framed,
+        totals_j=np.sum([c.totals_j for c in chunks], axis=0),
+        initial_state=first.state_in,
+        final_state=last.state_out,
+        stored_heat_start_j=first.stored_heat_start_j,
+        stored_heat_end_j=last.stored_heat_end_j,
+    )
     # the healthy rerun needs only the comparison span: slice the per-step inputs (the
     # kernel reads step i's column only) so the copy for the fault-free timeline is small
     healthy_inputs = replace(
-        inputs,
+        with_layers,
         index=inputs.index[s0:s1],
         series=inputs.series[:, s0:s1],
         flags=inputs.flags[:, s0:s1],
     ).with_faults(None)
     baseline = result_from_outputs(
-        healthy_inputs, run_kernel(healthy_inputs, state, 0, s1 - s0)
+        healthy_inputs, run_kernel(healthy_inputs, state_at_fault, 0, s1 - s0)
     )
-    c0, c1 = inputs.index[s0], inputs.index[s1 - 1] + pd.Timedelta(seconds=step_s)
 
     defn = SlaDefinition.from_site(site)
     sla_point = defn.measured_point
@@ -260,14 +289,8 @@ def run_drill(
         raise ScenarioError(
             f"drill: the SLA's measured point {sla_point!r} is not a point the twin produces"
         )
-    # The SLA is evaluated on the fault's days: from a day before the comparison span to a
-    # day after it (the whole window for a default drill), so a site-year drill does not
-    # pay for a year of minute slices. Every point is compared over the span only.
-    e0 = max(w0, (c0 - pd.Timedelta(days=1)).floor("D"))
-    e1 = min(w1, (c1 + pd.Timedelta(days=1)).ceil("D"))
-    r0, r1 = int(inputs.index.searchsorted(e0)), int(inputs.index.searchsorted(e1))
-    full, _ = points.readings(result.frame.iloc[r0:r1], point_ids=[sla_point, "meter.heat_power_w"])
-    fault_cmp, _ = points.readings(result.frame.iloc[s0:s1])
+    full, _ = points.readings(result.frame, point_ids=[sla_point, "meter.heat_power_w"])
+    fault_cmp, _ = points.readings(result.frame.iloc[s0 - r0 : s1 - r0])
     base_cmp, _ = points.readings(baseline.frame)
     supply = _minutes(full.series(sla_point), step_s)
     healthy_minutes = _minutes(base_cmp.series(sla_point), step_s)
@@ -298,8 +321,8 @@ def run_drill(
     bad_base_span = int((base_status == "bad").sum())
     longest = max((i.duration_min for i in window_report.interruptions), default=0)
 
-    modes = _fallbacks(result, baseline, s0, s1, c0, step_s, site)
-    energy = _energy(result, baseline, s0, s1, step_s)
+    modes = _fallbacks(result, baseline, s0 - r0, s1 - r0, c0, step_s, site)
+    energy = _energy(result, baseline, s0 - r0, s1 - r0, step_s)
     visibility = _visibility(points, fault_cmp, base_cmp, c0)
     balance = result.energy_balance()
 
@@ -438,9 +461,7 @@ def _month_projection(
         me = (m + 1).start_time.tz_localize(tz).tz_convert("UTC")
         grid = pd.date_range(ms, me, freq="1min", inclusive="left")
         series = pd.Series(in_band, index=grid)
-        inside = supply[
-            (supply.index >= max(ms, c0)) & (supply.index < min(me, c1))
-        ]
+        inside = supply[(supply.index >= max(ms, c0)) & (supply.index < min(me, c1))]
         series.loc[inside.index] = inside.to_numpy()
         rep = evaluate(
             defn,
@@ -496,6 +517,20 @@ def _fallbacks(
             "took_over": minutes > base_minutes,
         }
         out[name] = entry
+    # when the recovered heat first fell short of the demand, and how long the boiler took
+    f = result.frame.iloc[s0:s1]
+    short = (
+        f["heat_delivered_w"].to_numpy(dtype=np.float64)
+        < 0.995 * f["heat_demand_w"].to_numpy(dtype=np.float64) - 1.0
+    )
+    deficit_at = idx[int(np.argmax(short))] if short.any() else None
+    backup_at = out["backup"]["first_at"]
+    out["backup"]["deficit_first_at"] = _iso(deficit_at)
+    out["backup"]["after_deficit_min"] = (
+        None
+        if deficit_at is None or backup_at is None
+        else (pd.Timestamp(backup_at) - deficit_at).total_seconds() / 60.0
+    )
     boiler = site.plant.backup_boiler
     out["backup"]["available"] = boiler is not None
     out["backup"]["control_delay_s"] = None if boiler is None else boiler.control_delay_s
@@ -603,7 +638,9 @@ def _line(r: dict[str, Any]) -> str:
     parts.append("SLA breached" if r["sla"]["would_breach"] else "SLA holds")
     t = r["telemetry"]
     parts.append(
-        f"visible in {t['points_showing_it']} points" if t["visible"] else "NOT visible in telemetry"
+        f"visible in {t['points_showing_it']} points"
+        if t["visible"]
+        else "NOT visible in telemetry"
     )
     return parts[0] + " " + "; ".join(parts[1:])
 
@@ -649,13 +686,12 @@ def drill_html(drill: DrillResult) -> str:
     fig.add_trace(go.Scatter(x=_x(sup.index), y=sup.to_numpy(), name="supply (with fault)"), 1, 1)
     bs = _thin(drill.baseline_supply_minutes.loc[drill.compare_start : drill.compare_end])
     fig.add_trace(
-        go.Scatter(x=_x(bs.index), y=bs.to_numpy(), name="supply (healthy)",
-                   line={"dash": "dot"}),
+        go.Scatter(x=_x(bs.index), y=bs.to_numpy(), name="supply (healthy)", line={"dash": "dot"}),
         1,
         1,
     )
     for y in band:
-        fig.add_hline(y=y, line={"color": "grey", "dash": "dash"}, row=1, col=1)  # type: ignore[arg-type]
+        fig.add_hline(y=y, line={"color": "grey", "dash": "dash"}, row=1, col=1)
     for col, name in (
         ("heat_demand_w", "demand"),
         ("heat_delivered_w", "delivered (reuse)"),
@@ -669,7 +705,9 @@ def drill_html(drill: DrillResult) -> str:
     )
     fig.add_trace(
         go.Scatter(
-            x=_x(b.index), y=b["it_power_w"].to_numpy() / 1e3, name="IT (healthy)",
+            x=_x(b.index),
+            y=b["it_power_w"].to_numpy() / 1e3,
+            name="IT (healthy)",
             line={"dash": "dot"},
         ),
         3,
@@ -688,13 +726,9 @@ def drill_html(drill: DrillResult) -> str:
         4,
         1,
     )
-    fig.update_yaxes(
-        tickvals=list(MODE_NAMES), ticktext=list(MODE_NAMES.values()), row=4, col=1
-    )
+    fig.update_yaxes(tickvals=list(MODE_NAMES), ticktext=list(MODE_NAMES.values()), row=4, col=1)
     for s in r["scenario_details"]:
-        fig.add_vrect(
-            x0=s["start"], x1=s["end"], fillcolor="red", opacity=0.08, line_width=0
-        )
+        fig.add_vrect(x0=s["start"], x1=s["end"], fillcolor="red", opacity=0.08, line_width=0)
     fig.update_layout(height=1100, margin={"l": 60, "r": 20, "t": 40, "b": 40})
     plot = fig.to_html(full_html=False, include_plotlyjs=False)
 
@@ -708,18 +742,29 @@ def drill_html(drill: DrillResult) -> str:
     rows = [
         row("Verdict", r["verdict"].upper()),
         row("Scenarios", ", ".join(r["scenarios"])),
-        row("Window (UTC)", f"{r['window']['start']} .. {r['window']['end']}, {r['window']['step_s']} s"),
+        row(
+            "Window (UTC)",
+            f"{r['window']['start']} .. {r['window']['end']}, {r['window']['step_s']} s",
+        ),
         row("Supply stayed in band", f"{sup_r['stayed_in_band']} ({band[0]}-{band[1]} C)"),
-        row("Out of band", f"{sup_r['out_of_band_min']} min (healthy run: "
-            f"{sup_r['out_of_band_min_without_fault']} min)"),
+        row(
+            "Out of band",
+            f"{sup_r['out_of_band_min']} min (healthy run: "
+            f"{sup_r['out_of_band_min_without_fault']} min)",
+        ),
         row("Coldest / hottest supply", f"{sup_r['coldest_temp_c']} / {sup_r['hottest_temp_c']} C"),
         row(
             "Longest interruption",
-            f"{r['interruptions']['longest_h']:.2f} h (max {r['interruptions']['max_interruption_h']} h)",
+            f"{r['interruptions']['longest_h']:.2f} h "
+            f"(max {r['interruptions']['max_interruption_h']} h)",
         ),
         row("SLA would be breached", r["sla"]["would_breach"]),
-        row("Visible in telemetry", f"{r['telemetry']['visible']} "
-            f"({r['telemetry']['points_showing_it']} of {r['telemetry']['points_published']} points)"),
+        row(
+            "Visible in telemetry",
+            f"{r['telemetry']['visible']} "
+            f"({r['telemetry']['points_showing_it']} of "
+            f"{r['telemetry']['points_published']} points)",
+        ),
         row("Energy balance residual", f"{r['energy_balance']['residual_kwh']:.3g} kWh"),
     ]
     modes = "".join(
@@ -740,22 +785,23 @@ def drill_html(drill: DrillResult) -> str:
         for p in r["telemetry"]["points"]
     )
     breaches = "".join(
-        f"<li>{esc(m['month'])}: {esc('; '.join(b['detail'] for b in m['breaches']) or 'no breach')}"
+        f"<li>{esc(m['month'])}: "
+        f"{esc('; '.join(b['detail'] for b in m['breaches']) or 'no breach')}"
         f" (budget left {m['error_budget_left_min']:.0f} min)</li>"
         for m in r["sla"]["months"]
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>Drill {esc(r['site_id'])}: {esc(', '.join(r['scenarios']))}</title>
+<title>Drill {esc(r["site_id"])}: {esc(", ".join(r["scenarios"]))}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;
 text-align:left}}h1{{font-size:1.4em}}.v-fail{{color:#b00}}.v-degraded{{color:#b60}}
 .v-pass{{color:#070}}</style>
 <script>{get_plotlyjs()}</script></head><body>
-<h1>Failure drill, site {esc(r['site_id'])}:
-<span class="v-{esc(r['verdict'])}">{esc(r['verdict'].upper())}</span></h1>
-<p>{esc(r['summary'])}</p>
-<table>{''.join(rows)}</table>
+<h1>Failure drill, site {esc(r["site_id"])}:
+<span class="v-{esc(r["verdict"])}">{esc(r["verdict"].upper())}</span></h1>
+<p>{esc(r["summary"])}</p>
+<table>{"".join(rows)}</table>
 <h2>Fallback modes</h2>
 <table><tr><th>mode</th><th>took over</th><th>first at (UTC)</th><th>after fault [min]</th>
 <th>active [min]</th><th>healthy run [min]</th></tr>{modes}</table>
@@ -791,7 +837,9 @@ def run_drill_set(
 ) -> list[DrillResult]:
     """Run each scenario as its own drill (default: the standard set at the default start)."""
     y = year or dt.datetime.now(dt.UTC).year
-    scen = list(scenarios) if scenarios else standard_drill_set(
-        default_drill_start(site.location.timezone, y)
+    scen = (
+        list(scenarios)
+        if scenarios
+        else standard_drill_set(default_drill_start(site.location.timezone, y))
     )
     return [run_drill(site, [s], step_s=step_s, year=y) for s in scen]

@@ -224,6 +224,12 @@ class ServeConfig:
         How often due periodic jobs are checked [s].
     stop_timeout_s
         Longest a graceful stop waits for each ingest path [s].
+    retention_raw_days, retention_quarantine_days
+        When set, a periodic job ``retention`` applies
+        :meth:`heatreuse.store.Store.apply_retention` with these horizons [d]
+        (first at start, then every ``retention_interval_s``).
+    retention_interval_s
+        Period of the retention job [s].
     """
 
     store_url: str | None = None
@@ -237,6 +243,9 @@ class ServeConfig:
     session_expiry_s: int = 7 * 86_400
     job_tick_s: float = 1.0
     stop_timeout_s: float = 30.0
+    retention_raw_days: float | None = None
+    retention_quarantine_days: float | None = None
+    retention_interval_s: float = 86_400.0
 
 
 def _esc(text: str) -> str:
@@ -345,6 +354,7 @@ class IngestService:
         except BaseException:
             self.stop()
             raise
+        self._add_retention_job()
         self._jobs_thread = threading.Thread(
             target=self._jobs_main, name=f"jobs-{self.site.id}", daemon=True
         )
@@ -426,6 +436,25 @@ class IngestService:
             if time.monotonic() > deadline:
                 raise HeatreuseError(f"--http {host}:{port}: the HTTP endpoint did not start")
             time.sleep(0.01)
+
+    def _add_retention_job(self) -> None:
+        raw_days = self.config.retention_raw_days
+        q_days = self.config.retention_quarantine_days
+        if raw_days is None and q_days is None:
+            return
+        store = self.store
+
+        def retention(now: dt.datetime) -> None:
+            res = store.apply_retention(raw_days=raw_days, quarantine_days=q_days, now=now)
+            log.info(
+                "retention: %d raw reading(s), %d quarantine row(s) deleted",
+                res.raw_deleted,
+                res.quarantine_deleted,
+            )
+
+        self.jobs.add(
+            "retention", self.config.retention_interval_s, retention, first_due=self.clock()
+        )
 
     def _jobs_main(self) -> None:
         while not self._stop_jobs.wait(self.config.job_tick_s):

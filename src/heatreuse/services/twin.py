@@ -34,7 +34,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,7 +49,12 @@ from heatreuse.simulation import (
     run_kernel,
 )
 from heatreuse.simulation.demand import customer_demand, site_weather
-from heatreuse.simulation.scenarios import Scenario, parse_scenario, scenarios_to_faults
+from heatreuse.simulation.scenarios import (
+    Scenario,
+    check_for_site,
+    parse_scenario,
+    scenarios_to_faults,
+)
 from heatreuse.site import Site
 from heatreuse.telemetry.twin_points import TwinPointMap, TwinReadings
 
@@ -121,9 +125,7 @@ def weather_for_window(site: Site, start: pd.Timestamp, end: pd.Timestamp) -> pd
     return weather
 
 
-def window_demand(
-    site: Site, start: pd.Timestamp, end: pd.Timestamp, step_s: int
-) -> pd.DataFrame:
+def window_demand(site: Site, start: pd.Timestamp, end: pd.Timestamp, step_s: int) -> pd.DataFrame:
     """Customer demand on a regular ``step_s`` grid over ``[start, end)`` (real weather)."""
     index = pd.date_range(start, end, freq=pd.Timedelta(seconds=step_s), inclusive="left")
     index.name = "time"
@@ -201,8 +203,10 @@ class _LongWriter:
         self.schema = pa.schema(
             [
                 ("timestamp", pa.timestamp("us", tz="UTC") if kind == "parquet" else pa.string()),
-                ("point_id", pa.dictionary(pa.int32(), pa.string()) if kind == "parquet"
-                 else pa.string()),
+                (
+                    "point_id",
+                    pa.dictionary(pa.int32(), pa.string()) if kind == "parquet" else pa.string(),
+                ),
                 ("value", pa.float64()),
             ]
         )
@@ -304,9 +308,9 @@ def run_offline_twin(
     for s in scenarios:
         if s.start is None:
             raise ScenarioError(
-                f"scenario {s.text or s.name}: the offline twin needs a start "
-                "(name@START+DURATION)"
+                f"scenario {s.text or s.name}: the offline twin needs a start (name@START+DURATION)"
             )
+    check_for_site(site, scenarios)
     demand = window_demand(site, t0, t1, step_s)
     points = TwinPointMap(site, step_s)
     inputs = prepare(
@@ -431,6 +435,7 @@ class LiveTwin:
         self.steps_done = 0
         self.counters = self.points.initial_counters(counters_start_kwh)
         self.state: SimulationState | None = None
+        check_for_site(site, scenarios)
         self.scenarios: list[Scenario] = [s if s.start else s.at(self.start) for s in scenarios]
         self.latest: dict[str, float] = {}
         self.last_mode: int | None = None
@@ -464,6 +469,7 @@ class LiveTwin:
             With its start filled in.
         """
         s = parse_scenario(scenario) if isinstance(scenario, str) else scenario
+        check_for_site(self.site, [s])
         with self._lock:
             if s.start is None:
                 s = s.at(self.next_step_start())
@@ -546,7 +552,7 @@ class LiveTwin:
         for sink in reversed(self.sinks):
             try:
                 sink.close()
-            except Exception:  # noqa: BLE001 - closing must not hide the first error
+            except Exception:
                 log.exception("twin: closing a sink failed")
 
     def stop(self) -> None:
@@ -618,7 +624,7 @@ class TwinControlServer:
         twin = self.twin
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 log.debug("twin control: " + format, *args)
 
             def _send(self, code: int, body: Any) -> None:
@@ -629,7 +635,7 @@ class TwinControlServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if self.path.rstrip("/") == "/status":
                     self._send(200, twin.status())
                 elif self.path.rstrip("/") == "/faults":
@@ -637,7 +643,7 @@ class TwinControlServer:
                 else:
                     self._send(404, {"error": f"no route {self.path}; try /status or /faults"})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 if self.path.rstrip("/") != "/faults":
                     self._send(404, {"error": f"no route {self.path}; POST /faults"})
                     return
@@ -657,7 +663,7 @@ class TwinControlServer:
                     return
                 self._send(201, {"scenario": s.label()})
 
-            def do_DELETE(self) -> None:  # noqa: N802
+            def do_DELETE(self) -> None:
                 if self.path.rstrip("/") != "/faults":
                     self._send(404, {"error": f"no route {self.path}; DELETE /faults"})
                     return

@@ -76,6 +76,8 @@ P_PIPE_LENGTH_M = 24
 P_PIPE_SURROUNDINGS_C = 25
 P_PIPE_HEAT_CAPACITY_J_PER_M_K = 26
 P_HAS_BACKUP = 27
+#: Margin above the required supply temperature at which the backup boiler is armed [K].
+BACKUP_ARM_MARGIN_K = 1.0
 P_BACKUP_CAPACITY_W = 28
 P_BACKUP_EFFICIENCY = 29
 P_BACKUP_DELAY_S = 30
@@ -529,6 +531,7 @@ def run_steps(
     acc = np.zeros(N_OUT)
     lay_acc = np.zeros(n_layers)
 
+    n_steps_all = series.shape[1]
     for i in range(i0, i1):
         k_out = i - i0
         it_frac = series[X_IT_FRACTION, i] * series[X_IT_MULTIPLIER, i]
@@ -545,9 +548,11 @@ def run_steps(
         reject_ok = flags[F_REJECT_AVAILABLE, i] > 0 and has_reject and feed
         fault = flags[F_FAULT_ACTIVE, i] > 0
         if not feed:
+            # The site's power is gone: compute and the plant's pumps stop. A separate
+            # customer pump is the customer's (own supply) and keeps running, so the
+            # boiler in that circuit can still take over.
             av_p = 0.0
             av_s = 0.0
-            av_c = 0.0
             it_frac = 0.0
         if not has_cust_pump:
             av_c = av_s  # the secondary pump also drives the customer circuit
@@ -644,8 +649,33 @@ def run_steps(
             if serving:
                 q_short = q_d - m_c * cp_s * (t_meas - t_ret)
                 deficit = q_short > 0.005 * q_d + 1.0 or t_meas < t_req
-                if deficit:
-                    if has_backup and state[S_BACKUP_TIMER_S] >= params[P_BACKUP_DELAY_S]:
+                # Hot standby: the boiler is pre-started (its control delay runs) as soon as
+                # the plant works at its limit (customer flow at its cap) or the measured
+                # supply comes within BACKUP_ARM_MARGIN_K of the requirement, so that it can
+                # take over when the deficit comes instead of letting the supply dip for
+                # the whole delay every time the tank runs low.
+                near_limit = (m_cap > 0.0 and m_c >= 0.98 * m_cap) or (
+                    t_meas < t_req + BACKUP_ARM_MARGIN_K
+                )
+                if not near_limit and has_backup:
+                    # Optimum start: demand known from the schedule (e.g. opening hours)
+                    # that the plant cannot cover within the boiler's control delay.
+                    j_end = min(i + 1 + int(params[P_BACKUP_DELAY_S] / dt_step), n_steps_all)
+                    cap_now = m_cap * cp_s * max(t_top - t_ret, 0.0)
+                    for j in range(i + 1, j_end):
+                        if series[X_DEMAND_W, j] > cap_now:
+                            near_limit = True
+                            break
+                # The boiler sits in the customer circuit and shares its circulation pump:
+                # with that pump down (m_cap == 0) no heat, recovered or backup, reaches
+                # the customer.
+                if deficit or near_limit:
+                    if (
+                        deficit
+                        and has_backup
+                        and m_cap > 0.0
+                        and state[S_BACKUP_TIMER_S] >= params[P_BACKUP_DELAY_S]
+                    ):
                         q_bkp = min(max(q_short, 0.0), params[P_BACKUP_CAPACITY_W])
                     state[S_BACKUP_TIMER_S] += dts
                 else:
@@ -656,9 +686,22 @@ def run_steps(
             m_cust_circuit = 0.0
             if serving and t_req > t_ret:
                 m_cust_circuit = q_d / (cp_s * (t_req - t_ret))
+            # Supply temperature at the customer interface (the SLA's point):
+            # - nothing demanded: the water standing in (or flowing through) the pipe;
+            # - demand met by the plant alone: the plant's supply as it arrives;
+            # - demand met with backup heat: the boiler lifts the flow to (at least) the
+            #   requirement;
+            # - demand not met (deficit before the boiler takes over, boiler too small, or
+            #   the circuit pump down): the customer circuit only reaches
+            #   T_ret + (Q_del + Q_backup) / (mdot_design cp), down to the return
+            #   temperature when no heat arrives at all.
             t_cust = t_out
-            if m_cust_circuit > 0.0 and (q_del > 0.0 or q_bkp > 0.0):
-                t_cust = t_ret + (q_del + q_bkp) / (m_cust_circuit * cp_s)
+            if m_cust_circuit > 0.0:
+                q_in = q_del + q_bkp
+                if q_in < q_d * (1.0 - 0.005) - 1.0:
+                    t_cust = t_ret + q_in / (m_cust_circuit * cp_s)
+                elif q_bkp > 0.0:
+                    t_cust = max(t_out, t_req)
 
             # ---------------------------------------------------------------- hot side
             m_p = params[P_MDOT_PRIMARY_KG_PER_S] * av_p

@@ -66,6 +66,7 @@ from heatreuse.simulation.faults import (
     SensorFault,
     UtilityFeedLoss,
 )
+from heatreuse.site.model import Site
 
 #: Scenario names, in the order of the standard drill set.
 SCENARIO_NAMES: tuple[str, ...] = (
@@ -319,6 +320,31 @@ def _faults(s: Scenario) -> list[Fault]:
 def _no_severity(s: Scenario, where: str) -> None:
     if s.severity:
         raise ScenarioError(f"{where}: {s.name} takes no severity, got {s.severity!r}")
+
+
+def check_for_site(site: Site, scenarios: Sequence[Scenario]) -> None:
+    """Refuse scenarios the site cannot have (they would silently do nothing).
+
+    A ``pump_failure`` of a role the site has no pump for (e.g. ``customer`` on a
+    site whose secondary pump also drives the customer circuit), ``hx_fouling``
+    ... all other scenarios apply to every site.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the scenario, the role asked for and the roles the site has.
+    """
+    roles = sorted({p.role for p in site.plant.pumps})
+    for s in scenarios:
+        if s.name != "pump_failure":
+            continue
+        probe = s if s.start is not None else s.at(pd.Timestamp("2000-01-01", tz="UTC"))
+        for fault in probe.faults():
+            if isinstance(fault, PumpFailure) and fault.role not in roles:
+                raise ScenarioError(
+                    f"scenario {s.text or s.label()}: site '{site.id}' has no {fault.role} pump "
+                    f"(plant.pumps roles: {', '.join(roles)})"
+                )
 
 
 def scenarios_to_faults(scenarios: Sequence[Scenario]) -> list[Fault]:

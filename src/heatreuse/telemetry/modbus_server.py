@@ -175,7 +175,7 @@ class ModbusTwinServer:
 
         try:
             loop.run_until_complete(serve())
-        except BaseException as exc:  # noqa: BLE001 - reported to start()
+        except BaseException as exc:
             self._error = exc
             log.error("Modbus twin server stopped: %s", exc)
         finally:
@@ -202,7 +202,7 @@ class ModbusTwinServer:
             fut = asyncio.run_coroutine_threadsafe(server.shutdown(), loop)
             try:
                 fut.result(timeout=5)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.warning("Modbus twin server: shutdown did not finish cleanly")
         if self._thread is not None:
             self._thread.join(timeout=5)

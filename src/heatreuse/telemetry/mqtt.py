@@ -67,7 +67,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from heatreuse.errors import IngestError
@@ -405,7 +405,6 @@ class SubscriberStats:
     connects: int = 0
     connected: bool = False
     last_error: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class MqttSubscriber:

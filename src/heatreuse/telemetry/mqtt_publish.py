@@ -110,9 +110,11 @@ def discovery_config(
         config["value_template"] = "{{ value_json.value | int }}"
         config["payload_on"] = "1"
         config["payload_off"] = "0"
-        config["device_class"] = "running" if point.id.startswith(("pump.", "boiler.",
-                                                                     "dry_cooler.",
-                                                                     "heat_pump.")) else "power"
+        config["device_class"] = (
+            "running"
+            if point.id.startswith(("pump.", "boiler.", "dry_cooler.", "heat_pump."))
+            else "power"
+        )
     else:
         config["value_template"] = "{{ value_json.value }}"
         config["state_class"] = "total_increasing" if point.kind == "counter" else "measurement"
@@ -199,9 +201,10 @@ class MqttPublisher:
             The broker is unreachable or refuses the connection.
         """
         import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True
         )
         client.max_queued_messages_set(0)
         client.max_inflight_messages_set(1000)

@@ -155,7 +155,9 @@ class TwinReadings:
         return pd.DataFrame(
             {
                 "timestamp": self.index.as_unit("us")[steps],
-                "point_id": pd.Categorical.from_codes(codes, categories=list(self.point_ids)),
+                "point_id": pd.Categorical.from_codes(
+                    codes, categories=pd.Index(list(self.point_ids))
+                ),
                 "value": values,
             }
         )
@@ -219,7 +221,7 @@ class TwinPointMap:
         }
 
     # ------------------------------------------------------------------ producers
-    def _producer(self, pid: str) -> Callable[[_Ctx], FloatArray] | None:  # noqa: C901
+    def _producer(self, pid: str) -> Callable[[_Ctx], FloatArray] | None:
         parts = pid.split(".")
         col: dict[str, str] = {
             "it_loop.supply_temp_c": "coolant_supply_temp_c",
@@ -402,7 +404,7 @@ class TwinPointMap:
         values = np.empty((len(ids), n))
         for i, pid in enumerate(ids):
             values[i] = self._producers[pid](ctx)
-        epoch_s = frame.index.as_unit("s").asi8
+        epoch_s = pd.DatetimeIndex(frame.index).as_unit("s").asi8
         intervals = np.array([self.interval_s[p] for p in ids], dtype=np.int64)
         sampled = (epoch_s[None, :] % intervals[:, None]) == 0
         readings = TwinReadings(
@@ -539,8 +541,3 @@ def point_topic(prefix: str, point: Point) -> str:
 def availability_topic(prefix: str) -> str:
     """Retained availability topic (``online`` / ``offline``, the latter also as LWT)."""
     return f"{prefix.rstrip('/')}/availability"
-
-
-def reading_payload(ts: pd.Timestamp, value: float) -> dict[str, object]:
-    """JSON payload of one reading: ``{"ts": "<ISO 8601 UTC>Z", "value": <number>}``."""
-    return {"ts": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "value": value}
