@@ -22,7 +22,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-from heatreuse.errors import DomainError
+from heatreuse.checks import as_array, require
 
 FloatArray = npt.NDArray[np.float64]
 FloatOrArray = float | FloatArray
@@ -31,27 +31,9 @@ FloatOrArray = float | FloatArray
 _REL_TOL = 1.0e-9
 
 
-def _arr(value: Any, func: str, name: str) -> FloatArray:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DomainError(
-            f"{func}: {name} expected a number or numeric array, got {value!r}"
-        ) from exc
-    _require(np.isfinite(arr), arr, func, name, "finite numbers")
-    return arr
-
-
-def _require(ok: Any, arr: FloatArray, func: str, name: str, expected: str) -> None:
-    ok_arr = np.asarray(ok, dtype=bool)
-    if bool(np.all(ok_arr)):
-        return
-    if ok_arr.ndim == 0:
-        got = repr(float(np.asarray(arr).reshape(-1)[0]))
-    else:
-        bad = int(np.flatnonzero(~ok_arr.ravel())[0])
-        got = f"{float(np.broadcast_to(arr, ok_arr.shape).ravel()[bad])!r} (element {bad})"
-    raise DomainError(f"{func}: {name} expected {expected}, got {got}")
+# Input checks shared with the physics package (one implementation, one message format).
+_arr = as_array
+_require = require
 
 
 def _it_energy(it_energy_kwh: Any, func: str) -> FloatArray:

@@ -95,7 +95,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_live_twin_command_with_control_and_inject(capsys: pytest.CaptureFixture[str]) -> None:
+def test_live_twin_command_with_control_and_inject(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Compile the engine first (a clean checkout has no numba cache): the live twin below
+    # runs for 4 s only, and the injection must land inside that window.
+    warm = tmp_path / "warm.csv"
+    assert (
+        run(["twin", EXAMPLE, "--start", "2026-01-05", "--end", "2026-01-06", "--out", str(warm)])
+        == 0
+    )
     prefix = f"test-twin-cli/{uuid.uuid4().hex[:10]}"
     control = f"127.0.0.1:{_free_port()}"
     got: list[mqtt.MQTTMessage] = []
@@ -131,7 +140,7 @@ def test_live_twin_command_with_control_and_inject(capsys: pytest.CaptureFixture
     )
     thread.start()
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         injected = 1
         while time.monotonic() < deadline and injected != 0:
             time.sleep(0.3)

@@ -35,8 +35,7 @@ from typing import overload
 
 import numpy as np
 
-from heatreuse.errors import DomainError
-from heatreuse.physics._checks import (
+from heatreuse.checks import (
     FloatArray,
     FloatOrArray,
     as_array,
@@ -45,6 +44,7 @@ from heatreuse.physics._checks import (
     require,
     result,
 )
+from heatreuse.errors import DomainError
 from heatreuse.physics.water import water_density_kg_per_m3, water_enthalpy_j_per_kg
 from heatreuse.units import J_PER_KWH, M3_PER_L
 

@@ -32,8 +32,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from heatreuse.checks import FloatArray, as_array, non_negative, require
 from heatreuse.errors import DomainError
-from heatreuse.physics._checks import FloatArray, as_array, non_negative, require
 from heatreuse.units import SECONDS_PER_HOUR
 
 #: Mean inside height of a greenhouse [m] used to derive its air volume from the floor

@@ -17,8 +17,7 @@ from typing import Literal, overload
 
 import numpy as np
 
-from heatreuse.errors import DomainError
-from heatreuse.physics._checks import (
+from heatreuse.checks import (
     FloatArray,
     FloatOrArray,
     as_array,
@@ -28,6 +27,7 @@ from heatreuse.physics._checks import (
     require,
     result,
 )
+from heatreuse.errors import DomainError
 
 Arrangement = Literal["counterflow", "parallel"]
 

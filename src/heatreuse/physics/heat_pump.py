@@ -21,7 +21,7 @@ from typing import overload
 
 import numpy as np
 
-from heatreuse.physics._checks import (
+from heatreuse.checks import (
     FloatArray,
     FloatOrArray,
     as_array,

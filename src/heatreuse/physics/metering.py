@@ -34,8 +34,7 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from heatreuse.errors import DomainError
-from heatreuse.physics._checks import (
+from heatreuse.checks import (
     FloatArray,
     FloatOrArray,
     as_array,
@@ -45,6 +44,7 @@ from heatreuse.physics._checks import (
     require,
     result,
 )
+from heatreuse.errors import DomainError
 from heatreuse.physics.water import (
     PRESSURE_MAX_BAR,
     PRESSURE_MIN_BAR,

@@ -29,8 +29,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from heatreuse.checks import FloatArray, as_array, non_negative, require
 from heatreuse.errors import DomainError
-from heatreuse.physics._checks import FloatArray, as_array, non_negative, require
 from heatreuse.physics.degree_days import EUROSTAT_BASE_TEMP_C, EUROSTAT_THRESHOLD_TEMP_C
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from heatreuse.physics._checks import (
+from heatreuse.checks import (
     FloatArray,
     FloatOrArray,
     as_array,

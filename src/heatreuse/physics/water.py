@@ -48,8 +48,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from heatreuse.errors import DomainError
-from heatreuse.physics._checks import (
+from heatreuse.checks import (
     FloatArray,
     FloatOrArray,
     as_array,
@@ -57,6 +56,7 @@ from heatreuse.physics._checks import (
     require,
     result,
 )
+from heatreuse.errors import DomainError
 from heatreuse.units import PA_PER_BAR, ZERO_CELSIUS_K
 
 #: Lowest / highest absolute pressure accepted [bar].
