@@ -334,7 +334,11 @@ def test_retention_runs_as_a_periodic_job(site: Site, tmp_path: Path) -> None:
     [
         (["serve", str(EXAMPLE), "--mqtt", "broker:x"], "--mqtt: expected HOST:PORT"),
         (["serve", str(EXAMPLE), "--http", ":80"], "--http: expected HOST:PORT"),
-        (["edge", str(EXAMPLE), "--upstream", "central:8080"], "--upstream: expected the HTTP"),
+        (
+            ["edge", str(EXAMPLE), "--mqtt", "127.0.0.1:1883", "--upstream", "central:8080"],
+            "--upstream: expected the HTTP",
+        ),
+        (["edge", str(EXAMPLE), "--upstream", "http://127.0.0.1:9"], "no local source"),
     ],
 )
 def test_cli_user_errors_exit_2(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from heatreuse.errors import HeatreuseError
 from heatreuse.site import load_site
 
 SITE_ARG = typer.Argument(..., help="The site YAML file.", show_default=False)
@@ -156,6 +157,11 @@ def edge(
     from heatreuse.telemetry.mqtt import parse_host_port
 
     _logging(log_level)
+    if mqtt is None and not modbus_poll and modbus is None:
+        raise HeatreuseError(
+            "edge: no local source given; expected --mqtt HOST:PORT and/or --modbus-poll "
+            "(or --modbus HOST:PORT), so that the agent has readings to buffer and forward"
+        )
     site = load_site(site_file)
     config = EdgeConfig(
         upstream=upstream,
