@@ -12,13 +12,12 @@ upstream stores each reading once (see :mod:`heatreuse.telemetry.edge`).
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from heatreuse.services.lifecycle import run_until_signal
 from heatreuse.services.serve import LoopThread
 from heatreuse.site import Site, expand_points
 from heatreuse.telemetry.edge import EdgeBuffer, Forwarder, readings_url
@@ -184,22 +183,11 @@ class EdgeAgent:
         return ok
 
     def run_until_signal(self, on_ready: Callable[[EdgeAgent], None] | None = None) -> int:
-        """Start, wait for SIGTERM/SIGINT, stop; return the exit code."""
-        got = threading.Event()
+        """Start, wait for SIGTERM/SIGINT (main thread), stop; return the exit code (0 ok)."""
 
-        def handler(signum: int, frame: Any) -> None:
-            log.info("heatreuse edge: %s received, shutting down", signal.Signals(signum).name)
-            got.set()
-
-        previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
+        def start() -> None:
             self.start()
             if on_ready is not None:
                 on_ready(self)
-            while not got.wait(0.5):
-                pass
-        finally:
-            ok = self.stop()
-            for s, h in previous.items():
-                signal.signal(s, h)
-        return 0 if ok else 1
+
+        return run_until_signal("edge", start, self.stop)

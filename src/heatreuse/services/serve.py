@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -33,6 +32,7 @@ from typing import Any
 
 from heatreuse.errors import HeatreuseError
 from heatreuse.services.ingest import make_ingestor
+from heatreuse.services.lifecycle import run_until_signal
 from heatreuse.site import Site, expand_points
 from heatreuse.telemetry import Ingestor
 
@@ -506,24 +506,13 @@ class IngestService:
 
     def run_until_signal(self, on_ready: Callable[[IngestService], None] | None = None) -> int:
         """Start, wait for SIGTERM/SIGINT (main thread), stop; return the exit code (0 ok)."""
-        got = threading.Event()
 
-        def handler(signum: int, frame: Any) -> None:
-            log.info("heatreuse serve: %s received, shutting down", signal.Signals(signum).name)
-            got.set()
-
-        previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
+        def start() -> None:
             self.start()
             if on_ready is not None:
                 on_ready(self)
-            while not got.wait(0.5):
-                pass
-        finally:
-            ok = self.stop()
-            for s, h in previous.items():
-                signal.signal(s, h)
-        return 0 if ok else 1
+
+        return run_until_signal("serve", start, self.stop)
 
     # ----------------------------------------------------------------- state
     def health(self) -> dict[str, Any]:
