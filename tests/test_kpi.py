@@ -131,3 +131,13 @@ def test_upgrade_exclusion_never_raises_pue(
 @given(ren=st.floats(0.0, 1e10), total=energies)
 def test_ref_in_unit_interval(ren: float, total: float) -> None:
     assert 0.0 <= kpi.ref(ren, total) <= 1.0
+
+
+def test_reused_energy_excludes_heat_pump_electricity() -> None:
+    # 1,000 kWh delivered, of which a heat pump's 250 kWh electricity: 750 kWh of waste heat
+    # reused (ISO/IEC 30134-6 counts reused waste energy); never negative.
+    assert kpi.reused_energy_kwh(1000.0, 250.0) == pytest.approx(750.0)
+    assert kpi.reused_energy_kwh(1000.0) == pytest.approx(1000.0)
+    assert kpi.reused_energy_kwh(100.0, 250.0) == 0.0
+    with pytest.raises(DomainError, match="heat_pump_electricity_kwh"):
+        kpi.reused_energy_kwh(1000.0, -1.0)

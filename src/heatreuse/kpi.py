@@ -382,3 +382,30 @@ def cer(heat_removed_kwh: FloatOrArray, cooling_energy_kwh: FloatOrArray) -> Flo
     cooling = _arr(cooling_energy_kwh, func, "cooling_energy_kwh")
     _require(cooling > 0.0, cooling, func, "cooling_energy_kwh", "cooling energy > 0 kWh")
     return _out(heat / cooling, heat_removed_kwh, cooling_energy_kwh)
+
+
+def reused_energy_kwh(heat_delivered_kwh: float, heat_pump_electricity_kwh: float = 0.0) -> float:
+    """Waste heat reused outside the data-centre boundary, E_Reuse, for ERF and ERE [kWh].
+
+    E_Reuse = Q_delivered - W_heat_pump (floored at 0). Conservative: the heat pump's own
+    electricity ends up in the delivered heat but is not the data centre's waste heat
+    (ISO/IEC 30134-6 counts reused *waste* energy). The one definition the planner and the
+    ledger share, so a plan's ERF and an audited ERF mean the same.
+
+    Parameters
+    ----------
+    heat_delivered_kwh
+        Heat metered at the customer interface [kWh].
+    heat_pump_electricity_kwh
+        Electricity of a heat pump that lifts the recovered heat [kWh].
+
+    Raises
+    ------
+    DomainError
+        Negative or non-finite input.
+    """
+    q = float(_non_negative(heat_delivered_kwh, "reused_energy_kwh", "heat_delivered_kwh"))
+    w = float(
+        _non_negative(heat_pump_electricity_kwh, "reused_energy_kwh", "heat_pump_electricity_kwh")
+    )
+    return max(0.0, q - w)

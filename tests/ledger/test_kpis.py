@@ -121,6 +121,9 @@ def test_enefg_pue_excludes_upgrade_only_heat_pump() -> None:
     k = compute_kpis(site, entries, "2026-03")
     assert k["kpis"]["pue"]["value"] == pytest.approx(58 / 50)
     assert k["kpis"]["pue_enefg"]["value"] == pytest.approx(53 / 50)
+    # ERF counts reused waste heat: 40 kWh delivered minus the heat pump's 5 kWh, over 58 kWh
+    # (the same rule the planner uses: heatreuse.kpi.reused_energy_kwh)
+    assert k["kpis"]["erf"]["value"] == pytest.approx((40 - 5) / 58)
     # not upgrade-only: EnEfG PUE equals PUE
     site2 = site_with(plant__heat_pump={**hp, "upgrade_only": False})
     k2 = compute_kpis(site2, ledger(site2, 4, hp_kwh=5.0), "2026-03")

@@ -40,7 +40,7 @@ REQUIRED_KEYS = (
 )
 #: Unit suffixes a numeric summary key may end with (or a dimensionless KPI name).
 UNIT_SUFFIXES = ("_kwh", "_kg", "_eur", "_eur_per_year", "_years", "_fraction", "_h", "_s")
-DIMENSIONLESS = {"pue", "erf", "ere", "weather_year"}
+DIMENSIONLESS = {"pue", "pue_enefg", "erf", "ere", "weather_year"}
 
 
 def _summary(study: StudyResult) -> dict:
@@ -79,7 +79,8 @@ def test_summary_figures_are_consistent(pool_study: StudyResult) -> None:
         rel=1e-12,
     )
     reused = s["heat_delivered_kwh"] - s["heat_pump_electricity_kwh"]
-    assert s["pue"] == pytest.approx(
+    assert s["pue"] == pytest.approx(kpi.pue(s["total_energy_kwh"], s["it_energy_kwh"]))
+    assert s["pue_enefg"] == pytest.approx(
         kpi.pue(s["total_energy_kwh"], s["it_energy_kwh"], s["upgrade_only_energy_kwh"])
     )
     assert s["erf"] == pytest.approx(kpi.erf(reused, s["total_energy_kwh"]))
@@ -176,9 +177,11 @@ def test_heat_pump_site_excludes_upgrade_electricity_from_pue(tmp_path: Path) ->
     site = load_site(EXAMPLES / "district_preheat.yaml")
     s = run_study(site, tmp_path, step_s=3600).summary
     assert s["upgrade_only_energy_kwh"] == pytest.approx(s["heat_pump_electricity_kwh"])
-    assert s["pue"] == pytest.approx(
+    assert s["pue_enefg"] == pytest.approx(
         (s["total_energy_kwh"] - s["heat_pump_electricity_kwh"]) / s["it_energy_kwh"]
     )
+    assert s["pue"] == pytest.approx(s["total_energy_kwh"] / s["it_energy_kwh"])
+    assert s["pue"] > s["pue_enefg"]
     assert s["capex_breakdown_eur"]["heat_pump_eur"] > 0
 
 

@@ -465,8 +465,9 @@ def compute_kpis(
     used = part.dropna(subset=need) if not part.empty else part
     it = float(math.fsum(used["it_electricity_kwh"])) if len(used) else 0.0
     total = float(math.fsum(used["total_site_energy_kwh"])) if len(used) else 0.0
-    reuse = float(math.fsum(used["heat_delivered_kwh"])) if len(used) else 0.0
+    delivered = float(math.fsum(used["heat_delivered_kwh"])) if len(used) else 0.0
     hp = float(math.fsum(used["heat_pump_electricity_kwh"].fillna(0.0))) if len(used) else 0.0
+    reuse = kpi.reused_energy_kwh(delivered, hp)
     upgrade_only = hp if len(used) and bool(used["heat_pump_upgrade_only"].any()) else 0.0
     estimated_hours = int(used["estimated"].sum()) if len(used) else 0
     result["kpi_basis"] = {
@@ -477,6 +478,7 @@ def compute_kpis(
         "hours_with_estimates": estimated_hours,
         "it_energy_kwh": it,
         "total_energy_kwh": total,
+        "heat_delivered_kwh": delivered,
         "reused_energy_kwh": reuse,
         "heat_pump_electricity_kwh": hp,
         "upgrade_only_electricity_kwh": upgrade_only,
@@ -514,7 +516,8 @@ def compute_kpis(
         erf,
         unit="1",
         formula="E_Reuse / E_DC (ISO/IEC 30134-6)",
-        note="E_Reuse = metered heat delivered to the customer",
+        note="E_Reuse = metered heat delivered minus heat-pump electricity "
+        "(heatreuse.kpi.reused_energy_kwh)",
     )
     kpis["ere"] = _kpi_value(ere, unit="1", formula="(E_DC - E_Reuse) / E_IT = (1 - ERF) x PUE")
     kpis["ref"] = _kpi_value(

@@ -108,6 +108,7 @@ def _row(
         "throttled_h": float(totals.get("throttled_h", 0.0)),
         "reused_energy_kwh": figures["reused_energy_kwh"],
         "pue": figures["pue"],
+        "pue_enefg": figures["pue_enefg"],
         "erf": figures["erf"],
         "ere": figures["ere"],
         "avoided_emissions_kg": figures["avoided_emissions_kg"],

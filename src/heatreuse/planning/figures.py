@@ -7,11 +7,11 @@ KPIs (:mod:`heatreuse.kpi`, ISO/IEC 30134):
 
 * ``total_energy_kwh`` E_DC: the site's metered electricity (IT, cooling,
   pumps, other, heat pump).
-* ``pue`` = (E_DC - E_upgrade) / E_IT; E_upgrade is heat-pump electricity
-  when the site marks the heat pump ``upgrade_only`` (EnEfG section 11).
-* ``reused_energy_kwh`` E_Reuse = heat delivered - heat-pump electricity
-  (conservative: the heat pump's own electricity that ends up in the
-  delivered heat is not counted as the data centre's reuse), and
+* ``pue`` = E_DC / E_IT as is, and ``pue_enefg`` = (E_DC - E_upgrade) / E_IT;
+  E_upgrade is heat-pump electricity when the site marks the heat pump
+  ``upgrade_only`` (EnEfG section 11). Same keys and meaning as the ledger's KPIs.
+* ``reused_energy_kwh`` E_Reuse from :func:`heatreuse.kpi.reused_energy_kwh`
+  (heat delivered - heat-pump electricity, the ledger uses the same), and
   ``erf`` = E_Reuse / E_DC, ``ere`` = (E_DC - E_Reuse) / E_IT.
 
 Avoided CO2 (:func:`heatreuse.carbon.avoided_emissions_kg`, standards.md):
@@ -30,11 +30,6 @@ from heatreuse.planning.economics import CapexBreakdown, money_figures
 from heatreuse.site.model import Site
 
 
-def reused_energy_kwh(heat_delivered_kwh: float, heat_pump_electricity_kwh: float) -> float:
-    """Energy reused outside the boundary for ERF [kWh]: delivered minus heat-pump electricity."""
-    return max(0.0, heat_delivered_kwh - heat_pump_electricity_kwh)
-
-
 def upgrade_only_energy_kwh(site: Site, heat_pump_electricity_kwh: float) -> float:
     """Electricity excluded from PUE (EnEfG section 11) [kWh]."""
     hp = site.plant.heat_pump
@@ -46,7 +41,7 @@ def kpi_figures(site: Site, totals: Mapping[str, float]) -> dict[str, float]:
     it = float(totals["it_energy_kwh"])
     total = float(totals["total_energy_kwh"])
     hp_el = float(totals["heat_pump_electricity_kwh"])
-    reused = reused_energy_kwh(float(totals["heat_delivered_kwh"]), hp_el)
+    reused = kpi.reused_energy_kwh(float(totals["heat_delivered_kwh"]), hp_el)
     upgrade = upgrade_only_energy_kwh(site, hp_el)
     if it <= 0.0 or total <= 0.0:
         nan = float("nan")
@@ -54,13 +49,15 @@ def kpi_figures(site: Site, totals: Mapping[str, float]) -> dict[str, float]:
             "reused_energy_kwh": reused,
             "upgrade_only_energy_kwh": upgrade,
             "pue": nan,
+            "pue_enefg": nan,
             "erf": nan,
             "ere": nan,
         }
     return {
         "reused_energy_kwh": reused,
         "upgrade_only_energy_kwh": upgrade,
-        "pue": float(kpi.pue(total, it, upgrade_only_energy_kwh=upgrade)),
+        "pue": float(kpi.pue(total, it)),
+        "pue_enefg": float(kpi.pue(total, it, upgrade_only_energy_kwh=upgrade)),
         "erf": float(kpi.erf(reused, total)),
         "ere": float(kpi.ere(total, reused, it)),
     }

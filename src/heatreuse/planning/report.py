@@ -290,6 +290,7 @@ _KEY_FIGURES: tuple[tuple[str, str, str, int], ...] = (
     ("total_energy_kwh", "total site electricity", "kWh", 0),
     ("heat_pump_electricity_kwh", "heat pump electricity", "kWh", 0),
     ("pue", "PUE", "-", 3),
+    ("pue_enefg", "PUE (EnEfG: upgrade-only heat pump excluded)", "-", 3),
     ("erf", "ERF", "-", 3),
     ("ere", "ERE", "-", 3),
     ("avoided_emissions_kg", "avoided CO2", "kg", 0),
