@@ -98,3 +98,7 @@ class ScenarioError(SimulationError):
 
 class TwinError(HeatreuseError):
     """The twin cannot run: bad address, port in use, broker unreachable, bad fault request."""
+
+
+class AddressError(HeatreuseError, ValueError):
+    """A HOST:PORT given on the command line is malformed."""

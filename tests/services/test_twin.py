@@ -17,7 +17,6 @@ from heatreuse.services.twin import (
     LiveTwin,
     TwinControlServer,
     inject_remote,
-    parse_host_port,
     parse_time_utc,
     run_offline_twin,
 )
@@ -144,9 +143,6 @@ def test_offline_refusals(site: Site, tmp_path: Path) -> None:
             scenarios=parse_scenarios(["compute_trip+1h"]),
         )
     assert parse_time_utc("2026-01-01", "--start") == pd.Timestamp("2026-01-01T00:00Z")
-    assert parse_host_port("[::1]:1883", "--mqtt") == ("::1", 1883)
-    with pytest.raises(TwinError, match="HOST:PORT"):
-        parse_host_port("localhost", "--mqtt")
 
 
 def test_sampling_follows_registry_intervals(site: Site) -> None:

@@ -29,7 +29,6 @@ from heatreuse.telemetry.mqtt import (
     TopicLayout,
     batch_payload,
     check_point_topics,
-    parse_host_port,
     parse_message,
     point_payload,
     wait_until,
@@ -228,15 +227,6 @@ def test_batch_payload_round_trip() -> None:
         ("a.temp_c", "2026-10-01T00:00:00Z", 1.5),
         ("b.status", 5, True),
     ]
-
-
-def test_parse_host_port() -> None:
-    assert parse_host_port("127.0.0.1:1884", 1883, "--mqtt") == ("127.0.0.1", 1884)
-    assert parse_host_port("broker", 1883, "--mqtt") == ("broker", 1883)
-    with pytest.raises(IngestError, match="--mqtt: expected HOST:PORT"):
-        parse_host_port("broker:x", 1883, "--mqtt")
-    with pytest.raises(IngestError, match="--http"):
-        parse_host_port(":80", 8080, "--http")
 
 
 # --------------------------------------------------------------------------- live, Mosquitto

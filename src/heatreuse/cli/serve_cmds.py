@@ -88,17 +88,17 @@ def serve(
     log_level: str = LOG_OPT,
 ) -> None:
     """Run the site's ingest service (MQTT, Modbus, HTTP into one store) until SIGTERM."""
+    from heatreuse.services.addresses import parse_host_port
     from heatreuse.services.serve import IngestService, ServeConfig
-    from heatreuse.telemetry.mqtt import parse_host_port
 
     _logging(log_level)
     site = load_site(site_file)
     config = ServeConfig(
         store_url=store,
-        mqtt=parse_host_port(mqtt, 1883, "--mqtt") if mqtt else None,
-        http=None if http.strip().lower() == "off" else parse_host_port(http, 8080, "--http"),
+        mqtt=parse_host_port(mqtt, "--mqtt", 1883) if mqtt else None,
+        http=None if http.strip().lower() == "off" else parse_host_port(http, "--http", 8080),
         modbus_poll=modbus_poll or modbus is not None,
-        modbus_default=parse_host_port(modbus, 502, "--modbus") if modbus else None,
+        modbus_default=parse_host_port(modbus, "--modbus", 502) if modbus else None,
         modbus_poll_interval_s=poll_interval_s,
         topic_prefix=topic_prefix,
         client_id=client_id,
@@ -153,8 +153,8 @@ def edge(
     log_level: str = LOG_OPT,
 ) -> None:
     """Run the site's edge agent: buffer locally first, forward upstream in order."""
+    from heatreuse.services.addresses import parse_host_port
     from heatreuse.services.edge import EdgeAgent, EdgeConfig
-    from heatreuse.telemetry.mqtt import parse_host_port
 
     _logging(log_level)
     if mqtt is None and not modbus_poll and modbus is None:
@@ -166,9 +166,9 @@ def edge(
     config = EdgeConfig(
         upstream=upstream,
         buffer_path=buffer,
-        mqtt=parse_host_port(mqtt, 1883, "--mqtt") if mqtt else None,
+        mqtt=parse_host_port(mqtt, "--mqtt", 1883) if mqtt else None,
         modbus_poll=modbus_poll or modbus is not None,
-        modbus_default=parse_host_port(modbus, 502, "--modbus") if modbus else None,
+        modbus_default=parse_host_port(modbus, "--modbus", 502) if modbus else None,
         modbus_poll_interval_s=poll_interval_s,
         topic_prefix=topic_prefix,
         client_id=client_id,

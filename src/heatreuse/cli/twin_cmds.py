@@ -235,7 +235,8 @@ def _run_live(
     duration_s: float | None,
     clamp: bool,
 ) -> None:
-    from heatreuse.services.twin import LiveTwin, TwinControlServer, TwinSink, parse_host_port
+    from heatreuse.services.addresses import parse_host_port
+    from heatreuse.services.twin import LiveTwin, TwinControlServer, TwinSink
     from heatreuse.site import expand_points
 
     if not (mqtt or modbus):

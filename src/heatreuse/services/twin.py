@@ -41,6 +41,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from heatreuse.errors import HeatreuseError, ScenarioError, TwinError, WeatherError
+from heatreuse.services.addresses import parse_host_port
 from heatreuse.simulation import (
     KernelInputs,
     SimulationState,
@@ -723,13 +724,3 @@ def inject_remote(address: str, scenario: str, timeout_s: float = 5.0) -> str:
     if resp.status != 201:
         raise TwinError(f"twin control {host}:{port}: {body.get('error', resp.status)}")
     return str(body["scenario"])
-
-
-def parse_host_port(text: str, what: str) -> tuple[str, int]:
-    """Parse ``HOST:PORT`` (IPv6 in brackets: ``[::1]:1883``)."""
-    t = text.strip()
-    host, sep, port = t.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise TwinError(f"{what}: expected HOST:PORT (e.g. 127.0.0.1:1883), got {text!r}")
-    return host, int(port)

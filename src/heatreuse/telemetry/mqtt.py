@@ -360,28 +360,6 @@ class MqttSettings:
     availability_topic: str | None = None
 
 
-def parse_host_port(text: str, default_port: int, what: str) -> tuple[str, int]:
-    """Parse ``HOST:PORT`` (or ``HOST``) given on the command line.
-
-    Raises
-    ------
-    IngestError
-        Naming the option, what was expected and what came.
-    """
-    host, sep, port_text = text.strip().rpartition(":")
-    if not sep:
-        host, port_text = text.strip(), str(default_port)
-    try:
-        port = int(port_text)
-    except ValueError:
-        port = -1
-    if not host or not 0 < port < 65536:
-        raise IngestError(
-            f"{what}: expected HOST:PORT such as 127.0.0.1:{default_port}; got {text!r}"
-        )
-    return host, port
-
-
 @dataclass
 class _Message:
     mid: int
