@@ -358,27 +358,6 @@ def _quantity(
     }
 
 
-def _avoided_emissions_kg(
-    heat_delivered_kwh: float,
-    fuel_factor_kg_per_kwh: float,
-    reference_efficiency: float,
-    heat_pump_electricity_kwh: float,
-    aux_electricity_kwh: float,
-    grid_factor_kg_per_kwh: float,
-) -> float:
-    """Avoided emissions [kg] by :func:`heatreuse.carbon.avoided_emissions_kg`."""
-    return float(
-        avoided_emissions_kg(
-            heat_delivered_kwh=heat_delivered_kwh,
-            fuel_factor_kg_per_kwh=fuel_factor_kg_per_kwh,
-            reference_efficiency=reference_efficiency,
-            heat_pump_electricity_kwh=heat_pump_electricity_kwh,
-            aux_electricity_kwh=aux_electricity_kwh,
-            grid_factor_kg_per_kwh=grid_factor_kg_per_kwh,
-        )
-    )
-
-
 # --------------------------------------------------------------------------- one quantity
 def _resolve(
     source: QuantitySource,
@@ -543,13 +522,15 @@ def _interval(
         if aux_kwh is None:
             aux_kwh = sum(p.rated_power_w for p in site.plant.pumps) / 1000.0
             aux_method = "pump electricity missing: rated pump power x 1 h"
-        kg = _avoided_emissions_kg(
-            heat["kwh"],
-            ef.displaced_fuel.value_kg_per_kwh,
-            eta,
-            hp["kwh"],
-            aux_kwh,
-            ef.grid.value_kg_per_kwh,
+        kg = float(
+            avoided_emissions_kg(
+                heat["kwh"],
+                ef.displaced_fuel.value_kg_per_kwh,
+                eta,
+                heat_pump_electricity_kwh=hp["kwh"],
+                aux_electricity_kwh=aux_kwh,
+                grid_factor_kg_per_kwh=ef.grid.value_kg_per_kwh,
+            )
         )
         estimated = "estimated" in (heat["status"], hp["status"], pumps["status"]) or bool(
             aux_method
