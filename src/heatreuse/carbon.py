@@ -35,7 +35,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-from heatreuse.checks import as_array, require
+from heatreuse.checks import as_array, is_scalar_call, non_negative, require, result
 
 FloatArray = npt.NDArray[np.float64]
 FloatOrArray = float | FloatArray
@@ -47,20 +47,9 @@ FloatOrArray = float | FloatArray
 REFERENCE_EFFICIENCY_MAX = 1.2
 
 
-# Input checks shared with the physics package (one implementation, one message format).
-_arr = as_array
-_require = require
-
-
-def _non_negative(value: Any, func: str, name: str, unit: str) -> FloatArray:
-    arr = _arr(value, func, name)
-    _require(arr >= 0.0, arr, func, name, f">= 0 {unit}")
-    return arr
-
-
 def _efficiency(value: Any, func: str) -> FloatArray:
-    eta = _arr(value, func, "reference_efficiency")
-    _require(
+    eta = as_array(value, func, "reference_efficiency")
+    require(
         (eta > 0.0) & (eta <= REFERENCE_EFFICIENCY_MAX),
         eta,
         func,
@@ -70,12 +59,6 @@ def _efficiency(value: Any, func: str) -> FloatArray:
         "heat_pump_counterfactual_factor_kg_per_kwh with efficiency 1.0)",
     )
     return eta
-
-
-def _out(value: Any, *inputs: Any) -> FloatOrArray:
-    if all(np.ndim(v) == 0 for v in inputs):
-        return float(np.asarray(value).reshape(()))
-    return np.asarray(value, dtype=np.float64)
 
 
 @overload
@@ -112,9 +95,9 @@ def displaced_fuel_kwh(
     1000.0
     """
     func = "displaced_fuel_kwh"
-    q = _non_negative(heat_delivered_kwh, func, "heat_delivered_kwh", "kWh")
+    q = non_negative(heat_delivered_kwh, func, "heat_delivered_kwh", "kWh")
     eta = _efficiency(reference_efficiency, func)
-    return _out(q / eta, heat_delivered_kwh, reference_efficiency)
+    return result(q / eta, is_scalar_call(heat_delivered_kwh, reference_efficiency))
 
 
 @overload
@@ -155,10 +138,10 @@ def heat_pump_counterfactual_factor_kg_per_kwh(
     0.1
     """
     func = "heat_pump_counterfactual_factor_kg_per_kwh"
-    ef = _non_negative(grid_factor_kg_per_kwh, func, "grid_factor_kg_per_kwh", "kg/kWh")
-    scop = _arr(seasonal_cop, func, "seasonal_cop")
-    _require(scop >= 1.0, scop, func, "seasonal_cop", "a heating COP >= 1")
-    return _out(ef / scop, grid_factor_kg_per_kwh, seasonal_cop)
+    ef = non_negative(grid_factor_kg_per_kwh, func, "grid_factor_kg_per_kwh", "kg/kWh")
+    scop = as_array(seasonal_cop, func, "seasonal_cop")
+    require(scop >= 1.0, scop, func, "seasonal_cop", "a heating COP >= 1")
+    return result(ef / scop, is_scalar_call(grid_factor_kg_per_kwh, seasonal_cop))
 
 
 @overload
@@ -231,20 +214,22 @@ def avoided_emissions_kg(
     118.222
     """
     func = "avoided_emissions_kg"
-    q = _non_negative(heat_delivered_kwh, func, "heat_delivered_kwh", "kWh")
-    ef_fuel = _non_negative(fuel_factor_kg_per_kwh, func, "fuel_factor_kg_per_kwh", "kg/kWh")
+    q = non_negative(heat_delivered_kwh, func, "heat_delivered_kwh", "kWh")
+    ef_fuel = non_negative(fuel_factor_kg_per_kwh, func, "fuel_factor_kg_per_kwh", "kg/kWh")
     eta = _efficiency(reference_efficiency, func)
-    w_hp = _non_negative(heat_pump_electricity_kwh, func, "heat_pump_electricity_kwh", "kWh")
-    w_aux = _non_negative(aux_electricity_kwh, func, "aux_electricity_kwh", "kWh")
-    ef_grid = _non_negative(grid_factor_kg_per_kwh, func, "grid_factor_kg_per_kwh", "kg/kWh")
+    w_hp = non_negative(heat_pump_electricity_kwh, func, "heat_pump_electricity_kwh", "kWh")
+    w_aux = non_negative(aux_electricity_kwh, func, "aux_electricity_kwh", "kWh")
+    ef_grid = non_negative(grid_factor_kg_per_kwh, func, "grid_factor_kg_per_kwh", "kg/kWh")
     electricity = w_hp + w_aux
     avoided = q * ef_fuel / eta - electricity * ef_grid
-    return _out(
+    return result(
         avoided,
-        heat_delivered_kwh,
-        fuel_factor_kg_per_kwh,
-        reference_efficiency,
-        heat_pump_electricity_kwh,
-        aux_electricity_kwh,
-        grid_factor_kg_per_kwh,
+        is_scalar_call(
+            heat_delivered_kwh,
+            fuel_factor_kg_per_kwh,
+            reference_efficiency,
+            heat_pump_electricity_kwh,
+            aux_electricity_kwh,
+            grid_factor_kg_per_kwh,
+        ),
     )

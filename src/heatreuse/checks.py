@@ -81,10 +81,10 @@ def require(
     raise DomainError(f"{func}: {name} expected {expected}, got {_describe(shaped, bad)}{more}")
 
 
-def non_negative(value: Any, func: str, name: str) -> FloatArray:
-    """Coerce and require ``value >= 0``."""
+def non_negative(value: Any, func: str, name: str, unit: str = "") -> FloatArray:
+    """Coerce and require ``value >= 0`` (``unit`` only for the message, e.g. ``"kWh"``)."""
     arr = as_array(value, func, name)
-    require(arr >= 0.0, arr, func, name, ">= 0")
+    require(arr >= 0.0, arr, func, name, f">= 0 {unit}".rstrip())
     return arr
 
 

@@ -22,7 +22,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-from heatreuse.checks import as_array, require
+from heatreuse.checks import as_array, is_scalar_call, non_negative, require, result
 
 FloatArray = npt.NDArray[np.float64]
 FloatOrArray = float | FloatArray
@@ -31,27 +31,10 @@ FloatOrArray = float | FloatArray
 _REL_TOL = 1.0e-9
 
 
-# Input checks shared with the physics package (one implementation, one message format).
-_arr = as_array
-_require = require
-
-
 def _it_energy(it_energy_kwh: Any, func: str) -> FloatArray:
-    it = _arr(it_energy_kwh, func, "it_energy_kwh")
-    _require(it > 0.0, it, func, "it_energy_kwh", "IT energy > 0 kWh")
+    it = as_array(it_energy_kwh, func, "it_energy_kwh")
+    require(it > 0.0, it, func, "it_energy_kwh", "IT energy > 0 kWh")
     return it
-
-
-def _non_negative(value: Any, func: str, name: str) -> FloatArray:
-    arr = _arr(value, func, name)
-    _require(arr >= 0.0, arr, func, name, ">= 0 kWh")
-    return arr
-
-
-def _out(value: Any, *inputs: Any) -> FloatOrArray:
-    if all(np.ndim(v) == 0 for v in inputs):
-        return float(np.asarray(value).reshape(()))
-    return np.asarray(value, dtype=np.float64)
 
 
 @overload
@@ -109,9 +92,9 @@ def pue(
     """
     func = "pue"
     it = _it_energy(it_energy_kwh, func)
-    total = _non_negative(total_energy_kwh, func, "total_energy_kwh")
-    upgrade = _non_negative(upgrade_only_energy_kwh, func, "upgrade_only_energy_kwh")
-    _require(
+    total = non_negative(total_energy_kwh, func, "total_energy_kwh", "kWh")
+    upgrade = non_negative(upgrade_only_energy_kwh, func, "upgrade_only_energy_kwh", "kWh")
+    require(
         upgrade <= total,
         upgrade,
         func,
@@ -119,7 +102,7 @@ def pue(
         "a part of total_energy_kwh (<= total)",
     )
     counted = total - upgrade
-    _require(
+    require(
         counted >= it * (1.0 - _REL_TOL),
         counted,
         func,
@@ -127,7 +110,7 @@ def pue(
         "a total (minus upgrade-only energy) that includes the IT energy, i.e. >= it_energy_kwh",
     )
     ratio = np.maximum(counted / it, 1.0)  # only round-off can put it below 1 here
-    return _out(ratio, total_energy_kwh, it_energy_kwh, upgrade_only_energy_kwh)
+    return result(ratio, is_scalar_call(total_energy_kwh, it_energy_kwh, upgrade_only_energy_kwh))
 
 
 @overload
@@ -167,17 +150,17 @@ def erf(reused_energy_kwh: FloatOrArray, total_energy_kwh: FloatOrArray) -> Floa
     0.2
     """
     func = "erf"
-    reused = _non_negative(reused_energy_kwh, func, "reused_energy_kwh")
-    total = _arr(total_energy_kwh, func, "total_energy_kwh")
-    _require(total > 0.0, total, func, "total_energy_kwh", "total energy > 0 kWh")
-    _require(
+    reused = non_negative(reused_energy_kwh, func, "reused_energy_kwh", "kWh")
+    total = as_array(total_energy_kwh, func, "total_energy_kwh")
+    require(total > 0.0, total, func, "total_energy_kwh", "total energy > 0 kWh")
+    require(
         reused <= total,
         reused,
         func,
         "reused_energy_kwh",
         "reused energy <= total_energy_kwh (ERF is in [0, 1] per ISO/IEC 30134-6)",
     )
-    return _out(reused / total, reused_energy_kwh, total_energy_kwh)
+    return result(reused / total, is_scalar_call(reused_energy_kwh, total_energy_kwh))
 
 
 @overload
@@ -217,17 +200,19 @@ def ere(
     """
     func = "ere"
     it = _it_energy(it_energy_kwh, func)
-    total = _non_negative(total_energy_kwh, func, "total_energy_kwh")
-    reused = _non_negative(reused_energy_kwh, func, "reused_energy_kwh")
-    _require(
+    total = non_negative(total_energy_kwh, func, "total_energy_kwh", "kWh")
+    reused = non_negative(reused_energy_kwh, func, "reused_energy_kwh", "kWh")
+    require(
         total >= it * (1.0 - _REL_TOL),
         total,
         func,
         "total_energy_kwh",
         "a total that includes the IT energy, i.e. >= it_energy_kwh",
     )
-    _require(reused <= total, reused, func, "reused_energy_kwh", "<= total_energy_kwh")
-    return _out((total - reused) / it, total_energy_kwh, reused_energy_kwh, it_energy_kwh)
+    require(reused <= total, reused, func, "reused_energy_kwh", "<= total_energy_kwh")
+    return result(
+        (total - reused) / it, is_scalar_call(total_energy_kwh, reused_energy_kwh, it_energy_kwh)
+    )
 
 
 @overload
@@ -270,10 +255,12 @@ def ref(renewable_energy_kwh: FloatOrArray, total_energy_kwh: FloatOrArray) -> F
     1.0
     """
     func = "ref"
-    ren = _non_negative(renewable_energy_kwh, func, "renewable_energy_kwh")
-    total = _arr(total_energy_kwh, func, "total_energy_kwh")
-    _require(total > 0.0, total, func, "total_energy_kwh", "total energy > 0 kWh")
-    return _out(np.minimum(ren / total, 1.0), renewable_energy_kwh, total_energy_kwh)
+    ren = non_negative(renewable_energy_kwh, func, "renewable_energy_kwh", "kWh")
+    total = as_array(total_energy_kwh, func, "total_energy_kwh")
+    require(total > 0.0, total, func, "total_energy_kwh", "total energy > 0 kWh")
+    return result(
+        np.minimum(ren / total, 1.0), is_scalar_call(renewable_energy_kwh, total_energy_kwh)
+    )
 
 
 @overload
@@ -307,9 +294,9 @@ def wue(water_l: FloatOrArray, it_energy_kwh: FloatOrArray) -> FloatOrArray:
     """
     func = "wue"
     it = _it_energy(it_energy_kwh, func)
-    water = _arr(water_l, func, "water_l")
-    _require(water >= 0.0, water, func, "water_l", ">= 0 L")
-    return _out(water / it, water_l, it_energy_kwh)
+    water = as_array(water_l, func, "water_l")
+    require(water >= 0.0, water, func, "water_l", ">= 0 L")
+    return result(water / it, is_scalar_call(water_l, it_energy_kwh))
 
 
 @overload
@@ -344,9 +331,9 @@ def cue(total_emissions_kg: FloatOrArray, it_energy_kwh: FloatOrArray) -> FloatO
     """
     func = "cue"
     it = _it_energy(it_energy_kwh, func)
-    em = _arr(total_emissions_kg, func, "total_emissions_kg")
-    _require(em >= 0.0, em, func, "total_emissions_kg", ">= 0 kg (offsets are not netted)")
-    return _out(em / it, total_emissions_kg, it_energy_kwh)
+    em = as_array(total_emissions_kg, func, "total_emissions_kg")
+    require(em >= 0.0, em, func, "total_emissions_kg", ">= 0 kg (offsets are not netted)")
+    return result(em / it, is_scalar_call(total_emissions_kg, it_energy_kwh))
 
 
 @overload
@@ -378,10 +365,10 @@ def cer(heat_removed_kwh: FloatOrArray, cooling_energy_kwh: FloatOrArray) -> Flo
     12.5
     """
     func = "cer"
-    heat = _non_negative(heat_removed_kwh, func, "heat_removed_kwh")
-    cooling = _arr(cooling_energy_kwh, func, "cooling_energy_kwh")
-    _require(cooling > 0.0, cooling, func, "cooling_energy_kwh", "cooling energy > 0 kWh")
-    return _out(heat / cooling, heat_removed_kwh, cooling_energy_kwh)
+    heat = non_negative(heat_removed_kwh, func, "heat_removed_kwh", "kWh")
+    cooling = as_array(cooling_energy_kwh, func, "cooling_energy_kwh")
+    require(cooling > 0.0, cooling, func, "cooling_energy_kwh", "cooling energy > 0 kWh")
+    return result(heat / cooling, is_scalar_call(heat_removed_kwh, cooling_energy_kwh))
 
 
 def reused_energy_kwh(heat_delivered_kwh: float, heat_pump_electricity_kwh: float = 0.0) -> float:
@@ -404,8 +391,10 @@ def reused_energy_kwh(heat_delivered_kwh: float, heat_pump_electricity_kwh: floa
     DomainError
         Negative or non-finite input.
     """
-    q = float(_non_negative(heat_delivered_kwh, "reused_energy_kwh", "heat_delivered_kwh"))
+    q = float(non_negative(heat_delivered_kwh, "reused_energy_kwh", "heat_delivered_kwh", "kWh"))
     w = float(
-        _non_negative(heat_pump_electricity_kwh, "reused_energy_kwh", "heat_pump_electricity_kwh")
+        non_negative(
+            heat_pump_electricity_kwh, "reused_energy_kwh", "heat_pump_electricity_kwh", "kWh"
+        )
     )
     return max(0.0, q - w)
