@@ -18,6 +18,8 @@ FloatOrArray = TypeVar("FloatOrArray", float, npt.NDArray[np.float64])
 ZERO_CELSIUS_K = 273.15
 #: Standard gravity [m/s2]. CGPM 1901.
 GRAVITY_M_PER_S2 = 9.80665
+#: Standard atmosphere [bar] (ISO 2533; 101,325 Pa).
+STANDARD_PRESSURE_BAR = 1.01325
 #: Specific gas constant of water vapour [J/(kg K)], as used in VDI 2089-1.
 R_WATER_VAPOUR_J_PER_KG_K = 461.52
 #: Stefan-Boltzmann constant [W/(m2 K4)]. CODATA 2018.

@@ -71,6 +71,7 @@ from heatreuse.simulation.scenarios import (
 from heatreuse.site import Site
 from heatreuse.sla import SlaDefinition, evaluate, minute_status
 from heatreuse.telemetry.twin_points import TwinPointMap, TwinReadings
+from heatreuse.units import J_PER_KWH, SECONDS_PER_HOUR
 
 #: Simulated time before the first fault (warm-up and "before" in plots) [s].
 MARGIN_BEFORE_S = 86400
@@ -172,7 +173,7 @@ def _minutes(series: pd.Series, step_s: int) -> pd.Series:
 
 
 def _daily_heat_kwh(power_w: pd.Series, step_s: int, tz: str) -> pd.Series:
-    kwh = power_w * step_s / 3.6e6
+    kwh = power_w * step_s / J_PER_KWH
     local = kwh.tz_convert(tz)
     daily = local.groupby(pd.DatetimeIndex(local.index).date).sum()
     return daily
@@ -345,7 +346,7 @@ def run_drill(
                 "name": s.name,
                 "start": _iso(s.start),
                 "end": _iso(s.end),
-                "duration_h": s.duration_s / 3600.0,
+                "duration_h": s.duration_s / SECONDS_PER_HOUR,
                 "severity": s.severity or None,
             }
             for s in scen
@@ -554,8 +555,8 @@ def _energy(
     }
     out: dict[str, Any] = {}
     for key, col in cols.items():
-        a = float(f[col].to_numpy(dtype=np.float64).sum()) * step_s / 3.6e6
-        c = float(b[col].to_numpy(dtype=np.float64).sum()) * step_s / 3.6e6
+        a = float(f[col].to_numpy(dtype=np.float64).sum()) * step_s / J_PER_KWH
+        c = float(b[col].to_numpy(dtype=np.float64).sum()) * step_s / J_PER_KWH
         out[key] = {"with_fault": a, "without_fault": c, "difference": a - c}
     out["span"] = "comparison span (fault start to fault end + margin)"
     return out

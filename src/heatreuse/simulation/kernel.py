@@ -34,6 +34,8 @@ import math
 import numpy as np
 from numba import njit
 
+from heatreuse.units import SECONDS_PER_HOUR, ZERO_CELSIUS_K
+
 # --------------------------------------------------------------------------- controller modes
 #: Modes, encoded as small ints in order of priority: when several apply within
 #: one step, the step reports the highest. ``mode_flags`` holds all of them as
@@ -314,8 +316,8 @@ def heat_pump_cop(
                     cop = hp_curve[1, j] + w * (hp_curve[1, j + 1] - hp_curve[1, j])
                     break
     else:
-        t_cond_k = sink_temp_c + approach_k + 273.15
-        t_evap_k = source_temp_c - approach_k + 273.15
+        t_cond_k = sink_temp_c + approach_k + ZERO_CELSIUS_K
+        t_evap_k = source_temp_c - approach_k + ZERO_CELSIUS_K
         dt = t_cond_k - t_evap_k
         cop = cop_max if dt <= 0.0 else carnot_fraction * t_cond_k / dt
     out: float = min(max(cop, 1.0), cop_max)
@@ -859,9 +861,9 @@ def run_steps(
             acc[O_COOLING_ELECTRICITY_W] += cooling_w
             acc[O_OTHER_ELECTRICITY_W] += other_w
             acc[O_TOTAL_ELECTRICITY_W] += p_it + cooling_w + other_w + pump_w + w_hp
-            acc[O_FLOW_PRIMARY_M3_PER_H] += m_p / rho_p * 3600.0
-            acc[O_FLOW_SECONDARY_M3_PER_H] += m_s / rho_s * 3600.0
-            acc[O_FLOW_CUSTOMER_M3_PER_H] += m_c / rho_s * 3600.0
+            acc[O_FLOW_PRIMARY_M3_PER_H] += m_p / rho_p * SECONDS_PER_HOUR
+            acc[O_FLOW_SECONDARY_M3_PER_H] += m_s / rho_s * SECONDS_PER_HOUR
+            acc[O_FLOW_CUSTOMER_M3_PER_H] += m_c / rho_s * SECONDS_PER_HOUR
             acc[O_BACKUP_FUEL_W] += q_bkp / params[P_BACKUP_EFFICIENCY]
             if record_layers:
                 for j in range(n_layers):

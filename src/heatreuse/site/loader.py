@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from heatreuse.errors import SiteConfigError
 from heatreuse.site.model import CUSTOMER_KINDS, Site
-from heatreuse.units import UNIT_SUFFIXES, split_unit_suffix
+from heatreuse.units import STANDARD_PRESSURE_BAR, UNIT_SUFFIXES, split_unit_suffix
 
 Path_ = tuple[str | int, ...]
 
@@ -261,7 +261,7 @@ def _boiling_problems(site: Site, data: Any, lines: _LineMap, file: str) -> list
     """Water temperatures must stay below boiling at the loop pressure."""
     from heatreuse.physics import saturation_temperature_c
 
-    pressure_bar = max(site.plant.loop_pressure_bar, 1.01325)
+    pressure_bar = max(site.plant.loop_pressure_bar, STANDARD_PRESSURE_BAR)
     t_sat_c = float(saturation_temperature_c(pressure_bar))
     problems = []
     for section in ("compute", "plant", "customer"):

@@ -80,10 +80,10 @@ from heatreuse.errors import TwinError
 from heatreuse.physics.water import water_cp_j_per_kg_k, water_density_kg_per_m3
 from heatreuse.site import Site, expand_points
 from heatreuse.site.points import ModbusRegister, Point, SitePoints
+from heatreuse.units import GRAVITY_M_PER_S2, J_PER_KWH, PA_PER_BAR, SECONDS_PER_HOUR
 
 FloatArray = npt.NDArray[np.float64]
 #: Standard gravity [m/s2] (CGPM 1901).
-G_M_PER_S2 = 9.80665
 #: Below this power a boiler, dry cooler or heat pump counts as off [W].
 STATUS_ON_W = 1.0
 #: Columns of the long readings format (``heatreuse.telemetry.files``).
@@ -189,7 +189,7 @@ class TwinPointMap:
         t_rep = 0.5 * (site.compute.cooling.coolant_return_temp_c + 30.0)
         rho = float(water_density_kg_per_m3(t_rep, p_bar))
         self._rho_cp_j_per_m3_k = rho * float(water_cp_j_per_kg_k(t_rep, p_bar))
-        self._rho_g_bar_per_m = rho * G_M_PER_S2 / 1e5
+        self._rho_g_bar_per_m = rho * GRAVITY_M_PER_S2 / PA_PER_BAR
         total_nameplate = sum(r.nameplate_power_w * r.count for r in site.compute.racks)
         self._rack_share = {
             r.id: (r.nameplate_power_w * r.count / total_nameplate if total_nameplate > 0 else 0.0)
@@ -309,7 +309,7 @@ class TwinPointMap:
 
     def _hx_supply(self, c: _Ctx) -> FloatArray:
         t_in = c.col("tank_temp_bottom_c")
-        flow = c.col("flow_secondary_m3_per_h") / 3600.0
+        flow = c.col("flow_secondary_m3_per_h") / SECONDS_PER_HOUR
         heat = c.col("hx_heat_w")
         with np.errstate(divide="ignore", invalid="ignore"):
             rise = np.where(flow > 1e-9, heat / (flow * self._rho_cp_j_per_m3_k), 0.0)
@@ -450,7 +450,7 @@ class _Ctx:
 
     def counter(self, pid: str, power_w: FloatArray) -> FloatArray:
         start = self.counters_in.get(pid, 0.0)
-        energy_kwh = power_w * (self.step_s / 3.6e6)
+        energy_kwh = power_w * (self.step_s / J_PER_KWH)
         before = np.concatenate(([0.0], np.cumsum(energy_kwh)[:-1])) if self.n else energy_kwh
         self.counters_out[pid] = start + float(np.sum(energy_kwh))
         return start + before
