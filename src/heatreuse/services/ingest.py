@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,21 +52,12 @@ class FileIngestReport:
         return self.result.received / self.duration_s if self.duration_s > 0 else 0.0
 
 
-@contextlib.contextmanager
-def opened_store(store_url: str | None = None) -> Iterator[Any]:
-    """Open the store at ``store_url`` (default: :func:`heatreuse.store.default_store_url`).
+def opened_store(store_url: str | None = None) -> contextlib.AbstractContextManager[Any]:
+    """Open the store at ``store_url`` (default: :func:`heatreuse.store.default_store_url`),
+    closed on exit."""
+    from heatreuse.store import using_store
 
-    The store is closed on exit.
-    """
-    from heatreuse.store import default_store_url, open_store
-
-    store = open_store(store_url or default_store_url())
-    try:
-        yield store
-    finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
+    return using_store(store_url)
 
 
 def parse_not_before(text: str | None) -> dt.datetime | None:

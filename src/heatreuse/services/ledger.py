@@ -87,13 +87,13 @@ from heatreuse.ledger.tlog import DirectoryCheckpointStore, TransparencyLog
 from heatreuse.ledger.verify import TotalSpec, export_log
 from heatreuse.services import sla as sla_service
 from heatreuse.site.model import Site
+from heatreuse.store import default_store_url, using_store
 
 __all__ = [
     "COMPLETE_TOLERANCE_S",
     "EXPORT_TOTAL_FIELDS",
     "LedgerContext",
     "UpdateResult",
-    "default_store_url",
     "export_eed",
     "export_ledger",
     "kpi_report",
@@ -125,16 +125,6 @@ _META_CONFIG = "site_config_sha256"
 
 
 # --------------------------------------------------------------------------- paths, keys
-def default_store_url() -> str:
-    """The store's default URL (``heatreuse.store.default_store_url`` when present)."""
-    try:
-        from heatreuse.store import default_store_url as store_default
-
-        return str(store_default())
-    except ImportError:
-        return f"sqlite:///{default_home() / 'heatreuse.db'}"
-
-
 def ledger_origin(site_id: str) -> str:
     """The log origin (and signing key name) of a site's ledger."""
     return f"heatreuse.local/{site_id}"
@@ -354,26 +344,6 @@ def _data_bounds(
     return long.index.min(), long.index.max(), last_ts
 
 
-@contextlib.contextmanager
-def _opened_store(store_url: str | None, store: Any) -> Iterator[Any]:
-    if store is not None:
-        yield store
-        return
-    try:
-        from heatreuse.store import open_store
-    except ImportError as exc:
-        raise LedgerError(
-            "heatreuse.store is not available: the ledger cannot read telemetry"
-        ) from exc
-    opened = open_store(store_url or default_store_url())
-    try:
-        yield opened
-    finally:
-        close = getattr(opened, "close", None)
-        if callable(close):
-            close()
-
-
 # --------------------------------------------------------------------------- update
 @dataclass(frozen=True)
 class UpdateResult:
@@ -556,7 +526,7 @@ def _update_once(
 
         n_intervals = n_corrections = 0
         new_watermark = watermark
-        with _opened_store(url, store) as st:
+        with using_store(url, store) as st:
             ids = lp.all_points()
             lookback_start = (
                 watermark - pd.Timedelta(hours=recheck_hours) if watermark is not None else None
@@ -804,7 +774,7 @@ def monthly_report(
     frame = intervals_frame(entries)
     method = _last_of(entries, ENTRY_METHOD)
     try:
-        with _opened_store(url, store) as st:
+        with using_store(url, store) as st:
             sla, sla_note = _sla_section(site, per, url, st, now)
     except LedgerError as exc:
         sla, sla_note = None, f"SLA module not available: {exc}"

@@ -38,10 +38,8 @@ reported as not evaluated.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -51,7 +49,7 @@ import pandas as pd
 from heatreuse.errors import SLAError
 from heatreuse.site import Site
 from heatreuse.sla import SlaDefinition, SlaReport, evaluate
-from heatreuse.store import Store
+from heatreuse.store import Store, using_store
 from heatreuse.units import J_PER_KWH
 
 HEAT_ENERGY_POINT = "meter.heat_energy_kwh"
@@ -224,17 +222,6 @@ def _minute_stats(
     return {k: frame[k].astype(float) for k in ("mean", "min", "max")}
 
 
-@contextlib.contextmanager
-def _opened(store_url: str | None) -> Iterator[Store]:
-    from heatreuse.store import default_store_url, open_store
-
-    store = open_store(store_url or default_store_url())
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def _local_dates(index: pd.Index, tz: str) -> pd.Index:
     return pd.Index([t.date() for t in pd.DatetimeIndex(index).tz_convert(tz)])
 
@@ -312,7 +299,7 @@ def sla_report(
         raise SLAError(f"now: expected a tz-aware instant, got {now!r}")
     now_ts = now_ts.tz_convert("UTC").floor("min")
     if store is None:
-        with _opened(store_url) as opened:
+        with using_store(store_url) as opened:
             return _reports(opened, site, defn, specs, now_ts)
     return _reports(store, site, defn, specs, now_ts)
 

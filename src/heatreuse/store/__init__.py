@@ -27,6 +27,9 @@ Tables and migrations: :mod:`heatreuse.store.schema`; rollup arithmetic:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from heatreuse.store.base import (
     Conflict,
     Migration,
@@ -58,6 +61,7 @@ __all__ = [
     "open_store",
     "parse_store_url",
     "to_epoch_us",
+    "using_store",
 ]
 
 
@@ -85,3 +89,17 @@ def open_store(url: str | None = None) -> Store:
     from heatreuse.store.postgres import PostgresStore
 
     return PostgresStore(parsed)
+
+
+@contextlib.contextmanager
+def using_store(url: str | None = None, store: Store | None = None) -> Iterator[Store]:
+    """Use ``store`` if given (left open: its owner closes it), else open ``url`` and close
+    it on exit. The one way services borrow or open a store."""
+    if store is not None:
+        yield store
+        return
+    opened = open_store(url)
+    try:
+        yield opened
+    finally:
+        opened.close()
