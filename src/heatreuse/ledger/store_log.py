@@ -35,17 +35,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from heatreuse.errors import LedgerConflictError, LedgerError, StoreError
 from heatreuse.ledger.merkle import leaf_hash
+from heatreuse.locations import heatreuse_home, parse_store_url
 
 __all__ = [
     "LedgerDatabase",
@@ -128,8 +127,8 @@ _PG_DDL = (
 
 
 def default_home() -> Path:
-    """``$HEATREUSE_HOME``, default ``~/.local/share/heatreuse``."""
-    return Path(os.environ.get("HEATREUSE_HOME") or "~/.local/share/heatreuse").expanduser()
+    """``$HEATREUSE_HOME``, default ``~/.local/share/heatreuse`` (heatreuse.locations)."""
+    return heatreuse_home()
 
 
 def _now_iso() -> str:
@@ -166,44 +165,32 @@ class LedgerDatabase:
 
     def __init__(self, url: str, schema: str | None = None) -> None:
         self.url = url
-        parts = urlsplit(url)
-        self.backend: str
-        if parts.scheme == "sqlite":
-            self.backend = "sqlite"
-            path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else parts.path
-            if not path:
-                raise StoreError(f"store URL {url!r}: expected sqlite:///PATH, got no path")
-            self.path = Path(path.split("?", 1)[0]).expanduser()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        parsed = parse_store_url(url)  # the store's own parser: same database, same rules
+        self.backend: str = parsed.backend
+        if parsed.backend == "sqlite":
+            assert parsed.path is not None
+            self.path = Path(parsed.path)
+            if parsed.path != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             self._sqlite = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
             self._sqlite.execute("PRAGMA busy_timeout = 30000")
             self._sqlite.execute("PRAGMA journal_mode = WAL")
             self.schema = None
-        elif parts.scheme in ("postgresql", "postgres") or parts.scheme.startswith("postgresql+"):
+        else:
             import psycopg
 
-            self.backend = "postgresql"
-            query = dict(parse_qsl(parts.query))
-            self.schema = schema or query.pop("schema", None) or "public"
+            self.schema = schema or parsed.schema or "public"
             if not _SCHEMA_RE.match(self.schema):
                 raise StoreError(
                     f"store URL {url!r}: schema must be a lower-case SQL identifier, "
                     f"got {self.schema!r}"
                 )
-            clean = urlunsplit(
-                ("postgresql", parts.netloc, parts.path, urlencode(query), parts.fragment)
-            )
             try:
-                self._pg = psycopg.connect(clean, autocommit=True)
+                self._pg = psycopg.connect(parsed.conninfo or "", autocommit=True)
             except psycopg.Error as exc:
                 raise StoreError(f"store URL {url!r}: cannot connect to PostgreSQL: {exc}") from exc
             self._pg.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             self._pg.execute(f'SET search_path TO "{self.schema}"')
-        else:
-            raise StoreError(
-                f"store URL {url!r}: expected sqlite:///PATH or postgresql://..., "
-                f"got scheme {parts.scheme!r}"
-            )
         self.ensure_schema()
 
     # ------------------------------------------------------------------ plumbing

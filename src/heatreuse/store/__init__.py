@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from heatreuse.locations import StoreURL, default_store_url, heatreuse_home, parse_store_url
 from heatreuse.store.base import (
     Conflict,
     Migration,
@@ -38,11 +39,7 @@ from heatreuse.store.base import (
     RetentionResult,
     SQLSession,
     Store,
-    StoreURL,
     WriteResult,
-    default_store_url,
-    heatreuse_home,
-    parse_store_url,
     to_epoch_us,
 )
 

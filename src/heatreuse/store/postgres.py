@@ -33,8 +33,9 @@ import psycopg
 from psycopg import sql as pgsql
 
 from heatreuse.errors import StoreError
+from heatreuse.locations import StoreURL
 from heatreuse.store import rollups
-from heatreuse.store.base import SQLSession, Store, StoreURL, to_sql_params
+from heatreuse.store.base import SQLSession, Store, to_sql_params
 from heatreuse.store.schema import SCHEMA_VERSION_DDL, STORE_MIGRATIONS
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)

@@ -25,8 +25,9 @@ import numpy as np
 import numpy.typing as npt
 
 from heatreuse.errors import StoreError
+from heatreuse.locations import StoreURL
 from heatreuse.store import rollups
-from heatreuse.store.base import SQLSession, Store, StoreURL
+from heatreuse.store.base import SQLSession, Store
 from heatreuse.store.schema import SCHEMA_VERSION_DDL, STORE_MIGRATIONS
 
 #: Connection settings (the benchmark's bare baseline uses the same).
