@@ -31,7 +31,11 @@ import numpy.typing as npt
 
 from heatreuse.checks import FloatArray, as_array, non_negative, require
 from heatreuse.errors import DomainError
-from heatreuse.physics.degree_days import EUROSTAT_BASE_TEMP_C, EUROSTAT_THRESHOLD_TEMP_C
+from heatreuse.physics.degree_days import (
+    EUROSTAT_BASE_TEMP_C,
+    EUROSTAT_THRESHOLD_TEMP_C,
+    heating_degree_days,
+)
 
 
 def space_heating_power_w(
@@ -86,8 +90,10 @@ def space_heating_power_w(
     inverse = inverse.ravel()
     n = np.bincount(inverse).astype(np.float64)
     mean = np.bincount(inverse, weights=t) / n
-    heating_day = mean <= float(threshold)
-    day_energy = np.where(heating_day, h * n * (base - mean), 0.0)
+    # the Eurostat degree-day rule itself, so hourly demand sums to H x HDD x 24 per day
+    day_energy = (
+        h * n * heating_degree_days(mean, base_temp_c=base, threshold_temp_c=float(threshold))
+    )
     w = np.maximum(base - t, 0.0)
     w_sum = np.bincount(inverse, weights=w)
     share = np.divide(w, w_sum[inverse], out=np.zeros_like(w), where=w_sum[inverse] > 0.0)

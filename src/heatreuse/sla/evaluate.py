@@ -222,7 +222,10 @@ class SlaReport:
         for b in self.burn_rates:
             if b.window == window:
                 return b.burn_rate
-        raise KeyError(window)
+        raise SLAError(
+            f"burn rate window: expected one of {[b.window for b in self.burn_rates]}, "
+            f"got {window!r}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures (instants ISO 8601 UTC, keys with units)."""

@@ -472,7 +472,9 @@ def encode_register(value: float, reg: ModbusRegister, device_word_order: str = 
         A non-finite value, or one the register type cannot hold.
     """
     if not math.isfinite(value):
-        raise TwinError(f"Modbus {reg.device}:{reg.address}: cannot encode {value!r}")
+        raise TwinError(
+            f"Modbus {reg.device}:{reg.address}: expected a finite number, got {value!r}"
+        )
     raw = value / reg.scale
     order = reg.word_order or device_word_order
     kind = reg.type
@@ -482,14 +484,20 @@ def encode_register(value: float, reg: ModbusRegister, device_word_order: str = 
         bits = 32 if kind == "uint32" else 16
         iv = round(raw)
         if iv < 0:
-            raise TwinError(f"Modbus {reg.device}:{reg.address} ({kind}): negative value {value}")
+            raise TwinError(
+                f"Modbus {reg.device}:{reg.address} ({kind}, scale {reg.scale}): expected a "
+                f"value >= 0, got negative {value}"
+            )
         iv %= 1 << bits  # registers roll over
         data = struct.pack(">I" if bits == 32 else ">H", iv)
     elif kind in ("int32", "int16"):
         iv = round(raw)
         lim = 1 << (31 if kind == "int32" else 15)
         if not -lim <= iv < lim:
-            raise TwinError(f"Modbus {reg.device}:{reg.address} ({kind}): {value} out of range")
+            raise TwinError(
+                f"Modbus {reg.device}:{reg.address} ({kind}, scale {reg.scale}): expected "
+                f"{-lim * reg.scale:g}..{(lim - 1) * reg.scale:g} in point units, got {value}"
+            )
         data = struct.pack(">i" if kind == "int32" else ">h", iv)
     else:  # pragma: no cover - RegisterType is exhaustive
         raise TwinError(f"Modbus {reg.device}:{reg.address}: unknown type {kind!r}")
