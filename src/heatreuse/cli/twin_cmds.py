@@ -235,45 +235,21 @@ def _run_live(
     duration_s: float | None,
     clamp: bool,
 ) -> None:
-    from heatreuse.services.addresses import parse_host_port
-    from heatreuse.services.twin import LiveTwin, TwinControlServer, TwinSink
-    from heatreuse.site import expand_points
+    from heatreuse.services.twin import build_live_twin
 
-    if not (mqtt or modbus):
-        raise TwinError("live twin: give --mqtt HOST:PORT and/or --modbus HOST:PORT (or --out)")
-    site_points = expand_points(site)
-    sinks: list[TwinSink] = []
-    if mqtt:
-        from heatreuse.telemetry.mqtt_publish import MqttPublisher
-
-        host, port = parse_host_port(mqtt, "--mqtt")
-        sinks.append(
-            MqttPublisher(
-                host,
-                port,
-                site_points,
-                prefix=topic_prefix,
-                site_name=site.site.name,
-                ha_discovery=ha_discovery,
-            )
-        )
-    if modbus:
-        from heatreuse.telemetry.modbus_server import ModbusTwinServer
-
-        host, port = parse_host_port(modbus, "--modbus")
-        sinks.append(ModbusTwinServer(host, port, site_points))
-    live = LiveTwin(
+    live = build_live_twin(
         site,
-        speed=speed,
-        step_s=step_s,
-        start=start,
         scenarios=scen,
-        sinks=sinks,
-        clamp_to_wall=clamp,
+        start=start,
+        step_s=step_s,
+        speed=speed,
+        mqtt=mqtt,
+        modbus=modbus,
+        control=control,
+        topic_prefix=topic_prefix,
+        ha_discovery=ha_discovery,
+        clamp=clamp,
     )
-    if control:
-        host, port = parse_host_port(control, "--control")
-        live.sinks.append(TwinControlServer(live, host, port))
     live.start_sinks()
     err_console.print(
         f"twin of site {site.id}: simulated from {live.start.isoformat()} at {speed:g}x, "
@@ -283,12 +259,16 @@ def _run_live(
         + (f"; control http://{control}/faults" if control else "")
         + (f"; faults: {', '.join(s.label() for s in live.scenarios)}" if live.scenarios else "")
     )
+    previous = None
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: live.stop())
+        previous = signal.signal(signal.SIGTERM, lambda *_: live.stop())
     try:
         live.run(duration_s=duration_s)
     except KeyboardInterrupt:
         live.close()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     err_console.print(
         f"twin stopped at {live.next_step_start().isoformat()}: {live.steps_done} steps, "
         f"{live.readings_published} readings"

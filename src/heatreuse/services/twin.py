@@ -724,3 +724,66 @@ def inject_remote(address: str, scenario: str, timeout_s: float = 5.0) -> str:
     if resp.status != 201:
         raise TwinError(f"twin control {host}:{port}: {body.get('error', resp.status)}")
     return str(body["scenario"])
+
+
+def build_live_twin(
+    site: Site,
+    *,
+    scenarios: Sequence[Scenario] = (),
+    start: Any = None,
+    step_s: int = 10,
+    speed: float = 1.0,
+    mqtt: str | None = None,
+    modbus: str | None = None,
+    control: str | None = None,
+    topic_prefix: str | None = None,
+    ha_discovery: bool = False,
+    clamp: bool = True,
+) -> LiveTwin:
+    """Wire a live twin to its outputs: MQTT publisher, Modbus server, control endpoint.
+
+    Addresses are ``HOST:PORT`` text as typed (``--mqtt``, ``--modbus``, ``--control``).
+
+    Raises
+    ------
+    TwinError
+        Neither MQTT nor Modbus given.
+    AddressError
+        A malformed address.
+    """
+    from heatreuse.site import expand_points
+    from heatreuse.telemetry.modbus_server import ModbusTwinServer
+    from heatreuse.telemetry.mqtt_publish import MqttPublisher
+
+    if not (mqtt or modbus):
+        raise TwinError("live twin: give --mqtt HOST:PORT and/or --modbus HOST:PORT (or --out)")
+    site_points = expand_points(site)
+    sinks: list[TwinSink] = []
+    if mqtt:
+        host, port = parse_host_port(mqtt, "--mqtt")
+        sinks.append(
+            MqttPublisher(
+                host,
+                port,
+                site_points,
+                prefix=topic_prefix,
+                site_name=site.site.name,
+                ha_discovery=ha_discovery,
+            )
+        )
+    if modbus:
+        host, port = parse_host_port(modbus, "--modbus")
+        sinks.append(ModbusTwinServer(host, port, site_points))
+    live = LiveTwin(
+        site,
+        speed=speed,
+        step_s=step_s,
+        start=start,
+        scenarios=list(scenarios),
+        sinks=sinks,
+        clamp_to_wall=clamp,
+    )
+    if control:
+        host, port = parse_host_port(control, "--control")
+        live.sinks.append(TwinControlServer(live, host, port))
+    return live
