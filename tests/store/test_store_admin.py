@@ -11,6 +11,7 @@ import pytest
 from heatreuse.errors import StoreError
 from heatreuse.store import Migration, QuarantineReason, QuarantineRecord, Store
 from heatreuse.store.postgres import decode_binary_copy, encode_binary_copy
+from heatreuse.store.schema import STORE_MIGRATIONS
 
 T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z [µs]
 S = 1_000_000
@@ -130,9 +131,9 @@ LEDGER_MIGRATIONS = (
 def test_migrations_are_idempotent_and_per_component(
     store: Store, opener: Callable[[], Store]
 ) -> None:
-    assert store.schema_version() == 1
+    assert store.schema_version() == len(STORE_MIGRATIONS)
     other = opener()  # opening again applies nothing twice
-    assert other.schema_version() == 1
+    assert other.schema_version() == len(STORE_MIGRATIONS)
     assert store.apply_migrations("test", LEDGER_MIGRATIONS[:1]) == 1
     assert store.apply_migrations("test", LEDGER_MIGRATIONS) == 2
     assert other.apply_migrations("test", LEDGER_MIGRATIONS) == 2
@@ -140,7 +141,8 @@ def test_migrations_are_idempotent_and_per_component(
         rows = tx.execute(
             "SELECT component, version FROM schema_version ORDER BY component, version"
         )
-    assert [tuple(r) for r in rows] == [("store", 1), ("test", 1), ("test", 2)]
+    store_rows = [("store", m.version) for m in STORE_MIGRATIONS]
+    assert [tuple(r) for r in rows] == [*store_rows, ("test", 1), ("test", 2)]
     with pytest.raises(StoreError, match="newer than this heatreuse knows"):
         store.apply_migrations("test", LEDGER_MIGRATIONS[:1])
     with pytest.raises(StoreError, match=r"expected versions 1..2 in order, got \[2, 1\]"):

@@ -8,6 +8,7 @@ import pytest
 
 from heatreuse.errors import StoreError
 from heatreuse.store import default_store_url, open_store, parse_store_url
+from heatreuse.store.schema import STORE_MIGRATIONS
 
 
 def test_sqlite_relative_path_is_relative_to_cwd(
@@ -82,7 +83,7 @@ def test_open_store_default_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("HEATREUSE_HOME", str(tmp_path))
     with open_store() as store:
         assert store.dialect == "sqlite"
-        assert store.schema_version() == 1
+        assert store.schema_version() == len(STORE_MIGRATIONS)
     assert (tmp_path / "heatreuse.db").is_file()
 
 

@@ -298,9 +298,4 @@ class PostgresStore(Store):
             hi=pgsql.Literal([int(x) for x in hi_us]),
         )
         arrays = self._fetch_packed(inner, _ROLLUP_PG_TYPES, 2)
-        return rollups.RollupRows(
-            **{
-                c: a.astype(np.int64 if t != "f8" else np.float64)
-                for c, a, t in zip(rollups.COLUMNS, arrays, _ROLLUP_PG_TYPES, strict=True)
-            }
-        )
+        return rollups.RollupRows.from_columns(dict(zip(rollups.COLUMNS, arrays, strict=True)))

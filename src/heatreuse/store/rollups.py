@@ -24,11 +24,15 @@ aggregates.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from heatreuse.errors import StoreError
 
 US_PER_MIN = 60_000_000
 
@@ -63,6 +67,15 @@ AGG_SQL: dict[str, str] = {
     "last": "last_value",
 }
 
+#: read_series agg -> :class:`RollupRows` field (numpy twin of :data:`AGG_SQL`)
+_AGG_FIELD: dict[str, str] = {
+    "min": "vmin",
+    "max": "vmax",
+    "sum": "vsum",
+    "first": "first_value",
+    "last": "last_value",
+}
+
 #: rollup table columns in storage order
 COLUMNS = (
     "series_id",
@@ -76,6 +89,11 @@ COLUMNS = (
     "last_ts_us",
     "last_value",
 )
+
+
+def is_value_column(column: str) -> bool:
+    """Whether a rollup column holds values (float) rather than counts/timestamps (int)."""
+    return column[0] == "v" or column.endswith("_value")
 
 
 @dataclass
@@ -95,6 +113,29 @@ class RollupRows:
 
     def __len__(self) -> int:
         return len(self.series_id)
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, Any]) -> RollupRows:
+        """Rows from array-likes keyed by :data:`COLUMNS`, cast to int64/float64."""
+
+        def i(c: str) -> npt.NDArray[np.int64]:
+            return np.asarray(columns[c], dtype=np.int64)
+
+        def f(c: str) -> npt.NDArray[np.float64]:
+            return np.asarray(columns[c], dtype=np.float64)
+
+        return cls(
+            series_id=i("series_id"),
+            bucket_us=i("bucket_us"),
+            n=i("n"),
+            vmin=f("vmin"),
+            vmax=f("vmax"),
+            vsum=f("vsum"),
+            first_ts_us=i("first_ts_us"),
+            first_value=f("first_value"),
+            last_ts_us=i("last_ts_us"),
+            last_value=f("last_value"),
+        )
 
     def columns(self) -> list[npt.NDArray[np.int64] | npt.NDArray[np.float64]]:
         """The arrays in :data:`COLUMNS` order."""
@@ -214,6 +255,19 @@ def _names(series_id: npt.NDArray[np.int64], name_of: dict[int, str]) -> npt.NDA
     return out
 
 
+def agg_values(rows: RollupRows, agg: str) -> npt.NDArray[np.float64]:
+    """One aggregate per row (``mean``, ``min``, ``max``, ``sum``, ``count``, ``first``,
+    ``last``; not ``delta``), as :data:`AGG_SQL` computes it in the database."""
+    if agg == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return rows.vsum / rows.n
+    if agg == "count":
+        return rows.n.astype(np.float64)
+    if agg not in _AGG_FIELD:
+        raise StoreError(f"rollup aggregate {agg!r}; expected one of {list(AGG_SQL)}")
+    return np.asarray(getattr(rows, _AGG_FIELD[agg]), dtype=np.float64)
+
+
 def take(rows: RollupRows, idx: npt.NDArray[np.int64] | npt.NDArray[np.bool_]) -> RollupRows:
     """Rows selected by an index or mask."""
     return RollupRows(**{c: getattr(rows, c)[idx] for c in COLUMNS})
@@ -271,3 +325,135 @@ def merge(new: RollupRows, old: RollupRows) -> tuple[RollupRows, RollupRows]:
     merged.last_ts_us[i] = np.where(later, old.last_ts_us[j], merged.last_ts_us[i])
     merged.last_value[i] = np.where(later, old.last_value[j], merged.last_value[i])
     return merged, take(old, j)
+
+
+# ---- packed hourly blocks -------------------------------------------------------------
+#
+# The hourly rollup is also kept packed, one row per series and UTC day
+# (``rollup_1h_day``), so that a year of a point is 365 rows of 1.5 KB instead of
+# 8,760 rows: reading a year of hourly data for a dozen points then costs a few
+# thousand row fetches and one ``numpy.frombuffer`` rather than 100,000 Python
+# row objects (the SQLite driver's per-row cost is what bounded the read). The
+# row table ``rollup_1h`` stays the canonical, SQL-queryable form; the blocks
+# are written from the same merged rows in the same transaction.
+
+#: Table of packed hourly blocks (``series_id, block_us, data``)
+HOUR_BLOCK_TABLE = "rollup_1h_day"
+#: Resolution packed in blocks
+HOUR_BLOCK_RESOLUTION = "1h"
+US_PER_HOUR = 60 * US_PER_MIN
+#: Hours (slots) per block [-] and block width [µs]: one UTC day
+HOUR_BLOCK_SLOTS = 24
+HOUR_BLOCK_US = HOUR_BLOCK_SLOTS * US_PER_HOUR
+#: One slot of a block: the rollup row without its key, little-endian; ``n == 0`` is empty
+SLOT_DTYPE = np.dtype(
+    [
+        ("n", "<i8"),
+        ("vmin", "<f8"),
+        ("vmax", "<f8"),
+        ("vsum", "<f8"),
+        ("first_ts_us", "<i8"),
+        ("first_value", "<f8"),
+        ("last_ts_us", "<i8"),
+        ("last_value", "<f8"),
+    ]
+)
+#: Size of a block [bytes]
+HOUR_BLOCK_BYTES = HOUR_BLOCK_SLOTS * SLOT_DTYPE.itemsize
+_SLOT_FIELDS = tuple(SLOT_DTYPE.names or ())
+#: Upsert of packed hourly blocks (both dialects; ``?`` placeholders)
+UPSERT_HOUR_BLOCK = (
+    f"INSERT INTO {HOUR_BLOCK_TABLE} (series_id, block_us, data) VALUES (?, ?, ?) "
+    "ON CONFLICT (series_id, block_us) DO UPDATE SET data = excluded.data"
+)
+
+
+def block_keys(rows: RollupRows) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Distinct ``(series_id, block_us)`` of hourly rows sorted by (series, bucket)."""
+    block = bucket_start_us(rows.bucket_us, HOUR_BLOCK_US)
+    if not len(rows):
+        return rows.series_id, block
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = (rows.series_id[1:] != rows.series_id[:-1]) | (block[1:] != block[:-1])
+    return rows.series_id[new], block[new]
+
+
+def _decode_blocks(blobs: list[bytes], what: str) -> npt.NDArray[np.void]:
+    for b in blobs:
+        if len(b) != HOUR_BLOCK_BYTES:
+            raise StoreError(
+                f"{what}: a block of {len(b)} bytes; expected {HOUR_BLOCK_BYTES} "
+                f"({HOUR_BLOCK_SLOTS} slots of {SLOT_DTYPE.itemsize} bytes)"
+            )
+    data = b"".join(blobs)
+    return np.frombuffer(data, dtype=SLOT_DTYPE).reshape(len(blobs), HOUR_BLOCK_SLOTS)
+
+
+def pack_hour_blocks(
+    rows: RollupRows,
+    stored: dict[tuple[int, int], bytes],
+) -> tuple[list[int], list[int], list[bytes]]:
+    """Write hourly rollup rows into their day blocks.
+
+    Parameters
+    ----------
+    rows
+        The complete new state of some hourly buckets (after :func:`merge`),
+        sorted by (series_id, bucket_us).
+    stored
+        ``(series_id, block_us) -> block`` as stored, for the blocks the rows
+        fall in (missing: a new, empty block).
+
+    Returns
+    -------
+    series_ids, block_us, blocks
+        One entry per block touched, to be upserted.
+    """
+    sids, blocks = block_keys(rows)
+    if not len(rows):
+        return [], [], []
+    keys = list(zip(sids.tolist(), blocks.tolist(), strict=True))
+    out = np.zeros((len(keys), HOUR_BLOCK_SLOTS), dtype=SLOT_DTYPE)
+    for g, key in enumerate(keys):
+        old = stored.get(key)
+        if old is not None:
+            out[g] = _decode_blocks([old], f"block {key}")[0]
+    bucket_block = bucket_start_us(rows.bucket_us, HOUR_BLOCK_US)
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = (rows.series_id[1:] != rows.series_id[:-1]) | (bucket_block[1:] != bucket_block[:-1])
+    group = np.cumsum(new) - 1
+    slot = (rows.bucket_us - bucket_block) // US_PER_HOUR
+    for f in _SLOT_FIELDS:
+        out[f][group, slot] = getattr(rows, f)
+    return [k[0] for k in keys], [k[1] for k in keys], [out[g].tobytes() for g in range(len(keys))]
+
+
+def unpack_hour_blocks(
+    series_id: npt.NDArray[np.int64],
+    block_us: npt.NDArray[np.int64],
+    blobs: list[bytes],
+    lo_us: int,
+    hi_us: int,
+) -> RollupRows:
+    """Hourly rollup rows of blocks sorted by (series, block), buckets in ``[lo_us, hi_us)``."""
+    if not blobs:
+        return empty_rows()
+    arr = _decode_blocks(blobs, HOUR_BLOCK_TABLE).reshape(-1)
+    sid = np.repeat(np.asarray(series_id, dtype=np.int64), HOUR_BLOCK_SLOTS)
+    offsets = np.arange(HOUR_BLOCK_SLOTS, dtype=np.int64) * US_PER_HOUR
+    bucket = (np.asarray(block_us, dtype=np.int64)[:, None] + offsets).reshape(-1)
+    keep = (arr["n"] > 0) & (bucket >= lo_us) & (bucket < hi_us)
+    sel = arr[keep]
+    return RollupRows.from_columns(
+        {"series_id": sid[keep], "bucket_us": bucket[keep], **{f: sel[f] for f in _SLOT_FIELDS}}
+    )
+
+
+def clear_hour_slots_before(blob: bytes, block_us: int, cutoff_us: int) -> bytes | None:
+    """The block with buckets before ``cutoff_us`` emptied; ``None`` when nothing is left."""
+    arr = _decode_blocks([blob], f"block {block_us}")[0].copy()
+    bucket = block_us + np.arange(HOUR_BLOCK_SLOTS, dtype=np.int64) * US_PER_HOUR
+    arr[bucket < cutoff_us] = np.zeros(1, dtype=SLOT_DTYPE)[0]
+    if not np.any(arr["n"] > 0):
+        return None
+    return bytes(arr.tobytes())

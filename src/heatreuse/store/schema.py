@@ -16,6 +16,11 @@ Tables (identical columns and keys in both dialects):
 ``rollup_1min``, ``rollup_15min``, ``rollup_1h``
     ``series_id, bucket_us, n, vmin, vmax, vsum, first_ts_us, first_value,
     last_ts_us, last_value``; primary key ``(series_id, bucket_us)``.
+``rollup_1h_day``
+    ``series_id, block_us, data``; primary key ``(series_id, block_us)``: the
+    hourly rollup packed per series and UTC day (24 slots of
+    :data:`heatreuse.store.rollups.SLOT_DTYPE`, empty slots ``n = 0``), written
+    with ``rollup_1h`` in the same transaction; the read path for hourly data.
 ``quarantine``
     rejected inputs with source, raw payload, reason and detail.
 ``meta``
@@ -26,7 +31,8 @@ Tables (identical columns and keys in both dialects):
 
 from __future__ import annotations
 
-from heatreuse.store.base import Migration
+from heatreuse.store import rollups
+from heatreuse.store.base import Migration, SQLSession
 
 #: Bootstrap statement (both dialects), run before any migration.
 SCHEMA_VERSION_DDL = (
@@ -90,6 +96,30 @@ _V1_POSTGRES = (
     _VIEW,
 )
 
+_V2_SQLITE = (
+    f"CREATE TABLE {rollups.HOUR_BLOCK_TABLE} (series_id INTEGER NOT NULL, "
+    "block_us BIGINT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series_id, block_us)) "
+    "WITHOUT ROWID",
+)
+_V2_POSTGRES = (
+    f"CREATE TABLE {rollups.HOUR_BLOCK_TABLE} (series_id INTEGER NOT NULL, "
+    "block_us BIGINT NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (series_id, block_us))",
+)
+
+
+def backfill_hour_blocks(tx: SQLSession) -> None:
+    """Pack the stored ``rollup_1h`` rows into ``rollup_1h_day`` (migration 2), series by series."""
+    table = rollups.ROLLUP_TABLES[rollups.HOUR_BLOCK_RESOLUTION][0]
+    cols = ", ".join(rollups.COLUMNS)
+    for (sid,) in tx.execute(f"SELECT DISTINCT series_id FROM {table} ORDER BY series_id"):
+        rows = tx.execute(
+            f"SELECT {cols} FROM {table} WHERE series_id = ? ORDER BY bucket_us", (int(sid),)
+        )
+        columns = dict(zip(rollups.COLUMNS, zip(*rows, strict=True), strict=True))
+        packed = rollups.pack_hour_blocks(rollups.RollupRows.from_columns(columns), {})
+        tx.executemany(rollups.UPSERT_HOUR_BLOCK, list(zip(*packed, strict=True)))
+
+
 #: Migrations of the component ``"store"``.
 STORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -97,5 +127,12 @@ STORE_MIGRATIONS: tuple[Migration, ...] = (
         description="series, readings, rollups (1min, 15min, 1h), quarantine, meta",
         sqlite=_V1_SQLITE,
         postgresql=_V1_POSTGRES,
+    ),
+    Migration(
+        version=2,
+        description="rollup_1h_day: hourly rollups packed per series and UTC day",
+        sqlite=_V2_SQLITE,
+        postgresql=_V2_POSTGRES,
+        backfill=backfill_hour_blocks,
     ),
 )

@@ -43,7 +43,7 @@ PRAGMAS: tuple[str, ...] = (
 _PAIR_DTYPE = np.dtype([("t", np.int64), ("v", np.float64)])
 
 _ROLLUP_DTYPE = np.dtype(
-    [(c, np.float64 if c[0] == "v" or c.endswith("_value") else np.int64) for c in rollups.COLUMNS]
+    [(c, np.float64 if rollups.is_value_column(c) else np.int64) for c in rollups.COLUMNS]
 )
 
 
@@ -260,4 +260,4 @@ class SQLiteStore(Store):
         for s, lo, hi in sorted(zip(series_ids, lo_us, hi_us, strict=True)):
             rows.extend(cur.execute(sql, (int(s), int(lo), int(hi))).fetchall())
         arr = np.fromiter(rows, dtype=_ROLLUP_DTYPE, count=len(rows))
-        return rollups.RollupRows(**{c: arr[c].copy() for c in rollups.COLUMNS})
+        return rollups.RollupRows.from_columns({c: arr[c] for c in rollups.COLUMNS})
