@@ -131,6 +131,28 @@ def test_register_gap_integrates_power_and_is_flagged_estimated() -> None:
     assert e["displaced_fuel"]["status"] == "estimated"
 
 
+def test_counter_break_integrates_power_and_says_so() -> None:
+    """A meter exchange inside the hour: the store reports the register's delta as NaN with
+    counter_break; the hour is estimated from power and the method names the break."""
+    site = pool()
+    hours = [H0]
+    r = standard_rollups(hours)
+    r["meter.heat_energy_kwh"] = r["meter.heat_energy_kwh"].assign(
+        delta=math.nan, counter_break=1.0
+    )
+    (e,) = build_intervals(site, hours, r)
+    heat = e["heat_delivered"]
+    assert heat["status"] == "estimated" and heat["kwh"] == 40.0
+    assert heat["estimate_method"].startswith("integrated_power (register_break")
+
+
+def test_counter_rollover_of_the_default_heat_meter_register() -> None:
+    """The standard heat meter's energy is a uint32 Wh register with scale 0.001: it wraps
+    at 2**32 Wh = 4,294,967.296 kWh; the ledger passes that to the store's delta."""
+    lp = ledger_points(pool())
+    assert lp.counter_rollover["meter.heat_energy_kwh"] == pytest.approx(4_294_967.296)
+
+
 def test_no_data_is_missing_never_zero() -> None:
     site = pool()
     hours = [H0]
@@ -231,7 +253,7 @@ def test_correction_delta_and_digest() -> None:
 def test_method_and_config_entries() -> None:
     site = pool()
     m = method_entry()
-    assert m["type"] == "method" and m["version"] == "ledger-method/1"
+    assert m["type"] == "method" and m["version"] == "ledger-method/2"
     cfg = site_config_entry(site)
     assert cfg["site_config_sha256"] == site_config_hash(site)
     data = site.model_dump(mode="json")

@@ -148,13 +148,53 @@ def test_counter_delta_with_a_late_reading_filling_a_gap(store: Store) -> None:
     assert roll["delta_since"].iloc[1] == pd.Timestamp(int(ts[2]), unit="us", tz="UTC")
 
 
+def test_counter_wrap_is_counted_and_a_reset_is_a_break(store: Store) -> None:
+    """A uint32 Wh register (scale 0.001 kWh) wraps at 4,294,967.296 kWh: one wrap is
+    counted (RFC 2578 7.1.6 Counter32 rule, at most one wrap between readings); a fall
+    that no single wrap explains, or a fall inside an hour whose last reading is above
+    the previous hour's, is a break: delta NaN, never a negative or inflated kWh."""
+    r = 2**32 * 0.001
+    h = 3600 * S
+    readings = [
+        (0, r - 30.0),
+        (1800, r - 20.0),  # hour 0: rising
+        (3600 + 600, r - 5.0),
+        (3600 + 1800, 4.0),  # hour 1: wraps; increase 20 - 5 ... = (4 - (r - 20)) + r = 24
+        (2 * h // S + 60, 10.0),  # hour 2: rising again, +6
+        (3 * h // S + 60, 12.0),
+        (3 * h // S + 900, 0.5),  # hour 3: meter exchanged, new register starts near 0
+        (3 * h // S + 1800, 40.0),  # ends above the previous hour's 10.0: still a break
+        (4 * h // S + 60, 41.0),  # hour 4: rising, +1
+        (5 * h // S + 60, 2000.0),
+        (5 * h // S + 120, 15.0),  # hour 5: falls by 1985: no wrap explains it
+    ]
+    ts = T0 + np.array([t for t, _ in readings], dtype=np.int64) * S
+    vals = np.array([v for _, v in readings])
+    store.write_readings("s", "meter.heat_energy_kwh", ts, vals)
+    args = ("s", "meter.heat_energy_kwh", T0, T0 + 6 * h)
+    roll = store.read_rollup(*args, "1h", counter_rollover={"meter.heat_energy_kwh": r})
+    d = roll["delta"].to_numpy()
+    np.testing.assert_allclose(d[[0, 1, 2, 4]], [10.0, 24.0, 6.0, 1.0], rtol=1e-12)
+    assert np.isnan(d[3]) and np.isnan(d[5])
+    assert roll["counter_wrapped"].tolist() == [False, True, False, False, False, False]
+    assert roll["counter_break"].tolist() == [False, False, False, True, False, True]
+    # without the roll-over value the wrap is a break too
+    plain = store.read_rollup(*args, "1h")
+    assert plain["counter_break"].tolist() == [False, True, False, True, False, True]
+    assert np.isnan(plain["delta"].to_numpy()[1])
+
+
 @pytest.mark.parametrize("agg", ["mean", "min", "max", "sum", "count", "first", "last", "delta"])
 def test_read_series_agg_matches_read_rollup(store: Store, agg: str) -> None:
     rng = np.random.default_rng(9)
     ts = T0 + np.sort(rng.choice(3 * 3600, 500, replace=False)) * S
-    store.write_readings("s", "a_w", ts, rng.normal(size=500))
-    store.write_readings("s", "b_w", ts[::3], rng.normal(size=len(ts[::3])))
+    a, b = rng.normal(size=500), rng.normal(size=len(ts[::3]))
+    if agg == "delta":  # a counter rises (a falling one has no increase: NaN, tested below)
+        a, b = np.cumsum(np.abs(a)), np.cumsum(np.abs(b))
+    store.write_readings("s", "a_w", ts, a)
+    store.write_readings("s", "b_w", ts[::3], b)
     long = store.read_rollup("s", ["a_w", "b_w"], T0, T0 + 4 * 3600 * S, "15min")
+    assert long[agg].notna().all()
     wide = store.read_series(
         "s",
         ["a_w", "b_w"],

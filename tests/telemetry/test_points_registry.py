@@ -152,6 +152,34 @@ def test_entries_override_add_and_remove() -> None:
     assert reg.resolve("mqtt:pool/supply") == "customer.supply_temp_c"
 
 
+def test_counter_rollover_from_the_register_or_declared() -> None:
+    """uint32 Wh register x 0.001 wraps at 2**32 Wh = 4,294,967.296 kWh (Modbus registers
+    are 16 bit; a 32-bit value spans two, Modbus Application Protocol V1.1b3 section 4.2);
+    a declared rollover_value (an 8-digit display register) wins; float registers and
+    measurements have none."""
+    site = _site_with(
+        """points:
+  entries:
+    - id: elec.it_energy_kwh
+      equipment: hx
+      quantity: energy
+      unit: kWh
+      kind: counter
+      brick_class: Energy_Sensor
+      min_value: 0
+      max_value: 100000000
+      sample_interval_s: 60
+      rollover_value: 100000000
+"""
+    )
+    rollovers = expand_points(site).counter_rollovers()
+    assert rollovers["meter.heat_energy_kwh"] == 2**32 * 0.001
+    assert rollovers["elec.it_energy_kwh"] == 100_000_000
+    assert "meter.heat_power_w" not in rollovers
+    with pytest.raises(SiteConfigError, match="rollover_value is for counters"):
+        _site_with("points:\n  entries:\n    - {id: meter.heat_power_w, rollover_value: 10}\n")
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [

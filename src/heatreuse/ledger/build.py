@@ -24,7 +24,7 @@ entry carries how it was obtained::
 report metered and estimated energy separately and stay recomputable by
 ``heatreuse verify`` (its totals are plain sums of one field).
 
-Method (``ledger-method/1``; the full text is in :func:`method_entry`):
+Method (``ledger-method/2``; the full text is in :func:`method_entry`):
 
 * total site energy = IT + cooling + pumps + other + heat-pump electricity;
 * heat delivered = heat-meter register delta at the customer interface; its
@@ -49,6 +49,7 @@ Avoided Emissions" (2023); ISO/IEC 30134-2 (energy boundary of PUE).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import math
@@ -88,7 +89,7 @@ __all__ = [
     "sla_entry",
 ]
 
-METHOD_VERSION = "ledger-method/1"
+METHOD_VERSION = "ledger-method/2"
 ENTRY_INTERVAL = "ledger_interval"
 ENTRY_CORRECTION = "ledger_correction"
 ENTRY_METHOD = "method"
@@ -178,6 +179,9 @@ class LedgerPoints:
         Status point, 1 = utility feed present.
     it_nameplate_w
         Nameplate IT power [W].
+    counter_rollover
+        Register point id -> value at which it wraps to 0 [the point's unit]
+        (:attr:`heatreuse.site.points.Point.counter_rollover`).
     """
 
     sources: tuple[QuantitySource, ...]
@@ -190,6 +194,7 @@ class LedgerPoints:
     return_temp_point: str | None
     utility_feed_point: str | None
     it_nameplate_w: float
+    counter_rollover: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     def source(self, name: str) -> QuantitySource:
         """The source of quantity ``name``."""
@@ -313,6 +318,9 @@ def ledger_points(site: Site, points: SitePoints | None = None) -> LedgerPoints:
         return_temp_point=(have("meter.return_temp_c") or (None,))[0],
         utility_feed_point=(have("utility.feed_status") or (None,))[0],
         it_nameplate_w=nameplate_w,
+        counter_rollover={
+            pid: r for pid, p in reg.items() if (r := p.counter_rollover) is not None
+        },
     )
 
 
@@ -383,7 +391,12 @@ def _resolve(
         )
         kwh = math.fsum(m for m in means if m is not None) / 1000.0
         if source.registers:
-            reason = "register_gap" if any(d is None for d in deltas) else "register_negative"
+            if any(_cell(rollups.get(p), hour, "counter_break") for p in source.registers):
+                reason = "register_break"
+            elif any(d is None for d in deltas):
+                reason = "register_gap"
+            else:
+                reason = "register_negative"
             return _quantity(
                 "estimated",
                 kwh,
@@ -725,7 +738,8 @@ def method_entry() -> dict[str, Any]:
         "electricity (ISO/IEC 30134-2); EnEfG PUE excludes upgrade-only heat pump electricity",
         "metered": "energy register delta over the hour; or integrated power with >= 90 % "
         "sample coverage when the registry declares no register for the quantity",
-        "estimated": "register gap or negative step -> integrated power; partial coverage -> "
+        "estimated": "register gap, negative step or counter break (reset, meter exchange; "
+        "one register wrap is counted, not a break) -> integrated power; partial coverage -> "
         "mean of the samples x 1 h; quantity not instrumented -> site configuration "
         "constant; flagged estimated with the method and summed apart from metered values",
         "missing": "no data: value null, never zero; derived sums are missing when a part is",

@@ -273,11 +273,21 @@ def latest_checkpoint(ctx: LedgerContext) -> dict[str, Any] | None:
 
 # --------------------------------------------------------------------------- store access
 def _rollup_long(
-    store: Any, site_id: str, points: Sequence[str], start: pd.Timestamp, end: pd.Timestamp
+    store: Any,
+    site_id: str,
+    points: Sequence[str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    counter_rollover: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Hourly rollups in long form (``Store.read_rollup``), index = bucket start (UTC)."""
     frame = store.read_rollup(
-        site_id, list(points), start.to_pydatetime(), end.to_pydatetime(), resolution="1h"
+        site_id,
+        list(points),
+        start.to_pydatetime(),
+        end.to_pydatetime(),
+        resolution="1h",
+        counter_rollover=counter_rollover,
     )
     if frame is None or frame.empty:
         return pd.DataFrame(columns=["point_id", "count", "last_ts"])
@@ -296,6 +306,7 @@ def hourly_rollups(
     start: pd.Timestamp,
     end: pd.Timestamp,
     tolerance_s: float = COMPLETE_TOLERANCE_S,
+    counter_rollover: Mapping[str, float] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Hourly ``count``, ``mean``, ``min``, ``max`` and ``delta`` per point from the store.
 
@@ -304,9 +315,13 @@ def hourly_rollups(
     earlier reading lies within ``tolerance_s`` of the hour start and the last
     reading within ``tolerance_s`` of its end; otherwise (a data gap: the increase
     spans more than the hour, or the hour is partly unread) it is NaN and the
-    ledger falls back to an estimate, never to a silent misattribution.
+    ledger falls back to an estimate, never to a silent misattribution. A
+    counter that fell in the hour (reset, meter exchange) has ``delta`` NaN and
+    ``counter_break`` 1; one wrap of a register with a known roll-over value
+    (``counter_rollover``, point id -> value) is counted (see
+    :meth:`heatreuse.store.Store.read_rollup`).
     """
-    long = _rollup_long(store, site_id, points, start, end)
+    long = _rollup_long(store, site_id, points, start, end, counter_rollover)
     out: dict[str, pd.DataFrame] = {}
     tol = pd.Timedelta(seconds=tolerance_s)
     for p in points:
@@ -326,6 +341,7 @@ def hourly_rollups(
                 & (last_ts >= hour + pd.Timedelta(hours=1) - tol)
             )
             df["delta"] = part["delta"].astype(float).where(ok)
+            df["counter_break"] = part["counter_break"].astype(float)
         out[p] = df
     return out
 
@@ -551,7 +567,14 @@ def _update_once(
                 if lookback_start is not None:
                     build_from = min(start_hour, lookback_start.floor("h"))
                 if end_hour > build_from:
-                    rollups = hourly_rollups(st, site.id, ids, build_from, end_hour)
+                    rollups = hourly_rollups(
+                        st,
+                        site.id,
+                        ids,
+                        build_from,
+                        end_hour,
+                        counter_rollover=lp.counter_rollover,
+                    )
                     hours = pd.date_range(build_from, end_hour, freq="h", inclusive="left")
                     data_hours: set[pd.Timestamp] = set()
                     for df in rollups.values():

@@ -29,8 +29,9 @@ the period feed the burn-rate windows.
 
 Daily heat (minimum heat per day) comes from the heat meter's energy register
 ``meter.heat_energy_kwh``: the store's 15-minute counter increase (last
-reading of the bucket minus the last one before it), negative steps (reset,
-roll-over) counted as 0, summed per local day of the bucket. Without register
+reading of the bucket minus the last one before it; one wrap of the register
+counted), buckets where the counter broke (reset, meter exchange) counted as
+0, summed per local day of the bucket. Without register
 data the power ``meter.heat_power_w`` is integrated over 15-minute means (an
 estimate; the report labels it). Without either, the minimum-heat term is
 reported as not evaluated.
@@ -47,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from heatreuse.errors import SLAError
-from heatreuse.site import Site
+from heatreuse.site import Site, expand_points
 from heatreuse.sla import SlaDefinition, SlaReport, evaluate
 from heatreuse.store import Store, using_store
 from heatreuse.units import J_PER_KWH
@@ -194,10 +195,16 @@ def _rollup(
     start: pd.Timestamp,
     end: pd.Timestamp,
     resolution: Literal["1min", "15min", "1h"],
+    counter_rollover: float | None = None,
 ) -> pd.DataFrame:
     """Rollup rows of one point (index bucket start, UTC; columns count/min/max/mean/delta)."""
     frame: pd.DataFrame = store.read_rollup(
-        site_id, [point], _us(start), _us(end), resolution=resolution
+        site_id,
+        [point],
+        _us(start),
+        _us(end),
+        resolution=resolution,
+        counter_rollover={point: counter_rollover} if counter_rollover is not None else None,
     )
     frame = frame[frame["point_id"] == point]
     idx = pd.DatetimeIndex(frame.index)
@@ -227,26 +234,33 @@ def _local_dates(index: pd.Index, tz: str) -> pd.Index:
 
 
 def daily_heat_kwh(
-    store: Store, site_id: str, tz: str, start: pd.Timestamp, end: pd.Timestamp
+    store: Store,
+    site_id: str,
+    tz: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    counter_rollover_kwh: float | None = None,
 ) -> tuple[pd.Series | None, str | None]:
     """Heat per local day [kWh] from the heat meter (register increments, else power).
 
     Register: the store's 15-minute counter ``delta`` (last reading of the bucket
-    minus the last reading before it, looked up before ``start`` too), negative
-    deltas (reset, roll-over) counted as 0, summed per local day of the bucket.
-    Power: 15-minute mean power x 900 s (an estimate).
+    minus the last reading before it, looked up before ``start`` too; one wrap at
+    ``counter_rollover_kwh`` [kWh] counted), buckets where the counter broke
+    (reset, meter exchange: ``delta`` NaN) counted as 0, summed per local day of
+    the bucket. Power: 15-minute mean power x 900 s (an estimate).
 
     Returns
     -------
     (series indexed by ``datetime.date``, method label) or (None, None) without meter data.
     """
-    reg = _rollup(store, site_id, HEAT_ENERGY_POINT, start, end, "15min")
+    reg = _rollup(store, site_id, HEAT_ENERGY_POINT, start, end, "15min", counter_rollover_kwh)
     if not reg.empty:
-        inc = reg["delta"].astype(float).clip(lower=0.0)
+        inc = reg["delta"].astype(float).fillna(0.0)
         per_day = inc.groupby(_local_dates(inc.index, tz)).sum()
         label = (
             f"{HEAT_ENERGY_POINT} register increments per 15 min bucket, on the local day of "
-            "the bucket (negative steps, i.e. resets or roll-overs, count 0)"
+            "the bucket (one register wrap counted; a bucket where the counter fell "
+            "otherwise, i.e. a reset or meter exchange, counts 0)"
         )
         return per_day.astype(float), label
     pw = _rollup(store, site_id, HEAT_POWER_POINT, start, end, "15min")
@@ -348,7 +362,15 @@ def _reports(
     heat, heat_method = (None, None)
     if defn.min_heat_per_day_kwh is not None:
         heat_start = min(s.start for s in specs)
-        heat, heat_method = daily_heat_kwh(store, site.id, defn.timezone, heat_start, read_end)
+        meter = expand_points(site).by_id().get(HEAT_ENERGY_POINT)
+        heat, heat_method = daily_heat_kwh(
+            store,
+            site.id,
+            defn.timezone,
+            heat_start,
+            read_end,
+            meter.counter_rollover if meter is not None else None,
+        )
     empty = pd.Series(np.array([], dtype=float), index=pd.DatetimeIndex([], tz="UTC"))
     reports: list[SlaReport] = []
     for spec, t_end in zip(specs, ends, strict=True):

@@ -219,12 +219,26 @@ class Point(_Model):
     accuracy_class: AccuracyClass | None = Field(
         None, description="EN 1434 accuracy class of a heat meter (1, 2 or 3)."
     )
+    rollover_value: float | None = Field(
+        None,
+        description="Counter only: the register value at which it wraps to 0 [the point's "
+        "unit]; None: taken from an unsigned Modbus register (2**bits x scale), else none.",
+    )
     description: str = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> Point:
         if not (math.isfinite(self.min_value) and math.isfinite(self.max_value)):
             raise ValueError(f"point '{self.id}': min_value and max_value must be finite")
+        if self.rollover_value is not None and (
+            self.kind != "counter"
+            or not math.isfinite(self.rollover_value)
+            or self.rollover_value <= 0
+        ):
+            raise ValueError(
+                f"point '{self.id}': rollover_value is for counters and must be a positive "
+                f"number; got {self.rollover_value} on a {self.kind} point"
+            )
         if self.min_value >= self.max_value:
             raise ValueError(
                 f"point '{self.id}': min_value ({self.min_value}) must be below max_value "
@@ -248,6 +262,23 @@ class Point(_Model):
                     f"{self.unit!r}"
                 )
         return self
+
+    @property
+    def counter_rollover(self) -> float | None:
+        """Value at which this counter wraps to 0 [the point's unit], or ``None``.
+
+        ``rollover_value`` when given; else, for a counter read from an unsigned
+        Modbus register, ``2**(16 x width) x scale`` (a ``uint32`` Wh register
+        with scale 0.001 wraps at 4,294,967.296 kWh); else ``None``.
+        """
+        if self.kind != "counter":
+            return None
+        if self.rollover_value is not None:
+            return self.rollover_value
+        reg = self.source.modbus
+        if reg is not None and reg.type.startswith("uint"):
+            return float(2 ** (16 * reg.width)) * abs(reg.scale)
+        return None
 
     @property
     def mqtt_topic(self) -> str:
@@ -275,6 +306,7 @@ class PointEntry(_Model):
     sample_interval_s: Annotated[float, Field(gt=0.0)] | None = None
     source: PointSource | None = None
     accuracy_class: AccuracyClass | None = None
+    rollover_value: float | None = None
     description: str | None = None
 
 
@@ -314,6 +346,10 @@ class SitePoints(_Model):
     def by_id(self) -> dict[str, Point]:
         """Points keyed by id."""
         return {p.id: p for p in self.points}
+
+    def counter_rollovers(self) -> dict[str, float]:
+        """Point id -> roll-over value [the point's unit] of the counters that have one."""
+        return {p.id: r for p in self.points if (r := p.counter_rollover) is not None}
 
     def register_map(self, device_id: str) -> list[tuple[Point, ModbusRegister]]:
         """The register map of one Modbus device, sorted by address.

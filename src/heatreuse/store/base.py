@@ -1104,8 +1104,13 @@ class Store(abc.ABC):
         start: Any,
         end: Any,
         resolution: Resolution = "1h",
+        counter_rollover: Mapping[str, float] | None = None,
     ) -> pd.DataFrame:
         """Read rollup statistics in long form, buckets with ``start <= bucket < end``.
+
+        ``counter_rollover`` maps point ids of counters to the register value at
+        which they wrap to 0 [the point's unit] (see
+        :attr:`heatreuse.site.points.Point.counter_rollover`).
 
         Returns
         -------
@@ -1113,7 +1118,8 @@ class Store(abc.ABC):
             Index ``bucket_start`` (tz-aware UTC), sorted by point then time;
             columns ``point_id``, ``count``, ``min``, ``max``, ``sum``, ``mean``
             (= sum/count), ``first``, ``last``, ``first_ts``, ``last_ts`` (UTC),
-            ``delta`` and ``delta_since`` (UTC). Values are in the point's unit.
+            ``delta``, ``delta_since`` (UTC), ``counter_wrapped`` and
+            ``counter_break``. Values are in the point's unit.
 
         Notes
         -----
@@ -1122,7 +1128,10 @@ class Store(abc.ABC):
         bucket`` (looked up before ``start`` too), or ``last - first`` when no
         earlier bucket exists. ``delta_since`` is the timestamp the delta counts
         from (the previous reading), so a delta that spans a data gap is visible.
-        Counter resets/rollovers are not handled here.
+        A fall of the counter is one register wrap when ``counter_rollover``
+        explains it (``counter_wrapped``, the wrap is added back) and otherwise a
+        reset, exchange or glitch (``counter_break``: ``delta`` is NaN); see
+        :mod:`heatreuse.store.rollups`.
         """
         if resolution not in rollups.ROLLUP_TABLES:
             raise StoreError(
@@ -1151,7 +1160,8 @@ class Store(abc.ABC):
                 if r:
                     prev[s] = (int(r[0][0]), float(r[0][1]))
         name_of = {ids[p]: p for p in pids if p in ids}
-        return rollups.to_frame(rows, name_of, prev)
+        wrap = {ids[p]: float(r) for p, r in (counter_rollover or {}).items() if p in ids}
+        return rollups.to_frame(rows, name_of, prev, wrap)
 
     # ---- retention ---------------------------------------------------------------------
 

@@ -12,7 +12,14 @@ inserted readings, and give the same result as aggregating all raw data at once
 For cumulative counters (meter registers) the increase over a bucket is
 ``last - last of the previous non-empty bucket`` (the register value at the
 bucket's last reading minus the value at the reading before the bucket), or
-``last - first`` when no earlier bucket exists.
+``last - first`` when no earlier bucket exists. A counter only rises, so the
+increase is trusted only when the bucket shows no fall: ``first >= previous
+last``, ``min == first`` and ``max == last``. A fall that one wrap of a register
+with a known roll-over value ``R`` explains (``0 <= last - previous + R < R/2``,
+the usual at-most-one-wrap rule of counter polling, cf. RFC 2578 section 7.1.6
+on Counter32) counts as that wrap (``counter_wrapped``); any other fall is a
+reset, meter exchange or glitch (``counter_break``) and the increase is
+unknown (NaN), never a negative or inflated number.
 
 References
 ----------
@@ -196,7 +203,10 @@ def aggregate(
 
 
 def to_frame(
-    rows: RollupRows, name_of: dict[int, str], prev: dict[int, tuple[int, float]]
+    rows: RollupRows,
+    name_of: dict[int, str],
+    prev: dict[int, tuple[int, float]],
+    rollover: Mapping[int, float] | None = None,
 ) -> pd.DataFrame:
     """Long DataFrame of rollup rows with mean and counter delta.
 
@@ -209,6 +219,9 @@ def to_frame(
     prev
         series_id -> (last_ts_us, last_value) of the latest bucket before the
         first one in ``rows`` (for the first delta).
+    rollover
+        series_id -> register value at which the counter wraps to 0 [the
+        point's unit], for the series that have one (see the module docstring).
     """
     n = len(rows)
     last_v = rows.last_value
@@ -223,6 +236,7 @@ def to_frame(
             p = prev.get(int(rows.series_id[i]))
             if p is not None:
                 since[i], base[i] = p
+    delta, wrapped, broken = counter_increase(rows, base, rollover or {})
     index = pd.DatetimeIndex(
         pd.to_datetime(rows.bucket_us, unit="us", utc=True), name="bucket_start"
     )
@@ -240,11 +254,60 @@ def to_frame(
             "last": rows.last_value,
             "first_ts": pd.to_datetime(rows.first_ts_us, unit="us", utc=True),
             "last_ts": pd.to_datetime(rows.last_ts_us, unit="us", utc=True),
-            "delta": last_v - base,
+            "delta": delta,
             "delta_since": pd.to_datetime(since, unit="us", utc=True),
+            "counter_wrapped": wrapped,
+            "counter_break": broken,
         },
         index=index,
     )
+
+
+def counter_increase(
+    rows: RollupRows, base: npt.NDArray[np.float64], rollover: Mapping[int, float]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Increase of a counter per bucket from its rollup rows (see the module docstring).
+
+    Parameters
+    ----------
+    rows
+        Rollup rows sorted by (series_id, bucket_us).
+    base
+        Per row, the counter value the increase counts from (the previous
+        bucket's last value, or the bucket's first) [the point's unit].
+    rollover
+        series_id -> roll-over value ``R`` [the point's unit].
+
+    Returns
+    -------
+    delta, wrapped, broken
+        ``delta`` [the point's unit], NaN where ``broken``; ``wrapped`` where one
+        register wrap was counted.
+    """
+    delta = rows.last_value - base
+    rising = (
+        (rows.first_value >= base)
+        & (rows.vmin == rows.first_value)
+        & (rows.vmax == rows.last_value)
+    )
+    r = np.full(len(rows), np.nan)
+    for sid, value in rollover.items():
+        r[rows.series_id == sid] = value
+    with np.errstate(invalid="ignore"):
+        unwrapped = delta + r
+        wrapped = (
+            ~rising
+            & np.isfinite(r)
+            & (delta < 0)
+            & (unwrapped >= 0)
+            & (unwrapped < r / 2)
+            & (rows.vmin >= 0)
+            & (rows.vmax < r)
+        )
+    broken = ~rising & ~wrapped
+    out = np.where(wrapped, unwrapped, delta)
+    out[broken] = np.nan
+    return out, wrapped, broken
 
 
 def _names(series_id: npt.NDArray[np.int64], name_of: dict[int, str]) -> npt.NDArray[np.object_]:
