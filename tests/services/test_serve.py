@@ -311,7 +311,12 @@ def test_retention_runs_as_a_periodic_job(site: Site, tmp_path: Path) -> None:
         now = [T0]
         service = IngestService(
             site,
-            ServeConfig(http=None, retention_raw_days=30, job_tick_s=3600),
+            ServeConfig(
+                http=None,
+                retention_raw_days=30,
+                retention_rollup_days={"1min": 30, "1h": 400},
+                job_tick_s=3600,
+            ),
             store=store,
             clock=lambda: now[0],
         )
@@ -319,6 +324,10 @@ def test_retention_runs_as_a_periodic_job(site: Site, tmp_path: Path) -> None:
         try:
             assert service.jobs.run_due() == ["retention"]  # due at start
             assert store.count_readings(site.id) == 1
+            # the 1 min rollup of the old reading went with it; the hourly one stays
+            window = (old - 60_000_000, new + 60_000_000)
+            assert len(store.read_rollup(site.id, "hx.heat_power_w", *window, "1min")) == 1
+            assert len(store.read_rollup(site.id, "hx.heat_power_w", *window, "1h")) == 2
             assert service.jobs.run_due() == []
             now[0] = T0 + dt.timedelta(days=1)
             assert service.jobs.run_due() == ["retention"]

@@ -26,6 +26,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from heatreuse.cli.options import SITE_ARG, STORE_OPT
 from heatreuse.site import load_site
 
 console = Console()
@@ -33,10 +34,6 @@ ledger_app = typer.Typer(help="Reuse ledger: build from the store, export.", no_
 export_app = typer.Typer(help="Regulatory exports (EU EED).", no_args_is_help=True)
 report_app = typer.Typer(help="Reports (monthly performance review).", no_args_is_help=True)
 
-SITE_ARG = typer.Argument(..., help="The site YAML file.", show_default=False)
-STORE_OPT = typer.Option(
-    None, "--store", help="Store URL (default sqlite:///$HEATREUSE_HOME/heatreuse.db)."
-)
 CP_OPT = typer.Option(
     None,
     "--checkpoints",

@@ -66,6 +66,9 @@ def _register() -> None:
     from heatreuse.cli import plan_cmds
 
     plan_cmds.register(app)
+    from heatreuse.cli import store_cmds
+
+    store_cmds.register(app)
     from heatreuse.cli import twin_cmds
 
     twin_cmds.register(app)

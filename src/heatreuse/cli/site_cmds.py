@@ -8,12 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from heatreuse.cli.options import SITE_ARG
 from heatreuse.site import Site, load_site
 
 console = Console()
 site_app = typer.Typer(help="Inspect a site file.", no_args_is_help=True)
-
-SITE_ARG = typer.Argument(..., help="The site YAML file.", show_default=False)
 
 
 def validate(site_file: Path = SITE_ARG) -> None:

@@ -28,6 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from heatreuse.cli.options import SITE_ARG
 from heatreuse.errors import SLABreachedError, SLAError
 from heatreuse.site import load_site
 from heatreuse.sla import SlaDefinition, SlaReport, export_openslo, import_openslo, sla_terms_yaml
@@ -40,8 +41,6 @@ sla_app = typer.Typer(
     help="Heat-delivery SLA: report from the store, OpenSLO v1 export/import.",
     no_args_is_help=True,
 )
-
-SITE_ARG = typer.Argument(..., help="The site YAML file.", show_default=False)
 
 
 def _pct(x: float | None, digits: int = 3) -> str:

@@ -18,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from heatreuse.cli.options import SITE_ARG, STORE_OPT
 from heatreuse.errors import HeatreuseError
 from heatreuse.services.ingest import (
     FileIngestReport,
@@ -32,15 +33,6 @@ console = Console()
 err_console = Console(stderr=True)
 points_app = typer.Typer(help="The site's point registry.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Readings the ingest pipeline rejected.", no_args_is_help=True)
-
-SITE_ARG = typer.Argument(..., help="The site YAML file.", show_default=False)
-STORE_OPT = typer.Option(
-    None,
-    "--store",
-    help="Store URL: sqlite:///PATH or postgresql://... "
-    "(default sqlite:///$HEATREUSE_HOME/heatreuse.db).",
-    show_default=False,
-)
 
 
 def ingest(

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from heatreuse.cli.options import SITE_ARG
 from heatreuse.errors import TwinError
 from heatreuse.simulation.scenarios import SCENARIO_NAMES, parse_duration_s, parse_scenarios
 from heatreuse.site import Site, load_site
@@ -18,7 +19,6 @@ from heatreuse.site import Site, load_site
 console = Console()
 err_console = Console(stderr=True)
 
-SITE_ARG = typer.Argument(..., help="The site YAML file.", show_default=False)
 SCENARIO_HELP = (
     "Scenario NAME@START+DURATION:SEVERITY (@START, +DURATION and :SEVERITY optional), e.g. "
     "pump_failure@2026-01-10T06:00+5h (START without offset is UTC). Repeat to combine. "

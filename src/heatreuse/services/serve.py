@@ -26,7 +26,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,9 +224,10 @@ class ServeConfig:
         How often due periodic jobs are checked [s].
     stop_timeout_s
         Longest a graceful stop waits for each ingest path [s].
-    retention_raw_days, retention_quarantine_days
+    retention_raw_days, retention_quarantine_days, retention_rollup_days
         When set, a periodic job ``retention`` applies
         :meth:`heatreuse.store.Store.apply_retention` with these horizons [d]
+        (rollups: ``{"1min": 90, ...}``)
         (first at start, then every ``retention_interval_s``).
     retention_interval_s
         Period of the retention job [s].
@@ -245,6 +246,7 @@ class ServeConfig:
     stop_timeout_s: float = 30.0
     retention_raw_days: float | None = None
     retention_quarantine_days: float | None = None
+    retention_rollup_days: Mapping[str, float] | None = None
     retention_interval_s: float = 86_400.0
 
 
@@ -440,15 +442,20 @@ class IngestService:
     def _add_retention_job(self) -> None:
         raw_days = self.config.retention_raw_days
         q_days = self.config.retention_quarantine_days
-        if raw_days is None and q_days is None:
+        rollup_days = dict(self.config.retention_rollup_days or {})
+        if raw_days is None and q_days is None and not rollup_days:
             return
         store = self.store
 
         def retention(now: dt.datetime) -> None:
-            res = store.apply_retention(raw_days=raw_days, quarantine_days=q_days, now=now)
+            res = store.apply_retention(
+                raw_days=raw_days, rollup_days=rollup_days, quarantine_days=q_days, now=now
+            )
             log.info(
-                "retention: %d raw reading(s), %d quarantine row(s) deleted",
+                "retention: %d raw reading(s), %s, %d quarantine row(s) deleted",
                 res.raw_deleted,
+                ", ".join(f"{n} {r} rollup row(s)" for r, n in res.rollups_deleted.items())
+                or "no rollups",
                 res.quarantine_deleted,
             )
 

@@ -14,7 +14,7 @@ The interface (:class:`heatreuse.store.base.Store`, same on both backends):
   ``write_frame`` (wide UTC DataFrame), ``flush`` (durability barrier);
 * reads: ``read_series`` (wide, UTC index, raw or 1min/15min/1h with an agg),
   ``read_rollup`` (long: count/min/max/sum/mean/first/last/delta),
-  ``count_readings``, ``extent``, ``list_sites``, ``list_points``;
+  ``count_readings``, ``extent``, ``list_sites``, ``list_points``, ``summary``;
 * quarantine: ``write_quarantine``, ``list_quarantine``, ``count_quarantine``;
 * housekeeping: ``apply_retention``, ``get_meta``/``set_meta``,
   ``apply_migrations``/``schema_version`` (per component), ``transaction``
@@ -42,8 +42,13 @@ from heatreuse.store.base import (
     WriteResult,
     to_epoch_us,
 )
+from heatreuse.store.rollups import ROLLUP_TABLES
+
+#: Rollup resolutions, finest first (``"1min"``, ``"15min"``, ``"1h"``)
+ROLLUP_RESOLUTIONS: tuple[str, ...] = tuple(ROLLUP_TABLES)
 
 __all__ = [
+    "ROLLUP_RESOLUTIONS",
     "Conflict",
     "Migration",
     "QuarantineReason",

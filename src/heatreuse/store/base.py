@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import numpy.typing as npt
@@ -622,6 +623,51 @@ class Store(abc.ABC):
                 "SELECT point_id FROM series WHERE site_id = ? ORDER BY point_id", (site_id,)
             )
         return [str(r[0]) for r in rows]
+
+    def summary(self) -> dict[str, Any]:
+        """What the store holds: URL (without password), schema version, sites, series,
+        rows per table, first/last raw timestamp (ISO UTC) and the raw retention horizon."""
+        tables = (
+            "readings",
+            *(t for t, _ in rollups.ROLLUP_TABLES.values()),
+            rollups.HOUR_BLOCK_TABLE,
+            "quarantine",
+        )
+        with self.transaction(write=False) as tx:
+            sids = [int(r[0]) for r in tx.execute("SELECT series_id FROM series")]
+            first: list[int] = []
+            last: list[int] = []
+            for sid in sids:  # per series: index lookups, not a scan of the raw table
+                lo = tx.execute("SELECT MIN(ts_us) FROM readings WHERE series_id = ?", (sid,))
+                hi = tx.execute("SELECT MAX(ts_us) FROM readings WHERE series_id = ?", (sid,))
+                if lo and lo[0][0] is not None:
+                    first.append(int(lo[0][0]))
+                    last.append(int(hi[0][0]))
+            rows = {t: int(tx.execute(f"SELECT COUNT(*) FROM {t}")[0][0]) for t in tables}
+            horizon = tx.execute("SELECT value FROM meta WHERE key = ?", (RAW_HORIZON_META_KEY,))
+            version = self._schema_version(tx, "store")
+
+        def iso(us: int | None) -> str | None:
+            if us is None:
+                return None
+            return pd.Timestamp(us, unit="us", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+        url = urlsplit(self.url)
+        shown = self.url
+        if url.password:
+            shown = urlunsplit(
+                url._replace(netloc=url.netloc.replace(f":{url.password}@", ":***@"))
+            )
+        return {
+            "url": shown,
+            "schema_version": version,
+            "sites": self.list_sites(),
+            "series": len(sids),
+            "rows": rows,
+            "raw_first": iso(min(first)) if first else None,
+            "raw_last": iso(max(last)) if last else None,
+            "raw_horizon": iso(int(horizon[0][0])) if horizon else None,
+        }
 
     def extent(self, site_id: str, point_id: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """First and last raw timestamp of a point (UTC), or ``None`` without raw data."""
