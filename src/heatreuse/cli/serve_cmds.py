@@ -1,7 +1,8 @@
-"""``heatreuse serve`` (the site's ingest service) and ``heatreuse edge`` (store and forward)."""
+"""``heatreuse serve`` (ingest), ``heatreuse edge`` (store and forward) and ``edge-rejects``."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -132,7 +133,9 @@ def edge(
     upstream: str = typer.Option(
         ...,
         "--upstream",
-        help="HTTP endpoint of the central heatreuse serve, e.g. http://central:8080.",
+        help="The central heatreuse serve: its HTTP endpoint (http://central:8080) or the MQTT "
+        "broker it subscribes to, mqtt://HOST:PORT/TOPIC-PREFIX (port 1883 and prefix "
+        "heatreuse/<site id> if left out; batches go to TOPIC-PREFIX/batch).",
         show_default=False,
     ),
     buffer: Path | None = typer.Option(
@@ -188,7 +191,62 @@ def edge(
         raise typer.Exit(code)
 
 
+def edge_rejects(
+    site_file: Path = SITE_ARG,
+    buffer: Path | None = typer.Option(
+        None,
+        "--buffer",
+        help="The edge agent's buffer file (default $HEATREUSE_HOME/edge-<site>.db).",
+        show_default=False,
+    ),
+    reason: str | None = typer.Option(
+        None, "--reason", help="Only this reason (e.g. unparseable).", show_default=False
+    ),
+    limit: int = typer.Option(50, "--limit", help="At most this many rows, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON on stdout."),
+) -> None:
+    """List payloads the edge agent kept locally because they never became readings."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from heatreuse.services.edge import list_edge_rejects
+
+    site = load_site(site_file)
+    result = list_edge_rejects(site, buffer, limit=limit, reason=reason)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    rows = result["rejects"]
+    table = Table(
+        title=f"Edge rejects of site {site.id}"
+        + (f", reason {reason}" if reason else "")
+        + f" ({len(rows)} of {result['total']} shown, limit {limit})",
+        title_justify="left",
+        caption=f"buffer {result['buffer']}",
+        caption_justify="left",
+    )
+    for col in ("received", "source", "reason", "point", "raw", "detail"):
+        table.add_column(col, overflow="fold")
+    for r in rows:  # Text: payloads are shown as they came, never read as rich markup
+        table.add_row(
+            *(
+                Text(str(v))
+                for v in (
+                    r["received_at"],
+                    r["source"],
+                    r["reason"],
+                    r["point"] or "",
+                    r["raw"][:200],
+                    r["detail"],
+                )
+            )
+        )
+    Console().print(table)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``serve`` and ``edge`` to the CLI."""
+    """Add ``serve``, ``edge`` and ``edge-rejects`` to the CLI."""
     app.command("serve")(serve)
     app.command("edge")(edge)
+    app.command("edge-rejects")(edge_rejects)

@@ -3,10 +3,31 @@
 Local inputs (the site's MQTT broker and/or its Modbus devices) write into the
 :class:`~heatreuse.telemetry.edge.EdgeBuffer` (a local SQLite file) before
 anything is acknowledged; the :class:`~heatreuse.telemetry.edge.Forwarder`
-sends the buffer in order to the HTTP endpoint of a central ``heatreuse
-serve`` and advances its watermark after each 200. A broken link only makes
-the buffer grow; it is replayed in order when the link returns, and the
-upstream stores each reading once (see :mod:`heatreuse.telemetry.edge`).
+sends the buffer in order to a central ``heatreuse serve`` and advances its
+watermark after each acknowledgement. A broken link only makes the buffer
+grow; it is replayed in order when the link returns, and the upstream stores
+each reading once (see :mod:`heatreuse.telemetry.edge`).
+
+Upstream (``--upstream``, :func:`parse_upstream`)
+-------------------------------------------------
+=====================================  ===============================================
+``http://HOST:PORT`` (or ``https``)    ``POST`` to the push endpoint of ``heatreuse serve
+                                       --http`` (``/api/v1/sites/<site>/readings``
+                                       appended unless given); acknowledged by ``200``
+``mqtt://HOST[:PORT][/TOPIC-PREFIX]``  QoS 1 ``PUBLISH`` to ``TOPIC-PREFIX/batch`` on the
+                                       broker that ``heatreuse serve --mqtt`` subscribes
+                                       to; ``PORT`` defaults to 1883, ``TOPIC-PREFIX`` to
+                                       serve's default ``heatreuse/<site id>`` (give
+                                       serve's ``--topic-prefix`` if it has one);
+                                       acknowledged by the broker's PUBACK
+=====================================  ===============================================
+
+This module wires the adapters: the batch topic comes from
+:class:`heatreuse.telemetry.mqtt.TopicLayout` (the layout ``serve`` subscribes
+to) and is handed to :class:`heatreuse.telemetry.edge.MqttTransport`, so the
+edge publishes exactly the batch payload ``serve`` parses. An MQTT upstream on
+the local ``--mqtt`` broker whose batch topic lies below the local topic
+prefix is refused: the agent would buffer its own batches again (a loop).
 """
 
 from __future__ import annotations
@@ -15,12 +36,22 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
+from heatreuse.errors import IngestError
 from heatreuse.services.lifecycle import run_until_signal
 from heatreuse.services.serve import LoopThread
 from heatreuse.site import Site, expand_points
-from heatreuse.telemetry.edge import EdgeBuffer, Forwarder, readings_url
+from heatreuse.telemetry.edge import (
+    EdgeBuffer,
+    Forwarder,
+    HttpTransport,
+    MqttTransport,
+    Transport,
+    read_rejects,
+    readings_url,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +63,104 @@ def default_buffer_path(site_id: str) -> Path:
     return heatreuse_home() / f"edge-{site_id}.db"
 
 
+UPSTREAM_FORMS = (
+    "the HTTP endpoint of a heatreuse serve (http://HOST:PORT) or the MQTT broker it "
+    "subscribes to (mqtt://HOST:PORT/TOPIC-PREFIX; port 1883 and prefix heatreuse/<site id> "
+    "if left out)"
+)
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where an edge agent forwards to (:func:`parse_upstream`).
+
+    Attributes
+    ----------
+    scheme
+        ``http`` (also for https) or ``mqtt``.
+    url
+        HTTP: the push endpoint; MQTT: ``mqtt://HOST:PORT/<batch topic>``.
+    host, port
+        The MQTT broker (empty and 0 for HTTP).
+    topic_prefix
+        The site prefix ``serve`` subscribes to (MQTT; empty for HTTP).
+    batch_topic
+        ``<topic_prefix>/batch`` (MQTT; empty for HTTP).
+    """
+
+    scheme: Literal["http", "mqtt"]
+    url: str
+    host: str = ""
+    port: int = 0
+    topic_prefix: str = ""
+    batch_topic: str = ""
+
+
+def parse_upstream(upstream: str, site_id: str) -> Upstream:
+    """Parse ``--upstream`` (see the module docstring for the forms).
+
+    Raises
+    ------
+    IngestError
+        Another scheme, no host, a bad port, credentials, a query or
+        fragment, or a topic prefix with ``+``/``#``: one line naming
+        ``--upstream``, what is expected and what came.
+    """
+    from heatreuse.telemetry.mqtt import TopicLayout
+
+    text = upstream.strip()
+    scheme = text.partition("://")[0].lower() if "://" in text else ""
+    if scheme in ("http", "https"):
+        return Upstream("http", readings_url(text, site_id))
+    if scheme != "mqtt":
+        got = f"scheme {scheme!r} in {upstream!r}" if scheme else repr(upstream)
+        raise IngestError(f"--upstream: expected {UPSTREAM_FORMS}; got {got}")
+    example = f"mqtt://central:1883/heatreuse/{site_id}"
+    if any(c in text for c in "?#"):
+        raise IngestError(
+            f"--upstream: expected {example} (no query, no '#' or '+' in the topic prefix); "
+            f"got {upstream!r}"
+        )
+    parts = urlsplit(text)
+    if "@" in parts.netloc:
+        raise IngestError(
+            f"--upstream: expected {example} without user:password@ (MQTT credentials are "
+            f"not supported yet); got {upstream!r}"
+        )
+    try:
+        port = parts.port if parts.port is not None else 1883
+    except ValueError:
+        port = 0
+    host = parts.hostname or ""
+    if not host or not 0 < port < 65536:
+        raise IngestError(
+            f"--upstream: expected {example} (HOST and PORT 1..65535); got {upstream!r}"
+        )
+    prefix = unquote(parts.path).strip("/") or None
+    try:
+        layout = TopicLayout(site_id, prefix)
+    except IngestError as exc:
+        raise IngestError(f"--upstream {upstream!r}: {exc}") from None
+    netloc = f"[{host}]" if ":" in host else host
+    return Upstream(
+        "mqtt",
+        f"mqtt://{netloc}:{port}/{layout.batch_topic}",
+        host=host,
+        port=port,
+        topic_prefix=layout.base,
+        batch_topic=layout.batch_topic,
+    )
+
+
+def _same_broker(a: tuple[str, int], b: tuple[str, int]) -> bool:
+    def norm(host: str) -> str:
+        h = host.lower().strip("[]")
+        return "loopback" if h in _LOOPBACK else h
+
+    return a[1] == b[1] and norm(a[0]) == norm(b[0])
+
+
 @dataclass(frozen=True)
 class EdgeConfig:
     """What ``heatreuse edge`` runs.
@@ -39,7 +168,9 @@ class EdgeConfig:
     Attributes
     ----------
     upstream
-        Base URL of the central ``heatreuse serve`` (or its readings endpoint).
+        ``http://HOST:PORT`` of the central ``heatreuse serve`` (or its readings
+        endpoint), or ``mqtt://HOST[:PORT][/TOPIC-PREFIX]`` of its broker
+        (:func:`parse_upstream`).
     buffer_path
         The local buffer file (None: :func:`default_buffer_path`).
     mqtt
@@ -57,7 +188,13 @@ class EdgeConfig:
     session_expiry_s
         How long the broker keeps the session while the agent is down [s].
     batch_size
-        Readings per upstream request.
+        Readings per upstream request or MQTT message.
+    upstream_timeout_s
+        Longest wait for the upstream's acknowledgement of a batch (HTTP
+        answer, PUBACK) [s].
+    upstream_connect_wait_s
+        MQTT upstream: longest wait for the broker connection before a send
+        counts as failed [s].
     min_backoff_s, max_backoff_s
         Retry interval bounds of the forwarder [s].
     stop_timeout_s
@@ -74,6 +211,8 @@ class EdgeConfig:
     client_id: str | None = None
     session_expiry_s: int = 7 * 86_400
     batch_size: int = 2000
+    upstream_timeout_s: float = 30.0
+    upstream_connect_wait_s: float = 5.0
     min_backoff_s: float = 0.5
     max_backoff_s: float = 30.0
     stop_timeout_s: float = 30.0
@@ -85,7 +224,9 @@ class EdgeAgent:
     def __init__(self, site: Site, config: EdgeConfig) -> None:
         self.site = site
         self.config = config
-        self.url = readings_url(config.upstream, site.id)
+        self.upstream = parse_upstream(config.upstream, site.id)
+        self._check_no_loop()
+        self.url = self.upstream.url
         self.buffer: EdgeBuffer | None = None
         self.forwarder: Forwarder | None = None
         self.subscriber: Any = None
@@ -102,7 +243,7 @@ class EdgeAgent:
         self.buffer = EdgeBuffer(path)
         self.forwarder = Forwarder(
             self.buffer,
-            self.url,
+            self._transport(),
             batch_size=self.config.batch_size,
             min_backoff_s=self.config.min_backoff_s,
             max_backoff_s=self.config.max_backoff_s,
@@ -145,6 +286,41 @@ class EdgeAgent:
             self.site.id,
             path,
             self.url,
+        )
+
+    def _check_no_loop(self) -> None:
+        """Refuse an MQTT upstream that the agent's own local subscription would receive."""
+        from heatreuse.telemetry.mqtt import TopicLayout
+
+        up = self.upstream
+        if up.scheme != "mqtt" or self.config.mqtt is None:
+            return
+        local = TopicLayout(self.site.id, self.config.topic_prefix)
+        if _same_broker((up.host, up.port), self.config.mqtt) and up.batch_topic.startswith(
+            local.base + "/"
+        ):
+            raise IngestError(
+                f"--upstream {self.config.upstream}: publishes to {up.batch_topic}, which this "
+                f"agent's own --mqtt subscription {local.subscription} on the same broker would "
+                f"buffer again (a loop); expected an upstream topic prefix outside "
+                f"{local.base}/, e.g. mqtt://{up.host}:{up.port}/central/{self.site.id}"
+            )
+
+    def _transport(self) -> Transport:
+        """The upstream link: HTTP push or MQTT publish to serve's batch topic."""
+        cfg = self.config
+        up = self.upstream
+        if up.scheme == "http":
+            return HttpTransport(up.url, cfg.upstream_timeout_s)
+        local_id = cfg.client_id or f"heatreuse-edge-{self.site.id}"
+        return MqttTransport(
+            up.host,
+            up.port,
+            up.batch_topic,
+            client_id=f"{local_id}-upstream",
+            timeout_s=cfg.upstream_timeout_s,
+            connect_wait_s=cfg.upstream_connect_wait_s,
+            reconnect_max_delay_s=max(1, round(cfg.max_backoff_s)),
         )
 
     def wait_ready(self, timeout_s: float = 10.0) -> bool:
@@ -191,3 +367,67 @@ class EdgeAgent:
                 on_ready(self)
 
         return run_until_signal("edge", start, self.stop)
+
+
+def list_edge_rejects(
+    site: Site,
+    buffer_path: Path | None = None,
+    *,
+    limit: int = 50,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Payloads the edge agent kept because they never became readings, newest first.
+
+    Parameters
+    ----------
+    site
+        The site (names the default buffer file).
+    buffer_path
+        The agent's buffer file (None: :func:`default_buffer_path`).
+    limit
+        At most this many rows (>= 1).
+    reason
+        Only this quarantine reason (e.g. ``unparseable``).
+
+    Returns
+    -------
+    dict
+        ``site_id``, ``buffer`` (path), ``total`` (matching rows in the file),
+        ``rejects``: dicts with ``id``, ``received_at`` (ISO UTC), ``source``,
+        ``reason``, ``point`` (or None), ``raw`` (the payload as received) and
+        ``detail`` (what was expected, what came).
+
+    Raises
+    ------
+    IngestError
+        A limit below 1, an unknown reason, no such buffer file or not an
+        edge buffer.
+    """
+    from heatreuse.telemetry import format_ts_us
+    from heatreuse.telemetry.validate import REASONS
+
+    if limit < 1:
+        raise IngestError(f"--limit: expected a positive number, got {limit}")
+    if reason is not None and reason not in REASONS:
+        raise IngestError(
+            f"--reason: unknown quarantine reason {reason!r}; expected one of {', '.join(REASONS)}"
+        )
+    path = buffer_path or default_buffer_path(site.id)
+    total, rows = read_rejects(path, limit=limit, reason=reason)
+    return {
+        "site_id": site.id,
+        "buffer": str(path),
+        "total": total,
+        "rejects": [
+            {
+                "id": r.id,
+                "received_at": format_ts_us(int(r.received_at_us)),
+                "source": r.source,
+                "reason": r.reason,
+                "point": r.point_id,
+                "raw": r.raw,
+                "detail": r.detail,
+            }
+            for r in rows
+        ],
+    }

@@ -1,10 +1,22 @@
-"""Store and forward at a site: a local SQLite buffer and an in-order HTTP forwarder.
+"""Store and forward at a site: a local SQLite buffer and an in-order forwarder (HTTP or MQTT).
 
 The edge agent (``heatreuse edge``) writes every reading it receives (local
 MQTT, Modbus) to :class:`EdgeBuffer` *first*; only then is the reading
 acknowledged to its source. :class:`Forwarder` sends the buffer upstream in
-batches, in order, to the HTTP push endpoint of a ``heatreuse serve``
-(``POST /api/v1/sites/{site}/readings``, see :mod:`heatreuse.telemetry.http`).
+batches, in order, through a :class:`Transport`:
+
+* :class:`HttpTransport`: ``POST`` to the HTTP push endpoint of a ``heatreuse
+  serve`` (``/api/v1/sites/{site}/readings``, see :mod:`heatreuse.telemetry.http`);
+  acknowledged = the answer ``200``, sent after the upstream store committed.
+* :class:`MqttTransport`: ``PUBLISH`` with QoS 1 (MQTT 5) of the batch body to
+  the batch topic ``PREFIX/batch`` that ``heatreuse serve --mqtt`` subscribes
+  to (see :mod:`heatreuse.telemetry.mqtt`; the body is exactly its batch
+  payload ``{"readings": [{"point_id", "ts", "value"}, ...]}``); acknowledged =
+  the broker's PUBACK with a success reason code.
+
+The forwarder loop (order, watermark, backoff, counters) is the same for both;
+a transport only sends one batch and either returns (acknowledged) or raises
+:class:`~heatreuse.errors.IngestError` (not acknowledged: retried).
 
 Buffer file (SQLite, WAL, ``synchronous=FULL``)::
 
@@ -16,25 +28,54 @@ Buffer file (SQLite, WAL, ``synchronous=FULL``)::
 
 Guarantees
 ----------
-* Order: batches are the rows ``seq > acked_seq`` in ``seq`` order.
+* Order: batches are the rows ``seq > acked_seq`` in ``seq`` order; a batch
+  that was not acknowledged is resent unchanged before anything newer, and
+  only one batch is in flight at a time.
 * The watermark ``acked_seq`` advances (in the same transaction that deletes
-  the forwarded rows) only after the upstream answered 200, i.e. after the
-  upstream store committed.
-* On a broken link (connection refused, timeout, 5xx) the batch is retried
-  with exponential backoff, unchanged, while new readings keep being buffered.
+  the forwarded rows) only after the transport's acknowledgement.
+* On a broken link (connection refused or lost, timeout, 5xx, a refusing
+  PUBACK) the batch is retried with exponential backoff while new readings
+  keep being buffered.
 * A reading is sent again only if the agent dies (or the link breaks) after
-  the upstream committed a batch and before the 200 reached the agent: at most
-  the one in-flight batch. The upstream deduplicates by (point, timestamp), so
-  it is stored once.
+  the upstream took a batch and before its acknowledgement reached the agent:
+  at most the one in-flight batch. The upstream deduplicates by
+  (point, timestamp), so it is stored once (counted as a duplicate).
 * Readings are buffered as received (point key, timestamp and value as JSON);
   validation and quarantine happen upstream. Payloads that are not readings
   at all (e.g. unreadable MQTT messages) are kept in ``edge_rejects`` and
-  logged.
+  logged (``heatreuse edge-rejects`` lists them, :func:`read_rejects`).
+
+Why a PUBACK is enough (MQTT upstream)
+--------------------------------------
+The PUBACK only says the *broker* took the batch, not that ``heatreuse serve``
+stored it. No reading is lost end to end all the same, because the other half
+of the path is acknowledged after commit too: ``serve``'s subscriber
+(:class:`heatreuse.telemetry.mqtt.MqttSubscriber`) subscribes to ``PREFIX/#``
+with QoS 1 under a fixed client id with ``clean_start=False`` and a session
+expiry interval, so the broker keeps its subscription and queues QoS 1
+messages for it while it is down; and it uses manual acknowledgements,
+sending its PUBACK only after the store committed (and ``store.flush``), so a
+crash of ``serve`` makes the broker redeliver. Each hop is therefore
+at-least-once and hands over only after the next hop holds the batch, and the
+duplicates this can produce (a batch resent after a lost PUBACK, a
+redelivery to ``serve``) are absorbed by the store's (point, timestamp)
+idempotency. A PUBACK with reason *No matching subscribers* (0x10, MQTT 5
+section 3.4.2.1: nobody, not even an offline persistent session, subscribes to
+the batch topic, i.e. ``serve`` never connected with that prefix or its
+session expired) is treated as a failure: the watermark stays and the batch
+is retried. What the broker must provide: a session expiry and a queue for
+offline sessions long and large enough for ``serve``'s outages (Mosquitto:
+``persistent_client_expiration``, ``max_queued_messages`` (default 1000
+messages) and ``persistence true`` to survive a broker restart); a message the
+broker drops after its PUBACK is outside what the edge can see.
 
 References
 ----------
 SQLite ``AUTOINCREMENT`` (https://www.sqlite.org/autoinc.html: rowids never
-reused) and WAL durability (https://www.sqlite.org/pragma.html#pragma_synchronous).
+reused) and WAL durability (https://www.sqlite.org/pragma.html#pragma_synchronous);
+MQTT Version 5.0, OASIS Standard, 7 March 2019, sections 3.3 (PUBLISH), 3.4
+(PUBACK, reason codes), 4.3.2 (QoS 1) and 4.6 (message ordering); paho-mqtt 2.x
+``Client.publish`` / ``on_publish``.
 """
 
 from __future__ import annotations
@@ -47,7 +88,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from heatreuse.errors import IngestError
 from heatreuse.telemetry.validate import RawReading
@@ -237,6 +278,90 @@ class EdgeBuffer:
             self._added.wait_for(lambda: self._appended != seen, timeout=timeout_s)
 
 
+# --------------------------------------------------------------------------- rejects
+@dataclass(frozen=True)
+class EdgeReject:
+    """One row of ``edge_rejects``: a payload that never became a reading.
+
+    Attributes
+    ----------
+    id
+        Row id (increasing with arrival).
+    received_at_us
+        When it was kept [µs since the epoch, UTC].
+    source
+        Where it came from (``mqtt:<topic>``, ``modbus:<device>:...``).
+    reason
+        Quarantine reason (``unparseable``, ...).
+    raw
+        The payload as received (``hex:...`` when it was not text).
+    detail
+        What was expected and what came.
+    point_id
+        The point, when known.
+    """
+
+    id: int
+    received_at_us: int
+    source: str
+    reason: str
+    raw: str
+    detail: str
+    point_id: str | None
+
+
+def read_rejects(
+    path: str | Path, *, limit: int = 50, reason: str | None = None
+) -> tuple[int, list[EdgeReject]]:
+    """Read the rejects of a buffer file, newest first (safe while the agent runs: WAL).
+
+    Parameters
+    ----------
+    path
+        The buffer file of an edge agent.
+    limit
+        At most this many rows.
+    reason
+        Only rows with this reason (None: all).
+
+    Returns
+    -------
+    tuple
+        (number of matching rows in the file, the newest ``limit`` of them).
+
+    Raises
+    ------
+    IngestError
+        The file does not exist or is not an edge buffer.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise IngestError(
+            f"edge buffer {p}: no such file; expected the --buffer file of a heatreuse edge agent"
+        )
+    where, params = ("WHERE reason = ?", [reason]) if reason is not None else ("", [])
+    try:
+        conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+        try:
+            total = int(
+                conn.execute(f"SELECT COUNT(*) FROM edge_rejects {where}", params).fetchone()[0]
+            )
+            rows = conn.execute(
+                "SELECT id, received_at_us, source, reason, raw_payload, detail, point_id "
+                f"FROM edge_rejects {where} ORDER BY id DESC LIMIT ?",
+                [*params, int(limit)],
+            ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise IngestError(
+            f"edge buffer {p}: expected an edge buffer with a table edge_rejects; "
+            f"got an error reading it ({exc})"
+        ) from None
+    return total, [EdgeReject(*row) for row in rows]
+
+
+# --------------------------------------------------------------------------- transports
 def readings_url(upstream: str, site_id: str) -> str:
     """The push endpoint for an upstream given as base URL (or as the full endpoint).
 
@@ -258,6 +383,302 @@ def readings_url(upstream: str, site_id: str) -> str:
     return f"{url.rstrip('/')}/api/v1/sites/{site_id}/readings"
 
 
+class Transport(Protocol):
+    """How a :class:`Forwarder` sends one batch upstream.
+
+    ``send`` returns once the upstream acknowledged the batch and raises
+    :class:`~heatreuse.errors.IngestError` otherwise; every such error is
+    retryable (the forwarder resends the same batch after a backoff).
+    """
+
+    @property
+    def url(self) -> str:
+        """Where batches go (for logs and counters)."""
+
+    def send(self, batch: BufferedBatch) -> None:
+        """Send ``batch``; return only once the upstream acknowledged it."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class HttpTransport:
+    """``POST`` a batch to the HTTP push endpoint of a ``heatreuse serve``; ok = ``200``.
+
+    Parameters
+    ----------
+    url
+        The push endpoint (:func:`readings_url`).
+    timeout_s
+        Request timeout [s].
+    """
+
+    def __init__(self, url: str, timeout_s: float = 30.0) -> None:
+        import httpx
+
+        self._url = url
+        self._client = httpx.Client(timeout=timeout_s)
+
+    @property
+    def url(self) -> str:
+        """The push endpoint."""
+        return self._url
+
+    def send(self, batch: BufferedBatch) -> None:
+        """POST the batch body; raise :class:`IngestError` unless the answer is 200."""
+        import httpx
+
+        try:
+            resp = self._client.post(
+                self._url, content=batch.body, headers={"content-type": "application/json"}
+            )
+        except httpx.HTTPError as exc:
+            raise IngestError(
+                f"edge forwarder: POST {self._url} (seq {batch.first_seq}..{batch.last_seq}) "
+                f"failed: {type(exc).__name__}: {exc}"
+            ) from None
+        if resp.status_code != 200:
+            raise IngestError(
+                f"edge forwarder: POST {self._url} (seq {batch.first_seq}..{batch.last_seq}): "
+                f"expected 200, got {resp.status_code}: {resp.text[:300]}"
+            )
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._client.close()
+
+
+#: PUBACK reason code "No matching subscribers" (MQTT 5.0 section 3.4.2.1).
+NO_MATCHING_SUBSCRIBERS = 0x10
+
+
+class MqttTransport:
+    """``PUBLISH`` a batch with QoS 1 to one topic (MQTT 5, paho-mqtt 2); ok = successful PUBACK.
+
+    The batch body is published as is: for ``heatreuse serve --mqtt`` the topic
+    is its batch topic ``PREFIX/batch`` (the caller computes it). A PUBACK with
+    a failure reason code or *No matching subscribers* is not an
+    acknowledgement (see the module docstring).
+
+    Parameters
+    ----------
+    host, port
+        The upstream broker.
+    topic
+        The topic batches are published to.
+    client_id
+        MQTT client id of the publisher (clean start, no session kept).
+    timeout_s
+        Longest wait for the PUBACK of a batch [s].
+    connect_wait_s
+        Longest wait for a connection before a send counts as failed [s].
+    keepalive_s
+        MQTT keep-alive [s].
+    reconnect_min_delay_s, reconnect_max_delay_s
+        paho's reconnect backoff bounds [s].
+
+    Notes
+    -----
+    The connection is made on the first :meth:`send` and remade by paho's
+    network thread. A batch whose PUBACK did not come (timeout, connection lost)
+    stays in paho's outgoing queue and is resent by paho after a reconnect; a
+    later :meth:`send` of the same batch (the forwarder resends it unchanged)
+    waits for that copy instead of publishing another one.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        topic: str,
+        *,
+        client_id: str,
+        timeout_s: float = 30.0,
+        connect_wait_s: float = 5.0,
+        keepalive_s: int = 30,
+        reconnect_min_delay_s: int = 1,
+        reconnect_max_delay_s: int = 30,
+    ) -> None:
+        from paho.mqtt.client import Client
+        from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+        if not topic or any(c in topic for c in "#+\x00"):
+            raise IngestError(
+                f"edge forwarder: MQTT topic {topic!r}: expected a topic without '#', '+' or NUL"
+            )
+        self.host = host
+        self.port = int(port)
+        self.topic = topic
+        self.timeout_s = float(timeout_s)
+        self.connect_wait_s = float(connect_wait_s)
+        self.keepalive_s = int(keepalive_s)
+        netloc = f"[{host}]" if ":" in host else host
+        self._url = f"mqtt://{netloc}:{self.port}/{topic}"
+        self._client = Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+        )
+        self._client.reconnect_delay_set(
+            max(1, int(reconnect_min_delay_s)),
+            max(1, int(reconnect_min_delay_s), int(reconnect_max_delay_s)),
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._cond = threading.Condition()
+        self._connected = False
+        self._closed = False
+        self._started = False
+        self._last_error = ""
+        self._reasons: dict[int, Any] = {}  # mid -> PUBACK reason code
+        self._ignored: set[int] = set()  # mids of batches no longer waited for
+        self._inflight: tuple[tuple[int, int], int] | None = None  # ((first, last) seq, mid)
+
+    @property
+    def url(self) -> str:
+        """``mqtt://HOST:PORT/<topic>``."""
+        return self._url
+
+    @property
+    def connected(self) -> bool:
+        """True while connected to the broker."""
+        with self._cond:
+            return self._connected
+
+    # ----------------------------------------------------------------- paho callbacks
+    def _on_connect(
+        self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        with self._cond:
+            if getattr(reason_code, "is_failure", False):
+                self._last_error = f"the broker refused the connection: {reason_code}"
+                log.error(
+                    "edge forwarder: MQTT %s:%s refused the connection: %s",
+                    self.host,
+                    self.port,
+                    reason_code,
+                )
+            else:
+                self._connected = True
+                self._last_error = ""
+            self._cond.notify_all()
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        with self._cond:
+            if self._connected and not self._closed:
+                self._last_error = f"connection lost ({reason_code})"
+            self._connected = False
+            self._cond.notify_all()
+
+    def _on_publish(
+        self, client: Any, userdata: Any, mid: int, reason_code: Any, properties: Any
+    ) -> None:
+        with self._cond:
+            if mid in self._ignored:
+                self._ignored.discard(mid)
+            else:
+                self._reasons[mid] = reason_code
+            self._cond.notify_all()
+
+    # ----------------------------------------------------------------- sending
+    def _start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._client.connect_async(
+            self.host, self.port, keepalive=self.keepalive_s, clean_start=True
+        )
+        self._client.loop_start()
+
+    def _fail(self, batch: BufferedBatch, what: str) -> IngestError:
+        return IngestError(
+            f"edge forwarder: PUBLISH {self.topic} to mqtt://{self.host}:{self.port} "
+            f"(seq {batch.first_seq}..{batch.last_seq}) failed: {what}"
+        )
+
+    def send(self, batch: BufferedBatch) -> None:
+        """Publish the batch (QoS 1) and wait for a successful PUBACK.
+
+        Raises
+        ------
+        IngestError
+            Not connected within ``connect_wait_s``, connection lost before
+            the PUBACK, no PUBACK within ``timeout_s``, or a PUBACK with a
+            failure reason or *No matching subscribers*.
+        """
+        from paho.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS, error_string
+
+        self._start()
+        key = (batch.first_seq, batch.last_seq)
+        with self._cond:
+            if self._closed:
+                raise self._fail(batch, "the forwarder is stopping")
+            mid: int | None = None
+            if self._inflight is not None:
+                if self._inflight[0] == key:
+                    mid = self._inflight[1]  # paho still holds (and resends) this copy
+                else:  # not expected: the forwarder resends a failed batch unchanged
+                    old = self._inflight[1]
+                    if self._reasons.pop(old, None) is None:
+                        self._ignored.add(old)
+                    self._inflight = None
+            acked = mid is not None and mid in self._reasons
+            if not acked and not self._cond.wait_for(
+                lambda: self._connected or self._closed, timeout=self.connect_wait_s
+            ):
+                raise self._fail(
+                    batch, f"not connected to the broker ({self._last_error or 'connecting'})"
+                )
+            if self._closed:
+                raise self._fail(batch, "the forwarder is stopping")
+        if mid is None:
+            # publish outside our lock: paho calls _on_publish holding its own lock
+            info = self._client.publish(self.topic, batch.body, qos=1)
+            if info.rc not in (MQTT_ERR_SUCCESS, MQTT_ERR_NO_CONN):  # NO_CONN: queued by paho
+                raise self._fail(batch, f"not queued: {error_string(info.rc)}")
+            mid = int(info.mid)
+            with self._cond:
+                self._inflight = (key, mid)
+        deadline = time.monotonic() + self.timeout_s
+        with self._cond:
+            while mid not in self._reasons:
+                if self._closed:
+                    raise self._fail(batch, "the forwarder is stopping before the PUBACK")
+                if not self._connected:
+                    raise self._fail(
+                        batch,
+                        f"no PUBACK: {self._last_error or 'not connected'}; the batch is resent "
+                        "after reconnecting",
+                    )
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise self._fail(batch, f"no PUBACK within {self.timeout_s:g} s")
+                self._cond.wait(min(left, 1.0))
+            reason = self._reasons.pop(mid)
+            self._inflight = None
+        code = int(getattr(reason, "value", 0))
+        if getattr(reason, "is_failure", False):
+            raise self._fail(batch, f"the broker refused the batch: {reason} (0x{code:02x})")
+        if code == NO_MATCHING_SUBSCRIBERS:
+            raise self._fail(
+                batch,
+                f"no subscriber for {self.topic} on the broker (PUBACK 'No matching "
+                "subscribers'); expected a heatreuse serve --mqtt with this topic prefix "
+                "and a live persistent session; keeping the batch",
+            )
+
+    def close(self) -> None:
+        """Disconnect (a batch waiting for its PUBACK is resent from the buffer next time)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._started:
+            self._client.disconnect()
+            self._client.loop_stop()
+
+
+# --------------------------------------------------------------------------- forwarder
 @dataclass
 class ForwarderStats:
     """Counters of a forwarder (cumulative)."""
@@ -271,18 +692,19 @@ class ForwarderStats:
 
 
 class Forwarder:
-    """Send the buffer upstream in order; advance the watermark after each 200.
+    """Send the buffer upstream in order; advance the watermark after each acknowledgement.
 
     Parameters
     ----------
     buffer
         The edge buffer.
-    url
-        The push endpoint (:func:`readings_url`).
+    upstream
+        A :class:`Transport`, or the HTTP push endpoint (:func:`readings_url`)
+        for an :class:`HttpTransport`.
     batch_size
-        Readings per request.
+        Readings per batch.
     timeout_s
-        Request timeout [s].
+        Request timeout of the HTTP transport made from a URL [s].
     min_backoff_s, max_backoff_s
         Retry interval bounds after a failure [s] (doubling).
     sleep
@@ -292,7 +714,7 @@ class Forwarder:
     def __init__(
         self,
         buffer: EdgeBuffer,
-        url: str,
+        upstream: str | Transport,
         *,
         batch_size: int = 2000,
         timeout_s: float = 30.0,
@@ -300,53 +722,54 @@ class Forwarder:
         max_backoff_s: float = 60.0,
         sleep: Callable[[float, threading.Event], None] | None = None,
     ) -> None:
-        import httpx
-
         if batch_size < 1:
             raise IngestError(f"edge forwarder: batch_size must be >= 1, got {batch_size}")
         self.buffer = buffer
-        self.url = url
+        self.transport: Transport = (
+            HttpTransport(upstream, timeout_s) if isinstance(upstream, str) else upstream
+        )
+        self.url = self.transport.url
         self.batch_size = int(batch_size)
         self.min_backoff_s = min_backoff_s
         self.max_backoff_s = max_backoff_s
         self._sleep = sleep or (lambda s, ev: ev.wait(s) and None)
-        self._client = httpx.Client(timeout=timeout_s)
         self.stats = ForwarderStats()
+        self._retry: BufferedBatch | None = None  # sent, not acknowledged: resent unchanged
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def send_one(self) -> int:
         """Send the next batch; return the readings acknowledged (0: nothing to send).
 
+        A batch that failed is resent unchanged (same rows) before anything newer.
+
         Raises
         ------
         IngestError
-            The upstream did not accept the batch (connection failure, timeout,
-            non-200 answer); the watermark did not move.
+            The upstream did not acknowledge the batch (connection failure,
+            timeout, refusal); the watermark did not move.
         """
-        import httpx
-
-        batch = self.buffer.next_batch(self.batch_size)
+        batch = self._retry or self.buffer.next_batch(self.batch_size)
         if batch is None:
             return 0
-        try:
-            resp = self._client.post(
-                self.url, content=batch.body, headers={"content-type": "application/json"}
-            )
-        except httpx.HTTPError as exc:
-            raise IngestError(
-                f"edge forwarder: POST {self.url} (seq {batch.first_seq}..{batch.last_seq}) "
-                f"failed: {type(exc).__name__}: {exc}"
-            ) from None
-        if resp.status_code != 200:
-            raise IngestError(
-                f"edge forwarder: POST {self.url} (seq {batch.first_seq}..{batch.last_seq}): "
-                f"expected 200, got {resp.status_code}: {resp.text[:300]}"
-            )
+        self._retry = batch
+        self.transport.send(batch)
         self.buffer.acknowledge(batch.last_seq)
+        self._retry = None
         self.stats.batches_sent += 1
         self.stats.readings_sent += batch.count
         return batch.count
+
+    def _failed(self, exc: Exception) -> None:
+        st = self.stats
+        st.failures += 1
+        st.consecutive_failures += 1
+        st.last_error = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
+        st.link_up = False
+        if st.consecutive_failures == 1:
+            log.error("%s; buffering and retrying with backoff", st.last_error)
+        else:
+            log.debug("%s (failure %d in a row)", st.last_error, st.consecutive_failures)
 
     def run(self) -> None:
         """Forward until :meth:`stop`: drain, wait for new readings, retry with backoff."""
@@ -355,20 +778,18 @@ class Forwarder:
             try:
                 sent = self.send_one()
             except IngestError as exc:
-                st = self.stats
-                st.failures += 1
-                st.consecutive_failures += 1
-                st.last_error = str(exc)
-                st.link_up = False
-                if st.consecutive_failures == 1:
-                    log.error("%s; buffering and retrying with backoff", exc)
-                else:
-                    log.debug("%s (failure %d in a row)", exc, st.consecutive_failures)
+                self._failed(exc)
                 self._sleep(backoff, self._stop)
                 backoff = min(backoff * 2.0, self.max_backoff_s)
                 continue
             except sqlite3.Error as exc:
                 log.error("edge forwarder: buffer error %s; retrying", exc)
+                self._sleep(backoff, self._stop)
+                backoff = min(backoff * 2.0, self.max_backoff_s)
+                continue
+            except Exception as exc:  # a transport bug must not end forwarding silently
+                log.exception("edge forwarder: unexpected error; retrying")
+                self._failed(exc)
                 self._sleep(backoff, self._stop)
                 backoff = min(backoff * 2.0, self.max_backoff_s)
                 continue
@@ -392,11 +813,11 @@ class Forwarder:
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop after the current request (its batch is resent next time if unacknowledged)."""
+        """Stop after the current batch (resent next time if unacknowledged); close the link."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
-        self._client.close()
+        self.transport.close()
 
     def as_dict(self) -> dict[str, Any]:
         """Counters as a dict."""
