@@ -83,3 +83,11 @@ def test_store_retention_user_errors(
     assert message in err and "Traceback" not in err
     with open_store(url) as store:
         assert store.count_readings("site-a") == 10  # nothing deleted
+
+
+def test_an_error_echoing_brackets_is_printed_not_read_as_markup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["store", "info", "--store", "sqlite:///[/x]/a[/b].db?mode=[/red]"]) == 2
+    err = capsys.readouterr().err
+    assert "[/red]" in err and "internal error" not in err

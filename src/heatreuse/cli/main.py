@@ -13,6 +13,7 @@ import traceback
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from heatreuse import __version__
 from heatreuse.errors import HeatreuseError
@@ -80,7 +81,10 @@ def run(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except HeatreuseError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # the message may echo user input with brackets: never read it as markup
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
@@ -97,7 +101,7 @@ def run(argv: list[str] | None = None) -> int:
         if os.environ.get("HEATREUSE_DEBUG"):
             traceback.print_exc()
         err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
             "This is a bug in heatreuse; rerun with HEATREUSE_DEBUG=1 for the traceback.",
             highlight=False,
         )
