@@ -344,6 +344,10 @@ def test_retention_runs_as_a_periodic_job(site: Site, tmp_path: Path) -> None:
         (["serve", str(EXAMPLE), "--mqtt", "broker:x"], "--mqtt: expected HOST:PORT"),
         (["serve", str(EXAMPLE), "--http", ":80"], "--http: expected HOST:PORT"),
         (
+            ["serve", str(EXAMPLE), "--http", "off", "--retention-rollup-days", "1d=3"],
+            "--retention-rollup-days '1d=3': expected RES=DAYS",
+        ),
+        (
             ["edge", str(EXAMPLE), "--mqtt", "127.0.0.1:1883", "--upstream", "central:8080"],
             "--upstream: expected the HTTP",
         ),

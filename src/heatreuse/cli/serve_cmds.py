@@ -9,10 +9,10 @@ from pathlib import Path
 
 import typer
 
+from heatreuse.cli.options import SITE_ARG, STORE_OPT
 from heatreuse.errors import HeatreuseError
 from heatreuse.site import load_site
 
-SITE_ARG = typer.Argument(..., help="The site YAML file.", show_default=False)
 TOPIC_PREFIX_OPT = typer.Option(
     None,
     "--topic-prefix",
@@ -54,13 +54,7 @@ def _logging(level: str) -> None:
 
 def serve(
     site_file: Path = SITE_ARG,
-    store: str | None = typer.Option(
-        None,
-        "--store",
-        help="Store URL: sqlite:///PATH or postgresql://... "
-        "(default sqlite:///$HEATREUSE_HOME/heatreuse.db).",
-        show_default=False,
-    ),
+    store: str | None = STORE_OPT,
     mqtt: str | None = typer.Option(
         None, "--mqtt", help="MQTT broker HOST:PORT to subscribe to.", show_default=False
     ),
@@ -86,9 +80,17 @@ def serve(
         help="Daily job: delete quarantine rows received more than this many days ago [d].",
         show_default=False,
     ),
+    retention_rollup_days: list[str] | None = typer.Option(
+        None,
+        "--retention-rollup-days",
+        help="RES=DAYS, repeatable (1min=90): daily job deleting rollups of resolution RES "
+        "older than DAYS [d]. Keep 1h for the evidence period: the ledger is built from it.",
+        show_default=False,
+    ),
     log_level: str = LOG_OPT,
 ) -> None:
     """Run the site's ingest service (MQTT, Modbus, HTTP into one store) until SIGTERM."""
+    from heatreuse.cli.store_cmds import parse_rollup_days
     from heatreuse.services.addresses import parse_host_port
     from heatreuse.services.serve import IngestService, ServeConfig
 
@@ -105,6 +107,7 @@ def serve(
         client_id=client_id,
         retention_raw_days=retention_raw_days,
         retention_quarantine_days=retention_quarantine_days,
+        retention_rollup_days=parse_rollup_days(retention_rollup_days, "--retention-rollup-days"),
     )
     service = IngestService(site, config)
 
