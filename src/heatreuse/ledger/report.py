@@ -19,7 +19,6 @@ Every number comes from :func:`heatreuse.ledger.kpis.compute_kpis` /
 from __future__ import annotations
 
 import datetime as dt
-import html
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -29,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from heatreuse.htmlpage import esc, figure_html, page_html
 from heatreuse.ledger.kpis import Period
 
 __all__ = ["MonthlyReportData", "daily_frame", "render_monthly_html", "write_monthly_pdf"]
@@ -136,13 +136,9 @@ def _mass(kg: Any) -> str:
     return _fmt(kg, 1, "kg") if abs(float(kg)) < 1000.0 else _fmt(float(kg) / 1000.0, 2, "t")
 
 
-def _e(text: Any) -> str:
-    return html.escape("" if text is None else str(text))
-
-
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -307,16 +303,12 @@ def _plot_divs(data: MonthlyReportData) -> tuple[str, str]:
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         title="Energy flows of the month [kWh]",
     )
-    cfg = {"displaylogo": False, "responsive": True}
-    return (
-        fig.to_html(full_html=False, include_plotlyjs=False, config=cfg, div_id="heat-daily"),
-        sankey.to_html(full_html=False, include_plotlyjs=False, config=cfg, div_id="sankey"),
-    )
+    return figure_html(fig, "heat-daily"), figure_html(sankey, "sankey")
 
 
 def _sla_html(data: MonthlyReportData) -> str:
     if not data.sla:
-        return f'<div class="missing">{_e(data.sla_note)}</div>'
+        return f'<div class="missing">{esc(data.sla_note)}</div>'
     parts = []
     for rep in data.sla:
         att = rep.get("attainment_fraction")
@@ -361,7 +353,7 @@ def _sla_html(data: MonthlyReportData) -> str:
                 "<p>Breaches</p>" + _table(["kind", "start", "end", "detail"], brows) + more
             )
     if data.sla_note:
-        parts.append(f'<p class="sub">{_e(data.sla_note)}</p>')
+        parts.append(f'<p class="sub">{esc(data.sla_note)}</p>')
     return "".join(parts)
 
 
@@ -381,14 +373,12 @@ def _checkpoint_html(cp: Mapping[str, Any] | None) -> str:
         _table(["checkpoint", "value"], rows)
         + "<p>Check: <code>heatreuse ledger export SITE.yaml --out DIR</code> then "
         "<code>heatreuse verify DIR</code>; the export's checkpoint of this size must carry "
-        "this root.</p><pre>" + _e(cp.get("note")) + "</pre>"
+        "this root.</p><pre>" + esc(cp.get("note")) + "</pre>"
     )
 
 
 def render_monthly_html(data: MonthlyReportData) -> str:
     """The monthly report as one self-contained HTML page (plotly JS inline, no CDN)."""
-    from plotly.offline import get_plotlyjs
-
     k = data.kpis
     totals = k["totals"]
     q = totals.get("quantities", {})
@@ -426,7 +416,7 @@ def render_monthly_html(data: MonthlyReportData) -> str:
         ),
     ]
     card_html = "".join(
-        f'<div class="card">{_e(t)}<b>{_e(v)}</b><span class="sub">{_e(s)}</span></div>'
+        f'<div class="card">{esc(t)}<b>{esc(v)}</b><span class="sub">{esc(s)}</span></div>'
         for t, v, s in cards
     )
     modes = totals.get("site_mode_hours", {})
@@ -446,12 +436,12 @@ def render_monthly_html(data: MonthlyReportData) -> str:
     alerts = (
         _table(["cause", "count"], [[c, str(n)] for c, n in data.alerts.items()])
         if data.alerts is not None
-        else f'<div class="missing">{_e(data.alerts_note)}</div>'
+        else f'<div class="missing">{esc(data.alerts_note)}</div>'
     )
     ef_rows = []
     if data.method:
         ef_rows.append(["Method", method_version])
-    warnings = "".join(f'<div class="note">{_e(w)}</div>' for w in data.warnings)
+    warnings = "".join(f'<div class="note">{esc(w)}</div>' for w in data.warnings)
     co2_rows = [
         ["Avoided CO2 (central)", _fmt(co2.get("kg"), 1, "kg")],
         ["of which from metered hours", _fmt(co2.get("metered_kg"), 1, "kg")],
@@ -464,18 +454,18 @@ def render_monthly_html(data: MonthlyReportData) -> str:
     ]
     basis = k.get("kpi_basis", {})
     body = f"""
-<h1>Monthly performance review: {_e(data.site_name)}</h1>
-<p class="sub">Site <code>{_e(data.site_id)}</code> · period {_e(data.period.label)}
-(UTC, {_e(totals.get("period_start"))} to {_e(totals.get("period_end"))}) ·
-generated {_e(data.generated_at.strftime("%Y-%m-%d %H:%M UTC"))} · ledger method
-<b>{_e(method_version)}</b></p>
+<h1>Monthly performance review: {esc(data.site_name)}</h1>
+<p class="sub">Site <code>{esc(data.site_id)}</code> · period {esc(data.period.label)}
+(UTC, {esc(totals.get("period_start"))} to {esc(totals.get("period_end"))}) ·
+generated {esc(data.generated_at.strftime("%Y-%m-%d %H:%M UTC"))} · ledger method
+<b>{esc(method_version)}</b></p>
 {warnings}
 <div class="cards">{card_html}</div>
 <h2>Heat delivered vs customer heat use</h2>
 {heat_div}
 <p class="sub">Customer heat use is what the customer drew from the reuse installation and
 its backup boiler (metered heat delivered + backup heat). Estimated heat is shown apart.
-Hours without heat data: {_e(heat.get("hours_missing", "n/a"))}.</p>
+Hours without heat data: {esc(heat.get("hours_missing", "n/a"))}.</p>
 <h2>SLA attainment and interruptions</h2>
 {_sla_html(data)}
 <h2>Alerts by cause</h2>
@@ -490,27 +480,21 @@ Hours without heat data: {_e(heat.get("hours_missing", "n/a"))}.</p>
     }
 <h2>Site modes</h2>
 {_table(["mode", "hours"], mode_rows)}
-<p class="sub">Hours in month {_e(totals.get("hours_in_period"))}, ledgered
-{_e(totals.get("hours_ledgered"))}, not ledgered {_e(totals.get("hours_not_ledgered"))}.</p>
+<p class="sub">Hours in month {esc(totals.get("hours_in_period"))}, ledgered
+{esc(totals.get("hours_ledgered"))}, not ledgered {esc(totals.get("hours_not_ledgered"))}.</p>
 <h2>KPIs</h2>
 {_table(["KPI", "value", "formula", "note"], _kpi_rows(k["kpis"]))}
-<p class="sub">Basis: {_e(basis.get("hours_used"))} hours with IT, total and heat values
-({_e(basis.get("hours_with_estimates"))} with estimates); {_e(basis.get("note"))}.</p>
-<h3>EnEfG section 11 targets ({_e(enefg.get("category"))} site)</h3>
-<p class="sub">{_e(enefg.get("scope_note"))}. {_e(enefg.get("note"))}</p>
+<p class="sub">Basis: {esc(basis.get("hours_used"))} hours with IT, total and heat values
+({esc(basis.get("hours_with_estimates"))} with estimates); {esc(basis.get("note"))}.</p>
+<h3>EnEfG section 11 targets ({esc(enefg.get("category"))} site)</h3>
+<p class="sub">{esc(enefg.get("scope_note"))}. {esc(enefg.get("note"))}</p>
 {_table(["KPI", "target", "value", "status", "due from", "note"], enefg_rows)}
 <h2>Avoided CO2</h2>
 {_table(["item", "value"], co2_rows)}
 <h2>Checkpoint anchoring these figures</h2>
 {_checkpoint_html(data.checkpoint)}
 """
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(data.site_id)} monthly report {_e(data.period.label)}</title>"
-        f"<style>{_CSS}</style>"
-        f'<script type="text/javascript">{get_plotlyjs()}</script>'
-        f"</head><body>{body}</body></html>\n"
-    )
+    return page_html(f"{data.site_id} monthly report {data.period.label}", body, _CSS)
 
 
 # --------------------------------------------------------------------------- PDF

@@ -9,7 +9,6 @@ and the assumptions with their sources.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
-from plotly.offline import get_plotlyjs
 
+from heatreuse.htmlpage import esc, figure_html, page_html
 from heatreuse.planning.matrix import MONTHS
 from heatreuse.planning.sweep import SWEEP_PARAMETERS, SweepResult
 from heatreuse.site.model import Site
@@ -46,10 +44,6 @@ margin-left:.3rem}
 _EST = '<span class="est" title="estimate">estimate</span>'
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
-
-
 def _fmt(value: Any, digits: int = 0) -> str:
     if value is None:
         return "n/a"
@@ -60,7 +54,7 @@ def _fmt(value: Any, digits: int = 0) -> str:
         if not math.isfinite(v):
             return "n/a"
         return f"{v:,.{digits}f}"
-    return _esc(value)
+    return esc(value)
 
 
 def _table(
@@ -82,24 +76,7 @@ def _table(
 
 def _figure_html(fig: go.Figure, div_id: str) -> str:
     fig.update_layout(margin={"l": 60, "r": 20, "t": 50, "b": 50}, template="plotly_white")
-    return str(
-        pio.to_html(
-            fig,
-            full_html=False,
-            include_plotlyjs=False,
-            div_id=div_id,
-            config={"displaylogo": False, "responsive": True},
-        )
-    )
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_esc(title)}</title><style>{_CSS}</style>"
-        f'<script type="text/javascript">{get_plotlyjs()}</script></head>'
-        f"<body>{body}</body></html>\n"
-    )
+    return figure_html(fig, div_id)
 
 
 # --------------------------------------------------------------------------- figures
@@ -323,10 +300,10 @@ def key_figures_table(summary: Mapping[str, Any], estimates: Mapping[str, str]) 
         badge = _EST if key in estimates else ""
         rows.append(
             (
-                f"{_esc(label)}{badge}",
+                f"{esc(label)}{badge}",
                 _value(key, summary[key], unit, digits),
-                _esc(unit if unit != "%" else "of demand"),
-                f"<code>{_esc(key)}</code>",
+                esc(unit if unit != "%" else "of demand"),
+                f"<code>{esc(key)}</code>",
             )
         )
     return _table(("figure", "value", "unit", "summary.json key"), rows, text_cols=(0, 2, 3))
@@ -350,14 +327,14 @@ def matrix_table(profiles: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for p in profiles:
         reasons = "<br>".join(
-            f'<span class="{_esc(r["severity"])}">[{_esc(r["severity"])}]</span> {_esc(r["text"])}'
+            f'<span class="{esc(r["severity"])}">[{esc(r["severity"])}]</span> {esc(r["text"])}'
             for r in p["fit_reasons"]
         )
         sw = p.get("summer_to_winter_demand_fraction")
         own = " (site)" if p.get("is_site_customer") else ""
         rows.append(
             (
-                f"{_esc(p['kind'])}{own}<br><span class='note'>{_esc(p['customer_name'])}</span>",
+                f"{esc(p['kind'])}{own}<br><span class='note'>{esc(p['customer_name'])}</span>",
                 _fmt(p["heat_demand_kwh"] / 1000.0, 0),
                 *[_fmt(x / 1000.0, 0) for x in p["monthly_heat_demand_kwh"]],
                 f"{_fmt(p['required_supply_temp_c'], 0)} / "
@@ -367,7 +344,7 @@ def matrix_table(profiles: Sequence[Mapping[str, Any]]) -> str:
                 _fmt(p["operating_hours_per_week_h"], 0),
                 _fmt(p["interruption_tolerance_h"], 1),
                 "n/a" if sw is None else f"{sw:.0%}",
-                f'<span class="{_esc(p["fit_verdict"])}">{_esc(p["fit_verdict"])}</span>',
+                f'<span class="{esc(p["fit_verdict"])}">{esc(p["fit_verdict"])}</span>',
                 reasons,
             )
         )
@@ -397,7 +374,7 @@ def comparison_table(rows: Sequence[Mapping[str, Any]]) -> str:
         own = " (site)" if r.get("is_site_customer") else ""
         out.append(
             (
-                f"{_esc(r['label'])}{own}",
+                f"{esc(r['label'])}{own}",
                 _fmt(r["heat_delivered_kwh"] / 1000.0, 0),
                 f"{float(r['demand_coverage_fraction']):.0%}",
                 _fmt(r["heat_rejected_kwh"] / 1000.0, 0),
@@ -409,8 +386,8 @@ def comparison_table(rows: Sequence[Mapping[str, Any]]) -> str:
                 _fmt(r["capex_eur"], 0),
                 _fmt(r["opex_eur_per_year"], 0),
                 "never" if r["payback_years"] is None else _fmt(r["payback_years"], 1),
-                f'<span class="{_esc(r["fit_verdict"])}">{_esc(r["fit_verdict"])}</span>',
-                _esc(r["key_risk"]),
+                f'<span class="{esc(r["fit_verdict"])}">{esc(r["fit_verdict"])}</span>',
+                esc(r["key_risk"]),
             )
         )
     return _table(headers, out, text_cols=(0, 12, 13))
@@ -443,7 +420,7 @@ def frontier_table(sweep: SweepResult) -> str:
         )
     headers = [
         *(
-            f"{n}<br><span class='note'>{_esc(SWEEP_PARAMETERS[n].description)}</span>"
+            f"{n}<br><span class='note'>{esc(SWEEP_PARAMETERS[n].description)}</span>"
             for n in names
         ),
         "coverage",
@@ -463,9 +440,9 @@ def assumptions_table(rows: Sequence[Mapping[str, Any]]) -> str:
         ("assumption", "value", "source"),
         (
             (
-                _esc(r["name"]) + (_EST if r.get("estimate") else ""),
-                _esc(r["value"]),
-                _esc(r["source"]),
+                esc(r["name"]) + (_EST if r.get("estimate") else ""),
+                esc(r["value"]),
+                esc(r["source"]),
             )
             for r in rows
         ),
@@ -479,17 +456,17 @@ def render_report(site: Site, study: StudyResult) -> str:
     s = study.summary
     estimates: Mapping[str, str] = s.get("estimates", {})
     verdict = str(s.get("fit_verdict", ""))
-    reasons = "".join(f"<li>{_esc(r)}</li>" for r in s.get("fit_reasons", []))
+    reasons = "".join(f"<li>{esc(r)}</li>" for r in s.get("fit_reasons", []))
     parts = [
-        f"<h1>Heat-reuse feasibility study: {_esc(site.site.name)}</h1>",
-        f"<p class='note'>site <code>{_esc(site.id)}</code>, customer "
-        f"{_esc(site.customer.name)} ({_esc(site.customer.kind)}); weather "
-        f"<code>{_esc(s.get('weather_source'))}</code>; period {_esc(s.get('period_start_utc'))} "
-        f"to {_esc(s.get('period_end_utc'))} (UTC), step {_esc(s.get('step_s'))} s; heatreuse "
-        f"{_esc(s.get('heatreuse_version'))}, generated {_esc(s.get('generated_at_utc'))}.</p>",
+        f"<h1>Heat-reuse feasibility study: {esc(site.site.name)}</h1>",
+        f"<p class='note'>site <code>{esc(site.id)}</code>, customer "
+        f"{esc(site.customer.name)} ({esc(site.customer.kind)}); weather "
+        f"<code>{esc(s.get('weather_source'))}</code>; period {esc(s.get('period_start_utc'))} "
+        f"to {esc(s.get('period_end_utc'))} (UTC), step {esc(s.get('step_s'))} s; heatreuse "
+        f"{esc(s.get('heatreuse_version'))}, generated {esc(s.get('generated_at_utc'))}.</p>",
         f"<p class='note'>Figures marked {_EST} are estimates: modelled demand, simulated "
         "heat, planning prices. Nothing here is metered.</p>",
-        f"<h2>Fit verdict: <span class='{_esc(verdict)}'>{_esc(verdict)}</span></h2>",
+        f"<h2>Fit verdict: <span class='{esc(verdict)}'>{esc(verdict)}</span></h2>",
         f"<ul>{reasons}</ul>",
         "<h2>Key figures (one year)</h2>",
         key_figures_table(s, estimates),
@@ -530,11 +507,11 @@ def render_report(site: Site, study: StudyResult) -> str:
         "<h2>Estimates</h2>",
         _table(
             ("figure", "why it is an estimate"),
-            ((f"<code>{_esc(k)}</code>", _esc(v)) for k, v in estimates.items()),
+            ((f"<code>{esc(k)}</code>", esc(v)) for k, v in estimates.items()),
             text_cols=(0, 1),
         ),
     ]
-    return _page(f"heatreuse plan: {site.id}", "\n".join(parts))
+    return page_html(f"heatreuse plan: {site.id}", "\n".join(parts), _CSS)
 
 
 def _emission_factors_html(ef: Mapping[str, Any]) -> str:
@@ -544,18 +521,18 @@ def _emission_factors_html(ef: Mapping[str, Any]) -> str:
         if f:
             rows.append(
                 (
-                    _esc(key),
+                    esc(key),
                     _fmt(f.get("value_kg_per_kwh"), 4),
-                    _esc(f.get("basis") or ""),
-                    _esc(f.get("source")),
-                    _esc(f.get("year")),
+                    esc(f.get("basis") or ""),
+                    esc(f.get("source")),
+                    esc(f.get("year")),
                 )
             )
     return _table(
         ("factor", "kg CO2/kWh", "basis", "source", "year"), rows, text_cols=(0, 2, 3)
     ) + (
-        f"<p class='note'>displaced fuel: {_esc(ef.get('displaced_fuel_kind'))}, reference "
-        f"efficiency {_esc(ef.get('reference_efficiency_fraction'))}</p>"
+        f"<p class='note'>displaced fuel: {esc(ef.get('displaced_fuel_kind'))}, reference "
+        f"efficiency {esc(ef.get('reference_efficiency_fraction'))}</p>"
     )
 
 
@@ -563,7 +540,7 @@ def render_sweep_page(site: Site, sweep: SweepResult) -> str:
     """The sweep page: frontier plot, frontier table, run figures."""
     body = "\n".join(
         [
-            f"<h1>Sizing sweep: {_esc(site.site.name)}</h1>",
+            f"<h1>Sizing sweep: {esc(site.site.name)}</h1>",
             f"<p class='note'>{len(sweep.frame)} grid points ({sweep.site_years:.0f} site-years) "
             f"at {sweep.step_s} s steps in {sweep.elapsed_s:.1f} s on {sweep.workers} worker(s). "
             f"Money figures are estimates {_EST}.</p>",
@@ -572,4 +549,4 @@ def render_sweep_page(site: Site, sweep: SweepResult) -> str:
             frontier_table(sweep),
         ]
     )
-    return _page(f"heatreuse sweep: {site.id}", body)
+    return page_html(f"heatreuse sweep: {site.id}", body, _CSS)

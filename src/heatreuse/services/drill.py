@@ -35,7 +35,6 @@ healthy run but no SLA term breaks, ``pass`` otherwise.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import time
 from collections.abc import Sequence
@@ -47,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from heatreuse.errors import ScenarioError
+from heatreuse.htmlpage import esc, figure_html, page_html
 from heatreuse.services.twin import OFFLINE_STEP_S, window_demand
 from heatreuse.simulation import (
     MODE_BACKUP,
@@ -661,7 +661,6 @@ def write_drill(drill: DrillResult, out_dir: str | Path) -> tuple[Path, Path]:
 def drill_html(drill: DrillResult) -> str:
     """Self-contained HTML report (plotly JS inline, no CDN, no network)."""
     import plotly.graph_objects as go
-    from plotly.offline import get_plotlyjs
     from plotly.subplots import make_subplots
 
     r = drill.report
@@ -731,10 +730,7 @@ def drill_html(drill: DrillResult) -> str:
     for s in r["scenario_details"]:
         fig.add_vrect(x0=s["start"], x1=s["end"], fillcolor="red", opacity=0.08, line_width=0)
     fig.update_layout(height=1100, margin={"l": 60, "r": 20, "t": 40, "b": 40})
-    plot = fig.to_html(full_html=False, include_plotlyjs=False)
-
-    def esc(x: Any) -> str:
-        return html.escape(str(x))
+    plot = figure_html(fig, "drill-timeline", config={})
 
     def row(k: str, v: Any) -> str:
         return f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
@@ -791,14 +787,7 @@ def drill_html(drill: DrillResult) -> str:
         f" (budget left {m['error_budget_left_min']:.0f} min)</li>"
         for m in r["sla"]["months"]
     )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Drill {esc(r["site_id"])}: {esc(", ".join(r["scenarios"]))}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}
-table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;
-text-align:left}}h1{{font-size:1.4em}}.v-fail{{color:#b00}}.v-degraded{{color:#b60}}
-.v-pass{{color:#070}}</style>
-<script>{get_plotlyjs()}</script></head><body>
+    body = f"""
 <h1>Failure drill, site {esc(r["site_id"])}:
 <span class="v-{esc(r["verdict"])}">{esc(r["verdict"].upper())}</span></h1>
 <p>{esc(r["summary"])}</p>
@@ -814,8 +803,16 @@ text-align:left}}h1{{font-size:1.4em}}.v-fail{{color:#b00}}.v-degraded{{color:#b
 </tr>{vis}</table>
 {plot}
 <p>heatreuse drill report v{REPORT_VERSION}; all times UTC.</p>
-</body></html>
 """
+    return page_html(f"Drill {r['site_id']}: {', '.join(r['scenarios'])}", body, _DRILL_CSS)
+
+
+_DRILL_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
+    "text-align:left}h1{font-size:1.4em}.v-fail{color:#b00}.v-degraded{color:#b60}"
+    ".v-pass{color:#070}"
+)
 
 
 def _thin(data: Any, max_points: int = 4000) -> Any:
