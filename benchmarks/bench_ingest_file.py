@@ -13,7 +13,8 @@ What is measured (same machine, same run, medians of 3, run in turn):
   resolve point ids, validate (type, NaN/inf, range, time window, in-batch
   duplicates), ``Store.write_readings`` (duplicate/conflict check against the
   store, insert, 1 min / 15 min / 1 h rollups), one transaction per chunk of
-  500,000 readings.
+  500,000 readings (a CSV file's first chunks are 1/8, 1/4 and 1/2 of that);
+  a worker thread parses and checks the next chunk while the store writes one.
 * **parse + validate only**: the same with a store that accepts and keeps
   nothing (the pipeline's own cost).
 * **Store.write_readings from numpy**: the store alone on the same columns,
@@ -32,6 +33,7 @@ Target (issue 5): SQLite import >= 500,000 readings/s and >= 0.7x the bare
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -144,6 +146,7 @@ def main() -> None:
         csv, parquet, data = make_files(tmp, n)
         n = len(data[1])
         print(f"{n:,} readings, {len(data[0].categories)} points, 10 s spacing")
+        print(f"load average at start: {_load()}")
         print(
             f"files: CSV {csv.stat().st_size / 1e6:.1f} MB, "
             f"Parquet {parquet.stat().st_size / 1e6:.1f} MB"
@@ -175,6 +178,7 @@ def main() -> None:
                 f"= {bare / t:.2f}x bare   (target >= 500,000/s and >= 0.70x)"
             )
         if args.no_pg:
+            print(f"\nload average at end: {_load()}")
             return
         copy, pg_store, pg_csv, pg_pq = medians(
             args.repeats,
@@ -196,6 +200,12 @@ def main() -> None:
                 f"  heatreuse ingest {label:<8} end to end {n / t:>12,.0f} readings/s  "
                 f"= {copy / t:.2f}x bare COPY   (target >= 0.70x)"
             )
+        print(f"\nload average at end: {_load()}")
+
+
+def _load() -> str:
+    """1, 5 and 15 min load averages (this machine's other work skews every figure)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from heatreuse.errors import IngestError
+from heatreuse.errors import IngestError, StoreError
 from heatreuse.services.ingest import (
     ingest_file,
     list_quarantine,
@@ -138,3 +139,66 @@ def test_parse_not_before() -> None:
         parse_not_before("2026-01-01T00:00")
     with pytest.raises(IngestError, match="expected a date"):
         parse_not_before("soon")
+
+
+def _long_csv(path: Path, n: int, bad_rows: dict[int, str] | None = None) -> None:
+    """A long CSV of n readings at 1 s (data row r is line r + 1); bad_rows replaces rows."""
+    ts = pd.date_range("2026-10-01", periods=n, freq="1s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines = [f"{t},meter.heat_power_w,{1000 + i % 500}" for i, t in enumerate(ts)]
+    for row, line in (bad_rows or {}).items():
+        lines[row - 1] = line
+    path.write_text("timestamp,point_id,value\n" + "\n".join(lines) + "\n")
+
+
+def _read_ahead_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "heatreuse-ingest-read-ahead"]
+
+
+def test_naive_timestamp_late_in_a_file_names_the_row_after_earlier_chunks(
+    site: Site, store_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "late_naive.csv"
+    n, bad = 60_000, 45_000
+    _long_csv(path, n, {bad: "2026-10-01T12:30:00,meter.heat_power_w,1000"})
+    seen: list[int] = []
+    with opened_store(store_url) as store:
+        with pytest.raises(IngestError) as err:
+            ingest_file(site, path, store, chunk_rows=10_000, progress=seen.append)
+        stored = store.count_readings(site.id)
+    message = str(err.value)
+    assert message.startswith(f"{path}: row {bad}: naive timestamp '2026-10-01T12:30:00'")
+    first_of_chunk = int(message.rsplit("rows before ", 1)[1].split()[0])
+    assert 1 < first_of_chunk <= bad
+    # every chunk before the bad one is stored (and reported), none after it
+    assert stored == first_of_chunk - 1
+    assert len(seen) >= 3
+    assert not _read_ahead_threads()
+
+
+class _FailingStore:
+    """Delegates to a real store; the second write_readings fails."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.writes = 0
+
+    def write_readings(self, *args: Any, **kwargs: Any) -> Any:
+        self.writes += 1
+        if self.writes == 2:
+            raise StoreError("disk full (test)")
+        return self.store.write_readings(*args, **kwargs)
+
+    def write_quarantine(self, records: Any) -> Any:
+        return self.store.write_quarantine(records)
+
+
+def test_a_store_error_stops_the_import_and_its_read_ahead(site: Site, tmp_path: Path) -> None:
+    path = tmp_path / "many.csv"
+    _long_csv(path, 60_000)
+    with open_store(f"sqlite:///{tmp_path / 'f.db'}") as real:
+        store = _FailingStore(real)
+        with pytest.raises(StoreError, match="disk full"):
+            ingest_file(site, path, store, chunk_rows=10_000)
+        assert store.writes == 2
+        assert 0 < real.count_readings(site.id) < 60_000
+    assert not _read_ahead_threads()

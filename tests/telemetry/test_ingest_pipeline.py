@@ -214,3 +214,48 @@ def test_columnar_batch_with_rows_labels_sources(site: Site, sqlite_store: Any) 
     assert rows["unknown_point"].source == "file:/data/x.csv:8"
     assert rows["out_of_range"].source == "file:/data/x.csv:9"
     assert '"value": -5.0' in rows["out_of_range"].raw_payload
+
+
+class _NoStore:
+    """A store that must not be touched."""
+
+    def write_readings(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("check_batch wrote readings")
+
+    def write_quarantine(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("check_batch wrote quarantine")
+
+
+def test_check_batch_touches_no_store_and_store_checked_finishes_it(
+    site: Site, sqlite_store: Any
+) -> None:
+    ts0 = parse_timestamp_us(T0)
+    batch = ReadingBatch(
+        point_keys=np.array(
+            ["meter.heat_power_w", "meter.heat_power_w", "meter.heat_power_w", "mqtt:nope"],
+            dtype=object,
+        ),
+        ts_us=np.array([ts0, ts0 + 10_000_000, ts0, ts0], dtype=np.int64),
+        values=np.array([1000.0, np.nan, 1001.0, 1.0]),
+        source="file:/data/y.csv",
+        rows=np.array([1, 2, 3, 4]),
+    )
+    checked = _ingestor(site, _NoStore()).check_batch(batch)
+    assert checked.reason.tolist() == [0, 4, 8, 2]  # ok, not_finite, conflict, unknown
+    assert checked.first_values == {2: 1000.0}
+    ing = _ingestor(site, sqlite_store)
+    res = ing.store_checked(checked)
+    assert (res.received, res.accepted, res.duplicates) == (4, 1, 0)
+    assert dict(res.quarantined) == {
+        "not_finite": 1,
+        "duplicate_conflict": 1,
+        "unknown_point": 1,
+    }
+    assert checked.reason.tolist() == [0, 4, 8, 2]  # unchanged by storing
+    conflict = sqlite_store.list_quarantine(site.id, reason="duplicate_conflict")[0]
+    assert conflict.source == "file:/data/y.csv:3"
+    assert "stored value 1000.0, new value 1001.0" in conflict.detail
+    assert ing.counters()["batches"] == 1
+    # the same batch again: the store (not the check) finds the duplicate
+    again = ing.store_checked(ing.check_batch(batch))
+    assert (again.accepted, again.duplicates) == (0, 1)

@@ -219,3 +219,48 @@ def test_parquet_tz_aware_timestamp_column(site: Site, sqlite_store: Any, tmp_pa
     pq.write_table(table, tmp_path / "p.parquet")
     res = _import(site, sqlite_store, tmp_path / "p.parquet")
     assert res.accepted == 2
+
+
+def _long_csv(path: Path, n: int, bad_rows: dict[int, str] | None = None) -> None:
+    """A long CSV of n rows (1-based data row r -> line r + 1); bad_rows replaces lines."""
+    ts = pd.date_range("2026-10-01", periods=n, freq="1s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines = [f"{t},meter.heat_power_w,{1000 + i % 500}" for i, t in enumerate(ts)]
+    for row, line in (bad_rows or {}).items():
+        lines[row - 1] = line
+    path.write_text("timestamp,point_id,value\n" + "\n".join(lines) + "\n")
+
+
+def test_csv_chunks_ramp_up_to_chunk_rows(site: Site, sqlite_store: Any, tmp_path: Path) -> None:
+    path = tmp_path / "ramp.csv"
+    n = 60_000
+    bad = 40_000  # in the fourth chunk or later
+    _long_csv(path, n, {bad: "2026-10-02T00:00:00Z,meter.heat_power_w,lots"})
+    chunks = list(open_readings_file(path, chunk_rows=10_000).chunks())
+    sizes = [len(c.batch) for c in chunks]
+    assert sum(sizes) == n
+    # an eighth, a quarter, half, then full chunks (CSV chunks are approximate)
+    assert sizes[0] < sizes[1] < sizes[2] < sizes[3]
+    assert sizes[0] < 10_000 / 4
+    assert max(sizes) < 2 * 10_000
+    progress = [c.progress for c in chunks]
+    assert progress == sorted(progress)
+    assert progress[-1] == path.stat().st_size
+    rows = np.concatenate([np.asarray(c.batch.rows) for c in chunks])
+    assert rows.tolist() == list(range(1, n + 1))
+    res = _import(site, sqlite_store, path, chunk_rows=10_000)
+    assert (res.accepted, dict(res.quarantined)) == (n - 1, {"wrong_type": 1})
+    q = sqlite_store.list_quarantine(site.id)[0]
+    assert q.source == f"file:{path}:{bad}"
+    assert q.raw_payload == "2026-10-02T00:00:00Z,meter.heat_power_w,lots"
+
+
+def test_broken_csv_after_some_blocks_yields_the_rows_before(tmp_path: Path) -> None:
+    path = tmp_path / "ragged_late.csv"
+    _long_csv(path, 60_000, {50_000: "2026-10-02T00:00:00Z,meter.heat_power_w,1,extra"})
+    seen = 0
+    with pytest.raises(IngestError, match=r"cannot read CSV after data row (\d+)") as err:
+        for chunk in open_readings_file(path, chunk_rows=10_000).chunks():
+            seen += len(chunk.batch)
+    assert 0 < seen < 50_000
+    assert f"after data row {seen}:" in str(err.value)
+    assert "Expected 3 columns, got 4" in str(err.value)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,8 @@ from typing import Any
 from heatreuse.errors import IngestError
 from heatreuse.site import Site
 from heatreuse.telemetry import Ingestor, IngestResult, PointRegistry
-from heatreuse.telemetry.files import DEFAULT_CHUNK_ROWS, open_readings_file
-from heatreuse.telemetry.validate import REASONS
+from heatreuse.telemetry.files import DEFAULT_CHUNK_ROWS, FileChunk, open_readings_file
+from heatreuse.telemetry.validate import REASONS, CheckedBatch, ReadingBatch
 
 
 @dataclass(frozen=True)
@@ -155,8 +157,8 @@ def ingest_file(
     if on_open is not None:
         on_open(readings_file.total, readings_file.total_unit)
     result = IngestResult()
-    for chunk in readings_file.chunks():
-        part = pipeline.ingest_batch(chunk.batch)
+    for chunk, checked in _read_ahead(readings_file.chunks(), pipeline.check_batch):
+        part = pipeline.store_checked(checked)
         result = result.merge(
             IngestResult(
                 received=part.received,
@@ -178,6 +180,59 @@ def ingest_file(
         result=result,
         duration_s=time.perf_counter() - start,
     )
+
+
+def _read_ahead(
+    chunks: Iterator[FileChunk], check: Callable[[ReadingBatch], CheckedBatch]
+) -> Iterator[tuple[FileChunk, CheckedBatch]]:
+    """Yield ``(chunk, check(chunk.batch))`` in file order; a worker thread runs ahead.
+
+    Parsing (pyarrow) and the checks that need no store (numpy) of the next
+    chunk run in a worker thread while the caller stores the previous chunk:
+    both sides release the GIL for most of their time (pyarrow, numpy, and the
+    store's I/O: a PostgreSQL COPY waits on the socket, SQLite steps without
+    the GIL), so on two cores the parse costs next to no wall time. At most
+    one checked chunk waits (memory: two chunks plus the one being stored).
+
+    An error raised while parsing (a naive timestamp, a broken CSV; the
+    message names file and row) is raised here when its chunk's turn comes,
+    after every earlier chunk was stored, as without the worker. If the caller
+    stops early (an error while storing, ``KeyboardInterrupt``) the worker is
+    told to stop and is waited for; it finishes at most the chunk in hand.
+    """
+    slot: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for chunk in chunks:
+                slot.put(("item", (chunk, check(chunk.batch))))
+                if stop.is_set():
+                    return
+            slot.put(("end", None))
+        except BaseException as exc:  # handed over: raised in the caller's thread
+            slot.put(("error", exc))
+        finally:
+            close = getattr(chunks, "close", None)
+            if callable(close):
+                close()
+
+    worker = threading.Thread(target=work, name="heatreuse-ingest-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = slot.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # take what the worker hands over, so it sees the stop
+            with contextlib.suppress(queue.Empty):
+                slot.get(timeout=0.05)
+        worker.join()
 
 
 def list_quarantine(

@@ -1,10 +1,11 @@
 """PostgreSQL 15 backend of the store (server / fleet), through psycopg 3.
 
 Bulk paths use the binary COPY format, built and parsed with numpy structured
-arrays (no per-row Python work): new readings are COPY'd straight into
-``readings`` (the write holds a per-site advisory lock and has already
-classified every row against the stored keys, so a clash cannot happen and
-would raise); rollup rows, merged with the stored rows of the same buckets in
+arrays (no per-row Python work) and sent in pieces of :data:`COPY_PIECE_ROWS`
+rows (the server parses one piece while the next is encoded): new readings
+are COPY'd straight into ``readings`` (the write holds a per-site advisory
+lock and has already classified every row against the stored keys, so a clash
+cannot happen and would raise); rollup rows, merged with the stored rows of the same buckets in
 numpy (:func:`heatreuse.store.rollups.merge`), replace those rows (DELETE of the
 few touched keys, then binary COPY), which is several times faster than
 ``INSERT ... ON CONFLICT DO UPDATE`` per row. Range reads fetch one packed
@@ -44,6 +45,8 @@ COPY_TRAILER = struct.pack("!h", -1)
 _PG_TYPE = {"i4": ">i4", "i8": ">i8", "f8": ">f8"}
 
 _ROLLUP_PG_TYPES = ("i4", "i8", "i4", "f8", "f8", "f8", "i8", "f8", "i8", "f8")
+#: Rows per piece of a bulk COPY (:func:`iter_binary_copy`): about 2 MB of readings.
+COPY_PIECE_ROWS = 65_536
 
 
 def _row_dtype(types: Sequence[str]) -> np.dtype[Any]:
@@ -51,6 +54,18 @@ def _row_dtype(types: Sequence[str]) -> np.dtype[Any]:
     for k, t in enumerate(types):
         fields += [(f"l{k}", ">i4"), (f"c{k}", _PG_TYPE[t])]
     return np.dtype(fields)
+
+
+def _encode_rows(columns: Sequence[npt.NDArray[Any]], types: Sequence[str]) -> bytes:
+    """The tuples of a binary COPY stream (no header, no trailer)."""
+    dtype = _row_dtype(types)
+    n = len(columns[0])
+    arr = np.empty(n, dtype=dtype)
+    arr["nf"] = len(types)
+    for k, (col, t) in enumerate(zip(columns, types, strict=True)):
+        arr[f"l{k}"] = 4 if t == "i4" else 8
+        arr[f"c{k}"] = col
+    return arr.tobytes()
 
 
 def encode_binary_copy(columns: Sequence[npt.NDArray[Any]], types: Sequence[str]) -> bytes:
@@ -63,14 +78,22 @@ def encode_binary_copy(columns: Sequence[npt.NDArray[Any]], types: Sequence[str]
     types
         ``"i4"`` (integer), ``"i8"`` (bigint) or ``"f8"`` (double precision) per column.
     """
-    dtype = _row_dtype(types)
+    return COPY_HEADER + _encode_rows(columns, types) + COPY_TRAILER
+
+
+def iter_binary_copy(
+    columns: Sequence[npt.NDArray[Any]], types: Sequence[str], piece_rows: int = COPY_PIECE_ROWS
+) -> Iterator[bytes]:
+    """:func:`encode_binary_copy` in pieces of ``piece_rows`` rows (same bytes, joined).
+
+    Written to the server piece by piece, the server parses one piece while the
+    next is encoded, instead of waiting for the whole stream to be encoded.
+    """
+    yield COPY_HEADER
     n = len(columns[0])
-    arr = np.empty(n, dtype=dtype)
-    arr["nf"] = len(types)
-    for k, (col, t) in enumerate(zip(columns, types, strict=True)):
-        arr[f"l{k}"] = 4 if t == "i4" else 8
-        arr[f"c{k}"] = col
-    return COPY_HEADER + arr.tobytes() + COPY_TRAILER
+    for i in range(0, n, max(1, piece_rows)):
+        yield _encode_rows([c[i : i + piece_rows] for c in columns], types)
+    yield COPY_TRAILER
 
 
 def decode_binary_copy(data: bytes, types: Sequence[str]) -> list[npt.NDArray[Any]]:
@@ -206,9 +229,12 @@ class PostgresStore(Store):
             np.asarray(v, dtype=np.float64),
         )
 
-    def _copy_in(self, statement: str, data: bytes) -> None:
+    def _copy_in(
+        self, statement: str, columns: Sequence[npt.NDArray[Any]], types: Sequence[str]
+    ) -> None:
         with self._conn.cursor() as cur, cur.copy(statement) as cp:
-            cp.write(data)
+            for piece in iter_binary_copy(columns, types):
+                cp.write(piece)
 
     def _fetch_packed(
         self, inner: pgsql.Composed, types: Sequence[str], sort_keys: int
@@ -250,7 +276,8 @@ class PostgresStore(Store):
     ) -> None:
         self._copy_in(
             "COPY readings (series_id, ts_us, value) FROM STDIN (FORMAT BINARY)",
-            encode_binary_copy([sid, ts, values], ("i4", "i8", "f8")),
+            [sid, ts, values],
+            ("i4", "i8", "f8"),
         )
 
     def _replace_rollup(
@@ -267,7 +294,8 @@ class PostgresStore(Store):
         if len(rows):
             self._copy_in(
                 f"COPY {table} ({', '.join(rollups.COLUMNS)}) FROM STDIN (FORMAT BINARY)",
-                encode_binary_copy(rows.columns(), _ROLLUP_PG_TYPES),
+                rows.columns(),
+                _ROLLUP_PG_TYPES,
             )
 
     def _fetch_pairs(

@@ -38,7 +38,10 @@ Interface for adapters
   ``datetime``, value, source label, raw payload text) -- for MQTT, Modbus,
   HTTP.
 * :meth:`Ingestor.ingest_batch` takes a columnar :class:`ReadingBatch` (numpy
-  arrays) -- the fast path for files and large batches.
+  arrays) -- the fast path for files and large batches. It is
+  :meth:`Ingestor.check_batch` (the checks that need no store; may run in
+  another thread, e.g. on the next chunk of a file) followed by
+  :meth:`Ingestor.store_checked` (the store's checks, the write, the counters).
 * :meth:`Ingestor.reject` quarantines something that never became a reading
   (an undecodable MQTT payload, a Modbus exception response).
 
@@ -192,6 +195,37 @@ class QuarantineRecord:
     ts_us: int | None = None
     received_at_us: int | None = None
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class CheckedBatch:
+    """A batch after :meth:`Ingestor.check_batch`, ready for :meth:`Ingestor.store_checked`.
+
+    Attributes
+    ----------
+    batch
+        The batch as given.
+    labels
+        Source label per row position.
+    reason
+        Reason code per row (0 = passed every check that needs no store), int16.
+    idx
+        Point index per row (into the registry's points; -1 = unknown).
+    ts_us
+        Timestamps [us since epoch, UTC], int64.
+    values
+        Values [the point's unit], float64.
+    first_values
+        For in-batch ``duplicate_conflict`` rows: the earlier value that wins.
+    """
+
+    batch: ReadingBatch
+    labels: Callable[[npt.NDArray[np.int64]], Sequence[str]]
+    reason: npt.NDArray[np.int16]
+    idx: npt.NDArray[np.int64]
+    ts_us: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    first_values: Mapping[int, float]
 
 
 # --------------------------------------------------------------------------- results
@@ -498,7 +532,21 @@ class Ingestor:
         return self._process(batch, lambda rows: [sources[int(j)] for j in rows])
 
     def ingest_batch(self, batch: ReadingBatch) -> IngestResult:
-        """Validate and store a columnar batch (vectorised; the file path)."""
+        """Validate and store a columnar batch (vectorised; the file path).
+
+        The same as ``store_checked(check_batch(batch))``.
+        """
+        return self.store_checked(self.check_batch(batch))
+
+    def check_batch(self, batch: ReadingBatch) -> CheckedBatch:
+        """Run the checks that need no store on a columnar batch (first half of
+        :meth:`ingest_batch`).
+
+        Touches neither the store nor the counters, so it may run in another
+        thread (e.g. on the next chunk of a file while the store writes this
+        one); :meth:`store_checked` finishes the batch. The clock is read here:
+        ``ts_future`` is judged against the time of the check.
+        """
         if batch.rows is not None:
             rows_arr = batch.rows
 
@@ -510,7 +558,16 @@ class Ingestor:
             def labels(rows: npt.NDArray[np.int64]) -> list[str]:
                 return [batch.source] * len(rows)
 
-        return self._process(batch, labels)
+        return self._check(batch, labels)
+
+    def store_checked(self, checked: CheckedBatch) -> IngestResult:
+        """Store the good readings of a checked batch and quarantine the rest.
+
+        The second half of :meth:`ingest_batch`: the store's duplicate and
+        conflict checks run here, against what is stored now. Returns after
+        the store committed.
+        """
+        return self._store(checked)
 
     def reject(
         self,
@@ -541,9 +598,18 @@ class Ingestor:
     def _process(
         self, batch: ReadingBatch, labels: Callable[[npt.NDArray[np.int64]], Sequence[str]]
     ) -> IngestResult:
+        return self._store(self._check(batch, labels))
+
+    def _check(
+        self, batch: ReadingBatch, labels: Callable[[npt.NDArray[np.int64]], Sequence[str]]
+    ) -> CheckedBatch:
+        """Checks that need no store: reasons per row (or ``_DUP_SAME``), in check order."""
         n = len(batch)
+        empty_i = np.zeros(0, dtype=np.int64)
         if n == 0:
-            return IngestResult()
+            return CheckedBatch(
+                batch, labels, np.zeros(0, dtype=np.int16), empty_i, empty_i, np.zeros(0), {}
+            )
         keys = batch.point_keys
         ts_us = np.asarray(batch.ts_us, dtype=np.int64)
         values = np.asarray(batch.values, dtype=np.float64)
@@ -573,15 +639,24 @@ class Ingestor:
         reason[ok & (ts_us > now_us + round(self.max_future_s * _US))] = TS_FUTURE
         ok = reason == OK
         reason[ok & (ts_us < self.not_before_us)] = TS_BEFORE_SITE
-        ok = reason == OK
         self._mark_batch_duplicates(idx, ts_us, values, reason)
-        ok = reason == OK
-        dup_same = int(np.count_nonzero(reason == _DUP_SAME))
-
-        write_pos = np.flatnonzero(ok)
         stored: dict[int, float] = {}
         if np.any(reason == DUPLICATE_CONFLICT):
             stored.update(self._first_values(idx, ts_us, values, reason))
+        return CheckedBatch(batch, labels, reason, idx, ts_us, values, stored)
+
+    def _store(self, checked: CheckedBatch) -> IngestResult:
+        """Write the rows a check left OK, quarantine the others; count."""
+        batch, labels = checked.batch, checked.labels
+        n = len(batch)
+        if n == 0:
+            return IngestResult()
+        idx, ts_us, values = checked.idx, checked.ts_us, checked.values
+        reason = checked.reason.copy()  # a CheckedBatch stays as it was checked
+        stored = dict(checked.first_values)
+        ok = reason == OK
+        dup_same = int(np.count_nonzero(reason == _DUP_SAME))
+        write_pos = np.flatnonzero(ok)
         with self._lock:
             inserted, store_dups, refused, refused_code, refused_stored = self._write_readings(
                 idx[write_pos], ts_us[write_pos], values[write_pos]
