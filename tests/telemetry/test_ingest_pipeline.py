@@ -11,6 +11,7 @@ import pytest
 
 from heatreuse.errors import IngestError
 from heatreuse.site import Site
+from heatreuse.store import QuarantineReason
 from heatreuse.telemetry import (
     REASONS,
     Ingestor,
@@ -80,6 +81,8 @@ def test_every_reason_is_quarantined_with_raw_source_and_reason(site: Site, stor
     assert "stored value 38.5" in conflict.detail
     assert store.count_readings(site.id) == 1
     assert {r.reason for r in rows} <= set(REASONS)
+    # the pipeline's reasons are the store's reason codes (``other`` is the store's catch-all)
+    assert set(REASONS) == {r.value for r in QuarantineReason} - {"other"}
 
 
 def test_same_batch_twice_is_stored_once(site: Site, store: Any) -> None:

@@ -242,7 +242,7 @@ def test_undefined_address_is_isolated_quarantined_once_and_logged(
     assert len(sink.rejects) == 2
     source, raw, reason, detail, point_id = sink.rejects[0]
     assert source == f"modbus:127.0.0.1:{port}/1/10"
-    assert raw == "exception_code=2" and reason == "unparseable"
+    assert raw == "exception_code=2" and reason == "device_exception"
     assert "exception 2 (illegal data address)" in detail and point_id == "meter.missing_temp_c"
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 2 and "holding registers 10..11" in errors[0].getMessage()
@@ -319,5 +319,5 @@ def test_poller_feeds_the_ingestor(site: Site, sqlite_store: Any) -> None:
     )
     assert df.iloc[0].tolist() == pytest.approx([88_500.0, 18_234.567])
     q = sqlite_store.list_quarantine(site.id)
-    assert q and {r.reason for r in q} == {"unparseable"}
+    assert q and {r.reason for r in q} == {"device_exception"}
     assert all(r.source.startswith(f"modbus:127.0.0.1:{port}/2/") for r in q)

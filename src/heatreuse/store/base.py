@@ -84,6 +84,7 @@ class QuarantineReason(enum.StrEnum):
     TS_BEFORE_SITE = "ts_before_site"
     DUPLICATE_CONFLICT = "duplicate_conflict"
     BEFORE_RETENTION = "before_retention"
+    DEVICE_EXCEPTION = "device_exception"
     OTHER = "other"
 
 

@@ -21,7 +21,7 @@ One :class:`DevicePoller` per device (host, port, unit id, register map):
 * an exception response (e.g. code 2, illegal data address) for a block is
   retried register by register, so one undefined address does not hide the
   others; the failing register is quarantined once per failure episode
-  (reason ``unparseable``, source ``modbus:<host>:<port>/<unit>/<address>``)
+  (reason ``device_exception``, source ``modbus:<host>:<port>/<unit>/<address>``)
   and logged;
 * a connection failure or timeout backs off exponentially (from the poll
   interval up to :attr:`DeviceTarget.max_backoff_s`); the first failure is
@@ -536,7 +536,7 @@ class DevicePoller:
                 self.sink.reject,
                 self.target.source(spec.address),
                 f"exception_code={err.exception_code}",
-                "unparseable",
+                "device_exception",
                 str(err),
                 spec.point_id,
             )

@@ -27,6 +27,9 @@ reason                 when
                        in the batch, but a different value (the first one wins)
 ``before_retention``   older than the store's raw retention horizon (the store
                        can no longer tell a duplicate from a new reading)
+``device_exception``   not a reading: a Modbus device answered a register read
+                       with an exception response (raw payload
+                       ``exception_code=N``; once per failure episode)
 =====================  =======================================================
 
 The reason names are those of :class:`heatreuse.store.base.QuarantineReason`.
@@ -89,6 +92,7 @@ REASONS: tuple[str, ...] = (
     "ts_before_site",
     "duplicate_conflict",
     "before_retention",
+    "device_exception",
 )
 OK = 0
 UNPARSEABLE, UNKNOWN_POINT, WRONG_TYPE, NOT_FINITE, OUT_OF_RANGE = 1, 2, 3, 4, 5
