@@ -405,6 +405,8 @@ class Store(abc.ABC):
         self._parsed = parsed
         self._lock = threading.RLock()
         self._closed = False
+        self._depth = 0  # nesting of _transaction (0: none open)
+        self._session: SQLSession  # set by the backend
 
     # ---- lifecycle ---------------------------------------------------------------
 
@@ -444,9 +446,27 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def _flush(self) -> None: ...
 
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[SQLSession]:
+        """Begin, yield the session, commit or roll back; nested calls join the open one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self._session
+            finally:
+                self._depth -= 1
+            return
+        with self._begin(write) as session:
+            self._depth = 1
+            try:
+                yield session
+            finally:
+                self._depth = 0
+
     @abc.abstractmethod
-    def _transaction(self, write: bool) -> Any:
-        """Context manager: begin, yield an :class:`SQLSession`, commit or roll back."""
+    def _begin(self, write: bool) -> Any:
+        """Context manager of the outermost transaction: begin, yield the
+        :class:`SQLSession`, commit on success, roll back on an exception."""
 
     @abc.abstractmethod
     def _lock_site(self, tx: SQLSession, site_id: str) -> None:

@@ -159,7 +159,6 @@ class PostgresStore(Store):
         assert parsed.conninfo is not None
         self._conn = connect(parsed.conninfo, parsed.schema)
         self._lock_prefix = f"{parsed.schema or 'public'}:"
-        self._depth = 0
         self._session = _Session(self._conn)
         try:
             self._conn.execute(SCHEMA_VERSION_DDL)
@@ -179,23 +178,13 @@ class PostgresStore(Store):
         return
 
     @contextmanager
-    def _transaction(self, write: bool) -> Iterator[SQLSession]:
-        if self._depth:
-            self._depth += 1
-            try:
-                yield self._session
-            finally:
-                self._depth -= 1
-            return
-        self._depth = 1
+    def _begin(self, write: bool) -> Iterator[SQLSession]:
         try:
             with self._conn.transaction():
                 yield self._session
         except psycopg.OperationalError as exc:
             # connection lost, server shut down, ...: the caller may reopen and retry
             raise StoreError(f"PostgreSQL store {self.url!r}: {str(exc).strip()}") from exc
-        finally:
-            self._depth = 0
 
     def _lock_site(self, tx: SQLSession, site_id: str) -> None:
         self._conn.execute(

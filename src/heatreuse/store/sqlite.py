@@ -100,7 +100,6 @@ class SQLiteStore(Store):
         self.path = parsed.path
         self._conn = connect(parsed.path, parsed.synchronous)
         self._max_vars = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self._depth = 0
         self._session = _Session(self._conn)
         try:
             self._conn.execute(SCHEMA_VERSION_DDL)
@@ -128,19 +127,11 @@ class SQLiteStore(Store):
                 os.close(fd)
 
     @contextmanager
-    def _transaction(self, write: bool) -> Iterator[SQLSession]:
-        if self._depth:
-            self._depth += 1
-            try:
-                yield self._session
-            finally:
-                self._depth -= 1
-            return
+    def _begin(self, write: bool) -> Iterator[SQLSession]:
         try:
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.path!r}: cannot begin ({exc})") from exc
-        self._depth = 1
         try:
             yield self._session
             self._conn.execute("COMMIT")
@@ -151,8 +142,6 @@ class SQLiteStore(Store):
         except BaseException:
             self._rollback()
             raise
-        finally:
-            self._depth = 0
 
     def _rollback(self) -> None:
         # SQLite rolls back by itself after some errors; do not mask the original one
