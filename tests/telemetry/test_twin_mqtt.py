@@ -212,6 +212,11 @@ def test_retained_availability_and_last_will(site: Site, prefix: str) -> None:
     publisher = MqttPublisher(*BROKER, sp, prefix=prefix, client_id="twin-" + uuid.uuid4().hex)
     publisher.start()
     try:
+        # wait until "online" is on the broker (a subscriber that was there before the
+        # publish receives it live, with retain=0), then subscribe late: retained delivery
+        first = Listener(f"{prefix}/availability")
+        first.wait_for(lambda m: any(x.payload == b"online" for x in m))
+        first.close()
         late = Listener(f"{prefix}/availability")  # subscribes after: gets the retained value
         msgs = late.wait_for(lambda m: len(m) >= 1)
         assert msgs[0].payload == b"online" and msgs[0].retain
