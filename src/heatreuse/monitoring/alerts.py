@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 IDENTITY_LABELS = ("site", "system", "equipment", "rule", "severity")
@@ -121,6 +121,24 @@ class AlertTracker:
         if alert.state is AlertState.RESOLVED:
             return
         self._active[alert.fingerprint] = _Track(alert)
+
+    def next_change_at(
+        self, labels: Mapping[str, str], *, for_s: float, keep_firing_for_s: float
+    ) -> datetime | None:
+        """When the state would change if the condition stays as it is [UTC], or ``None``.
+
+        A pending alert fires at ``active_at + for_s``; a firing alert whose condition
+        cleared resolves at ``cleared_at + keep_firing_for_s``.
+        """
+        track = self._active.get(fingerprint(labels))
+        if track is None:
+            return None
+        a = track.alert
+        if a.state is AlertState.PENDING:
+            return a.active_at + timedelta(seconds=for_s)
+        if track.cleared_at is not None:
+            return track.cleared_at + timedelta(seconds=keep_firing_for_s)
+        return None
 
     def observe(
         self,

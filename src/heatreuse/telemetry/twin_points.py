@@ -460,10 +460,8 @@ class TwinPointMap:
     def _pump_power(self, c: _Ctx, pump_id: str) -> FloatArray:
         pump = self._pumps[pump_id]
         rated = self._role_flow[pump.role]
-        if pump.role == "secondary" and not self._has_customer_pump and rated > 0:
-            xs = c.col("flow_secondary_m3_per_h") / rated
-            xc = c.col("flow_customer_m3_per_h") / rated
-            return pump.rated_power_w * (xs**3 + xc**3)
+        # (a secondary pump that also drives the customer circuit runs at the larger of the
+        # two flows, as its speed point says; its power follows that speed: affinity law)
         x = self._pump_speed(c, pump_id)
         return pump.rated_power_w * x**3
 
