@@ -208,7 +208,7 @@ def test_service_runs_mqtt_http_and_modbus_into_one_store(
         assert service.stop()
         asyncio.run_coroutine_threadsafe(server.shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
-    with open_store(url) as store:
+    with open_store(url, create=True) as store:
         assert store.count_readings(site.id, "loop.pressure_bar") == 1
         assert store.count_readings(site.id, "hx.secondary_supply_temp_c") == 1
 
@@ -298,12 +298,12 @@ def test_sigterm_flushes_everything_accepted(
             proc.wait()
     assert proc.returncode == 0, out
     assert "SIGTERM received" in out and "everything accepted is stored" in out
-    with open_store(f"sqlite:///{db}") as store:
+    with open_store(f"sqlite:///{db}", create=True) as store:
         assert store.count_readings(site.id) == n
 
 
 def test_retention_runs_as_a_periodic_job(site: Site, tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}", create=True)
     try:
         old = int(dt.datetime(2026, 9, 15, tzinfo=dt.UTC).timestamp() * 1_000_000)
         new = int(dt.datetime(2026, 10, 20, tzinfo=dt.UTC).timestamp() * 1_000_000)
