@@ -55,7 +55,7 @@ def test_store_retention_deletes_by_table(
         "rollups_deleted": {"1min": 7},
         "quarantine_deleted": 0,
     }
-    with open_store(url, create=True) as store:
+    with open_store(url) as store:
         assert store.count_readings("site-a") == 3
         assert len(store.read_rollup("site-a", "hx.heat_power_w", T0, T0 + 20 * DAY, "1h")) == 10
         assert store.summary()["raw_horizon"] == "2026-01-07T12:00:00.000000Z"
@@ -81,7 +81,7 @@ def test_store_retention_user_errors(
     assert run(["store", "retention", "--store", url, *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
-    with open_store(url, create=True) as store:
+    with open_store(url) as store:
         assert store.count_readings("site-a") == 10  # nothing deleted
 
 

@@ -187,7 +187,7 @@ def test_late_data_appends_a_correction_and_new_hours(env: dict) -> None:
     # late heat power readings for 05:00 arrive; and a new hour 06:00 of data
     late = readings(START, 8).loc["2026-01-10T05:00Z":"2026-01-10T05:59Z", ["meter.heat_power_w"]]
     late.loc[:, "meter.heat_power_w"] = 40_000.0
-    with open_store(url, create=True) as store:
+    with open_store(url) as store:
         store.write_frame(site.id, late)
         nxt = readings(START, 8).loc["2026-01-10T06:00Z":]
         store.write_frame(site.id, nxt)
@@ -442,7 +442,7 @@ def test_backfill_before_the_first_ledgered_hour(env: dict) -> None:
     assert r1.intervals == 7
     # an edge buffer replays two older hours (22:00 and 21:00 of 2026-01-09)
     older = readings(START - pd.Timedelta(hours=2), 2)
-    with open_store(url, create=True) as store:
+    with open_store(url) as store:
         store.write_frame(site.id, older)
     r2 = update_ledger(site, url, now=NOW, recheck_hours=24)
     assert r2.intervals == 2 and r2.corrections == 1  # 23:00 now has its previous reading

@@ -208,7 +208,7 @@ def test_service_runs_mqtt_http_and_modbus_into_one_store(
         assert service.stop()
         asyncio.run_coroutine_threadsafe(server.shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
-    with open_store(url, create=True) as store:
+    with open_store(url) as store:
         assert store.count_readings(site.id, "loop.pressure_bar") == 1
         assert store.count_readings(site.id, "hx.secondary_supply_temp_c") == 1
 
@@ -298,7 +298,7 @@ def test_sigterm_flushes_everything_accepted(
             proc.wait()
     assert proc.returncode == 0, out
     assert "SIGTERM received" in out and "everything accepted is stored" in out
-    with open_store(f"sqlite:///{db}", create=True) as store:
+    with open_store(f"sqlite:///{db}") as store:
         assert store.count_readings(site.id) == n
 
 

@@ -754,11 +754,11 @@ def export_eed(
     checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[Path, Path]:
     """Write the EU EED report of ``year`` as JSON and CSV; returns both paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     with open_ledger(site, store_url, checkpoint_dir=checkpoint_dir) as ctx:
         report = eed_report(site, _entries(ctx), year)
         report["checkpoint"] = _anchor(latest_checkpoint(ctx))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     json_path = out / f"eed_{site.id}_{year}.json"
     csv_path = out / f"eed_{site.id}_{year}.csv"
     json_path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
@@ -798,12 +798,12 @@ def monthly_report(
     per = parse_period(period)
     if len(per.label) != 7:
         raise LedgerError(f"--period: expected a month YYYY-MM, got {period!r}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     url = store_url or default_store_url()
-    with open_ledger(site, url, checkpoint_dir=checkpoint_dir) as ctx:
+    with open_ledger(site, store_url, checkpoint_dir=checkpoint_dir) as ctx:
         entries = _entries(ctx)
         cp = latest_checkpoint(ctx)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     kpis = compute_kpis(site, entries, per)
     frame = intervals_frame(entries)
     method = _last_of(entries, ENTRY_METHOD)
