@@ -19,7 +19,7 @@ import pytest
 from heatreuse.errors import StoreError, StoreNotFoundError, StoreVersionError
 from heatreuse.store import init_store, open_store, parse_store_url
 from heatreuse.store.rollups import HOUR_BLOCK_TABLE
-from heatreuse.store.schema import STORE_MIGRATIONS
+from heatreuse.store.schema import SCHEMA_VERSION_DDL, STORE_MIGRATIONS
 
 PG_URL = os.environ.get("HEATREUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -175,23 +175,27 @@ def test_default_store_is_named_and_heatreuse_home_not_created(
     assert not home.exists()
 
 
-def _downgrade_to_v1(url: str) -> None:
-    """Make the store look as heatreuse left it before migration 2."""
+def _make_v1_store(url: str) -> None:
+    """A store as heatreuse left it before migration 2: only migration 1 applied."""
+    first = STORE_MIGRATIONS[0]
+    row = (
+        "INSERT INTO schema_version (component, version, description, applied_at_us) "
+        f"VALUES ('store', 1, '{first.description}', 0)"
+    )
     parsed = parse_store_url(url)
     if parsed.backend == "sqlite":
         assert parsed.path is not None
         conn = sqlite3.connect(parsed.path)
-        conn.execute(f"DROP TABLE {HOUR_BLOCK_TABLE}")
-        conn.execute("DELETE FROM schema_version WHERE component = 'store' AND version = 2")
+        for stmt in (SCHEMA_VERSION_DDL, *first.sqlite, row):
+            conn.execute(stmt)
         conn.commit()
         conn.close()
         return
     with psycopg.connect(PG_URL, autocommit=True) as pg:
-        pg.execute(f'DROP TABLE "{parsed.schema}".{HOUR_BLOCK_TABLE}')  # type: ignore[arg-type]
-        pg.execute(
-            f'DELETE FROM "{parsed.schema}".schema_version '  # type: ignore[arg-type]
-            "WHERE component = 'store' AND version = 2"
-        )
+        pg.execute(f'CREATE SCHEMA "{parsed.schema}"')  # type: ignore[arg-type]
+        pg.execute(f'SET search_path TO "{parsed.schema}"')  # type: ignore[arg-type]
+        for stmt in (SCHEMA_VERSION_DDL, *first.postgresql, row):
+            pg.execute(stmt)  # type: ignore[arg-type]
 
 
 def _has_hour_blocks(url: str) -> bool:
@@ -214,22 +218,21 @@ def _has_hour_blocks(url: str) -> bool:
 def test_reader_refuses_an_older_schema_without_migrating_and_init_migrates(
     store_url: str,
 ) -> None:
-    with open_store(store_url, create=True) as store:
-        store.write_readings("site-a", "hx.heat_power_w", [0, 60_000_000], [1.0, 2.0])
-    _downgrade_to_v1(store_url)
+    newest = len(STORE_MIGRATIONS)
+    _make_v1_store(store_url)
     with pytest.raises(StoreVersionError) as err:
         open_store(store_url)
     msg = str(err.value)
-    assert "schema version 1" in msg and "reads version 2" in msg
+    assert "schema version 1" in msg and f"reads version {newest}" in msg
     assert "heatreuse store init" in msg
-    assert (err.value.current, err.value.newest) == (1, 2)
+    assert (err.value.current, err.value.newest) == (1, newest)
     assert not _has_hour_blocks(store_url)  # the reader wrote nothing
     res = init_store(store_url)
     assert res["action"] == "migrated"
-    assert (res["schema_version_before"], res["schema_version"]) == (1, 2)
+    assert (res["schema_version_before"], res["schema_version"]) == (1, newest)
     assert _has_hour_blocks(store_url)
     with open_store(store_url) as store:
-        assert store.count_readings("site-a") == 2
+        assert store.count_readings("site-a") == 0
 
 
 def test_reader_refuses_a_newer_schema(store_url: str) -> None:
