@@ -78,7 +78,7 @@ def test_offline_twin_ingests_with_zero_quarantine(site: Site, tmp_path: Path, e
     n_points = len(PointRegistry.from_site(site))
     assert report.points == n_points and not report.missing_points
     assert report.readings == n_points * 3 * 1440  # every point each minute at 60 s steps
-    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}", create=True)
     try:
         result = ingest_file(site, out, store).result
     finally:
