@@ -459,7 +459,6 @@ class TwinPointMap:
 
     def _pump_power(self, c: _Ctx, pump_id: str) -> FloatArray:
         pump = self._pumps[pump_id]
-        rated = self._role_flow[pump.role]
         # (a secondary pump that also drives the customer circuit runs at the larger of the
         # two flows, as its speed point says; its power follows that speed: affinity law)
         x = self._pump_speed(c, pump_id)
