@@ -18,14 +18,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from heatreuse.site.base import SiteModel
 from heatreuse.site.points import PointsConfig
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+class _Model(SiteModel):
+    """Frozen, no unknown fields; numbers finite and plausible (:mod:`heatreuse.site.base`)."""
 
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -75,7 +76,7 @@ class Rack(_Model):
 
     id: Identifier
     nameplate_power_w: PositiveFloat
-    count: Annotated[int, Field(ge=1)] = 1
+    count: Annotated[int, Field(ge=1, le=100_000)] = 1
 
 
 class Utilisation(_Model):
