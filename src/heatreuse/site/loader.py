@@ -41,11 +41,11 @@ from heatreuse.units import STANDARD_PRESSURE_BAR, UNIT_SUFFIXES, split_unit_suf
 Path_ = tuple[str | int, ...]
 
 #: Largest site file read [bytes]; the examples are under 10 KB.
-MAX_SITE_FILE_BYTES = 1_048_576
+MAX_SITE_FILE_BYTES = 262_144
 #: Deepest nesting of mappings and sequences, aliases expanded (site files use fewer than 10).
 MAX_NESTING_DEPTH = 32
 #: Most values (mapping keys, values, sequence items) once aliases are expanded.
-MAX_EXPANDED_VALUES = 100_000
+MAX_EXPANDED_VALUES = 20_000
 #: Longest scalar [characters].
 MAX_SCALAR_CHARS = 10_000
 #: Longest number [characters] (Python refuses integers of more than 4,300 digits).
@@ -85,58 +85,137 @@ class _LineMap:
         return 1
 
 
-class _LimitExceeded(yaml.MarkedYAMLError):
-    """A bound of the site reader was hit while composing (the YAML itself may be fine)."""
+class _Refused(yaml.MarkedYAMLError):
+    """The reader refuses a document it could parse (a bound hit, an anchor reused...)."""
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe composer with a nesting bound and the field path of the current node."""
+def _event_source(text: str) -> Any:
+    """A YAML event parser over ``text``: libyaml's when PyYAML has it (10x faster)."""
+    if getattr(yaml, "__with_libyaml__", False):
+        from yaml.cyaml import CParser
+
+        return CParser(text)
+    return yaml.SafeLoader(text)  # PyYAML's pure-Python reader, scanner and parser
+
+
+class _Composer:
+    """Events to a node graph, like PyYAML's composer, within the reader's bounds.
+
+    Aliases stay shared nodes (the graph is as big as the text); nesting and the
+    number of nodes are bounded as they are read, and the field path of the
+    current node is kept for messages.
+    """
 
     def __init__(self, text: str) -> None:
-        super().__init__(text)
+        self.events = _event_source(text)
+        self.resolver = yaml.resolver.Resolver()
+        self.anchors: dict[str, yaml.Node] = {}
         self.path: list[str | int] = []
+        self.count = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        if len(self.path) > MAX_NESTING_DEPTH and not self.check_event(yaml.AliasEvent):
-            raise _LimitExceeded(
-                problem=f"{_dotted(tuple(self.path[:4]))}{'...' if len(self.path) > 4 else ''}: "
-                f"nested deeper than "
-                f"{MAX_NESTING_DEPTH} levels; expected a site description (a few levels)",
-                problem_mark=self.peek_event().start_mark,
+    def close(self) -> None:
+        """Free the parser."""
+        self.events.dispose()
+
+    def document(self) -> yaml.Node | None:
+        """The root node of the only document, ``None`` for an empty stream."""
+        events = self.events
+        events.get_event()  # stream start
+        if events.check_event(yaml.StreamEndEvent):
+            return None
+        events.get_event()  # document start
+        node = self.node()
+        events.get_event()  # document end
+        if not events.check_event(yaml.StreamEndEvent):
+            raise _Refused(
+                problem="a second YAML document ('---'); expected one site per file",
+                problem_mark=events.get_event().start_mark,
             )
-        return super().compose_node(parent, index)
+        return node
 
-    def compose_sequence_node(self, anchor: str | None) -> yaml.SequenceNode:
-        start = self.get_event()
-        tag = start.tag
+    def _where(self) -> str:
+        shown = _dotted(tuple(self.path[:6]))
+        return (shown + ("..." if len(self.path) > 6 else "")) or "<top>"
+
+    def node(self) -> yaml.Node:
+        events = self.events
+        if events.check_event(yaml.AliasEvent):
+            event = events.get_event()
+            if event.anchor not in self.anchors:
+                raise yaml.composer.ComposerError(
+                    None, None, f"found undefined alias {event.anchor!r}", event.start_mark
+                )
+            return self.anchors[event.anchor]
+        event = events.peek_event()
+        if len(self.path) > MAX_NESTING_DEPTH:
+            raise _Refused(
+                problem=f"{self._where()}: nested deeper than {MAX_NESTING_DEPTH} levels; "
+                "expected a site description (a few levels)",
+                problem_mark=event.start_mark,
+            )
+        self.count += 1
+        if self.count > MAX_EXPANDED_VALUES:
+            raise _Refused(
+                problem=f"{self._where()}: the file holds more than {MAX_EXPANDED_VALUES:,} "
+                "values; expected a site description (a few thousand)",
+                problem_mark=event.start_mark,
+            )
+        anchor = event.anchor
+        if anchor is not None and anchor in self.anchors:
+            first = self.anchors[anchor].start_mark.line + 1
+            raise _Refused(
+                problem=f"{self._where()}: anchor &{anchor} defined again (first on line "
+                f"{first}); give each anchor its own name",
+                problem_mark=event.start_mark,
+            )
+        if events.check_event(yaml.ScalarEvent):
+            return self._scalar(anchor)
+        if events.check_event(yaml.SequenceStartEvent):
+            return self._sequence(anchor)
+        return self._mapping(anchor)
+
+    def _tag(self, kind: type[yaml.Node], tag: str | None, value: Any, implicit: Any) -> str:
         if tag is None or tag == "!":
-            tag = self.resolve(yaml.SequenceNode, None, start.implicit)
+            return str(self.resolver.resolve(kind, value, implicit))
+        return tag
+
+    def _scalar(self, anchor: str | None) -> yaml.ScalarNode:
+        event = self.events.get_event()
+        tag = self._tag(yaml.ScalarNode, event.tag, event.value, event.implicit)
+        node = yaml.ScalarNode(
+            tag, event.value, event.start_mark, event.end_mark, style=event.style
+        )
+        if anchor is not None:
+            self.anchors[anchor] = node
+        return node
+
+    def _sequence(self, anchor: str | None) -> yaml.SequenceNode:
+        start = self.events.get_event()
+        tag = self._tag(yaml.SequenceNode, start.tag, None, start.implicit)
         node = yaml.SequenceNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
         if anchor is not None:
             self.anchors[anchor] = node
-        while not self.check_event(yaml.SequenceEndEvent):
+        while not self.events.check_event(yaml.SequenceEndEvent):
             self.path.append(len(node.value))
-            node.value.append(self.compose_node(node, len(node.value)))
+            node.value.append(self.node())
             self.path.pop()
-        node.end_mark = self.get_event().end_mark
+        node.end_mark = self.events.get_event().end_mark
         return node
 
-    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:
-        start = self.get_event()
-        tag = start.tag
-        if tag is None or tag == "!":
-            tag = self.resolve(yaml.MappingNode, None, start.implicit)
+    def _mapping(self, anchor: str | None) -> yaml.MappingNode:
+        start = self.events.get_event()
+        tag = self._tag(yaml.MappingNode, start.tag, None, start.implicit)
         node = yaml.MappingNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
         if anchor is not None:
             self.anchors[anchor] = node
-        while not self.check_event(yaml.MappingEndEvent):
+        while not self.events.check_event(yaml.MappingEndEvent):
             self.path.append("?")
-            key = self.compose_node(node, None)
+            key = self.node()
             self.path[-1] = str(key.value)[:64] if isinstance(key, yaml.ScalarNode) else "?"
-            value = self.compose_node(node, key)
+            value = self.node()
             self.path.pop()
             node.value.append((key, value))
-        node.end_mark = self.get_event().end_mark
+        node.end_mark = self.events.get_event().end_mark
         return node
 
 
@@ -200,8 +279,8 @@ def _check_expansion(root: yaml.Node, file: str) -> None:
                     node,
                     path,
                     f"aliases expand this value to more than {MAX_EXPANDED_VALUES:,} values "
-                    "(an alias bomb?); expected a site description (a few thousand values); "
-                    "write the values out",
+                    "(an alias bomb?); expected a site description (a few thousand); write "
+                    "the values out",
                 )
         active.discard(key)
         sizes[key], heights[key] = size, height
@@ -376,16 +455,27 @@ def parse_yaml_with_lines(text: str, file: str) -> tuple[Any, _LineMap]:
     """
     if len(text) > MAX_SITE_FILE_BYTES:
         raise SiteConfigError(
-            f"{file}: expected a site file of at most {MAX_SITE_FILE_BYTES:,} bytes; got "
-            f"{len(text):,} characters"
+            f"{file}: expected a site file of at most {MAX_SITE_FILE_BYTES:,} characters; got "
+            f"{len(text):,}"
         )
-    loader = _BoundedLoader(text)
+    composer: _Composer | None = None
     try:
-        node = loader.get_single_node()
-    except _LimitExceeded as exc:
+        composer = _Composer(text)
+        node = composer.document()
+    except _Refused as exc:
         mark = exc.problem_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
         raise SiteConfigError(f"{where}: {exc.problem}") from None
+    except yaml.reader.ReaderError as exc:  # a control character
+        line = text.encode("utf-8", "surrogatepass").count(b"\n", 0, max(exc.position, 0)) + 1
+        what = (
+            f"unacceptable character {chr(exc.character)!r}"
+            if isinstance(exc.character, int)
+            else "unacceptable character"
+        )
+        raise SiteConfigError(
+            f"{file}:{line}: malformed YAML: {what} (control characters are not allowed)"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
@@ -393,7 +483,8 @@ def parse_yaml_with_lines(text: str, file: str) -> tuple[Any, _LineMap]:
     except yaml.YAMLError as exc:
         raise SiteConfigError(f"{file}: malformed YAML: {exc}") from None
     finally:
-        loader.dispose()
+        if composer is not None:
+            composer.close()
     lines = _LineMap()
     if node is None:
         raise SiteConfigError(f"{file}:1: the file is empty; expected a site description")

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from heatreuse.site.base import SiteModel
+from heatreuse.site.base import SiteModel, plausible_range
 from heatreuse.site.points import PointsConfig
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -156,6 +156,17 @@ class Compute(_Model):
     other_power_w: NonNegativeFloat = Field(
         0.0, description="Constant non-IT electricity: lighting, controls, UPS losses."
     )
+
+    @model_validator(mode="after")
+    def _plausible_total(self) -> Compute:
+        low, high, what = plausible_range("nameplate_it_power_w")
+        if self.nameplate_it_power_w > high:
+            raise ValueError(
+                f"racks: expected a total nameplate IT power (count x nameplate_power_w) of at "
+                f"most {high:g} W (the plausible range for a site); got "
+                f"{self.nameplate_it_power_w:g} W"
+            )
+        return self
 
     @property
     def nameplate_it_power_w(self) -> float:
