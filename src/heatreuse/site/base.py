@@ -129,8 +129,11 @@ def _leaf_types(annotation: Any) -> Iterator[Any]:
 
 
 @functools.cache
-def _number_not_bool(cls: type[BaseModel], field_name: str) -> bool:
-    """True when the field takes numbers but not booleans."""
+def takes_number(cls: type[BaseModel], field_name: str) -> bool:
+    """True when field ``field_name`` of ``cls`` takes numbers (and not booleans).
+
+    Such a field refuses ``true``/``false`` (pydantic would read them as 1 and 0).
+    """
     field = cls.model_fields.get(field_name)
     if field is None:
         return False
@@ -166,7 +169,9 @@ def _item(where: str) -> str:
 
 def _a_number(what: str) -> str:
     """'a volume in m3 (a number, not true/false)'; 'a number (not true/false)'."""
-    return f"{what} (not true/false)" if what == "a number" else f"{what} (a number, not true/false)"
+    return (
+        f"{what} (not true/false)" if what == "a number" else f"{what} (a number, not true/false)"
+    )
 
 
 def show_number(number: float) -> str:
@@ -192,7 +197,7 @@ class SiteModel(BaseModel):
             return data
         errors: list[InitErrorDetails] = []
         for name, value in data.items():
-            if not (isinstance(name, str) and _number_not_bool(cls, name)):
+            if not (isinstance(name, str) and takes_number(cls, name)):
                 continue
             for where, flag in _bools(value):
                 what = plausible_range(name)[2]

@@ -92,7 +92,7 @@ class _Refused(yaml.MarkedYAMLError):
 def _event_source(text: str) -> Any:
     """A YAML event parser over ``text``: libyaml's when PyYAML has it (10x faster)."""
     if getattr(yaml, "__with_libyaml__", False):
-        from yaml.cyaml import CParser
+        from yaml._yaml import CParser
 
         return CParser(text)
     return yaml.SafeLoader(text)  # PyYAML's pure-Python reader, scanner and parser
@@ -108,7 +108,7 @@ class _Composer:
 
     def __init__(self, text: str) -> None:
         self.events = _event_source(text)
-        self.resolver = yaml.resolver.Resolver()
+        self.resolver: Any = yaml.resolver.Resolver()  # untyped in types-PyYAML
         self.anchors: dict[str, yaml.Node] = {}
         self.path: list[str | int] = []
         self.count = 0
@@ -632,7 +632,9 @@ def _format_errors(exc: ValidationError, data: Any, lines: _LineMap, file: str) 
         elif kind == "finite_number":
             unit = _unit_of(path)
             problems.append(
-                f"{where}: expected a finite number" + (f" in {unit}" if unit else "") + f"; got {got}"
+                f"{where}: expected a finite number"
+                + (f" in {unit}" if unit else "")
+                + f"; got {got}"
             )
         elif kind.startswith("site_"):  # heatreuse.site.base: the message says what came
             problems.append(f"{where}: {err['msg']}")
@@ -640,7 +642,9 @@ def _format_errors(exc: ValidationError, data: Any, lines: _LineMap, file: str) 
             msg = err["msg"]
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, ") :]
-            shown = "" if isinstance(got, dict | list) or got is None else f"; got {_shown_value(got)}"
+            shown = (
+                "" if isinstance(got, dict | list) or got is None else f"; got {_shown_value(got)}"
+            )
             problems.append(f"{where}: {msg}{shown}")
     return problems
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from heatreuse.site.base import SiteModel, plausible_range
 from heatreuse.site.points import PointsConfig
@@ -159,7 +159,7 @@ class Compute(_Model):
 
     @model_validator(mode="after")
     def _plausible_total(self) -> Compute:
-        low, high, what = plausible_range("nameplate_it_power_w")
+        high = plausible_range("nameplate_it_power_w")[1]
         if self.nameplate_it_power_w > high:
             raise ValueError(
                 f"racks: expected a total nameplate IT power (count x nameplate_power_w) of at "

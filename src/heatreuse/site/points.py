@@ -94,7 +94,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from heatreuse.errors import SiteConfigError
 from heatreuse.site.base import SiteModel
