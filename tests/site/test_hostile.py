@@ -357,3 +357,30 @@ def test_mutants_through_the_cli_exit_0_or_2(
         code = run(["validate", str(path)])
         err = capsys.readouterr().err
         assert code in (0, 2) and "Traceback" not in err, (n, code, err[-500:])
+
+
+def test_lone_surrogate_in_text_is_refused_with_its_line() -> None:
+    text = _pool() + "note: '\ud800'\n"
+    (problem,) = _problems(text)
+    assert problem.startswith(f"site.yaml:{_line_of(text, 'note:')}: not valid Unicode text")
+
+
+@pytest.mark.parametrize(
+    ("tail", "expected"),
+    [
+        (_alias_bomb(), "aliases expand this value to more than"),
+        ("deep: " + "[" * 600 + "\n", "deep[0][0][0]"),
+        ("nul: \x00\n", "unacceptable character"),
+        ("n: !!int x\n", "expected an integer (tag !!int)"),
+    ],
+    ids=["bomb", "nesting", "control", "tag"],
+)
+def test_pure_python_parser_refuses_the_same(
+    monkeypatch: pytest.MonkeyPatch, tail: str, expected: str
+) -> None:
+    """Without libyaml (PyYAML built from source) the reader keeps its bounds."""
+    import yaml
+
+    monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    (problem,) = _problems(_pool() + tail)
+    assert problem.startswith("site.yaml:") and expected in problem

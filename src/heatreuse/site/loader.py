@@ -13,6 +13,7 @@ quickly with its line, never crashes or stalls the loader:
   (``!!int "abc"``, ``!!bool maybe``);
 * merge keys (``<<: *defaults``) are refused with a hint (YAML 1.2 dropped them);
   anchors and aliases for whole values work;
+* one document per file; an anchor name used once;
 * bounded work: at most :data:`MAX_SITE_FILE_BYTES` read, nesting at most
   :data:`MAX_NESTING_DEPTH` levels, at most :data:`MAX_EXPANDED_VALUES` values
   once aliases are expanded (checked on the alias graph *before* expanding, so
@@ -458,6 +459,13 @@ def parse_yaml_with_lines(text: str, file: str) -> tuple[Any, _LineMap]:
             f"{file}: expected a site file of at most {MAX_SITE_FILE_BYTES:,} characters; got "
             f"{len(text):,}"
         )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # text handed in by a caller, not read from a file
+        line = text.count("\n", 0, exc.start) + 1
+        raise SiteConfigError(
+            f"{file}:{line}: not valid Unicode text ({exc.reason} at character {exc.start})"
+        ) from None
     composer: _Composer | None = None
     try:
         composer = _Composer(text)
