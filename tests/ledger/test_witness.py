@@ -149,7 +149,11 @@ def test_cosigned_export_verifies_with_the_witness(
     report = verify_export(export, witnesses=[wkey.vkey()], now=T0)
     assert report.ok, report.problems
     (seen,) = report.witnessed
-    assert (seen.witness, seen.size, seen.cosigned_at_iso()) == (WITNESS, 20, "2026-02-01T08:00:00Z")
+    assert (seen.witness, seen.size, seen.cosigned_at_iso()) == (
+        WITNESS,
+        20,
+        "2026-02-01T08:00:00Z",
+    )
     record = load_record(state, ORIGIN)
     assert record is not None and record.size == 20 and record.log_vkey == log_key.vkey()
     assert stat.S_IMODE((state / "logs").stat().st_mode) == 0o700

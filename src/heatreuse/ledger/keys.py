@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
+import secrets
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -317,8 +319,10 @@ def save_signing_key(
 ) -> Path:
     """Write the signer key to ``path`` with mode 0600.
 
-    The file is created with ``O_EXCL`` and mode 0600 from the start, so the secret is
-    never readable by others, whatever the umask.
+    The key is written to a temporary file created with ``O_EXCL`` and mode 0600 from
+    the start (never readable by others, whatever the umask), then linked into place,
+    so a concurrent reader sees either no key file or the whole key, and of two
+    concurrent writers exactly one wins.
 
     Raises
     ------
@@ -326,17 +330,29 @@ def save_signing_key(
         When the file exists and ``overwrite`` is false.
     """
     target = Path(path)
-    if target.exists():
-        if not overwrite:
-            raise LedgerError(f"{target}: key file exists; refusing to overwrite a signing key")
-        target.unlink()
+    exists = LedgerError(f"{target}: key file exists; refusing to overwrite a signing key")
+    if target.exists() and not overwrite:
+        raise exists
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(target, flags, 0o600)
+    fd = os.open(tmp, flags, 0o600)
     try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, (key.to_skey() + "\n").encode("ascii"))
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, (key.to_skey() + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)  # fails if another writer got there first
+            except FileExistsError:
+                raise exists from None
     finally:
-        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     return target
 
 

@@ -82,7 +82,9 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int, where: str) 
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise VerificationError(f"{where}: is {_describe(info.st_mode)}; expected a regular file")
+            raise VerificationError(
+                f"{where}: is {_describe(info.st_mode)}; expected a regular file"
+            )
         if info.st_size > max_bytes:
             raise VerificationError(
                 f"{where}: is {info.st_size} bytes, more than the limit of {max_bytes} bytes"

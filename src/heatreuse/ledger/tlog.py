@@ -37,6 +37,7 @@ Storage contract (for the database layer, e.g. ``heatreuse.store``):
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -160,7 +161,7 @@ class DirectoryCheckpointStore:
             if target.read_text(encoding="utf-8") == note:
                 return
             raise LedgerError(f"{target}: a different checkpoint for size {size} exists")
-        tmp = target.with_suffix(".txt.tmp")
+        tmp = target.with_name(f".{size}.txt.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(note, encoding="utf-8", newline="\n")
         os.replace(tmp, target)
 

@@ -75,7 +75,7 @@ Hostile folders
 Every file is opened without following symbolic links and must be a regular file
 (a FIFO, a device or a link to ``/dev/zero`` is refused at once, never read), and
 reads are bounded: ``entries.jsonl`` and ``leaf_hashes.bin`` at ``max_entries_bytes``
-(default :data:`MAX_ENTRIES_BYTES`, 512 MiB, some 300 000 hourly entries),
+(default :data:`MAX_ENTRIES_BYTES`, 512 MiB: about 160 000 hourly entries of ~3 KB),
 ``manifest.json`` and ``totals.json`` at :data:`MAX_JSON_BYTES` (16 MiB), a checkpoint
 or key file at :data:`MAX_NOTE_BYTES` (64 KiB), at most :data:`MAX_CHECKPOINT_FILES`
 checkpoint files. ``checkpoints/`` must be a folder, not a link.
@@ -582,9 +582,7 @@ class WitnessedCheckpoint:
 
     def cosigned_at_iso(self) -> str:
         """Cosigning time as ISO 8601 UTC."""
-        return dt.datetime.fromtimestamp(self.cosigned_at_s, dt.UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        )
+        return dt.datetime.fromtimestamp(self.cosigned_at_s, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

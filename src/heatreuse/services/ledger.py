@@ -11,13 +11,12 @@ The ledger lives in the store database (tables ``ledger_log`` / ``ledger_meta``,
 
 :func:`update_ledger` is idempotent: it first checks the database log against the
 published checkpoints (a rewritten row stops it) and refuses entries beyond the last
-checkpoint that it did not write itself (:func:`check_signed_tail`), appends method / emission-factor
-/ SLA / site-configuration entries when they changed, builds every complete hour
-after the watermark (one ``ledger_interval`` entry each), re-checks the last
-``recheck_hours`` already-ledgered hours and appends a ``ledger_correction`` for
-each hour whose data changed, and appends them together with the signed checkpoint
-of the new size and the new watermark (one transaction), then publishes the
-checkpoint.
+checkpoint that it did not write itself (:func:`check_signed_tail`); it collects
+method / emission-factor / SLA / site-configuration entries when they changed, one
+``ledger_interval`` entry per complete hour after the watermark, and a
+``ledger_correction`` for each of the last ``recheck_hours`` already-ledgered hours
+whose data changed; it appends them together with the signed checkpoint of the new
+size and the new watermark (one transaction), then publishes the checkpoint.
 
 An hour is complete when the store holds readings up to its end (within
 :data:`COMPLETE_TOLERANCE_S`) and it lies in the past.
@@ -30,6 +29,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +63,7 @@ from heatreuse.ledger.build import (
     site_config_hash,
     sla_entry,
 )
-from heatreuse.ledger.checkpoint import parse_note, verify_checkpoint
+from heatreuse.ledger.checkpoint import Checkpoint, parse_note, verify_checkpoint
 from heatreuse.ledger.keys import (
     SigningKey,
     VerifierKey,
@@ -152,22 +152,26 @@ def _key_path(site: Site, key_path: str | os.PathLike[str] | None) -> Path:
 
 
 def _load_or_create_key(path: Path, origin: str, cp_dir: Path) -> SigningKey:
-    if path.exists():
-        key = load_signing_key(path)
-        if key.name != origin:
-            raise LedgerError(
-                f"{path}: signing key is named {key.name!r}, expected {origin!r} (the log origin)"
-            )
-    else:
+    if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
             os.chmod(path.parent, 0o700)
-        key = generate_signing_key(origin)
-        save_signing_key(key, path)
+        try:
+            save_signing_key(generate_signing_key(origin), path)
+        except LedgerError:
+            if not path.exists():
+                raise  # else a concurrent `ledger update` created it first: use that one
+    key = load_signing_key(path)
+    if key.name != origin:
+        raise LedgerError(
+            f"{path}: signing key is named {key.name!r}, expected {origin!r} (the log origin)"
+        )
     cp_dir.mkdir(parents=True, exist_ok=True)
     vkey_file = cp_dir / "public_key.vkey"
-    if not vkey_file.exists():
-        vkey_file.write_text(key.vkey() + "\n", encoding="utf-8")
+    if not vkey_file.exists():  # written whole (temporary file, rename): readers never see half
+        tmp = cp_dir / f".public_key.vkey.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(key.vkey() + "\n", encoding="utf-8")
+        os.replace(tmp, vkey_file)
     elif parse_vkey(vkey_file.read_text(encoding="utf-8")).public_key != key.public_key:
         raise LedgerError(
             f"{vkey_file}: the published verifier key does not belong to the signing key "
@@ -234,13 +238,19 @@ def check_against_checkpoints(ctx: LedgerContext) -> int:
     VerificationError
         When a published checkpoint's signature fails.
     """
+    return len(_checked_checkpoints(ctx))
+
+
+def _checked_checkpoints(ctx: LedgerContext) -> list[Checkpoint]:
+    """The published checkpoints, each verified and matched against the database."""
     notes = ctx.log.signed_checkpoints()
     vkey = _published_vkey(ctx)
     if notes and vkey is None:
         raise LedgerError(f"{ctx.checkpoint_dir}: checkpoints exist but public_key.vkey is missing")
     if not notes:
-        return 0
+        return []
     verifier = parse_vkey(vkey or "", str(ctx.checkpoint_dir / "public_key.vkey"))
+    checked: list[Checkpoint] = []
     for note in notes:
         cp = verify_checkpoint(note, verifier, f"{ctx.checkpoint_dir}/checkpoint")
         where = ctx.checkpoint_dir / f"{cp.size}.txt"
@@ -255,12 +265,8 @@ def check_against_checkpoints(ctx: LedgerContext) -> int:
                 f"published checkpoint (root of entries 0..{cp.size - 1} differs): rows were "
                 "rewritten in the database; run `heatreuse verify` on an export to locate them"
             )
-    return len(notes)
-
-
-def _published_size(ctx: LedgerContext) -> int:
-    sizes = [int(p.stem) for p in ctx.checkpoint_dir.glob("*.txt") if p.stem.isdigit()]
-    return max(sizes, default=0)
+        checked.append(cp)
+    return checked
 
 
 def _head_verifier(ctx: LedgerContext) -> VerifierKey | None:
@@ -273,7 +279,9 @@ def _head_verifier(ctx: LedgerContext) -> VerifierKey | None:
     return None
 
 
-def check_signed_tail(ctx: LedgerContext) -> str | None:
+def check_signed_tail(
+    ctx: LedgerContext, published: Sequence[Checkpoint] | None = None
+) -> str | None:
     """Make sure every database entry is covered by a checkpoint this ledger signed.
 
     Entries beyond the last published checkpoint are accepted only when the database's
@@ -281,6 +289,14 @@ def check_signed_tail(ctx: LedgerContext) -> str | None:
     :meth:`~heatreuse.ledger.tlog.TransparencyLog.append_signed`) verifies with the
     log's key and covers exactly the stored entries: an update that was interrupted
     after writing and before publishing. Its checkpoint is published now.
+
+    Parameters
+    ----------
+    ctx
+        The open ledger.
+    published
+        The published checkpoints as checked by :func:`check_against_checkpoints`
+        (default: checked here). Sizes come from the signed notes, not file names.
 
     Returns
     -------
@@ -294,8 +310,10 @@ def check_signed_tail(ctx: LedgerContext) -> str | None:
         append (e.g. a row INSERTed straight into ``ledger_log``); the message names
         the index range. Nothing is signed.
     """
+    if published is None:
+        published = _checked_checkpoints(ctx)
     size = ctx.log.size
-    signed = _published_size(ctx)
+    signed = max((cp.size for cp in published), default=0)
     if size <= signed:
         return None  # fewer entries than published: check_against_checkpoints reports it
     note = ctx.log.storage.signed_head()
@@ -318,8 +336,7 @@ def check_signed_tail(ctx: LedgerContext) -> str | None:
             else:
                 ctx.log.checkpoints.save_checkpoint(size, note)
                 return (
-                    f"checkpoint {size} signed by an interrupted `ledger update` was "
-                    "published now"
+                    f"checkpoint {size} signed by an interrupted `ledger update` was published now"
                 )
     first = signed
     span = f"entry {first}" if first == size - 1 else f"entries {first}..{size - 1}"
@@ -610,8 +627,9 @@ def _update_once(
     url = store_url or default_store_url()
     notes: list[str] = []
     with open_ledger(site, url, checkpoint_dir=checkpoint_dir, key_path=key_path) as ctx:
-        checked = check_against_checkpoints(ctx)
-        recovered = check_signed_tail(ctx)
+        published = _checked_checkpoints(ctx)
+        checked = len(published)
+        recovered = check_signed_tail(ctx, published)
         if recovered is not None:
             notes.append(recovered)
         key = _load_or_create_key(ctx.key_path, ctx.log.origin, ctx.checkpoint_dir)
@@ -787,8 +805,9 @@ def export_ledger(
             raise LedgerError(
                 f"ledger of site {site.id!r} is empty; run `heatreuse ledger update` first"
             )
-        check_against_checkpoints(ctx)
-        check_signed_tail(ctx)  # never signs: publishes an interrupted update's head or refuses
+        check_signed_tail(
+            ctx, _checked_checkpoints(ctx)
+        )  # never signs: publishes an interrupted update's head or refuses
         notes = ctx.log.signed_checkpoints()
         vkey = _published_vkey(ctx)
         if vkey is None:
