@@ -61,6 +61,7 @@ from heatreuse.ledger.verify import (
     VKEY_FILE,
     read_export,
 )
+from heatreuse.locations import make_private_dirs
 
 __all__ = [
     "CosignResult",
@@ -189,10 +190,7 @@ def init_witness(name: str, out_dir: str | os.PathLike[str]) -> SigningKey:
         When the name is invalid or the folder already holds a witness key.
     """
     key = generate_signing_key(name, SIGNATURE_TYPE_COSIGNATURE)
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with contextlib.suppress(OSError):
-        os.chmod(folder, 0o700)
+    folder = make_private_dirs(out_dir)  # 0700 when created here
     target = folder / KEY_FILE
     if target.exists() or target.is_symlink():
         raise LedgerError(
@@ -266,7 +264,7 @@ def load_record(state_dir: str | os.PathLike[str], origin: str) -> WitnessRecord
 def _locked(state_dir: Path) -> Iterator[None]:
     import fcntl
 
-    (state_dir / _LOGS_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(state_dir / _LOGS_DIR)
     fd = os.open(state_dir / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -276,8 +274,7 @@ def _locked(state_dir: Path) -> Iterator[None]:
 
 
 def _keep_refused(state_dir: Path, origin: str, size: int, note: str, now_s: int) -> Path:
-    folder = state_dir / _REFUSED_DIR
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = make_private_dirs(state_dir / _REFUSED_DIR)
     name = _record_path(state_dir, origin).stem
     path = folder / f"{name}-{size}-{now_s}.txt"
     _write_atomic(path, note.encode("utf-8"))

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from heatreuse.site.monitoring import Monitoring
 from heatreuse.site.points import PointsConfig
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -604,6 +605,7 @@ class Site(_Model):
     contract: Contract
     ownership: Ownership
     points: PointsConfig = Field(default_factory=PointsConfig)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
 
     _source_path: Path | None = PrivateAttr(default=None)
 
