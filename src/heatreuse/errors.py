@@ -117,6 +117,17 @@ class LedgerConflictError(LedgerError):
     """Another writer appended to the same ledger log first (the append was refused whole)."""
 
 
+class LedgerIntegrityError(LedgerError):
+    """The stored ledger is not what its signed checkpoints say.
+
+    Rows rewritten or deleted under a published checkpoint, or rows beyond the last
+    signed checkpoint that ``ledger update`` did not write (a direct ``INSERT``). The
+    CLI exits with code 3, as for a failed verification.
+    """
+
+    exit_code: int = 3
+
+
 class VerificationError(HeatreuseError):
     """An exported ledger failed verification; the message says which entry.
 
