@@ -55,7 +55,9 @@ def test_push_commits_then_answers_and_is_idempotent(site: Site, store: Any) -> 
     assert 'outcome="duplicate",reason=""} 3' in metrics.text
 
 
-def test_malformed_requests_are_4xx_and_store_nothing(site: Site, sqlite_store: Any) -> None:
+def test_malformed_requests_are_4xx_store_no_reading_and_keep_the_refused_body(
+    site: Site, sqlite_store: Any
+) -> None:
     client = _client(site, sqlite_store)
     bad_json = client.post(URL, content=b"{not json", headers={"content-type": "application/json"})
     assert bad_json.status_code == 422
@@ -84,7 +86,13 @@ def test_malformed_requests_are_4xx_and_store_nothing(site: Site, sqlite_store: 
     assert wrong_site.status_code == 404
     assert "serves site 'pool-potsdam'" in wrong_site.json()["detail"]
     assert sqlite_store.count_readings(site.id) == 0
-    assert sqlite_store.list_quarantine(site.id) == []
+    # each 422 leaves one quarantine row with the body as sent (the 404 is not this site's)
+    kept = sqlite_store.list_quarantine(site.id)
+    assert len(kept) == 4
+    assert {q.reason for q in kept} == {"unparseable"}
+    assert all(q.source == "http:testclient" and q.detail.startswith("HTTP 422") for q in kept)
+    assert kept[-1].raw_payload == "{not json"
+    assert "readings.1.ts" in kept[1].detail
 
 
 def test_store_failure_is_503(site: Site, tmp_path: Any) -> None:

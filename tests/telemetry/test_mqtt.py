@@ -209,7 +209,7 @@ def test_parse_rejections_name_topic_and_expectation(
     assert msg.rejection.source == f"mqtt:{topic}"
     assert topic in msg.rejection.detail and expect in msg.rejection.detail
     if payload == b"\xff\xfe\x00":
-        assert msg.rejection.raw == "hex:fffe00"
+        assert msg.rejection.raw == b"\xff\xfe\x00"  # the bytes: the store caps and escapes
     else:
         assert msg.rejection.raw == payload.decode()
 
