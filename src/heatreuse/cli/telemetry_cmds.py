@@ -220,18 +220,13 @@ def quarantine_list(
                 table.add_column(col, overflow="fold")
             for r in page:  # Text: payloads are shown as they came, never read as markup
                 table.add_row(
-                    *(
-                        Text(_cell(v, n))
-                        for v, n in (
-                            (r["received_at"] or "", 40),
-                            (r["ts"] or "", 40),
-                            (r["point"], 100),
-                            (r["reason"], 40),
-                            (r["source"], 120),
-                            (_raw_cell(r), 200),
-                            (r["detail"], 400),
-                        )
-                    )
+                    Text(_cell(r["received_at"] or "", 40)),
+                    Text(_cell(r["ts"] or "", 40)),
+                    Text(_cell(r["point"], 100)),
+                    Text(_cell(r["reason"], 40)),
+                    Text(_cell(r["source"], 120)),
+                    Text(_raw_cell(r)),
+                    Text(_cell(r["detail"], 400)),
                 )
             console.print(table)
             page.clear()
@@ -255,7 +250,10 @@ def _cell(value: object, max_chars: int) -> str:
 
 
 def _raw_cell(row: dict[str, object]) -> str:
-    text = _cell(row["raw"], 200)
+    from heatreuse.rawtext import escape_unsafe
+
+    raw = str(row["raw"])
+    text = escape_unsafe(raw[:200]) + ("..." if len(raw) > 200 else "")
     notes = []
     if row.get("raw_escaped"):
         notes.append("escaped")

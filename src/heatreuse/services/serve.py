@@ -324,7 +324,11 @@ class IngestService:
         from fastapi import FastAPI
         from fastapi.responses import JSONResponse, PlainTextResponse
 
-        from heatreuse.telemetry.http import PROMETHEUS_CONTENT_TYPE, ingest_router
+        from heatreuse.telemetry.http import (
+            PROMETHEUS_CONTENT_TYPE,
+            CloseAfter413,
+            ingest_router,
+        )
 
         if self.ingestor is None:
             raise HeatreuseError("IngestService.app: start() the service first (no store yet)")
@@ -365,6 +369,7 @@ class IngestService:
                 self.ingestor, max_body_bytes=self.config.http_max_body_bytes, metrics=False
             )
         )
+        app.add_middleware(CloseAfter413)
         app.state.ingestor = self.ingestor
         app.state.service = self
         return app

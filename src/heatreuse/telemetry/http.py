@@ -135,6 +135,36 @@ class IngestResponse(BaseModel):
     quarantined_total: int
 
 
+class CloseAfter413:
+    """ASGI middleware: a 413 answer closes the connection (``Connection: close``).
+
+    The body limit answers 413 without reading the body; on a kept-alive
+    connection the server would still read (and discard) whatever the client
+    keeps sending. With ``Connection: close`` the server closes the
+    connection after the answer, so a client streaming a huge or endless
+    (chunked) body is cut off. Add it to any app that mounts
+    :func:`ingest_router` (:func:`create_ingest_app` does).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"
+                ]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
+
+
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     """A pydantic JSON schema with its ``$defs`` inlined (for ``openapi_extra``)."""
     defs = schema.pop("$defs", {})
@@ -365,5 +395,6 @@ def create_ingest_app(
         description="Push readings of one site (see heatreuse.telemetry.http).",
     )
     app.include_router(ingest_router(pipeline, durable=durable, max_body_bytes=max_body_bytes))
+    app.add_middleware(CloseAfter413)
     app.state.ingestor = pipeline
     return app

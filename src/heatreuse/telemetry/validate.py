@@ -485,7 +485,8 @@ def reading_field_problems(point: Any, ts: Any, value: Any) -> list[tuple[str, s
     refuses): a bad point key (:func:`point_key_problem`), timestamp text that
     :func:`ts_text_problem` refuses, and text where the value belongs that is
     longer than :data:`MAX_TEXT_VALUE_CHARS` or holds a control character or a
-    lone surrogate. A well-formed but wrong reading (an unknown point, text
+    lone surrogate (a list or object there: longer than that as JSON). A
+    well-formed but wrong reading (an unknown point, text
     as value, a timestamp that does not parse) is not hostile: it is
     quarantined with its reason.
     """
@@ -501,6 +502,16 @@ def reading_field_problems(point: Any, ts: Any, value: Any) -> list[tuple[str, s
         problem = text_problem(value, MAX_TEXT_VALUE_CHARS)
         if problem is not None:
             out.append(("value", f"expected a number; the text {problem}"))
+    elif isinstance(value, list | dict):
+        size = len(json.dumps(value, default=str))
+        if size > MAX_TEXT_VALUE_CHARS:
+            out.append(
+                (
+                    "value",
+                    f"expected a number; got a JSON {type(value).__name__} of {size:,} "
+                    f"characters (at most {MAX_TEXT_VALUE_CHARS} kept as a wrong_type reading)",
+                )
+            )
     return out
 
 
