@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from heatreuse.errors import StoreError
+from heatreuse.errors import IngestError, StoreError
 from heatreuse.rawtext import MAX_RAW_PAYLOAD_BYTES, parse_capped
 from heatreuse.site import Site
 from heatreuse.telemetry import Ingestor, RawReading
@@ -210,3 +210,28 @@ def test_edge_keeps_hostile_readings_and_caps_rejects(tmp_path: Any) -> None:
     assert big is not None and big.size_bytes == 10_000_000 and big.truncated
     assert by_source["mqtt:big"].detail == "d\\x00"
     assert "\\xff\\x00" in by_source["mqtt:bin"].raw
+
+
+def test_a_csv_with_nul_characters_is_quarantined_not_a_crash(
+    site: Site, store: Any, tmp_path: Any
+) -> None:
+    from heatreuse.services.ingest import ingest_file
+
+    path = tmp_path / "hostile.csv"
+    path.write_bytes(
+        b"timestamp,point_id,value\n"
+        b"2026-10-01T00:00:00Z,meter.heat_power_w,1000\n"
+        b"2026-10-01T00:00:10Z\x00,meter.heat_power_w,1000\n"
+        b"2026-10-01T00:00:20Z,meter\x00.heat_power_w,1000\n"
+    )
+    report = ingest_file(site, path, store, ingestor=_ingestor(site, store))
+    assert report.result.accepted == 1 and report.result.quarantined_total == 2
+    rows = store.list_quarantine(site.id)
+    assert {r.reason for r in rows} == {"unparseable", "unknown_point"}
+    for row in rows:  # PostgreSQL refuses NUL in TEXT: kept escaped
+        assert "\x00" not in str(row.raw_payload) + (row.point_id or "") + row.detail
+    assert any(r.point_id == "meter\\x00.heat_power_w" for r in rows)
+    # a file that is not UTF-8 is refused whole, naming the row (exit 2 from the CLI)
+    path.write_bytes(b"timestamp,point_id,value\n2026-10-01T00:00:00Z,\xed\xa0\x80,1\n")
+    with pytest.raises(IngestError, match=r"hostile\.csv.*Row #2.*invalid UTF8"):
+        ingest_file(site, path, store, ingestor=_ingestor(site, store))
