@@ -68,8 +68,8 @@ returns. A store error that is not a :class:`~heatreuse.errors.StoreError`
 who retries) cannot block a batch: the batch is bisected until the failing
 reading is alone, and that one is quarantined as ``store_refused``. If even
 that quarantine write fails, the original error is raised (the store is
-taken to be down). Calls are serialised by a lock: one ``Ingestor`` may be shared by
-threads. Counters (:meth:`Ingestor.counters`,
+taken to be down). Calls are serialised by a lock: one ``Ingestor`` may be
+shared by threads. Counters (:meth:`Ingestor.counters`,
 :meth:`Ingestor.prometheus_text`) are cumulative over the Ingestor's life.
 
 Timestamps inside are microseconds since the Unix epoch, UTC (``int64``).
@@ -122,7 +122,7 @@ REASONS: tuple[str, ...] = (
 OK = 0
 UNPARSEABLE, UNKNOWN_POINT, WRONG_TYPE, NOT_FINITE, OUT_OF_RANGE = 1, 2, 3, 4, 5
 TS_FUTURE, TS_BEFORE_SITE, DUPLICATE_CONFLICT, BEFORE_RETENTION = 6, 7, 8, 9
-STORE_REFUSED = 11
+STORE_REFUSED = REASONS.index("store_refused") + 1
 #: Longest point id / source key accepted [characters] (longer: ``unparseable``).
 MAX_POINT_KEY_CHARS = 256
 #: Longest timestamp text accepted [characters] (ISO 8601 needs at most about 35).
@@ -851,7 +851,7 @@ class Ingestor:
             raw_payload=raw,
             detail=(
                 f"the store refused this reading ({type(exc).__name__}: {exc}); it was "
-                "isolated from its batch, which was stored"
+                "isolated from its batch and the rest of the batch was stored"
             ),
             point_id=point.id if point is not None else (key if isinstance(key, str) else None),
             ts_us=int(checked.ts_us[0]) if ts_ok else None,
