@@ -70,3 +70,54 @@ def test_points_list_and_brick_export(tmp_path: Path, capsys: pytest.CaptureFixt
     assert len(g) > 500
     assert run(["points", "export", str(EXAMPLE), "--brick"]) == 0
     assert "brick:Thermal_Power_Meter" in capsys.readouterr().out
+
+
+def test_quarantine_list_pages_streams_and_shows_hostile_payloads_safely(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from heatreuse.store import QuarantineRecord, open_store
+
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    with open_store(store) as s:
+        s.write_quarantine(
+            [
+                QuarantineRecord(
+                    site_id="pool-potsdam",
+                    source=f"mqtt:t/{k}",
+                    reason="unknown_point",
+                    raw_payload=f"row{k:03d} [/bold] \x1b[2J",
+                    received_at_us=1_000_000 + k,
+                )
+                for k in range(120)
+            ]
+            + [
+                QuarantineRecord(
+                    site_id="pool-potsdam",
+                    source="http:x",
+                    reason="unparseable",
+                    raw_payload="p" * 10_000_000,
+                    point_id="\ud800",
+                    received_at_us=5,
+                )
+            ]
+        )
+    args = ["quarantine", "list", str(EXAMPLE), "--store", store]
+    assert run([*args, "--limit", "10", "--offset", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "row114" in out and "row105" in out and "row115" not in out and "row104" not in out
+    assert "[/bold]" in out and "\x1b" not in out  # shown as text, escapes escaped
+    assert "--offset 15" in out
+    assert run([*args, "--all", "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) == 121 and rows[0]["raw"].startswith("row119")
+    big = rows[-1]
+    assert big["raw_truncated"] and big["raw_size_bytes"] == 10_000_000
+    assert len(big["raw"]) == 4096 and len(big["raw_sha256"]) == 64
+    assert big["point"] == "\\ud800"
+    assert run([*args, "--reason", "unparseable"]) == 0
+    flat = "".join(c for c in capsys.readouterr().out if c not in "│┃ \n")  # undo folding
+    assert "firstbytesof10,000,000bytes,sha256" in flat
+    assert run([*args, "--limit", "0"]) == 2

@@ -87,6 +87,19 @@ def serve(
         "older than DAYS [d]. Keep 1h for the evidence period: the ledger is built from it.",
         show_default=False,
     ),
+    http_max_body_bytes: int = typer.Option(
+        8 * 1024 * 1024,
+        "--http-max-body-bytes",
+        help="Largest HTTP push request body [bytes]; larger ones get 413 before they are read.",
+        min=1,
+    ),
+    stall_after_s: float = typer.Option(
+        120.0,
+        "--stall-after-s",
+        help="/healthz answers 503 'stalled' when an MQTT message is unacknowledged or a "
+        "store write runs longer than this [s].",
+        min=0.001,
+    ),
     log_level: str = LOG_OPT,
 ) -> None:
     """Run the site's ingest service (MQTT, Modbus, HTTP into one store) until SIGTERM."""
@@ -108,6 +121,8 @@ def serve(
         retention_raw_days=retention_raw_days,
         retention_quarantine_days=retention_quarantine_days,
         retention_rollup_days=parse_rollup_days(retention_rollup_days, "--retention-rollup-days"),
+        http_max_body_bytes=http_max_body_bytes,
+        stall_after_s=stall_after_s,
     )
     service = IngestService(site, config)
 

@@ -394,8 +394,12 @@ def list_edge_rejects(
     dict
         ``site_id``, ``buffer`` (path), ``total`` (matching rows in the file),
         ``rejects``: dicts with ``id``, ``received_at`` (ISO UTC), ``source``,
-        ``reason``, ``point`` (or None), ``raw`` (the payload as received) and
-        ``detail`` (what was expected, what came).
+        ``reason``, ``point`` (or None), ``raw`` (the payload as kept: all of
+        it when it is clean text of at most 4 KiB, else its first bytes),
+        ``raw_size_bytes`` and ``raw_sha256`` (of the whole payload),
+        ``raw_truncated``, ``raw_escaped`` (see
+        :func:`heatreuse.rawtext.capped_payload`) and ``detail`` (what was
+        expected, what came).
 
     Raises
     ------
@@ -403,6 +407,7 @@ def list_edge_rejects(
         A limit below 1, an unknown reason, no such buffer file or not an
         edge buffer.
     """
+    from heatreuse.rawtext import payload_facts
     from heatreuse.telemetry import format_ts_us
     from heatreuse.telemetry.validate import REASONS
 
@@ -414,20 +419,22 @@ def list_edge_rejects(
         )
     path = buffer_path or default_buffer_path(site.id)
     total, rows = read_rejects(path, limit=limit, reason=reason)
-    return {
-        "site_id": site.id,
-        "buffer": str(path),
-        "total": total,
-        "rejects": [
+    out = []
+    for r in rows:
+        facts = payload_facts(r.raw)
+        out.append(
             {
                 "id": r.id,
                 "received_at": format_ts_us(int(r.received_at_us)),
                 "source": r.source,
                 "reason": r.reason,
                 "point": r.point_id,
-                "raw": r.raw,
+                "raw": facts.text,
+                "raw_size_bytes": facts.size_bytes,
+                "raw_sha256": facts.sha256,
+                "raw_truncated": facts.truncated,
+                "raw_escaped": facts.form == "escaped",
                 "detail": r.detail,
             }
-            for r in rows
-        ],
-    }
+        )
+    return {"site_id": site.id, "buffer": str(path), "total": total, "rejects": out}

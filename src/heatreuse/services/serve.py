@@ -6,8 +6,10 @@ One process runs, into one store and one :class:`~heatreuse.telemetry.Ingestor`:
   after the store committed;
 * optionally the Modbus TCP poller (:mod:`heatreuse.telemetry.modbus`);
 * the HTTP push endpoint (:mod:`heatreuse.telemetry.http`) on uvicorn, plus
-  ``GET /healthz`` (JSON: state of every ingest path and the counters) and
-  ``GET /metrics`` (Prometheus text: ingest counters, MQTT and Modbus state);
+  ``GET /healthz`` (JSON: state of every ingest path and the counters; 503
+  while stopping or when ingest is *stalled*, see :meth:`IngestService.health`)
+  and ``GET /metrics`` (Prometheus text: ingest counters, MQTT and Modbus
+  state);
 * periodic jobs (:class:`JobScheduler`: retention, ledger updates, ... added by
   later features) on an injectable clock.
 
@@ -231,6 +233,13 @@ class ServeConfig:
         (first at start, then every ``retention_interval_s``).
     retention_interval_s
         Period of the retention job [s].
+    http_max_body_bytes
+        Largest HTTP push request body [bytes]; larger ones get 413 before
+        they are read (see :mod:`heatreuse.telemetry.http`).
+    stall_after_s
+        Ingest counts as *stalled* (``/healthz`` 503) when an MQTT message
+        received this long ago is still not acknowledged, or a store write has
+        been running this long [s].
     """
 
     store_url: str | None = None
@@ -248,6 +257,8 @@ class ServeConfig:
     retention_quarantine_days: float | None = None
     retention_rollup_days: Mapping[str, float] | None = None
     retention_interval_s: float = 86_400.0
+    http_max_body_bytes: int = 8 * 1024 * 1024
+    stall_after_s: float = 120.0
 
 
 def _esc(text: str) -> str:
@@ -285,6 +296,10 @@ class IngestService:
         self.jobs = JobScheduler(self.clock)
         self.store: Any = store
         self._own_store = store is None
+        # seconds for ages of pending work: the injected clock in tests, else monotonic
+        self._seconds: Callable[[], float] = (
+            time.monotonic if clock is None else (lambda: self.clock().timestamp())
+        )
         self.ingestor: Ingestor | None = None
         self.subscriber: Any = None
         self.poller: Any = None
@@ -309,7 +324,11 @@ class IngestService:
         from fastapi import FastAPI
         from fastapi.responses import JSONResponse, PlainTextResponse
 
-        from heatreuse.telemetry.http import PROMETHEUS_CONTENT_TYPE, ingest_router
+        from heatreuse.telemetry.http import (
+            PROMETHEUS_CONTENT_TYPE,
+            CloseAfter413,
+            ingest_router,
+        )
 
         if self.ingestor is None:
             raise HeatreuseError("IngestService.app: start() the service first (no store yet)")
@@ -318,17 +337,39 @@ class IngestService:
             description="Ingest endpoint, health and metrics of one site.",
         )
 
-        def healthz() -> JSONResponse:
+        def healthz() -> Any:
             body = self.health()
-            return JSONResponse(body, status_code=503 if body["status"] == "stopping" else 200)
+            code = 503 if body["status"] in ("stopping", "stalled") else 200
+            return JSONResponse(body, status_code=code)
 
-        def metrics() -> PlainTextResponse:
+        def metrics() -> Any:
             return PlainTextResponse(self.prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
 
-        # registered before the ingest router so this /metrics (a superset) wins
-        app.add_api_route("/healthz", healthz, methods=["GET"])
-        app.add_api_route("/metrics", metrics, methods=["GET"])
-        app.include_router(ingest_router(self.ingestor))
+        # Annotated Any with the classes given here: with postponed annotations FastAPI
+        # cannot resolve a locally imported response class and /openapi.json failed
+        # (PydanticUserError: ForwardRef('JSONResponse')). This /metrics is a superset
+        # of the ingest router's, which is left out.
+        app.add_api_route(
+            "/healthz",
+            healthz,
+            methods=["GET"],
+            response_class=JSONResponse,
+            response_model=None,
+            responses={503: {"description": "Stopping, or ingest stalled."}},
+        )
+        app.add_api_route(
+            "/metrics",
+            metrics,
+            methods=["GET"],
+            response_class=PlainTextResponse,
+            response_model=None,
+        )
+        app.include_router(
+            ingest_router(
+                self.ingestor, max_body_bytes=self.config.http_max_body_bytes, metrics=False
+            )
+        )
+        app.add_middleware(CloseAfter413)
         app.state.ingestor = self.ingestor
         app.state.service = self
         return app
@@ -382,7 +423,9 @@ class IngestService:
             session_expiry_s=self.config.session_expiry_s,
             availability_topic=layout.service_status_topic("ingest"),
         )
-        self.subscriber = MqttSubscriber(layout, self.ingestor, settings, durable=self.store.flush)
+        self.subscriber = MqttSubscriber(
+            layout, self.ingestor, settings, durable=self.store.flush, clock=self._seconds
+        )
         self.subscriber.start()
 
     def _start_modbus(self) -> None:
@@ -523,12 +566,38 @@ class IngestService:
 
     # ----------------------------------------------------------------- state
     def health(self) -> dict[str, Any]:
-        """State of every ingest path and the ingest counters (JSON-ready)."""
+        """State of every ingest path and the ingest counters (JSON-ready).
+
+        ``status`` is ``stopping``, ``stalled``, ``degraded`` or ``ok``.
+        *Stalled* (the HTTP answer is 503) means accepted work is not getting
+        stored: the oldest MQTT message not yet acknowledged was received more
+        than ``stall_after_s`` ago (``pending_acks``,
+        ``oldest_unacked_age_s``), or a store write has been running longer
+        than that (``store_write_age_s``); ``stall_reason`` says which.
+        *Degraded* (200): the broker is not connected or a Modbus device did
+        not answer its last poll.
+        """
         mqtt = self.subscriber.stats() if self.subscriber is not None else None
         modbus = self.poller.stats() if self.poller is not None else None
+        threshold = float(self.config.stall_after_s)
+        pending = mqtt["pending_acks"] if mqtt is not None else 0
+        oldest = mqtt["oldest_unacked_age_s"] if mqtt is not None else None
+        writing = self.ingestor.store_call_age_s() if self.ingestor is not None else None
+        reasons: list[str] = []
+        if oldest is not None and oldest > threshold:
+            reasons.append(
+                f"{pending} MQTT message(s) not acknowledged, the oldest received "
+                f"{oldest:.0f} s ago (threshold {threshold:g} s)"
+            )
+        if writing is not None and writing > threshold:
+            reasons.append(
+                f"a store write has been running for {writing:.0f} s (threshold {threshold:g} s)"
+            )
         status = "ok"
         if self._stopping:
             status = "stopping"
+        elif reasons:
+            status = "stalled"
         elif (mqtt is not None and not mqtt["connected"]) or (
             modbus is not None and not all(d["ok"] for d in modbus.values())
         ):
@@ -539,6 +608,11 @@ class IngestService:
             "uptime_s": 0.0
             if self._started_at is None
             else round(time.monotonic() - self._started_at, 3),
+            "pending_acks": pending,
+            "oldest_unacked_age_s": oldest,
+            "store_write_age_s": None if writing is None else round(writing, 3),
+            "stall_after_s": threshold,
+            "stall_reason": "; ".join(reasons) or None,
             "mqtt": mqtt,
             "modbus": modbus,
             "ingest": self.ingestor.counters() if self.ingestor is not None else None,
@@ -564,10 +638,21 @@ class IngestService:
                     f'heatreuse_mqtt_messages_total{{site="{site}",outcome="{outcome}"}} '
                     f"{s[outcome + '_messages']}"
                 )
+            oldest = s["oldest_unacked_age_s"]
             lines += [
                 "# HELP heatreuse_mqtt_pending_messages Received, not yet stored.",
                 "# TYPE heatreuse_mqtt_pending_messages gauge",
                 f'heatreuse_mqtt_pending_messages{{site="{site}"}} {s["pending_messages"]}',
+                "# HELP heatreuse_mqtt_oldest_unacked_age_seconds Age of the oldest message "
+                "received and not yet acknowledged (0: none pending).",
+                "# TYPE heatreuse_mqtt_oldest_unacked_age_seconds gauge",
+                f'heatreuse_mqtt_oldest_unacked_age_seconds{{site="{site}"}} '
+                f"{0.0 if oldest is None else oldest}",
+                "# HELP heatreuse_mqtt_dead_lettered_messages_total Messages the store refused, "
+                "kept in quarantine as store_refused so later ones were not blocked.",
+                "# TYPE heatreuse_mqtt_dead_lettered_messages_total counter",
+                f'heatreuse_mqtt_dead_lettered_messages_total{{site="{site}"}} '
+                f"{s['dead_lettered_messages']}",
             ]
         if self.poller is not None:
             devices = self.poller.stats()

@@ -47,6 +47,7 @@ import pandas as pd
 
 from heatreuse.errors import StoreError, StoreNotFoundError, StoreVersionError
 from heatreuse.locations import StoreURL, redact_url
+from heatreuse.rawtext import MAX_RAW_PAYLOAD_BYTES, bounded_text, capped_payload
 from heatreuse.store import rollups
 
 Resolution = Literal["raw", "1min", "15min", "1h"]
@@ -82,7 +83,20 @@ class QuarantineReason(enum.StrEnum):
     DUPLICATE_CONFLICT = "duplicate_conflict"
     BEFORE_RETENTION = "before_retention"
     DEVICE_EXCEPTION = "device_exception"
+    STORE_REFUSED = "store_refused"
     OTHER = "other"
+
+
+#: Longest text kept in the label columns of a quarantine row [characters]; longer
+#: text is cut with a note (see :func:`heatreuse.rawtext.bounded_text`).
+QUARANTINE_SOURCE_CHARS = 512
+QUARANTINE_POINT_CHARS = 256
+QUARANTINE_REASON_CHARS = 64
+QUARANTINE_DETAIL_CHARS = 2000
+#: Characters of a stored raw payload read back by :meth:`Store.iter_quarantine` (the
+#: capped form of a payload is at most about 4 x MAX_RAW_PAYLOAD_BYTES; rows written
+#: before payloads were capped are cut here) [characters].
+QUARANTINE_READ_CHARS = 4 * MAX_RAW_PAYLOAD_BYTES + 256
 
 
 @dataclass(frozen=True)
@@ -177,8 +191,11 @@ class QuarantineRecord:
     reason
         A :class:`QuarantineReason` value (any short string is accepted).
     raw_payload
-        The payload as received (text; binary payloads hex- or base64-encoded by
-        the caller).
+        The payload as received: text or bytes. The store keeps it in the form
+        of :func:`heatreuse.rawtext.capped_payload`: as it came when it is
+        clean text of at most :data:`~heatreuse.rawtext.MAX_RAW_PAYLOAD_BYTES`,
+        else its first bytes (escaped) after a header with the size and SHA-256
+        of the whole payload. Read back, it is that stored text.
     detail
         Human-readable explanation: what was expected, what came.
     point_id
@@ -189,17 +206,26 @@ class QuarantineRecord:
         When it was received [µs since epoch, UTC]; now if ``None`` when written.
     id
         Row id, set when read back.
+    stored_chars
+        Length of the stored ``raw_payload`` text, set when read back by
+        :meth:`Store.iter_quarantine` (which reads at most
+        :data:`QUARANTINE_READ_CHARS` of it) [characters].
+
+    Every text field is made storable when written: a lone surrogate or NUL
+    can never make the write fail, and labels are bounded
+    (:data:`QUARANTINE_SOURCE_CHARS`, ...).
     """
 
     site_id: str
     source: str
     reason: str
-    raw_payload: str
+    raw_payload: str | bytes
     detail: str = ""
     point_id: str | None = None
     ts_us: int | None = None
     received_at_us: int | None = None
     id: int | None = None
+    stored_chars: int | None = None
 
     @property
     def received_at(self) -> pd.Timestamp | None:
@@ -1034,19 +1060,25 @@ class Store(abc.ABC):
                 (
                     r.received_at_us,
                     r.site_id,
-                    r.source,
-                    r.point_id,
+                    bounded_text(str(r.source), QUARANTINE_SOURCE_CHARS),
+                    None
+                    if r.point_id is None
+                    else bounded_text(str(r.point_id), QUARANTINE_POINT_CHARS),
                     r.ts_us,
-                    r.raw_payload,
-                    str(r.reason),
-                    r.detail,
+                    capped_payload(r.raw_payload),
+                    bounded_text(str(r.reason), QUARANTINE_REASON_CHARS),
+                    bounded_text(str(r.detail), QUARANTINE_DETAIL_CHARS),
                 )
                 for r in records
             ],
         )
 
     def write_quarantine(self, records: Sequence[QuarantineRecord]) -> int:
-        """Store rejected inputs; committed on return. Returns the number written."""
+        """Store rejected inputs; committed on return. Returns the number written.
+
+        Raw payloads are capped and every text field is made storable (see
+        :class:`QuarantineRecord`), so a hostile payload cannot make this fail.
+        """
         if not records:
             return 0
         received = now_us()
@@ -1062,36 +1094,100 @@ class Store(abc.ABC):
         since: Any = None,
         limit: int = 1000,
     ) -> list[QuarantineRecord]:
-        """Quarantined inputs of a site, newest first (optionally one reason, since a time)."""
-        sql = (
-            "SELECT id, received_at_us, site_id, source, point_id, ts_us, raw_payload, reason, "
-            "detail FROM quarantine WHERE site_id = ?"
+        """Quarantined inputs of a site, newest first (optionally one reason, since a time).
+
+        The rows of :meth:`iter_quarantine` as a list (``raw_payload`` read up to
+        :data:`QUARANTINE_READ_CHARS`).
+        """
+        return list(self.iter_quarantine(site_id, reason=reason, since=since, limit=limit))
+
+    def iter_quarantine(
+        self,
+        site_id: str,
+        reason: str | None = None,
+        since: Any = None,
+        limit: int | None = None,
+        offset: int = 0,
+        page_rows: int = 500,
+    ) -> Iterator[QuarantineRecord]:
+        """Stream quarantined inputs of a site, newest first, in pages.
+
+        Parameters
+        ----------
+        site_id
+            The site.
+        reason
+            Only this reason code.
+        since
+            Only rows received at or after this time.
+        limit
+            At most this many rows (None: all).
+        offset
+            Skip this many rows first (the newest ones).
+        page_rows
+            Rows fetched per query; memory stays bounded by one page whatever
+            the number of rows (each text column is read at most
+            :data:`QUARANTINE_READ_CHARS` long, so rows stored before payloads
+            were capped cannot blow it up either).
+
+        Notes
+        -----
+        Pages follow each other by key (``received_at_us``, ``id``), each in its
+        own short read transaction: the writers are not held up while a caller
+        consumes the rows, and rows quarantined meanwhile (newer) do not shift
+        the pages.
+        """
+        if limit is not None and limit < 0:
+            raise StoreError(f"iter_quarantine: limit must be >= 0, got {limit}")
+        if offset < 0:
+            raise StoreError(f"iter_quarantine: offset must be >= 0, got {offset}")
+        n = QUARANTINE_READ_CHARS
+        base = (
+            "SELECT id, received_at_us, site_id, substr(source, 1, ?), "
+            "substr(point_id, 1, ?), ts_us, substr(raw_payload, 1, ?), "
+            "substr(reason, 1, ?), substr(detail, 1, ?), length(raw_payload) "
+            "FROM quarantine WHERE site_id = ?"
         )
-        params: list[Any] = [site_id]
+        params: list[Any] = [n, n, n, n, n, site_id]
         if reason is not None:
-            sql += " AND reason = ?"
+            base += " AND reason = ?"
             params.append(str(reason))
         if since is not None:
-            sql += " AND received_at_us >= ?"
+            base += " AND received_at_us >= ?"
             params.append(to_epoch_us(since, "since"))
-        sql += " ORDER BY received_at_us DESC, id DESC LIMIT ?"
-        params.append(int(limit))
-        with self.transaction(write=False) as tx:
-            rows = tx.execute(sql, params)
-        return [
-            QuarantineRecord(
-                id=int(r[0]),
-                received_at_us=int(r[1]),
-                site_id=str(r[2]),
-                source=str(r[3]),
-                point_id=None if r[4] is None else str(r[4]),
-                ts_us=None if r[5] is None else int(r[5]),
-                raw_payload=str(r[6]),
-                reason=str(r[7]),
-                detail=str(r[8]),
-            )
-            for r in rows
-        ]
+        left = limit
+        key: tuple[int, int] | None = None
+        skip = int(offset)
+        while left is None or left > 0:
+            size = page_rows if left is None else min(page_rows, left)
+            sql = base
+            page_params = list(params)
+            if key is not None:
+                sql += " AND (received_at_us < ? OR (received_at_us = ? AND id < ?))"
+                page_params += [key[0], key[0], key[1]]
+            sql += " ORDER BY received_at_us DESC, id DESC LIMIT ? OFFSET ?"
+            page_params += [int(size), skip]
+            with self.transaction(write=False) as tx:
+                rows = tx.execute(sql, page_params)
+            skip = 0
+            for r in rows:
+                yield QuarantineRecord(
+                    id=int(r[0]),
+                    received_at_us=int(r[1]),
+                    site_id=str(r[2]),
+                    source=str(r[3]),
+                    point_id=None if r[4] is None else str(r[4]),
+                    ts_us=None if r[5] is None else int(r[5]),
+                    raw_payload=str(r[6]),
+                    reason=str(r[7]),
+                    detail=str(r[8]),
+                    stored_chars=int(r[9]),
+                )
+            if len(rows) < size:
+                return
+            key = (int(rows[-1][1]), int(rows[-1][0]))
+            if left is not None:
+                left -= len(rows)
 
     def count_quarantine(self, site_id: str, since: Any = None) -> dict[str, int]:
         """Quarantined inputs of a site per reason code."""

@@ -43,7 +43,13 @@ Guarantees
 * Readings are buffered as received (point key, timestamp and value as JSON);
   validation and quarantine happen upstream. Payloads that are not readings
   at all (e.g. unreadable MQTT messages) are kept in ``edge_rejects`` and
-  logged (``heatreuse edge-rejects`` lists them, :func:`read_rejects`).
+  logged (``heatreuse edge-rejects`` lists them, :func:`read_rejects`), and so
+  are readings with hostile text fields
+  (:func:`heatreuse.telemetry.validate.reading_field_problems`: a point key
+  too long or with a control character or lone surrogate, ...): the upstream
+  refuses those whole (HTTP 422), so buffering one would block the forwarder.
+  Kept payloads are capped like the central quarantine
+  (:func:`heatreuse.rawtext.capped_payload`: first bytes, size, SHA-256).
 
 Why a PUBACK is enough (MQTT upstream)
 --------------------------------------
@@ -92,7 +98,8 @@ from typing import Any, Protocol
 
 from heatreuse.errors import IngestError
 from heatreuse.locations import create_private_file
-from heatreuse.telemetry.validate import RawReading
+from heatreuse.rawtext import bounded_text, capped_payload
+from heatreuse.telemetry.validate import RawReading, reading_field_problems
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +189,16 @@ class EdgeBuffer:
                     "expected a reading with point_id, ts and value",
                 )
                 continue
+            problems = reading_field_problems(r.point, r.ts, r.value)
+            if problems:
+                # the upstream refuses such a reading with 422: keep it here, never forward it
+                self.reject(
+                    r.source,
+                    r.raw if r.raw is not None else repr(r),
+                    "unparseable",
+                    "; ".join(f"{name}: {problem}" for name, problem in problems),
+                )
+                continue
             rows.append((r.point, _json(r.ts), _json(r.value), r.source, now_us))
         if not rows:
             return 0
@@ -204,19 +221,31 @@ class EdgeBuffer:
     def reject(
         self,
         source: str,
-        raw: str,
+        raw: str | bytes,
         reason: str = "unparseable",
         detail: str = "",
         point_id: str | None = None,
     ) -> None:
-        """Keep something that never became a reading (committed on return)."""
+        """Keep something that never became a reading (committed on return).
+
+        ``raw`` (text or bytes) is kept capped and escaped, the labels bounded
+        (as in the central quarantine), so no payload can make this fail.
+        """
+        row = (
+            bounded_text(str(source), 512),
+            bounded_text(str(reason), 64),
+            capped_payload(raw),
+            bounded_text(str(detail), 2000),
+            None if point_id is None else bounded_text(str(point_id), 256),
+            time.time_ns() // 1000,
+        )
         with self._lock:
             self._conn.execute(
                 "INSERT INTO edge_rejects (source, reason, raw_payload, detail, point_id, "
                 "received_at_us) VALUES (?, ?, ?, ?, ?, ?)",
-                (source, reason, raw, detail, point_id, time.time_ns() // 1000),
+                row,
             )
-        log.warning("edge: kept a rejected payload from %s (%s): %s", source, reason, detail)
+        log.warning("edge: kept a rejected payload from %s (%s): %s", row[0], row[1], row[3])
 
     # ----------------------------------------------------------------- forwarding side
     def watermark(self) -> int:
@@ -296,7 +325,9 @@ class EdgeReject:
     reason
         Quarantine reason (``unparseable``, ...).
     raw
-        The payload as received (``hex:...`` when it was not text).
+        The payload as kept (:func:`heatreuse.rawtext.capped_payload`: as
+        received when it is clean text of at most 4 KiB, else a header with
+        size and SHA-256, then the first bytes escaped).
     detail
         What was expected and what came.
     point_id

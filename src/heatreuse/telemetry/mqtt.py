@@ -48,6 +48,18 @@ once it is durably stored; a crash before that makes the broker redeliver it
 and source ``mqtt:<topic>``, then acknowledged: never dropped silently.
 Reconnects use paho's exponential backoff (``reconnect_delay_set``).
 
+No single message can stop ingest. When the sink raises for a group with an
+error that is not a :class:`~heatreuse.errors.StoreError` (the sink's sign of
+an outage), the group is stored message by message; a message that still
+fails is handed to ``sink.reject`` with reason ``store_refused`` (its payload,
+the error as detail) and acknowledged, and the others are stored and
+acknowledged as usual. Only when the sink cannot even take that reject (or
+raises :class:`~heatreuse.errors.StoreError`) is the store taken to be down:
+what was stored so far is acknowledged, the rest stays unacknowledged and is
+retried with backoff (nothing is lost). :meth:`MqttSubscriber.stats` reports
+``pending_acks`` and ``oldest_unacked_age_s`` so a health check can tell a
+stalled writer from an idle one.
+
 This module parses and subscribes; it does not know about stores, HTTP,
 files or Modbus (services wire them).
 
@@ -70,7 +82,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from heatreuse.errors import IngestError
+from heatreuse.errors import IngestError, StoreError
+from heatreuse.rawtext import bounded_text
 from heatreuse.telemetry.validate import RawReading
 
 log = logging.getLogger(__name__)
@@ -196,10 +209,14 @@ def batch_payload(readings: Sequence[tuple[str, str | float, float | bool]]) -> 
 
 @dataclass(frozen=True)
 class Rejection:
-    """A message that never became readings (quarantined as ``unparseable``)."""
+    """A message that never became readings (quarantined as ``unparseable``).
+
+    ``raw`` is the payload: text, or the bytes when it is not UTF-8 (the
+    store keeps it capped and escaped, see :func:`heatreuse.rawtext.capped_payload`).
+    """
 
     source: str
-    raw: str
+    raw: str | bytes
     detail: str
 
 
@@ -225,12 +242,12 @@ class ParsedMessage:
     rejection: Rejection | None = None
 
 
-def _raw_text(payload: bytes) -> tuple[str | None, str]:
-    """(decoded text or None, text to keep in quarantine)."""
+def _raw_text(payload: bytes) -> tuple[str | None, str | bytes]:
+    """(decoded text or None, what to keep in quarantine: the text, or the bytes)."""
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
-        return None, "hex:" + payload.hex()
+        return None, payload
     return text, text
 
 
@@ -315,7 +332,7 @@ class ReadingSink(Protocol):
     def reject(
         self,
         source: str,
-        raw: str,
+        raw: str | bytes,
         reason: str = "unparseable",
         detail: str = "",
         point_id: str | None = None,
@@ -367,6 +384,7 @@ class _Message:
     topic: str
     payload: bytes
     generation: int
+    received_s: float = 0.0
 
 
 @dataclass
@@ -380,6 +398,7 @@ class SubscriberStats:
     rejected_messages: int = 0
     ignored_messages: int = 0
     store_failures: int = 0
+    dead_lettered_messages: int = 0
     connects: int = 0
     connected: bool = False
     last_error: str = ""
@@ -399,6 +418,9 @@ class MqttSubscriber:
     durable
         Called after each committed group, before the PUBACKs (e.g.
         ``store.flush`` so a commit also survives power loss); None: nothing.
+    clock
+        Seconds on a steady clock, for the age of unacknowledged messages
+        (default :func:`time.monotonic`; injectable for tests).
 
     Notes
     -----
@@ -414,6 +436,7 @@ class MqttSubscriber:
         sink: ReadingSink,
         settings: MqttSettings | None = None,
         durable: Callable[[], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         from paho.mqtt.client import Client
         from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -422,6 +445,7 @@ class MqttSubscriber:
         self.sink = sink
         self.settings = settings or MqttSettings()
         self.durable = durable
+        self.clock: Callable[[], float] = clock or time.monotonic
         self._client = Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.settings.client_id,
@@ -492,6 +516,14 @@ class MqttSubscriber:
         with self._cond:
             return len(self._queue)
 
+    def oldest_pending_age_s(self) -> float | None:
+        """Age of the oldest message received and not yet acknowledged [s]; None: none."""
+        with self._cond:
+            if not self._queue:
+                return None
+            first = self._queue[0].received_s
+        return max(0.0, self.clock() - first)
+
     def stop(self, timeout_s: float = 30.0) -> bool:
         """Stop accepting, store and ack what was received, go offline, disconnect.
 
@@ -540,9 +572,14 @@ class MqttSubscriber:
                 "ignored_messages": s.ignored_messages,
                 "readings": s.readings,
                 "store_failures": s.store_failures,
+                "dead_lettered_messages": s.dead_lettered_messages,
                 "last_error": s.last_error,
             }
-        out["pending_messages"] = self.pending()
+        pending = self.pending()
+        age = self.oldest_pending_age_s()
+        out["pending_messages"] = pending
+        out["pending_acks"] = pending
+        out["oldest_unacked_age_s"] = None if age is None else round(age, 3)
         return out
 
     # ----------------------------------------------------------------- paho callbacks
@@ -616,6 +653,7 @@ class MqttSubscriber:
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         if not self._accepting:
             return  # not acknowledged: the broker redelivers it to the next session
+        received_s = self.clock()
         with self._cond:
             self._queue.append(
                 _Message(
@@ -624,6 +662,7 @@ class MqttSubscriber:
                     str(message.topic),
                     bytes(message.payload),
                     self._generation,
+                    received_s,
                 )
             )
             self._cond.notify()
@@ -643,18 +682,29 @@ class MqttSubscriber:
                     self._queue[i]
                     for i in range(min(len(self._queue), self.settings.max_group_messages))
                 ]
+            done = 0
+            exc: BaseException | None = None
             try:
-                self._store_group(group)
-            except Exception as exc:
+                done = self._store_isolating(group)
+            except _PartlyStored as part:
+                done, exc = part.done, part.error
+            except Exception as err:
+                exc = err
+            if done:
+                with self._cond:
+                    for _ in range(done):
+                        self._queue.popleft()
+                self._ack(group[:done])
+            if exc is not None:
                 with self._stats_lock:
                     first = self._stats.store_failures == 0 or not self._stats.last_error
                     self._stats.store_failures += 1
-                    self._stats.last_error = f"{type(exc).__name__}: {exc}"
+                    self._stats.last_error = bounded_text(f"{type(exc).__name__}: {exc}", 500)
                 (log.error if first else log.debug)(
                     "MQTT ingest: storing %d message(s) failed (%s); not acknowledged, retrying "
                     "in %.1f s",
-                    len(group),
-                    exc,
+                    len(group) - done,
+                    bounded_text(str(exc), 300),
                     backoff_s,
                 )
                 with self._cond:
@@ -671,10 +721,61 @@ class MqttSubscriber:
                 with self._stats_lock:
                     self._stats.last_error = ""
             backoff_s = 0.2
-            with self._cond:
-                for _ in group:
-                    self._queue.popleft()
-            self._ack(group)
+
+    def _store_isolating(self, group: list[_Message]) -> int:
+        """Store a group; on an error that is not an outage, message by message.
+
+        Returns the number of messages (from the start of ``group``) stored or
+        dead-lettered; raises :class:`_PartlyStored` when the store turned out
+        to be down after some of them.
+        """
+        try:
+            self._store_group(group)
+            return len(group)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if len(group) == 1:
+                self._dead_letter(group[0], exc)
+                return 1
+            log.warning(
+                "MQTT ingest: storing %d message(s) failed (%s: %s); storing them one by one",
+                len(group),
+                type(exc).__name__,
+                bounded_text(str(exc), 300),
+            )
+        done = 0
+        for m in group:
+            try:
+                try:
+                    self._store_group([m])
+                except StoreError:
+                    raise
+                except Exception as exc:
+                    self._dead_letter(m, exc)
+            except Exception as exc:
+                if done:
+                    raise _PartlyStored(done, exc) from exc
+                raise
+            done += 1
+        return done
+
+    def _dead_letter(self, m: _Message, exc: Exception) -> None:
+        """Hand a message the sink refused to ``sink.reject`` (``store_refused``).
+
+        Raises when the sink cannot take that either (then it is down).
+        """
+        detail = bounded_text(
+            f"{m.topic}: the store refused this message ({type(exc).__name__}: {exc}); it was "
+            "kept here so that later messages are not blocked",
+            1000,
+        )
+        self.sink.reject(f"mqtt:{m.topic}", m.payload, "store_refused", detail)
+        if self.durable is not None:
+            self.durable()
+        with self._stats_lock:
+            self._stats.dead_lettered_messages += 1
+        log.error("MQTT ingest: %s", detail)
 
     def _store_group(self, group: list[_Message]) -> None:
         readings: list[RawReading] = []
@@ -715,6 +816,15 @@ class MqttSubscriber:
             acked += 1
         with self._stats_lock:
             self._stats.acked_messages += acked
+
+
+class _PartlyStored(Exception):
+    """The store failed after the first ``done`` messages of a group were stored."""
+
+    def __init__(self, done: int, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.done = done
+        self.error = error
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0.02) -> bool:
