@@ -80,7 +80,7 @@ def test_quarantine_list_pages_streams_and_shows_hostile_payloads_safely(
     from heatreuse.store import QuarantineRecord, open_store
 
     store = f"sqlite:///{tmp_path / 's.db'}"
-    with open_store(store) as s:
+    with open_store(store, create=True) as s:
         s.write_quarantine(
             [
                 QuarantineRecord(

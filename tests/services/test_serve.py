@@ -386,7 +386,7 @@ def test_healthz_is_503_while_ingest_is_stalled_and_200_after(
 
     prefix, cid = mqtt_names
     now = [T0]
-    real = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    real = open_store(f"sqlite:///{tmp_path / 's.db'}", create=True)
     stuck = StuckStore(real)
     config = ServeConfig(
         mqtt=BROKER,
