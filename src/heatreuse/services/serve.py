@@ -222,6 +222,9 @@ class ServeConfig:
         ``heatreuse-ingest-<site>``.
     session_expiry_s
         How long the broker keeps the session while we are down [s].
+    watch
+        Run the fault rules live (:class:`heatreuse.services.watch.LiveWatch`): woken
+        by each commit, at least every ``watch_interval_s`` [s].
     job_tick_s
         How often due periodic jobs are checked [s].
     stop_timeout_s
@@ -252,6 +255,8 @@ class ServeConfig:
     client_id: str | None = None
     session_expiry_s: int = 7 * 86_400
     job_tick_s: float = 1.0
+    watch: bool = True
+    watch_interval_s: float = 5.0
     stop_timeout_s: float = 30.0
     retention_raw_days: float | None = None
     retention_quarantine_days: float | None = None
@@ -311,6 +316,9 @@ class IngestService:
         self._stop_jobs = threading.Event()
         self._jobs_thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        self.watch: Any = None
+        self._watch_wake = threading.Event()
+        self._watch_thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- app
     @property
@@ -398,6 +406,7 @@ class IngestService:
             self.stop()
             raise
         self._add_retention_job()
+        self._start_watch()
         self._jobs_thread = threading.Thread(
             target=self._jobs_main, name=f"jobs-{self.site.id}", daemon=True
         )
@@ -506,6 +515,33 @@ class IngestService:
             "retention", self.config.retention_interval_s, retention, first_due=self.clock()
         )
 
+    def _start_watch(self) -> None:
+        if not self.config.watch or self.ingestor is None:
+            return
+        from heatreuse.services.watch import LiveWatch
+
+        self.watch = LiveWatch(self.site, self.store, self.clock)
+        self.ingestor.on_commit = self._watch_wake.set
+        self._watch_thread = threading.Thread(
+            target=self._watch_main, name=f"watch-{self.site.id}", daemon=True
+        )
+        self._watch_thread.start()
+
+    def _watch_main(self) -> None:
+        while not self._stop_jobs.is_set():
+            woke = self._watch_wake.wait(self.config.watch_interval_s)
+            if self._stop_jobs.is_set():
+                return
+            if woke:
+                # let the rest of a burst of commits land, then evaluate once
+                self._stop_jobs.wait(0.1)
+            self._watch_wake.clear()
+            try:
+                self.watch.tick()
+            except Exception as exc:
+                self.watch.tick_errors += 1
+                log.error("live monitoring tick failed: %s: %s", type(exc).__name__, exc)
+
     def _jobs_main(self) -> None:
         while not self._stop_jobs.wait(self.config.job_tick_s):
             self.jobs.run_due()
@@ -540,6 +576,9 @@ class IngestService:
             ok = self._loop.join(timeout) and ok
         if self._jobs_thread is not None:
             self._jobs_thread.join(timeout)
+        if self._watch_thread is not None:
+            self._watch_wake.set()
+            self._watch_thread.join(timeout)
         if self.store is not None:
             try:
                 self.store.flush()
@@ -679,4 +718,9 @@ class IngestService:
                     f'heatreuse_modbus_polls_total{{site="{site}",device="{d}",outcome="failed"}} '
                     f"{st['failures']}"
                 )
+        if self.watch is not None:
+            try:
+                lines += self.watch.prometheus_lines()
+            except Exception as exc:  # metrics never fail because the watch did
+                log.error("live monitoring metrics failed: %s", exc)
         return text + ("\n".join(lines) + "\n" if lines else "")

@@ -605,6 +605,9 @@ class Ingestor:
         self._lock = threading.Lock()
         self._busy_since_s: float | None = None
         self._categories = pd.Index(list(self.registry.ids), dtype=object)
+        #: Called (no arguments) after readings were committed; ``serve`` wakes its
+        #: live monitoring with it. Must be quick and never block.
+        self.on_commit: Callable[[], None] | None = None
 
     # ----------------------------------------------------------------- counters
     def counters(self) -> dict[str, Any]:
@@ -720,7 +723,16 @@ class Ingestor:
         conflict checks run here, against what is stored now. Returns after
         the store committed.
         """
-        return self._store(checked)
+        return self._committed(self._store(checked))
+
+    def _committed(self, result: IngestResult) -> IngestResult:
+        """Tell :attr:`on_commit` (``serve``'s live monitoring) that readings were stored."""
+        if result.accepted and self.on_commit is not None:
+            try:
+                self.on_commit()
+            except Exception:  # a watcher's failure never fails ingest
+                log.exception("ingest: the on_commit hook failed")
+        return result
 
     def reject(
         self,
@@ -753,7 +765,7 @@ class Ingestor:
     def _process(
         self, batch: ReadingBatch, labels: Callable[[npt.NDArray[np.int64]], Sequence[str]]
     ) -> IngestResult:
-        return self._store(self._check(batch, labels))
+        return self._committed(self._store(self._check(batch, labels)))
 
     def _check(
         self, batch: ReadingBatch, labels: Callable[[npt.NDArray[np.int64]], Sequence[str]]
