@@ -354,6 +354,11 @@ class PoolCustomer(_CustomerBase):
     beta values from VDI 2089-1 (2010): private 21, public deeper than 1.35 m
     28, shallower 40, wave pool / slides 50, at rest 7 [m/h]. DIN 19643-1
     requires at least 30 L of fresh water per visitor.
+
+    An indoor pool's demand includes its hall unless ``hall_heating`` is
+    false: the outdoor air that dehumidifies the hall (VDI 2089-1), warmed
+    with heat recovery, and transmission through the hall envelope; both
+    follow the outdoor weather.
     """
 
     kind: Literal["pool"]
@@ -369,6 +374,23 @@ class PoolCustomer(_CustomerBase):
     fresh_water_l_per_visitor: NonNegativeFloat = 30.0
     wall_floor_u_w_per_m2_k: NonNegativeFloat = 0.3
     ground_temp_c: float = 10.0
+    hall_heating: bool = Field(
+        True,
+        description="Indoor pool: the customer also heats the hall (outdoor air for "
+        "dehumidification after VDI 2089-1, and the hall envelope), so the demand follows the "
+        "weather. false: pool water only.",
+    )
+    hall_envelope_ua_w_per_k: NonNegativeFloat | None = Field(
+        None,
+        description="Transmission coefficient of the hall's roof, walls and windows to "
+        "outdoors (sum of U x A). None: estimated from the water area (2.4 W/K per m2 of water, "
+        "see heatreuse.simulation.demand.DemandAssumptions).",
+    )
+    hall_heat_recovery_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.73,
+        description="Temperature efficiency of the hall ventilation's heat recovery; 0.73 is "
+        "the EU ecodesign minimum for non-residential units (Regulation 1253/2014).",
+    )
 
 
 class DhwPreheatCustomer(_CustomerBase):
