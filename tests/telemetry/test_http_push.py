@@ -101,3 +101,26 @@ def test_store_failure_is_503(site: Site, tmp_path: Any) -> None:
     )
     assert r.status_code == 503
     assert "store unavailable" in r.json()["detail"]
+
+
+def test_unknown_field_names_the_expected_one(site: Site, sqlite_store: Any) -> None:
+    client = _client(site, sqlite_store)
+    r = client.post(
+        URL,
+        json={"readings": [{"point": "meter.heat_power_w", "ts": T_OK, "value": 1.0}]},
+    )
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert detail[0]["loc"] == ["body", "readings", 0]
+    assert "unknown field 'point' (did you mean 'point_id'?)" in detail[0]["msg"]
+    assert "point_id, ts, value" in detail[0]["msg"]
+    extra = client.post(
+        URL,
+        json={
+            "readings": [
+                {"point_id": "meter.heat_power_w", "ts": T_OK, "value": 1.0, "unit": "W"}
+            ]
+        },
+    )
+    assert extra.status_code == 422 and "unknown field 'unit'" in extra.text
+    assert sqlite_store.count_readings(site.id) == 0

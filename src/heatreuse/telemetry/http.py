@@ -24,8 +24,10 @@ Responses:
   counts ``duplicates`` (idempotent: safe to retry after a timeout).
 * **404** the site id is not the one this endpoint serves.
 * **422** malformed request (not JSON, no ``readings`` list, an item that is
-  not an object or lacks ``point_id``/``ts``/``value``, too many readings);
-  nothing is stored. The body says where (``loc``) and what.
+  not an object, lacks ``point_id``/``ts``/``value`` or has another field --
+  ``{"point": ...}`` is answered "unknown field 'point' (did you mean
+  'point_id'?)" --, too many readings); nothing is stored. The body says where
+  (``loc``) and what.
 * **503** the store failed; nothing is acknowledged, retry later.
 
 ``GET /api/v1/sites/{site_id}/ingest/counters`` returns the cumulative
@@ -36,12 +38,13 @@ Nothing runs at import time: :func:`create_ingest_app` builds the app.
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from heatreuse.errors import HeatreuseError, StoreError
 from heatreuse.site import Site
@@ -60,6 +63,23 @@ class ReadingIn(BaseModel):
     point_id: str = Field(min_length=1, description="Point id or source key.")
     ts: Any = Field(description="ISO 8601 with Z/offset, or epoch seconds (UTC).")
     value: Any = Field(description="Number in the point's unit; status 0/1.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        """Name the expected field for an unknown one (``point`` -> ``point_id``)."""
+        if isinstance(data, dict):
+            unknown = [k for k in data if k not in cls.model_fields]
+            if unknown:
+                hints = []
+                for key in unknown:
+                    close = difflib.get_close_matches(str(key), list(cls.model_fields), n=1)
+                    hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+                raise ValueError(
+                    f"unknown field {', '.join(hints)}; a reading has the fields "
+                    f"{', '.join(cls.model_fields)}"
+                )
+        return data
 
 
 class ReadingsBatchIn(BaseModel):
