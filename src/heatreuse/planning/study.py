@@ -237,7 +237,8 @@ def assumptions(site: Site, weather: pd.DataFrame) -> list[dict[str, Any]]:
         {
             "name": "displaced plant efficiency",
             "value": f"{ef.reference_efficiency_fraction}",
-            "source": "site file; standards.md: high end (1.0 most conservative)",
+            "source": "site file; take the high end (1.0 is the most conservative), WBCSD (2023) "
+            "Guidance on Avoided Emissions",
             "estimate": False,
         },
         {

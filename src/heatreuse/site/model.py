@@ -3,7 +3,7 @@
 The models are pydantic at the edge (YAML parsing and validation) and frozen
 (immutable, hashable-by-value) inside, so the same objects serve as the core's
 value objects: no second, drifting dataclass copy of the schema. Every field
-name carries its unit (ARCHITECTURE.md house rule 1).
+name carries its unit (docs/architecture.md, house rule 1).
 
 Sources for defaults are cited at the field.
 """
@@ -270,9 +270,10 @@ class HeatPump(_Model):
     """Optional heat pump lifting recovered heat to the customer's temperature.
 
     COP from a Carnot fraction (real units reach 0.4-0.6 of the Carnot COP at
-    temperatures about 5 K beyond the water temperatures; standards.md) or a
-    COP curve. ``upgrade_only`` marks electricity used only to upgrade waste
-    heat, which EnEfG section 11 excludes from PUE.
+    condensing and evaporating temperatures about 5 K beyond the water
+    temperatures, see :mod:`heatreuse.physics.heat_pump`) or a COP curve.
+    ``upgrade_only`` marks electricity used only to upgrade waste heat, which
+    EnEfG section 11 excludes from PUE.
     """
 
     max_heat_w: PositiveFloat
@@ -621,7 +622,11 @@ class Maintenance(_Model):
 
 
 class SlaTerms(_Model):
-    """Heat-delivery SLA terms (see operations.md, "Heat-delivery SLA as data")."""
+    """Heat-delivery SLA terms: the rules are in :mod:`heatreuse.sla.definition`.
+
+    A valid minute is one inside operating hours and outside an announced maintenance
+    window; it is good when the measured supply temperature is in the band.
+    """
 
     supply_band: TempBand | None = Field(
         None, description="Band the SLA measures; defaults to the customer's supply band."
@@ -699,7 +704,11 @@ class EmissionFactor(_Model):
 
 
 class EmissionFactors(_Model):
-    """Factors for avoided-emissions accounting (standards.md, Carbon)."""
+    """Factors for avoided-emissions accounting (:mod:`heatreuse.carbon`).
+
+    Avoided CO2 = Q_delivered x EF_fuel / eta_ref - (W_heat_pump + W_pumps) x EF_grid
+    (WBCSD 2023, Guidance on Avoided Emissions).
+    """
 
     grid: EmissionFactor
     """Grid electricity factor."""
