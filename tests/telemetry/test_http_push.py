@@ -117,9 +117,7 @@ def test_unknown_field_names_the_expected_one(site: Site, sqlite_store: Any) -> 
     extra = client.post(
         URL,
         json={
-            "readings": [
-                {"point_id": "meter.heat_power_w", "ts": T_OK, "value": 1.0, "unit": "W"}
-            ]
+            "readings": [{"point_id": "meter.heat_power_w", "ts": T_OK, "value": 1.0, "unit": "W"}]
         },
     )
     assert extra.status_code == 422 and "unknown field 'unit'" in extra.text
