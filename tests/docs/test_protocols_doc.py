@@ -56,7 +56,7 @@ def site() -> Site:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Any]:
-    s = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    s = open_store(f"sqlite:///{tmp_path / 'store.db'}", create=True)
     try:
         yield s
     finally:

@@ -46,13 +46,13 @@ def refused(db: LedgerDatabase, sql: str, params: tuple = ()) -> str:
 
 
 def test_append_read_and_reopen(url: str, tmp_path: Path) -> None:
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         log = TransparencyLog(ORIGIN, db.log_storage("site-a"), DirectoryCheckpointStore(tmp_path))
         assert log.extend(entries(5)) == [0, 1, 2, 3, 4]
         root = log.root_hash()
         other = TransparencyLog("heatreuse.local/site-b", db.log_storage("site-b"))
         other.extend(entries(2))  # a second site's log in the same table, own indices
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         again = TransparencyLog(ORIGIN, db.log_storage("site-a"))
         assert again.size == 5 and again.root_hash() == root
         assert again.entries()[3]["heat_kwh"] == 3 and again.entries()[3]["index"] == 3
@@ -60,7 +60,7 @@ def test_append_read_and_reopen(url: str, tmp_path: Path) -> None:
 
 
 def test_update_delete_and_gaps_refused_by_the_database(url: str) -> None:
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         TransparencyLog(ORIGIN, db.log_storage("site-a")).extend(entries(3))
         assert "append-only" in refused(db, "UPDATE ledger_log SET entry_type = 'x'")
         assert "append-only" in refused(db, "DELETE FROM ledger_log WHERE idx = 1")
@@ -85,13 +85,13 @@ def test_update_delete_and_gaps_refused_by_the_database(url: str) -> None:
 
 
 def test_concurrent_appends_are_serialised_without_gaps(url: str) -> None:
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         db.log_storage("site-a")  # tables exist before the threads start
     errors: list[BaseException] = []
 
     def writer(k: int) -> None:
         try:
-            with open_ledger_database(url) as db:
+            with open_ledger_database(url, create=True) as db:
                 for i in range(5):
                     while True:
                         log = TransparencyLog(ORIGIN, db.log_storage("site-a"))
@@ -109,7 +109,7 @@ def test_concurrent_appends_are_serialised_without_gaps(url: str) -> None:
     for t in threads:
         t.join()
     assert not errors
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         log = TransparencyLog(ORIGIN, db.log_storage("site-a"))
         got = log.entries()
         assert [e["index"] for e in got] == list(range(20))
@@ -119,7 +119,7 @@ def test_concurrent_appends_are_serialised_without_gaps(url: str) -> None:
 
 
 def test_meta_staged_with_append(url: str) -> None:
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         storage = db.log_storage("site-a")
         storage.stage_meta({"watermark": "2026-01-01T03:00:00Z"})
         TransparencyLog(ORIGIN, storage).extend(entries(3))
@@ -143,7 +143,7 @@ def _tamper(db: LedgerDatabase, idx: int, forged: bytes) -> None:
 def test_superuser_rewrite_is_caught_by_published_checkpoints(url: str, tmp_path: Path) -> None:
     key = generate_signing_key(ORIGIN)
     cp_dir = tmp_path / "checkpoints"  # outside the database
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         log = TransparencyLog(ORIGIN, db.log_storage("site-a"), DirectoryCheckpointStore(cp_dir))
         log.extend(entries(6))
         log.sign_checkpoint(key)
@@ -158,7 +158,7 @@ def test_superuser_rewrite_is_caught_by_published_checkpoints(url: str, tmp_path
         _tamper(db, 3, forged)
         assert "append-only" in refused(db, "UPDATE ledger_log SET entry_type = 'y'")
 
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         reopened = TransparencyLog(
             ORIGIN, db.log_storage("site-a"), DirectoryCheckpointStore(cp_dir)
         )

@@ -71,7 +71,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     monkeypatch.setenv("HEATREUSE_HOME", str(tmp_path / "home"))
     url = f"sqlite:///{tmp_path / 'store.db'}"
     site = load_site(EXAMPLES / "pool.yaml")
-    with open_store(url) as store:
+    with open_store(url, create=True) as store:
         store.write_frame(site.id, readings(START, 7))  # 2026-01-09T23:00 .. 01-10T06:00
     return {"url": url, "site": site, "tmp": tmp_path}
 
@@ -371,7 +371,7 @@ def test_postgresql_store_update_export_verify_and_tamper(
     url = f"{admin}?schema={schema}"
     site = load_site(EXAMPLES / "pool.yaml")
     try:
-        with open_store(url) as store:
+        with open_store(url, create=True) as store:
             store.write_frame(site.id, readings(START, 7))
         r = update_ledger(site, url, now=NOW)
         assert r.intervals == 7

@@ -35,6 +35,7 @@ from heatreuse.ledger.canonical import canonical_json_bytes, parse_entry_line
 from heatreuse.ledger.checkpoint import Checkpoint, parse_note, sign_checkpoint
 from heatreuse.ledger.keys import SigningKey
 from heatreuse.ledger.merkle import MerkleTree
+from heatreuse.locations import make_private_dirs
 
 __all__ = [
     "CheckpointStore",
@@ -128,7 +129,7 @@ class DirectoryCheckpointStore:
         self.directory = Path(directory)
 
     def save_checkpoint(self, size: int, note: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self.directory)
         target = self.directory / f"{size}.txt"
         if target.exists():
             if target.read_text(encoding="utf-8") == note:

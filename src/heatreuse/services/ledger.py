@@ -85,9 +85,10 @@ from heatreuse.ledger.store_log import (
 )
 from heatreuse.ledger.tlog import DirectoryCheckpointStore, TransparencyLog
 from heatreuse.ledger.verify import TotalSpec, export_log
+from heatreuse.locations import make_private_dirs
 from heatreuse.services import sla as sla_service
 from heatreuse.site.model import Site
-from heatreuse.store import default_store_url, using_store
+from heatreuse.store import default_store_url, open_store, using_store
 
 __all__ = [
     "COMPLETE_TOLERANCE_S",
@@ -150,12 +151,12 @@ def _load_or_create_key(path: Path, origin: str, cp_dir: Path) -> SigningKey:
                 f"{path}: signing key is named {key.name!r}, expected {origin!r} (the log origin)"
             )
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         with contextlib.suppress(OSError):
             os.chmod(path.parent, 0o700)
         key = generate_signing_key(origin)
         save_signing_key(key, path)
-    cp_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(cp_dir)
     vkey_file = cp_dir / "public_key.vkey"
     if not vkey_file.exists():
         vkey_file.write_text(key.vkey() + "\n", encoding="utf-8")
@@ -190,9 +191,17 @@ def open_ledger(
     *,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     key_path: str | os.PathLike[str] | None = None,
+    create: bool = False,
 ) -> Iterator[LedgerContext]:
-    """Open a site's ledger (creating the tables on first use)."""
-    db = open_ledger_database(store_url or default_store_url())
+    """Open a site's ledger.
+
+    The store at ``store_url`` must exist (:class:`~heatreuse.errors.StoreNotFoundError`
+    otherwise) unless ``create`` (writers: ``ledger update``), which creates the store
+    and the ledger tables when missing. Opened without ``create``, a store without
+    ledger tables reads as an empty ledger and nothing is written by opening.
+    """
+    open_store(store_url, create=create).close()  # the store, its schema version
+    db = open_ledger_database(store_url or default_store_url(), create=create)
     try:
         cp_dir = _checkpoint_dir(site, checkpoint_dir)
         log = TransparencyLog(
@@ -518,7 +527,9 @@ def _update_once(
     lp = points or ledger_points(site)
     url = store_url or default_store_url()
     notes: list[str] = []
-    with open_ledger(site, url, checkpoint_dir=checkpoint_dir, key_path=key_path) as ctx:
+    with open_ledger(
+        site, store_url, checkpoint_dir=checkpoint_dir, key_path=key_path, create=True
+    ) as ctx:
         checked = check_against_checkpoints(ctx)
         key = _load_or_create_key(ctx.key_path, ctx.log.origin, ctx.checkpoint_dir)
         entries = ctx.log.entries()
@@ -542,7 +553,7 @@ def _update_once(
 
         n_intervals = n_corrections = 0
         new_watermark = watermark
-        with using_store(url, store) as st:
+        with using_store(url, store, create=True) as st:
             ids = lp.all_points()
             lookback_start = (
                 watermark - pd.Timedelta(hours=recheck_hours) if watermark is not None else None
@@ -743,11 +754,11 @@ def export_eed(
     checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[Path, Path]:
     """Write the EU EED report of ``year`` as JSON and CSV; returns both paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     with open_ledger(site, store_url, checkpoint_dir=checkpoint_dir) as ctx:
         report = eed_report(site, _entries(ctx), year)
         report["checkpoint"] = _anchor(latest_checkpoint(ctx))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     json_path = out / f"eed_{site.id}_{year}.json"
     csv_path = out / f"eed_{site.id}_{year}.csv"
     json_path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
@@ -787,12 +798,12 @@ def monthly_report(
     per = parse_period(period)
     if len(per.label) != 7:
         raise LedgerError(f"--period: expected a month YYYY-MM, got {period!r}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     url = store_url or default_store_url()
-    with open_ledger(site, url, checkpoint_dir=checkpoint_dir) as ctx:
+    with open_ledger(site, store_url, checkpoint_dir=checkpoint_dir) as ctx:
         entries = _entries(ctx)
         cp = latest_checkpoint(ctx)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     kpis = compute_kpis(site, entries, per)
     frame = intervals_frame(entries)
     method = _last_of(entries, ENTRY_METHOD)

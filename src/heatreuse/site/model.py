@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from heatreuse.site.base import SiteModel, plausible_range
+from heatreuse.site.monitoring import Monitoring
 from heatreuse.site.points import PointsConfig
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", str_strip_whitespace=True, use_attribute_docstrings=True
-    )
+class _Model(SiteModel):
+    """Frozen, no unknown fields; numbers finite and plausible (:mod:`heatreuse.site.base`)."""
 
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -92,7 +92,7 @@ class Rack(_Model):
     """Rack group id (point ids `rack.<id>.*`)."""
     nameplate_power_w: PositiveFloat
     """Nameplate IT power of one rack."""
-    count: Annotated[int, Field(ge=1)] = 1
+    count: Annotated[int, Field(ge=1, le=100_000)] = 1
     """Number of identical racks in the group."""
 
 
@@ -187,6 +187,17 @@ class Compute(_Model):
     other_power_w: NonNegativeFloat = Field(
         0.0, description="Constant non-IT electricity: lighting, controls, UPS losses."
     )
+
+    @model_validator(mode="after")
+    def _plausible_total(self) -> Compute:
+        high = plausible_range("nameplate_it_power_w")[1]
+        if self.nameplate_it_power_w > high:
+            raise ValueError(
+                f"racks: expected a total nameplate IT power (count x nameplate_power_w) of at "
+                f"most {high:g} W (the plausible range for a site); got "
+                f"{self.nameplate_it_power_w:g} W"
+            )
+        return self
 
     @property
     def nameplate_it_power_w(self) -> float:
@@ -831,6 +842,8 @@ class Site(_Model):
     """The site's RACI and alarm routes."""
     points: PointsConfig = Field(default_factory=PointsConfig)
     """Measured points (sensor package, additions, Modbus devices)."""
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    """Fault-detection rules: thresholds and which rules run."""
 
     _source_path: Path | None = PrivateAttr(default=None)
 

@@ -94,9 +94,10 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from heatreuse.errors import SiteConfigError
+from heatreuse.site.base import SiteModel
 from heatreuse.units import UNIT_SUFFIXES, split_unit_suffix
 
 if TYPE_CHECKING:
@@ -129,10 +130,8 @@ PRESSURE_RANGE_BAR = (0.0, 16.0)
 MAX_REGISTER_KWH = 1.0e10
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", str_strip_whitespace=True, use_attribute_docstrings=True
-    )
+class _Model(SiteModel):
+    """Frozen, no unknown fields; numbers finite and plausible (:mod:`heatreuse.site.base`)."""
 
 
 # --------------------------------------------------------------------------- modbus

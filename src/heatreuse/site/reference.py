@@ -164,7 +164,9 @@ def _ref_name(ref: str) -> str:
     return ref.rsplit("/", 1)[-1]
 
 
-def _type_text(node: dict[str, Any], links: dict[str, str]) -> str:
+def _type_text(node: Any, links: dict[str, str]) -> str:
+    if not isinstance(node, dict) or not node:
+        return "any"
     if "$ref" in node:
         name = _ref_name(node["$ref"])
         return f"[{name}](#{links[name]})" if name in links else name
@@ -195,7 +197,9 @@ def _type_text(node: dict[str, Any], links: dict[str, str]) -> str:
     )
 
 
-def _constraints(node: dict[str, Any]) -> list[str]:
+def _constraints(node: Any) -> list[str]:
+    if not isinstance(node, dict):
+        return []
     if "anyOf" in node:
         out: list[str] = []
         for option in node["anyOf"]:
@@ -240,6 +244,11 @@ def _default_text(model: type[BaseModel], name: str) -> str:
 
 
 def _yaml_value(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        return "its fields' defaults"
+    if isinstance(value, list | tuple) and any(isinstance(v, BaseModel) for v in value):
+        items = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+        return f"`{json.dumps(items, separators=(', ', ': '))}`"
     if value is None:
         return "`null`"
     if isinstance(value, bool):
