@@ -143,14 +143,18 @@ class ModbusRegister(_Model):
     """
 
     device: Identifier
+    """Id of the Modbus device (under `points.modbus_devices`)."""
     address: Annotated[int, Field(ge=0, le=65535)]
+    """Register address, 0-based (first register of a 32-bit value)."""
     type: RegisterType = "float32"
+    """How the register content is decoded."""
     word_order: WordOrder | None = Field(
         None, description="Word order of 32-bit values; None: the device's."
     )
     scale: float = 1.0
     unit: str = Field(description="Unit of the raw register value, e.g. 'kW', 'Wh', 'degC'.")
     table: Literal["holding", "input"] = "holding"
+    """Holding or input registers."""
 
     @field_validator("scale")
     @classmethod
@@ -169,14 +173,22 @@ class ModbusDevice(_Model):
     """A Modbus TCP device (heat meter, pump controller, ...)."""
 
     id: Identifier
+    """Device id (referred to by `source.modbus.device`)."""
     kind: Literal["heat_meter", "pump_controller", "generic"] = "generic"
+    """What the device is."""
     unit_id: Annotated[int, Field(ge=0, le=255)] = 1
+    """Modbus unit (slave) id."""
     host: str | None = Field(None, description="Address; None: given on the command line.")
     port: Annotated[int, Field(ge=1, le=65535)] = 502
+    """TCP port."""
     word_order: WordOrder = "big"
+    """Word order of 32-bit values: `big` high word first (ABCD), `little` low word first (CDAB)."""
     poll_interval_s: Annotated[float, Field(gt=0.0)] = 10.0
+    """Time between polls of the device."""
     pause_between_requests_s: Annotated[float, Field(ge=0.0)] = 0.05
+    """Pause between two requests to the device."""
     timeout_s: Annotated[float, Field(gt=0.0)] = 3.0
+    """Time to wait for an answer."""
 
 
 # --------------------------------------------------------------------------- points
@@ -188,16 +200,22 @@ class PointSource(_Model):
     """
 
     mqtt_topic: str | None = None
+    """Topic below the site prefix; default: the point id with `.` replaced by `/`."""
     modbus: ModbusRegister | None = None
+    """Where the point sits in a Modbus device; default: not polled."""
     file_column: str | None = None
+    """Column name in a wide CSV/Parquet file; default: the point id."""
 
 
 class Equipment(_Model):
     """A piece of equipment (or a loop) that points belong to."""
 
     id: Identifier
+    """Equipment id (points refer to it)."""
     brick_class: BrickClass
+    """Brick class, e.g. `Hot_Water_Pump`."""
     name: str = ""
+    """Human-readable name."""
     part_of: Identifier | None = Field(None, description="Parent equipment id (brick:hasPart).")
     feeds: tuple[Identifier, ...] = Field(default=(), description="Equipment this one feeds.")
     meters: Identifier | None = Field(None, description="Equipment this meter meters.")
@@ -296,29 +314,52 @@ class PointEntry(_Model):
     """A ``points.entries`` item: a new point (all fields) or an override (id + changes)."""
 
     id: PointId
+    """Point id; it ends with its unit (`_temp_c`, `_power_w`, `_energy_kwh`); a package point to
+    override or a new one."""
     equipment: Identifier | None = None
+    """Equipment id the point belongs to (new points: required)."""
     quantity: str | None = None
+    """Measured quantity, e.g. `temperature` (new points: required)."""
     unit: str | None = None
+    """Unit, matching the id's suffix (`degC`, `W`, `kWh`; status points `1`) (new points:
+    required)."""
     kind: PointKind | None = None
+    """`measurement`, `counter` (a monotonic register) or `status` (0/1) (new points: required)."""
     brick_class: BrickClass | None = None
+    """Brick class of the point, e.g. `Supply_Water_Temperature_Sensor` (new points: required)."""
     haystack_tags: tuple[str, ...] | None = None
+    """Project Haystack tags."""
     min_value: float | None = None
+    """Lowest physically possible value; readings below are quarantined `out_of_range` (new points:
+    required)."""
     max_value: float | None = None
+    """Highest physically possible value (new points: required)."""
     sample_interval_s: Annotated[float, Field(gt=0.0)] | None = None
+    """Expected time between readings (new points: required)."""
     source: PointSource | None = None
+    """Where readings come from (MQTT topic, Modbus register, file column)."""
     accuracy_class: AccuracyClass | None = None
+    """EN 1434 accuracy class of a heat meter."""
     rollover_value: float | None = None
+    """Counters: value at which the register wraps to 0."""
     description: str | None = None
+    """What the point measures."""
 
 
 class PointsConfig(_Model):
     """The ``points:`` section of a site file."""
 
     package: Literal["standard_hydronic", "none"] = "standard_hydronic"
+    """Sensor package: `standard_hydronic` (the standard point list built from the plant) or `none`.
+    """
     entries: list[PointEntry] = Field(default_factory=list)
+    """Points to add, or changes to package points (matched by `id`)."""
     remove: list[str] = Field(default_factory=list)
+    """Package point ids the site does not have."""
     equipment: list[Equipment] = Field(default_factory=list)
+    """Extra equipment for added points."""
     modbus_devices: list[ModbusDevice] = Field(default_factory=list)
+    """Modbus devices; replace package devices by `id` (e.g. to set `host` and `port`)."""
 
     @model_validator(mode="after")
     def _unique(self) -> PointsConfig:

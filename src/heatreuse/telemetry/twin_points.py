@@ -572,8 +572,11 @@ class _Ctx:
         start = self.counters_in.get(pid, 0.0)
         energy_kwh = power_w * (self.step_s / J_PER_KWH)
         before = np.concatenate(([0.0], np.cumsum(energy_kwh)[:-1])) if self.n else energy_kwh
-        self.counters_out[pid] = start + float(np.sum(energy_kwh))
-        return start + before
+        values = start + before
+        # The next chunk starts from the last value plus the last step (not from a separately
+        # rounded sum), so a register never steps back by a rounding error at a chunk edge.
+        self.counters_out[pid] = float(values[-1] + energy_kwh[-1]) if self.n else start
+        return values
 
 
 # --------------------------------------------------------------------------- modbus encoding
