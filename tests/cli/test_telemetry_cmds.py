@@ -70,3 +70,54 @@ def test_points_list_and_brick_export(tmp_path: Path, capsys: pytest.CaptureFixt
     assert len(g) > 500
     assert run(["points", "export", str(EXAMPLE), "--brick"]) == 0
     assert "brick:Thermal_Power_Meter" in capsys.readouterr().out
+
+
+def test_points_list_shows_table_address_type_word_order_and_scale_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heatreuse.cli import telemetry_cmds
+
+    site = tmp_path / "meter.yaml"
+    site.write_text(
+        EXAMPLE.read_text()
+        + """
+points:
+  unit_code_tables:
+    acme_mc603:
+      energy: [[0, Wh], [1, kWh], [2, MWh], [3, GJ]]
+  modbus_devices:
+    - {id: heat-meter, kind: acme_mc603, word_order: little}
+  entries:
+    - id: meter.heat_energy_kwh
+      rollover_value: 10000000000
+      source:
+        modbus: {device: heat-meter, table: input, address: 8,
+                 unit_code: {address: 40, table: input, codes: energy}}
+"""
+    )
+    monkeypatch.setattr(telemetry_cmds.console, "width", 250)
+    assert run(["points", "list", str(site)]) == 0
+    rows = {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[7:13]]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("│")
+    }
+    assert rows["meter.heat_energy_kwh"] == [
+        "heat-meter",
+        "input",
+        "8",
+        "float32",
+        "little",
+        "unit code input 40 (energy)",
+    ]
+    assert rows["meter.supply_temp_c"] == [
+        "heat-meter",
+        "holding",
+        "0",
+        "float32",
+        "little",
+        "x1 (degC)",
+    ]
+    assert rows["pump.p-primary.status"][2:] == ["0", "uint16", "-", "x1 (1)"]
+    assert rows["pump.p-primary.speed_fraction"][4:] == ["big", "x0.01 (%)"]
+    assert rows["customer.supply_temp_c"] == ["", "", "", "", "", ""]

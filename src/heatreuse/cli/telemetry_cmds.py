@@ -114,17 +114,45 @@ def _print_report(report: FileIngestReport) -> None:
 def points_list(site_file: Path = SITE_ARG) -> None:
     """List the site's points: id, kind, unit, range, interval, Brick class, Modbus register.
 
-    MQTT topics (below the site prefix) default to the id with '/' for '.'; the
-    full registry is in ``heatreuse points export SITE.yaml --brick``.
+    The Modbus columns give the device, the register table (holding: function
+    3, input: function 4), the address, the type, the word order of 32-bit
+    values (the register's or its device's) and where the scale comes from (a
+    fixed factor and raw unit, or the unit-code register the device announces
+    the unit in). MQTT topics (below the site prefix) default to the id with
+    '/' for '.'; the full registry is in ``heatreuse points export SITE.yaml
+    --brick``.
     """
     site = load_site(site_file)
     sp = expand_points(site)
     table = Table(title=f"Points of site {site.id} ({len(sp.points)})", title_justify="left")
     table.add_column("id", no_wrap=True)
-    for col in ("kind", "unit", "range", "every", "brick class", "modbus"):
+    for col in (
+        "kind",
+        "unit",
+        "range",
+        "every",
+        "brick class",
+        "device",
+        "table",
+        "addr",
+        "type",
+        "words",
+        "scale",
+    ):
         table.add_column(col, overflow="fold")
     for p in sp.points:
         reg = p.source.modbus
+        modbus = ["", "", "", "", "", ""]
+        if reg is not None:
+            order = (reg.word_order or sp.device(reg.device).word_order) if reg.width == 2 else "-"
+            modbus = [
+                reg.device,
+                reg.table,
+                str(reg.address),
+                reg.type,
+                order,
+                reg.scale_source(),
+            ]
         table.add_row(
             p.id,
             p.kind,
@@ -132,7 +160,7 @@ def points_list(site_file: Path = SITE_ARG) -> None:
             f"{p.min_value:g}..{p.max_value:g}",
             f"{p.sample_interval_s:g} s",
             p.brick_class,
-            f"{reg.device}@{reg.address} {reg.type} {reg.unit} x{reg.scale:g}" if reg else "",
+            *modbus,
         )
     console.print(table)
 

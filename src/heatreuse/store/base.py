@@ -85,6 +85,8 @@ class QuarantineReason(enum.StrEnum):
     DUPLICATE_CONFLICT = "duplicate_conflict"
     BEFORE_RETENTION = "before_retention"
     DEVICE_EXCEPTION = "device_exception"
+    IMPLAUSIBLE_DECODE = "implausible_decode"
+    UNKNOWN_UNIT_CODE = "unknown_unit_code"
     OTHER = "other"
 
 

@@ -30,6 +30,15 @@ reason                 when
 ``device_exception``   not a reading: a Modbus device answered a register read
                        with an exception response (raw payload
                        ``exception_code=N``; once per failure episode)
+``implausible_decode`` not a reading: Modbus registers that decode to no
+                       physical value (a NaN, infinite or subnormal float32,
+                       or a float32 out of range whose swapped-word reading
+                       is in range: a wrong word order); raw payload the
+                       registers; once per episode and register
+``unknown_unit_code``  not a reading: a Modbus unit-code register holds a code
+                       that is not in the device kind's code table (raw
+                       payload the registers and code); the points it scales
+                       are withheld until a known code comes; once per episode
 =====================  =======================================================
 
 The reason names are those of :class:`heatreuse.store.base.QuarantineReason`.
@@ -93,6 +102,8 @@ REASONS: tuple[str, ...] = (
     "duplicate_conflict",
     "before_retention",
     "device_exception",
+    "implausible_decode",
+    "unknown_unit_code",
 )
 OK = 0
 UNPARSEABLE, UNKNOWN_POINT, WRONG_TYPE, NOT_FINITE, OUT_OF_RANGE = 1, 2, 3, 4, 5
