@@ -754,14 +754,19 @@ def standard_hydronic_points(site: Site) -> SitePoints:
     max_heat_w = max(max_heat_w, max_flow * 1163.0 * plant.buffer_tank.max_temp_c)
     loop = "hot-water-loop"
     equipment: list[Equipment] = [
-        Equipment(id=loop, brick_class="Hot_Water_Loop", name="Heat-recovery hot-water loop"),
+        Equipment(
+            id=loop,
+            brick_class="Heat_Recovery_Hot_Water_System",
+            name="Heat-recovery hot-water loop",
+        ),
         Equipment(id="it-loop", brick_class="Water_Loop", name="IT coolant loop", feeds=("hx",)),
+        # Brick 1.5 lets HVAC equipment (the HX) feed only HVAC equipment, valves and spaces,
+        # not a tank: the HX charges the tank through the loop both are part of.
         Equipment(
             id="hx",
             brick_class="Plate_Heat_Exchanger",
             name="Heat-recovery plate heat exchanger",
             part_of=loop,
-            feeds=("tank",),
         ),
         Equipment(
             id="tank",
@@ -887,7 +892,8 @@ def standard_hydronic_points(site: Site) -> SitePoints:
                 name=f"{pump.role} pump {pump.id}",
                 part_of=loop if pump.role != "primary" else "it-loop",
             ),
-            Equipment(id=vfd, brick_class="Pump_VFD", name=f"Drive of {pump.id}", part_of=eq),
+            # the drive feeds the pump (Brick 1.5: an HVAC pump's parts are HVAC equipment)
+            Equipment(id=vfd, brick_class="Pump_VFD", name=f"Drive of {pump.id}", feeds=(eq,)),
         ]
         base = PUMP_BLOCK_REGISTERS * k
         regs = {
