@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import logging
 
 import numpy as np
 import paho.mqtt.client as mqtt
