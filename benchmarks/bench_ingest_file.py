@@ -87,7 +87,7 @@ def make_files(
 def ingest_sqlite(tmp: Path, path: Path) -> float:
     site = load_site(EXAMPLE)
     db = tmp / f"e2e-{uuid.uuid4().hex}.db"
-    with open_store(f"sqlite:///{db}") as store:
+    with open_store(f"sqlite:///{db}", create=True) as store:
         t = time.perf_counter()
         report = ingest_file(site, path, store)
         dt = time.perf_counter() - t
@@ -100,7 +100,7 @@ def ingest_pg(path: Path) -> float:
     site = load_site(EXAMPLE)
     schema = f"hr_bench_{uuid.uuid4().hex[:8]}"
     try:
-        with open_store(f"{PG_BASE}?schema={schema}") as store:
+        with open_store(f"{PG_BASE}?schema={schema}", create=True) as store:
             t = time.perf_counter()
             ingest_file(site, path, store)
             return time.perf_counter() - t

@@ -128,7 +128,7 @@ def run_mqtt(points: list[str], n: int, per_message: int, window: int) -> dict[s
     layout = TopicLayout(site.id, prefix)
     messages = -(-n // per_message)
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        store = open_store(f"sqlite:///{Path(tmp) / 'bench.db'}", create=True)
         ingestor = Ingestor(site, store)
         sub = MqttSubscriber(
             layout,
@@ -209,7 +209,7 @@ def run_direct(points: list[str], n: int, per_message: int) -> dict[str, Any]:
     layout = TopicLayout(site.id)
     payloads = make_payloads(points, n, per_message)
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(f"sqlite:///{Path(tmp) / 'direct.db'}")
+        store = open_store(f"sqlite:///{Path(tmp) / 'direct.db'}", create=True)
         ingestor = Ingestor(site, store)
         t0 = time.perf_counter()
         group = 100

@@ -85,7 +85,7 @@ def interleaved_medians(k: int, fns: list[Callable[[], float]]) -> list[float]:
 def sqlite_store_run(tmp: Path, data: tuple[pd.Categorical, np.ndarray, np.ndarray]) -> float:
     cats, ts, vals = data
     path = tmp / f"store-{uuid.uuid4().hex}.db"
-    with open_store(f"sqlite:///{path}") as store:
+    with open_store(f"sqlite:///{path}", create=True) as store:
         t, cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(ts), CHUNK):
             store.write_readings(
@@ -184,7 +184,7 @@ def pg_store_run(data: tuple[pd.Categorical, np.ndarray, np.ndarray]) -> float:
     cats, ts, vals = data
     schema = f"hr_bench_{uuid.uuid4().hex[:8]}"
     try:
-        with open_store(_schema_url(schema)) as store:
+        with open_store(_schema_url(schema), create=True) as store:
             t = time.perf_counter()
             for i in range(0, len(ts), CHUNK):
                 store.write_readings(
@@ -227,7 +227,7 @@ def pg_bare_copy(data: tuple[pd.Categorical, np.ndarray, np.ndarray]) -> float:
 
 def load_year(url: str, days: int) -> None:
     steps = days * 8640
-    with open_store(url) as store:
+    with open_store(url, create=True) as store:
         ts = T0_US + np.arange(steps, dtype=np.int64) * STEP_US
         rng = np.random.default_rng(2)
         v = 30.0 + rng.standard_normal(steps)
@@ -246,7 +246,7 @@ def time_reads(url: str, days: int) -> tuple[float, float, int, tuple[int, int]]
     points = ["hx.supply_temp_c"] + [f"rack{k:02d}.power_w" for k in range(1, N_POINTS)]
     start = pd.Timestamp(T0_US, unit="us", tz="UTC")
     week_start = start + pd.Timedelta(days=min(100, days - 7))
-    with open_store(url) as store:
+    with open_store(url, create=True) as store:
         n_week = 0
         shape: tuple[int, int] = (0, 0)
 

@@ -56,6 +56,55 @@ class StoreError(HeatreuseError):
     """The store URL is invalid or the store cannot be opened."""
 
 
+class StoreNotFoundError(StoreError):
+    """There is no heatreuse store at a URL that was opened for use, not for creation.
+
+    Commands that only read (``store info``, ``sla report``, ``kpi``, ...) never create
+    a store: a typo in ``--store`` must not turn into an empty store whose figures look
+    like a site that delivered nothing.
+
+    Parameters
+    ----------
+    url
+        The store URL, password already masked (:func:`heatreuse.locations.redact_url`).
+    found
+        What is at the URL instead: no file, a file that is not a heatreuse store, a
+        PostgreSQL schema without heatreuse tables, ... (one clause, no final period).
+    """
+
+    def __init__(self, url: str, found: str) -> None:
+        import shlex
+
+        self.url = url
+        self.found = found
+        super().__init__(
+            f"no heatreuse store at {url}: {found}. Commands that only read never create "
+            f"one; create it with `heatreuse store init {shlex.quote(url)}` (or let a "
+            "writer create it: `heatreuse ingest`, `heatreuse serve`, `heatreuse ledger "
+            "update`)"
+        )
+
+
+class StoreVersionError(StoreError):
+    """A store opened for use (not creation) is not at this heatreuse's schema version.
+
+    Attributes
+    ----------
+    component
+        The component whose tables are versioned (``"store"``).
+    current
+        Its version in the database.
+    newest
+        The version this heatreuse knows.
+    """
+
+    def __init__(self, message: str, component: str, current: int, newest: int) -> None:
+        super().__init__(message)
+        self.component = component
+        self.current = current
+        self.newest = newest
+
+
 class IngestError(HeatreuseError):
     """An input file or message cannot be ingested at all."""
 
@@ -66,6 +115,17 @@ class LedgerError(HeatreuseError):
 
 class LedgerConflictError(LedgerError):
     """Another writer appended to the same ledger log first (the append was refused whole)."""
+
+
+class LedgerIntegrityError(LedgerError):
+    """The stored ledger is not what its signed checkpoints say.
+
+    Rows rewritten or deleted under a published checkpoint, or rows beyond the last
+    signed checkpoint that ``ledger update`` did not write (a direct ``INSERT``). The
+    CLI exits with code 3, as for a failed verification.
+    """
+
+    exit_code: int = 3
 
 
 class VerificationError(HeatreuseError):

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from heatreuse.errors import StoreError
 
@@ -24,21 +24,100 @@ DEFAULT_HOME = "~/.local/share/heatreuse"
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
-def heatreuse_home() -> Path:
-    """Return the data directory (``$HEATREUSE_HOME`` or ``~/.local/share/heatreuse``), created."""
+#: Mode of the files heatreuse creates for data (store, edge buffer): owner only.
+PRIVATE_FILE_MODE = 0o600
+#: Mode of the folders heatreuse creates for data ($HEATREUSE_HOME, checkpoints, keys).
+PRIVATE_DIR_MODE = 0o700
+
+
+def heatreuse_home(create: bool = False) -> Path:
+    """Return the data directory (``$HEATREUSE_HOME`` or ``~/.local/share/heatreuse``).
+
+    Parameters
+    ----------
+    create
+        Create it (and missing parents) with mode 0700 if it does not exist. Only
+        writers do: a command that reads leaves the file system as it found it.
+    """
     home = Path(os.path.expanduser(os.environ.get(HEATREUSE_HOME_ENV) or DEFAULT_HOME))
-    home.mkdir(parents=True, exist_ok=True)
+    if create:
+        make_private_dirs(home)
     return home
 
 
 def default_store_url() -> str:
     """Return the default store URL ``sqlite:///$HEATREUSE_HOME/heatreuse.db``.
 
-    ``HEATREUSE_HOME`` defaults to ``~/.local/share/heatreuse``; the directory is
-    created. The path is absolute, so the URL has four slashes
+    ``HEATREUSE_HOME`` defaults to ``~/.local/share/heatreuse``; nothing is created
+    here (the store backend creates the folder when a writer creates the store). The
+    path is absolute, so the URL has four slashes
     (``sqlite:////home/me/.local/share/heatreuse/heatreuse.db``).
     """
     return f"sqlite:///{(heatreuse_home() / 'heatreuse.db').resolve()}"
+
+
+def make_private_dirs(path: str | os.PathLike[str]) -> Path:
+    """Create the folder ``path`` and its missing parents with mode 0700.
+
+    Folders that exist are left as they are (their mode is never changed); only the
+    ones created here get :data:`PRIVATE_DIR_MODE`, whatever the umask.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    target = Path(path)
+    missing: list[Path] = []
+    p = target
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:  # made by another process meanwhile: not ours to change
+            continue
+        os.chmod(d, PRIVATE_DIR_MODE)
+    return target
+
+
+def create_private_file(path: str | os.PathLike[str]) -> bool:
+    """Create ``path`` as an empty file with mode 0600 (and its folder, 0700) if missing.
+
+    SQLite takes an empty file as an empty database and gives its ``-wal``, ``-shm``
+    and ``-journal`` side files the mode of the database file, so a database created
+    through this is owner-only with its side files. An existing file is left as it is.
+
+    Returns
+    -------
+    bool
+        True if the file was created here.
+    """
+    target = Path(path)
+    make_private_dirs(target.parent)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(target, flags, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)
+    finally:
+        os.close(fd)
+    return True
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for messages and ``store info``)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@")))
 
 
 @dataclass(frozen=True)
@@ -61,6 +140,9 @@ class StoreURL:
         ``None`` for the server's default ``search_path``.
     synchronous
         SQLite only: ``"normal"`` (default) or ``"full"`` (every commit fsyncs the WAL).
+    relative
+        SQLite only: the URL's path was relative (``sqlite:///x.db``, three slashes),
+        so :attr:`path` was resolved against the working directory.
     """
 
     backend: Literal["sqlite", "postgresql"]
@@ -69,6 +151,7 @@ class StoreURL:
     conninfo: str | None = None
     schema: str | None = None
     synchronous: Literal["normal", "full"] = "normal"
+    relative: bool = False
 
 
 _EXPECTED_URL = (
@@ -121,6 +204,7 @@ def _parse_sqlite_url(url: str, rest: str) -> StoreURL:
             f"store URL {url!r}: unknown query parameter(s) {sorted(params)}; "
             "expected only 'synchronous' on a SQLite URL"
         )
+    relative = False
     if body == ":memory:":
         path = ":memory:"
     else:
@@ -128,7 +212,14 @@ def _parse_sqlite_url(url: str, rest: str) -> StoreURL:
         if body.endswith("/"):
             raise StoreError(f"store URL {url!r}: path {body!r} is a directory; {_EXPECTED_URL}")
         path = str(p if p.is_absolute() else (Path.cwd() / p))
-    return StoreURL(backend="sqlite", url=url, path=path, synchronous=sync)  # type: ignore[arg-type]
+        relative = not p.is_absolute()
+    return StoreURL(
+        backend="sqlite",
+        url=url,
+        path=path,
+        synchronous=sync,  # type: ignore[arg-type]
+        relative=relative,
+    )
 
 
 def _parse_postgres_url(url: str) -> StoreURL:

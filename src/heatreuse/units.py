@@ -189,6 +189,11 @@ UNIT_SUFFIXES: dict[str, str] = {
     "_w_per_m2_k": "W/(m2 K)",
     "_m2_k_per_w": "m2 K/W",
     "_m_per_h": "m/h",
+    "_per_h": "1/h",
+    "_eur_per_kw": "EUR/kW",
+    "_eur_per_m": "EUR/m",
+    "_eur_per_m3": "EUR/m3",
+    "_eur_per_year": "EUR/a",
 }
 
 

@@ -59,7 +59,7 @@ def _write_january(url: str, outage_h: float) -> None:
     temp[(idx >= t0) & (idx < t0 + pd.Timedelta(hours=outage_h))] = 25.0
     q = pd.date_range(start, end, freq="15min", inclusive="left")
     register = pd.Series(1000.0 + 10.0 * np.arange(len(q)), index=q)  # 960 kWh/day
-    with open_store(url) as store:
+    with open_store(url, create=True) as store:
         store.write_frame("pool-potsdam", pd.DataFrame({"customer.supply_temp_c": temp}))
         store.write_frame("pool-potsdam", pd.DataFrame({"meter.heat_energy_kwh": register}))
 

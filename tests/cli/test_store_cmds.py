@@ -17,7 +17,7 @@ DAY = 86_400_000_000
 
 def _store(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 's.db'}"
-    with open_store(url) as store:
+    with open_store(url, create=True) as store:
         ts = T0 + np.arange(10) * DAY  # a reading a day for 10 days
         store.write_readings("site-a", "hx.heat_power_w", ts, np.arange(10.0))
         store.write_readings("site-b", "meter.heat_energy_kwh", ts[:2], [1.0, 2.0])

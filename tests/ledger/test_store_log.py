@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from heatreuse.errors import LedgerError
+from heatreuse.ledger.checkpoint import verify_checkpoint
 from heatreuse.ledger.keys import generate_signing_key
 from heatreuse.ledger.store_log import LedgerDatabase, open_ledger_database
 from heatreuse.ledger.tlog import DirectoryCheckpointStore, TransparencyLog
@@ -46,13 +47,13 @@ def refused(db: LedgerDatabase, sql: str, params: tuple = ()) -> str:
 
 
 def test_append_read_and_reopen(url: str, tmp_path: Path) -> None:
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         log = TransparencyLog(ORIGIN, db.log_storage("site-a"), DirectoryCheckpointStore(tmp_path))
         assert log.extend(entries(5)) == [0, 1, 2, 3, 4]
         root = log.root_hash()
         other = TransparencyLog("heatreuse.local/site-b", db.log_storage("site-b"))
         other.extend(entries(2))  # a second site's log in the same table, own indices
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         again = TransparencyLog(ORIGIN, db.log_storage("site-a"))
         assert again.size == 5 and again.root_hash() == root
         assert again.entries()[3]["heat_kwh"] == 3 and again.entries()[3]["index"] == 3
@@ -60,7 +61,7 @@ def test_append_read_and_reopen(url: str, tmp_path: Path) -> None:
 
 
 def test_update_delete_and_gaps_refused_by_the_database(url: str) -> None:
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         TransparencyLog(ORIGIN, db.log_storage("site-a")).extend(entries(3))
         assert "append-only" in refused(db, "UPDATE ledger_log SET entry_type = 'x'")
         assert "append-only" in refused(db, "DELETE FROM ledger_log WHERE idx = 1")
@@ -85,13 +86,13 @@ def test_update_delete_and_gaps_refused_by_the_database(url: str) -> None:
 
 
 def test_concurrent_appends_are_serialised_without_gaps(url: str) -> None:
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         db.log_storage("site-a")  # tables exist before the threads start
     errors: list[BaseException] = []
 
     def writer(k: int) -> None:
         try:
-            with open_ledger_database(url) as db:
+            with open_ledger_database(url, create=True) as db:
                 for i in range(5):
                     while True:
                         log = TransparencyLog(ORIGIN, db.log_storage("site-a"))
@@ -109,7 +110,7 @@ def test_concurrent_appends_are_serialised_without_gaps(url: str) -> None:
     for t in threads:
         t.join()
     assert not errors
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         log = TransparencyLog(ORIGIN, db.log_storage("site-a"))
         got = log.entries()
         assert [e["index"] for e in got] == list(range(20))
@@ -119,7 +120,7 @@ def test_concurrent_appends_are_serialised_without_gaps(url: str) -> None:
 
 
 def test_meta_staged_with_append(url: str) -> None:
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         storage = db.log_storage("site-a")
         storage.stage_meta({"watermark": "2026-01-01T03:00:00Z"})
         TransparencyLog(ORIGIN, storage).extend(entries(3))
@@ -143,7 +144,7 @@ def _tamper(db: LedgerDatabase, idx: int, forged: bytes) -> None:
 def test_superuser_rewrite_is_caught_by_published_checkpoints(url: str, tmp_path: Path) -> None:
     key = generate_signing_key(ORIGIN)
     cp_dir = tmp_path / "checkpoints"  # outside the database
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         log = TransparencyLog(ORIGIN, db.log_storage("site-a"), DirectoryCheckpointStore(cp_dir))
         log.extend(entries(6))
         log.sign_checkpoint(key)
@@ -158,7 +159,7 @@ def test_superuser_rewrite_is_caught_by_published_checkpoints(url: str, tmp_path
         _tamper(db, 3, forged)
         assert "append-only" in refused(db, "UPDATE ledger_log SET entry_type = 'y'")
 
-    with open_ledger_database(url) as db:
+    with open_ledger_database(url, create=True) as db:
         reopened = TransparencyLog(
             ORIGIN, db.log_storage("site-a"), DirectoryCheckpointStore(cp_dir)
         )
@@ -171,3 +172,30 @@ def test_superuser_rewrite_is_caught_by_published_checkpoints(url: str, tmp_path
     report = verify_export(out)
     assert not report.ok
     assert any("entry 3 edited" in p.message for p in report.problems)
+
+
+def test_signed_append_stores_its_checkpoint_with_the_rows(url: str, tmp_path: Path) -> None:
+    key = generate_signing_key(ORIGIN)
+    cp_dir = tmp_path / "checkpoints"
+    with open_ledger_database(url, create=True) as db:
+        storage = db.log_storage("site-a")
+        log = TransparencyLog(ORIGIN, storage, DirectoryCheckpointStore(cp_dir))
+        assert log.append_signed(entries(4), key) == [0, 1, 2, 3]
+        head = storage.signed_head()
+        assert head is not None and head == (cp_dir / "4.txt").read_text()
+        assert verify_checkpoint(head, key.verifier).root_hash == log.root_hash(4)
+        assert log.append_signed([], key) == [] and storage.signed_head() == head
+
+        # a stale writer's signed append is refused whole: no rows, no head, no file
+        stale = TransparencyLog(ORIGIN, db.log_storage("site-a"), DirectoryCheckpointStore(cp_dir))
+        log.append_signed(entries(2, start=4), key)
+        with pytest.raises(LedgerError, match="append at index 4 refused"):
+            stale.append_signed(entries(1, start=9), key)
+        assert stale.size == 4 and stale.root_hash() == log.root_hash(4)  # tree rolled back
+        assert storage.signed_head() == (cp_dir / "6.txt").read_text()
+        assert sorted(p.name for p in cp_dir.iterdir()) == ["4.txt", "6.txt"]
+
+        # rows appended without a signature leave the head behind them
+        log.extend(entries(1, start=6))
+        assert verify_checkpoint(storage.signed_head() or "", key.verifier).size == 6
+        assert log.size == 7

@@ -65,7 +65,7 @@ def test_reimport_stores_once_on_both_backends(site: Site, store_url: str, tmp_p
     path = tmp_path / "twin.parquet"
     n = _twin_like_file(path)
     seen: list[Any] = []
-    with opened_store(store_url) as store:
+    with opened_store(store_url, create=True) as store:
         first = ingest_file(
             site,
             path,
@@ -100,7 +100,7 @@ def test_list_quarantine_filters(site: Site, tmp_path: Path) -> None:
         "2026-10-01T00:00:10Z,customer.supply_temp_c,998\n"
         "2026-10-01T00:00:00Z,who.knows_c,1\n"
     )
-    with open_store(f"sqlite:///{tmp_path / 'q.db'}") as store:
+    with open_store(f"sqlite:///{tmp_path / 'q.db'}", create=True) as store:
         report = ingest_file(site, path, store)
         assert report.result.quarantined == {"out_of_range": 2, "unknown_point": 1}
         rows = list_quarantine(site, store, reason="out_of_range", limit=1)
@@ -120,7 +120,7 @@ def test_list_quarantine_filters(site: Site, tmp_path: Path) -> None:
 def test_not_before_allows_a_backfill(site: Site, tmp_path: Path) -> None:
     path = tmp_path / "old.csv"
     path.write_text("timestamp,point_id,value\n2025-06-10T06:00:00Z,loop.pressure_bar,3.0\n")
-    with open_store(f"sqlite:///{tmp_path / 'b.db'}") as store:
+    with open_store(f"sqlite:///{tmp_path / 'b.db'}", create=True) as store:
         refused = ingest_file(site, path, store)
         accepted = ingest_file(site, path, store, not_before=parse_not_before("2025-06-01"))
         clock = make_ingestor(site, store, clock=lambda: dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
@@ -161,7 +161,7 @@ def test_naive_timestamp_late_in_a_file_names_the_row_after_earlier_chunks(
     n, bad = 60_000, 45_000
     _long_csv(path, n, {bad: "2026-10-01T12:30:00,meter.heat_power_w,1000"})
     seen: list[int] = []
-    with opened_store(store_url) as store:
+    with opened_store(store_url, create=True) as store:
         with pytest.raises(IngestError) as err:
             ingest_file(site, path, store, chunk_rows=10_000, progress=seen.append)
         stored = store.count_readings(site.id)
@@ -195,7 +195,7 @@ class _FailingStore:
 def test_a_store_error_stops_the_import_and_its_read_ahead(site: Site, tmp_path: Path) -> None:
     path = tmp_path / "many.csv"
     _long_csv(path, 60_000)
-    with open_store(f"sqlite:///{tmp_path / 'f.db'}") as real:
+    with open_store(f"sqlite:///{tmp_path / 'f.db'}", create=True) as real:
         store = _FailingStore(real)
         with pytest.raises(StoreError, match="disk full"):
             ingest_file(site, path, store, chunk_rows=10_000)

@@ -303,7 +303,7 @@ def test_sigterm_flushes_everything_accepted(
 
 
 def test_retention_runs_as_a_periodic_job(site: Site, tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}", create=True)
     try:
         old = int(dt.datetime(2026, 9, 15, tzinfo=dt.UTC).timestamp() * 1_000_000)
         new = int(dt.datetime(2026, 10, 20, tzinfo=dt.UTC).timestamp() * 1_000_000)

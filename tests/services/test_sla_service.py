@@ -111,7 +111,7 @@ def store_url(tmp_path: Path) -> str:
 def write(store_url: str, *frames: pd.DataFrame) -> None:
     from heatreuse.store import open_store
 
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         for f in frames:
             store.write_frame("pool-potsdam", f)
 

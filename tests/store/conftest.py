@@ -54,7 +54,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
     """An open store on each backend, closed after the test."""
-    s = open_store(store_url)
+    s = open_store(store_url, create=True)
     try:
         yield s
     finally:
@@ -67,7 +67,7 @@ def opener(store_url: str) -> Iterator[Callable[[], Store]]:
     opened: list[Store] = []
 
     def _open() -> Store:
-        s = open_store(store_url)
+        s = open_store(store_url, create=True)
         opened.append(s)
         return s
 

@@ -60,7 +60,7 @@ def test_bad_urls_name_what_came_and_what_is_expected(url: str, says: str) -> No
     assert "expected" in msg
 
 
-def test_default_url_uses_heatreuse_home_and_creates_it(
+def test_default_url_uses_heatreuse_home_and_creates_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home = tmp_path / "hr-home" / "nested"
@@ -68,7 +68,7 @@ def test_default_url_uses_heatreuse_home_and_creates_it(
     url = default_store_url()
     assert url == f"sqlite:///{home.resolve() / 'heatreuse.db'}"
     assert url.startswith("sqlite:////")
-    assert home.is_dir()
+    assert not (tmp_path / "hr-home").exists()  # a writer creates it (0700), see test_store_open
     assert parse_store_url(url).path == str(home.resolve() / "heatreuse.db")
 
 
@@ -76,12 +76,12 @@ def test_default_home_is_under_local_share(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.delenv("HEATREUSE_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_store_url() == f"sqlite:///{tmp_path}/.local/share/heatreuse/heatreuse.db"
-    assert (tmp_path / ".local/share/heatreuse").is_dir()
+    assert not (tmp_path / ".local").exists()  # naming the default store creates nothing
 
 
 def test_open_store_default_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEATREUSE_HOME", str(tmp_path))
-    with open_store() as store:
+    with open_store(create=True) as store:
         assert store.dialect == "sqlite"
         assert store.schema_version() == len(STORE_MIGRATIONS)
     assert (tmp_path / "heatreuse.db").is_file()
@@ -90,11 +90,11 @@ def test_open_store_default_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_unreachable_postgres_is_a_store_error() -> None:
     # port 1 on loopback: nothing listens there
     with pytest.raises(StoreError, match="cannot connect"):
-        open_store("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2")
+        open_store("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2", create=True)
 
 
 def test_sqlite_file_that_is_not_a_database(tmp_path: Path) -> None:
     bad = tmp_path / "not.db"
     bad.write_text("hello, I am not SQLite\n" * 100)
     with pytest.raises(StoreError, match=r"not\.db"):
-        open_store(f"sqlite:///{bad}")
+        open_store(f"sqlite:///{bad}", create=True)

@@ -241,7 +241,7 @@ def test_one_store_shared_by_threads_and_synchronous_full(store_url: str) -> Non
     from heatreuse.store import open_store
 
     url = store_url + ("?synchronous=full" if store_url.startswith("sqlite") else "")
-    with open_store(url) as store:
+    with open_store(url, create=True) as store:
         errors: list[BaseException] = []
 
         def work(point: str) -> None:

@@ -29,14 +29,14 @@ def site() -> Site:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """A fresh store: SQLite file in tmp_path, or an own PostgreSQL schema (dropped after)."""
     if request.param == "sqlite":
-        s = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+        s = open_store(f"sqlite:///{tmp_path / 'store.db'}", create=True)
         try:
             yield s
         finally:
             s.close()
         return
     schema = "t_tel_" + uuid.uuid4().hex[:12]
-    s = open_store(f"{PG_URL}?schema={schema}")
+    s = open_store(f"{PG_URL}?schema={schema}", create=True)
     try:
         yield s
     finally:
@@ -47,7 +47,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[Any]:
-    s = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    s = open_store(f"sqlite:///{tmp_path / 'store.db'}", create=True)
     try:
         yield s
     finally:

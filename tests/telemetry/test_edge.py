@@ -72,7 +72,7 @@ class Upstream:
     """
 
     def __init__(self, site: Site, db: Path, port: int) -> None:
-        self.store = open_store(f"sqlite:///{db}")
+        self.store = open_store(f"sqlite:///{db}", create=True)
         self.ingestor = Ingestor(site, self.store)
         self.port = port
         self.requests: list[list[float]] = []
@@ -346,7 +346,7 @@ class MqttCentral:
         self.site = site
         self.prefix = f"hrtest-{tag}/central/{site.id}"
         self.client_id = f"hrtest-serve-{tag}"
-        self.store = open_store(f"sqlite:///{db}")
+        self.store = open_store(f"sqlite:///{db}", create=True)
         self.proxy = MqttProxy()
         self.service: IngestService | None = None
         self._past: dict[str, int] = {"accepted": 0, "duplicates": 0, "quarantined_total": 0}

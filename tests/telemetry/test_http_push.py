@@ -90,7 +90,7 @@ def test_malformed_requests_are_4xx_and_store_nothing(site: Site, sqlite_store: 
 def test_store_failure_is_503(site: Site, tmp_path: Any) -> None:
     from heatreuse.store import open_store
 
-    store = open_store(f"sqlite:///{tmp_path / 'gone.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'gone.db'}", create=True)
     client = _client(site, store)
     store.close()
     r = client.post(

@@ -1,4 +1,4 @@
-"""``heatreuse store info`` and ``heatreuse store retention``: the telemetry store itself.
+"""``heatreuse store info|retention|init``: the telemetry store itself.
 
 ``heatreuse store info [--store URL] [--json]``
     Schema version, sites, points, rows per table and the time range of raw data.
@@ -9,6 +9,10 @@
     Horizons count back from ``--now`` (default: the current time). Nothing is
     deleted for a table without a horizon. ``heatreuse serve`` runs the same on a
     schedule (``--retention-*`` options).
+``heatreuse store init [URL] [--json]``
+    Create the store (SQLite: the file with mode 0600 in a folder made 0700;
+    PostgreSQL: the schema and tables) or migrate an older one. Every command that
+    only reads refuses a URL without a store (exit 2) instead of creating one.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from heatreuse.services.ingest import opened_store
 from heatreuse.store import ROLLUP_RESOLUTIONS
 
 console = Console()
-store_app = typer.Typer(help="The telemetry store: what it holds, retention.", no_args_is_help=True)
+store_app = typer.Typer(
+    help="The telemetry store: create, what it holds, retention.", no_args_is_help=True
+)
 
 _ROLLUP_DAYS_RE = re.compile(r"^\s*([0-9a-z]+)\s*=\s*([0-9]+(?:\.[0-9]*)?)\s*$")
 
@@ -130,6 +136,34 @@ def retention_cmd(
     console.print("deleted " + ", ".join(parts), highlight=False)
 
 
+@store_app.command("init")
+def init_cmd(
+    url: str | None = typer.Argument(
+        None,
+        help="Store URL: sqlite:///PATH or postgresql://...[?schema=NAME] "
+        "(default sqlite:///$HEATREUSE_HOME/heatreuse.db).",
+        show_default=False,
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Create a store at URL (or migrate an older one); read commands never create one."""
+    from heatreuse.store import init_store
+
+    res = init_store(url)
+    if as_json:
+        typer.echo(json.dumps(res, sort_keys=True))
+        return
+    if res["action"] == "created":
+        text = f"created a heatreuse store at {res['url']} (was: {res['found']})"
+    elif res["action"] == "migrated":
+        text = (
+            f"migrated the store at {res['url']} from schema version {res['schema_version_before']}"
+        )
+    else:
+        text = f"the store at {res['url']} exists; nothing to do"
+    console.print(f"{text}; schema version {res['schema_version']}", highlight=False, markup=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``store info|retention`` to the root app."""
+    """Add ``store info|retention|init`` to the root app."""
     app.add_typer(store_app, name="store")

@@ -77,7 +77,7 @@ def ingest(
         if task:
             progress.update(task[0], completed=done)
 
-    with opened_store(store) as opened, progress:
+    with opened_store(store, create=True) as opened, progress:
         report = ingest_file(
             site, file, opened, not_before=since, on_open=on_open, progress=on_progress
         )

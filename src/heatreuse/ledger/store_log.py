@@ -19,7 +19,10 @@ Tables (same layout in both backends; PostgreSQL in the store's schema):
 
 ``ledger_meta(log_id, key, value, updated_at)``
     Small key-value state of the ledger builder (the watermark: end of the last
-    built hour), written in the same transaction as the entries it describes.
+    built hour), written in the same transaction as the entries it describes;
+    ``signed_head`` is the signed checkpoint note of the size each signed append
+    produced (:meth:`SqlLogStorage.signed_head`), so rows beyond it were not
+    appended by a holder of the signing key.
 
 Appends are serialised so indices have no gaps: SQLite ``BEGIN IMMEDIATE`` (one
 writer), PostgreSQL ``pg_advisory_xact_lock`` on a key derived from the log id;
@@ -44,7 +47,7 @@ from typing import Any
 
 from heatreuse.errors import LedgerConflictError, LedgerError, StoreError
 from heatreuse.ledger.merkle import leaf_hash
-from heatreuse.locations import heatreuse_home, parse_store_url
+from heatreuse.locations import create_private_file, heatreuse_home, parse_store_url
 
 __all__ = [
     "LedgerDatabase",
@@ -53,6 +56,7 @@ __all__ = [
     "open_ledger_database",
 ]
 
+_META_SIGNED_HEAD = "signed_head"
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 _SQLITE_DDL = (
@@ -153,28 +157,43 @@ class LedgerDatabase:
     url
         ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` or
         ``postgresql://user@host:port/db``; a ``schema=NAME`` query parameter (or
-        the ``schema`` argument) selects the PostgreSQL schema (created if missing).
+        the ``schema`` argument) selects the PostgreSQL schema (created if missing,
+        with ``create``).
     schema
         PostgreSQL schema; overrides the URL's.
+    create
+        Create the database file (mode 0600, see
+        :func:`heatreuse.locations.create_private_file`), the PostgreSQL schema and the
+        ledger tables if missing (writers: ``ledger update``). Without it nothing is
+        created or written by opening: the database must exist, and a database without
+        ledger tables reads as an empty ledger (:attr:`has_tables` is False).
 
     Raises
     ------
     StoreError
-        Unknown URL scheme, bad schema name, database not reachable.
+        Unknown URL scheme, bad schema name, database not reachable, or (not
+        creating) no database file.
     """
 
-    def __init__(self, url: str, schema: str | None = None) -> None:
+    def __init__(self, url: str, schema: str | None = None, *, create: bool = False) -> None:
         self.url = url
         parsed = parse_store_url(url)  # the store's own parser: same database, same rules
         self.backend: str = parsed.backend
         if parsed.backend == "sqlite":
             assert parsed.path is not None
             self.path = Path(parsed.path)
+            target, uri = parsed.path, False
             if parsed.path != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._sqlite = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            self._sqlite.execute("PRAGMA busy_timeout = 30000")
-            self._sqlite.execute("PRAGMA journal_mode = WAL")
+                if create:
+                    create_private_file(self.path)
+                else:
+                    target, uri = f"{self.path.resolve().as_uri()}?mode=rw", True
+            try:
+                self._sqlite = sqlite3.connect(target, isolation_level=None, timeout=30.0, uri=uri)
+                self._sqlite.execute("PRAGMA busy_timeout = 30000")
+                self._sqlite.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.Error as exc:
+                raise StoreError(f"store URL {url!r}: cannot open {self.path} ({exc})") from exc
             self.schema = None
         else:
             import psycopg
@@ -189,11 +208,36 @@ class LedgerDatabase:
                 self._pg = psycopg.connect(parsed.conninfo or "", autocommit=True)
             except psycopg.Error as exc:
                 raise StoreError(f"store URL {url!r}: cannot connect to PostgreSQL: {exc}") from exc
-            self._pg.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            if create:
+                self._pg.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             self._pg.execute(f'SET search_path TO "{self.schema}"')
-        self.ensure_schema()
+        if create:
+            self.ensure_schema()
+        self.has_tables: bool = self._tables_exist()
 
     # ------------------------------------------------------------------ plumbing
+    def _tables_exist(self) -> bool:
+        """Whether ``ledger_log`` and ``ledger_meta`` exist (read only)."""
+        if self.backend == "sqlite":
+            rows = self._sqlite.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
+                "AND name IN ('ledger_log', 'ledger_meta')"
+            ).fetchall()
+        else:
+            rows = self._pg.execute(
+                "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname IN ('ledger_log', 'ledger_meta')",
+                (self.schema,),
+            ).fetchall()
+        return int(rows[0][0]) == 2
+
+    def _require_tables(self) -> None:
+        if not self.has_tables:
+            raise LedgerError(
+                f"store {self.url!r} has no ledger tables and was opened for reading; "
+                "`heatreuse ledger update SITE.yaml` creates them"
+            )
+
     def ensure_schema(self) -> None:
         """Create the ledger tables, triggers and revokes (idempotent)."""
         if self.backend == "sqlite":
@@ -221,6 +265,7 @@ class LedgerDatabase:
     @contextmanager
     def _write(self, log_id: str) -> Iterator[Any]:
         """A serialised write transaction for ``log_id``; yields an execute function."""
+        self._require_tables()
         if self.backend == "sqlite":
             con = self._sqlite
             con.execute("BEGIN IMMEDIATE")
@@ -254,6 +299,8 @@ class LedgerDatabase:
 
     def get_meta(self, log_id: str, key: str) -> str | None:
         """A ledger meta value, or None."""
+        if not self.has_tables:
+            return None
         rows = self._query(
             "SELECT value FROM ledger_meta WHERE log_id = ? AND key = ?", (log_id, key)
         )
@@ -295,13 +342,25 @@ class SqlLogStorage:
         self._staged.update(values)
 
     def entry_count(self) -> int:
+        if not self.db.has_tables:
+            return 0
         rows = self.db._query(
             "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_log WHERE log_id = ?", (self.log_id,)
         )
         return int(rows[0][0])
 
-    def append_entries(self, first_index: int, entries: Sequence[bytes]) -> None:
-        """Append atomically at ``first_index`` (refused unless it is the next index)."""
+    def signed_head(self) -> str | None:
+        """The signed checkpoint note stored by the last signed append, or None."""
+        return self.db.get_meta(self.log_id, _META_SIGNED_HEAD)
+
+    def append_entries(
+        self, first_index: int, entries: Sequence[bytes], signed_note: str | None = None
+    ) -> None:
+        """Append atomically at ``first_index`` (refused unless it is the next index).
+
+        ``signed_note``, the signed checkpoint of the size after this append, is
+        stored as the signed head in the same transaction as the entries.
+        """
         db = self.db
         insert = (
             "INSERT INTO ledger_log (log_id, idx, entry_type, entry, leaf_hash, appended_at) "
@@ -328,11 +387,16 @@ class SqlLogStorage:
             else:
                 with db._pg.cursor() as cur:
                     cur.executemany(insert.replace("?", "%s"), rows)
-            if self._staged:
-                db._upsert_meta(run, self.log_id, self._staged)
+            meta = dict(self._staged)
+            if signed_note is not None:
+                meta[_META_SIGNED_HEAD] = signed_note
+            if meta:
+                db._upsert_meta(run, self.log_id, meta)
         self._staged = {}
 
     def read_entries(self, start: int, stop: int) -> Sequence[bytes]:
+        if not self.db.has_tables:
+            return []
         rows = self.db._query(
             "SELECT idx, entry FROM ledger_log WHERE log_id = ? AND idx >= ? AND idx < ? "
             "ORDER BY idx",
@@ -349,7 +413,9 @@ class SqlLogStorage:
         return out
 
 
-def open_ledger_database(url: str | None = None, schema: str | None = None) -> LedgerDatabase:
+def open_ledger_database(
+    url: str | None = None, schema: str | None = None, *, create: bool = False
+) -> LedgerDatabase:
     """Open the ledger tables of the store at ``url``.
 
     Parameters
@@ -358,7 +424,9 @@ def open_ledger_database(url: str | None = None, schema: str | None = None) -> L
         Store URL; default ``sqlite:///$HEATREUSE_HOME/heatreuse.db``.
     schema
         PostgreSQL schema (default from the URL's ``schema`` parameter, else public).
+    create
+        Create what is missing (writers); see :class:`LedgerDatabase`.
     """
     if url is None:
         url = f"sqlite:///{default_home() / 'heatreuse.db'}"
-    return LedgerDatabase(url, schema=schema)
+    return LedgerDatabase(url, schema=schema, create=create)

@@ -113,7 +113,7 @@ def run_demo(
 
     t = time.perf_counter()
     say(f"ingest: {twin.readings:,} readings into {store_url}")
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         report = ingest_file(site, readings_file, store)
     ingest = report.result.as_dict()
     timings["ingest"] = time.perf_counter() - t

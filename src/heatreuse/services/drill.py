@@ -232,7 +232,9 @@ def run_drill(
             f"drill: the first fault starts {_iso(f0)}, outside the window {_iso(w0)} .. {_iso(w1)}"
         )
     demand = window_demand(site, w0, w1, step_s)
-    points = TwinPointMap(site, step_s)
+    # The drill judges the plant's physics: exact values, no sensor noise (the twin adds
+    # that to what it publishes; see heatreuse.telemetry.twin_points).
+    points = TwinPointMap(site, step_s, noise=False)
     inputs = prepare(site, demand, step_s, faults=scenarios_to_faults(scen))
     n = inputs.n_steps
     s0 = int(inputs.index.searchsorted(f0))

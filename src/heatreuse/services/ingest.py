@@ -54,12 +54,15 @@ class FileIngestReport:
         return self.result.received / self.duration_s if self.duration_s > 0 else 0.0
 
 
-def opened_store(store_url: str | None = None) -> contextlib.AbstractContextManager[Any]:
+def opened_store(
+    store_url: str | None = None, *, create: bool = False
+) -> contextlib.AbstractContextManager[Any]:
     """Open the store at ``store_url`` (default: :func:`heatreuse.store.default_store_url`),
-    closed on exit."""
+    closed on exit; ``create`` as in :func:`heatreuse.store.open_store` (False: it
+    must exist, for commands that only read)."""
     from heatreuse.store import using_store
 
-    return using_store(store_url)
+    return using_store(store_url, create=create)
 
 
 def parse_not_before(text: str | None) -> dt.datetime | None:

@@ -10,12 +10,13 @@ The ledger lives in the store database (tables ``ledger_log`` / ``ledger_meta``,
   first use.
 
 :func:`update_ledger` is idempotent: it first checks the database log against the
-published checkpoints (a rewritten row stops it), appends method / emission-factor
-/ SLA / site-configuration entries when they changed, builds every complete hour
-after the watermark (one ``ledger_interval`` entry each), re-checks the last
-``recheck_hours`` already-ledgered hours and appends a ``ledger_correction`` for
-each hour whose data changed, moves the watermark in the same transaction, and
-signs a checkpoint of the new size.
+published checkpoints (a rewritten row stops it) and refuses entries beyond the last
+checkpoint that it did not write itself (:func:`check_signed_tail`); it collects
+method / emission-factor / SLA / site-configuration entries when they changed, one
+``ledger_interval`` entry per complete hour after the watermark, and a
+``ledger_correction`` for each of the last ``recheck_hours`` already-ledgered hours
+whose data changed; it appends them together with the signed checkpoint of the new
+size and the new watermark (one transaction), then publishes the checkpoint.
 
 An hour is complete when the store holds readings up to its end (within
 :data:`COMPLETE_TOLERANCE_S`) and it lies in the past.
@@ -28,6 +29,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +37,13 @@ from typing import Any
 
 import pandas as pd
 
-from heatreuse.errors import HeatreuseError, LedgerConflictError, LedgerError
+from heatreuse.errors import (
+    HeatreuseError,
+    LedgerConflictError,
+    LedgerError,
+    LedgerIntegrityError,
+    VerificationError,
+)
 from heatreuse.ledger.build import (
     ENTRY_CORRECTION,
     ENTRY_EMISSION_FACTORS,
@@ -55,9 +63,10 @@ from heatreuse.ledger.build import (
     site_config_hash,
     sla_entry,
 )
-from heatreuse.ledger.checkpoint import parse_note, verify_checkpoint
+from heatreuse.ledger.checkpoint import Checkpoint, parse_note, verify_checkpoint
 from heatreuse.ledger.keys import (
     SigningKey,
+    VerifierKey,
     generate_signing_key,
     load_signing_key,
     parse_vkey,
@@ -85,9 +94,10 @@ from heatreuse.ledger.store_log import (
 )
 from heatreuse.ledger.tlog import DirectoryCheckpointStore, TransparencyLog
 from heatreuse.ledger.verify import TotalSpec, export_log
+from heatreuse.locations import make_private_dirs
 from heatreuse.services import sla as sla_service
 from heatreuse.site.model import Site
-from heatreuse.store import default_store_url, using_store
+from heatreuse.store import default_store_url, open_store, using_store
 
 __all__ = [
     "COMPLETE_TOLERANCE_S",
@@ -143,22 +153,26 @@ def _key_path(site: Site, key_path: str | os.PathLike[str] | None) -> Path:
 
 
 def _load_or_create_key(path: Path, origin: str, cp_dir: Path) -> SigningKey:
-    if path.exists():
-        key = load_signing_key(path)
-        if key.name != origin:
-            raise LedgerError(
-                f"{path}: signing key is named {key.name!r}, expected {origin!r} (the log origin)"
-            )
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        make_private_dirs(path.parent)
         with contextlib.suppress(OSError):
             os.chmod(path.parent, 0o700)
-        key = generate_signing_key(origin)
-        save_signing_key(key, path)
-    cp_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            save_signing_key(generate_signing_key(origin), path)
+        except LedgerError:
+            if not path.exists():
+                raise  # else a concurrent `ledger update` created it first: use that one
+    key = load_signing_key(path)
+    if key.name != origin:
+        raise LedgerError(
+            f"{path}: signing key is named {key.name!r}, expected {origin!r} (the log origin)"
+        )
+    make_private_dirs(cp_dir)
     vkey_file = cp_dir / "public_key.vkey"
-    if not vkey_file.exists():
-        vkey_file.write_text(key.vkey() + "\n", encoding="utf-8")
+    if not vkey_file.exists():  # written whole (temporary file, rename): readers never see half
+        tmp = cp_dir / f".public_key.vkey.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(key.vkey() + "\n", encoding="utf-8")
+        os.replace(tmp, vkey_file)
     elif parse_vkey(vkey_file.read_text(encoding="utf-8")).public_key != key.public_key:
         raise LedgerError(
             f"{vkey_file}: the published verifier key does not belong to the signing key "
@@ -190,9 +204,17 @@ def open_ledger(
     *,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     key_path: str | os.PathLike[str] | None = None,
+    create: bool = False,
 ) -> Iterator[LedgerContext]:
-    """Open a site's ledger (creating the tables on first use)."""
-    db = open_ledger_database(store_url or default_store_url())
+    """Open a site's ledger.
+
+    The store at ``store_url`` must exist (:class:`~heatreuse.errors.StoreNotFoundError`
+    otherwise) unless ``create`` (writers: ``ledger update``), which creates the store
+    and the ledger tables when missing. Opened without ``create``, a store without
+    ledger tables reads as an empty ledger and nothing is written by opening.
+    """
+    open_store(store_url, create=create).close()  # the store, its schema version
+    db = open_ledger_database(store_url or default_store_url(), create=create)
     try:
         cp_dir = _checkpoint_dir(site, checkpoint_dir)
         log = TransparencyLog(
@@ -218,33 +240,126 @@ def check_against_checkpoints(ctx: LedgerContext) -> int:
 
     Raises
     ------
-    LedgerError
-        When a checkpoint's signature fails, it covers more entries than the database
-        holds (entries deleted) or its root differs (entries rewritten); the message
-        names the checkpoint file.
+    LedgerIntegrityError
+        When a checkpoint covers more entries than the database holds (entries
+        deleted) or its root differs (entries rewritten); the message names the
+        checkpoint file.
+    VerificationError
+        When a published checkpoint's signature fails.
     """
+    return len(_checked_checkpoints(ctx))
+
+
+def _checked_checkpoints(ctx: LedgerContext) -> list[Checkpoint]:
+    """The published checkpoints, each verified and matched against the database."""
     notes = ctx.log.signed_checkpoints()
     vkey = _published_vkey(ctx)
     if notes and vkey is None:
         raise LedgerError(f"{ctx.checkpoint_dir}: checkpoints exist but public_key.vkey is missing")
     if not notes:
-        return 0
+        return []
     verifier = parse_vkey(vkey or "", str(ctx.checkpoint_dir / "public_key.vkey"))
+    checked: list[Checkpoint] = []
     for note in notes:
         cp = verify_checkpoint(note, verifier, f"{ctx.checkpoint_dir}/checkpoint")
         where = ctx.checkpoint_dir / f"{cp.size}.txt"
         if cp.size > ctx.log.size:
-            raise LedgerError(
+            raise LedgerIntegrityError(
                 f"{where}: published checkpoint covers {cp.size} entries but the database "
                 f"ledger of site {ctx.site.id!r} holds only {ctx.log.size}: entries were deleted"
             )
         if ctx.log.root_hash(cp.size) != cp.root_hash:
-            raise LedgerError(
+            raise LedgerIntegrityError(
                 f"{where}: the database ledger of site {ctx.site.id!r} no longer matches this "
                 f"published checkpoint (root of entries 0..{cp.size - 1} differs): rows were "
                 "rewritten in the database; run `heatreuse verify` on an export to locate them"
             )
-    return len(notes)
+        checked.append(cp)
+    return checked
+
+
+def _head_verifier(ctx: LedgerContext) -> VerifierKey | None:
+    """The log's public key: the published one, else that of an existing signing key."""
+    vkey = _published_vkey(ctx)
+    if vkey is not None:
+        return parse_vkey(vkey, str(ctx.checkpoint_dir / "public_key.vkey"))
+    if ctx.key_path.exists():
+        return load_signing_key(ctx.key_path).verifier
+    return None
+
+
+def check_signed_tail(
+    ctx: LedgerContext, published: Sequence[Checkpoint] | None = None
+) -> str | None:
+    """Make sure every database entry is covered by a checkpoint this ledger signed.
+
+    Entries beyond the last published checkpoint are accepted only when the database's
+    signed head (written in the same transaction as the entries by
+    :meth:`~heatreuse.ledger.tlog.TransparencyLog.append_signed`) verifies with the
+    log's key and covers exactly the stored entries: an update that was interrupted
+    after writing and before publishing. Its checkpoint is published now.
+
+    Parameters
+    ----------
+    ctx
+        The open ledger.
+    published
+        The published checkpoints as checked by :func:`check_against_checkpoints`
+        (default: checked here). Sizes come from the signed notes, not file names.
+
+    Returns
+    -------
+    str or None
+        A note when an interrupted update's checkpoint was published, else None.
+
+    Raises
+    ------
+    LedgerIntegrityError
+        When entries beyond the last signed checkpoint were not written by a signed
+        append (e.g. a row INSERTed straight into ``ledger_log``); the message names
+        the index range. Nothing is signed.
+    """
+    if published is None:
+        published = _checked_checkpoints(ctx)
+    size = ctx.log.size
+    signed = max((cp.size for cp in published), default=0)
+    if size <= signed:
+        return None  # fewer entries than published: check_against_checkpoints reports it
+    note = ctx.log.storage.signed_head()
+    verifier = _head_verifier(ctx)
+    why = "the database holds no signed head"
+    if note is not None and verifier is None:
+        why = "no public key or signing key of this ledger was found to check it"
+    elif note is not None and verifier is not None:
+        try:
+            head = verify_checkpoint(note, verifier, "database signed head")
+        except VerificationError as exc:
+            why = f"the database's signed head does not verify ({exc})"
+        else:
+            if head.origin != ctx.log.origin:
+                why = f"the database's signed head names the log {head.origin!r}"
+            elif head.size != size:
+                why = f"the database's signed head covers {head.size} entries, not {size}"
+            elif head.root_hash != ctx.log.root_hash(size):
+                why = "the database's signed head has another root than the stored entries"
+            else:
+                ctx.log.checkpoints.save_checkpoint(size, note)
+                return (
+                    f"checkpoint {size} signed by an interrupted `ledger update` was published now"
+                )
+    first = signed
+    span = f"entry {first}" if first == size - 1 else f"entries {first}..{size - 1}"
+    last = f"checkpoint {signed}" if signed else "no checkpoint yet"
+    raise LedgerIntegrityError(
+        f"ledger of site {ctx.site.id!r}: {span} in the database "
+        f"{'is' if first == size - 1 else 'are'} not covered by a checkpoint that "
+        f"`heatreuse ledger update` signed (last published: {last} in "
+        f"{ctx.checkpoint_dir}; {why}): "
+        f"{'it was' if first == size - 1 else 'they were'} written to ledger_log outside "
+        "heatreuse (a direct INSERT?) and will not be signed. Nothing was appended. Have "
+        "a database administrator examine those rows (ledger_log is append-only: "
+        "removing them means lifting its triggers) or restore the database from a backup."
+    )
 
 
 def latest_checkpoint(ctx: LedgerContext) -> dict[str, Any] | None:
@@ -472,9 +587,11 @@ def update_ledger(
 
     Raises
     ------
+    LedgerIntegrityError
+        When the database ledger does not match a published checkpoint, or holds
+        entries beyond the last checkpoint that no signed append wrote (exit 3).
     LedgerError
-        When the database ledger does not match a published checkpoint, or the
-        store cannot be read.
+        When the store cannot be read.
 
     Notes
     -----
@@ -518,8 +635,14 @@ def _update_once(
     lp = points or ledger_points(site)
     url = store_url or default_store_url()
     notes: list[str] = []
-    with open_ledger(site, url, checkpoint_dir=checkpoint_dir, key_path=key_path) as ctx:
-        checked = check_against_checkpoints(ctx)
+    with open_ledger(
+        site, store_url, checkpoint_dir=checkpoint_dir, key_path=key_path, create=True
+    ) as ctx:
+        published = _checked_checkpoints(ctx)
+        checked = len(published)
+        recovered = check_signed_tail(ctx, published)
+        if recovered is not None:
+            notes.append(recovered)
         key = _load_or_create_key(ctx.key_path, ctx.log.origin, ctx.checkpoint_dir)
         entries = ctx.log.entries()
         new: list[dict[str, Any]] = _config_entries(site, entries)
@@ -542,7 +665,7 @@ def _update_once(
 
         n_intervals = n_corrections = 0
         new_watermark = watermark
-        with using_store(url, store) as st:
+        with using_store(url, store, create=True) as st:
             ids = lp.all_points()
             lookback_start = (
                 watermark - pd.Timedelta(hours=recheck_hours) if watermark is not None else None
@@ -611,13 +734,12 @@ def _update_once(
             meta[_META_WATERMARK] = new_watermark.strftime("%Y-%m-%dT%H:%M:%SZ")
         if new:
             storage.stage_meta(meta)
-            ctx.log.extend(new)
+            ctx.log.append_signed(new, key)  # entries and their checkpoint: one step
         elif new_watermark != watermark:
             ctx.db.set_meta(site.id, meta)
         cp_path = None
         root_b64 = None
-        if ctx.log.size > 0:
-            ctx.log.sign_checkpoint(key)
+        if ctx.log.size > 0:  # published: by append_signed or before (check_signed_tail)
             cp_path = str(ctx.checkpoint_dir / f"{ctx.log.size}.txt")
             root_b64 = base64.b64encode(ctx.log.root_hash()).decode("ascii")
         return UpdateResult(
@@ -683,22 +805,27 @@ def export_ledger(
     Raises
     ------
     LedgerError
-        Empty ledger, or the database no longer matches a published checkpoint.
+        Empty ledger.
+    LedgerIntegrityError
+        The database no longer matches a published checkpoint, or holds entries that
+        no checkpoint of this ledger covers (export never signs; see
+        :func:`check_signed_tail`).
     """
     with open_ledger(site, store_url, checkpoint_dir=checkpoint_dir, key_path=key_path) as ctx:
         if ctx.log.size == 0:
             raise LedgerError(
                 f"ledger of site {site.id!r} is empty; run `heatreuse ledger update` first"
             )
-        check_against_checkpoints(ctx)
+        check_signed_tail(
+            ctx, _checked_checkpoints(ctx)
+        )  # never signs: publishes an interrupted update's head or refuses
         notes = ctx.log.signed_checkpoints()
-        last = latest_checkpoint(ctx)
-        if last is None or last["size"] != ctx.log.size:
-            key = _load_or_create_key(ctx.key_path, ctx.log.origin, ctx.checkpoint_dir)
-            ctx.log.sign_checkpoint(key)
-            notes = ctx.log.signed_checkpoints()
         vkey = _published_vkey(ctx)
-        assert vkey is not None
+        if vkey is None:
+            raise LedgerError(
+                f"{ctx.checkpoint_dir}: public_key.vkey is missing; run `heatreuse ledger "
+                "update` to publish it"
+            )
         entries = ctx.log.entries()
         return export_log(out_dir, entries, notes, vkey, total_specs(entries))
 
@@ -743,11 +870,11 @@ def export_eed(
     checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[Path, Path]:
     """Write the EU EED report of ``year`` as JSON and CSV; returns both paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     with open_ledger(site, store_url, checkpoint_dir=checkpoint_dir) as ctx:
         report = eed_report(site, _entries(ctx), year)
         report["checkpoint"] = _anchor(latest_checkpoint(ctx))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     json_path = out / f"eed_{site.id}_{year}.json"
     csv_path = out / f"eed_{site.id}_{year}.csv"
     json_path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
@@ -787,12 +914,12 @@ def monthly_report(
     per = parse_period(period)
     if len(per.label) != 7:
         raise LedgerError(f"--period: expected a month YYYY-MM, got {period!r}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     url = store_url or default_store_url()
-    with open_ledger(site, url, checkpoint_dir=checkpoint_dir) as ctx:
+    with open_ledger(site, store_url, checkpoint_dir=checkpoint_dir) as ctx:
         entries = _entries(ctx)
         cp = latest_checkpoint(ctx)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     kpis = compute_kpis(site, entries, per)
     frame = intervals_frame(entries)
     method = _last_of(entries, ENTRY_METHOD)

@@ -341,7 +341,7 @@ class IngestService:
         if self._started_at is not None:
             return
         if self.store is None:
-            self.store = open_store(self.config.store_url or default_store_url())
+            self.store = open_store(self.config.store_url or default_store_url(), create=True)
         self.ingestor = make_ingestor(self.site, self.store, clock=self.clock)
         self._started_at = time.monotonic()
         self._loop = LoopThread(f"serve-{self.site.id}")

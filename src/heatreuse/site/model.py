@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from heatreuse.site.base import SiteModel, plausible_range
+from heatreuse.site.monitoring import Monitoring
 from heatreuse.site.points import PointsConfig
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+class _Model(SiteModel):
+    """Frozen, no unknown fields; numbers finite and plausible (:mod:`heatreuse.site.base`)."""
 
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -75,7 +77,7 @@ class Rack(_Model):
 
     id: Identifier
     nameplate_power_w: PositiveFloat
-    count: Annotated[int, Field(ge=1)] = 1
+    count: Annotated[int, Field(ge=1, le=100_000)] = 1
 
 
 class Utilisation(_Model):
@@ -155,6 +157,17 @@ class Compute(_Model):
     other_power_w: NonNegativeFloat = Field(
         0.0, description="Constant non-IT electricity: lighting, controls, UPS losses."
     )
+
+    @model_validator(mode="after")
+    def _plausible_total(self) -> Compute:
+        high = plausible_range("nameplate_it_power_w")[1]
+        if self.nameplate_it_power_w > high:
+            raise ValueError(
+                f"racks: expected a total nameplate IT power (count x nameplate_power_w) of at "
+                f"most {high:g} W (the plausible range for a site); got "
+                f"{self.nameplate_it_power_w:g} W"
+            )
+        return self
 
     @property
     def nameplate_it_power_w(self) -> float:
@@ -604,6 +617,7 @@ class Site(_Model):
     contract: Contract
     ownership: Ownership
     points: PointsConfig = Field(default_factory=PointsConfig)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
 
     _source_path: Path | None = PrivateAttr(default=None)
 

@@ -124,9 +124,10 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from heatreuse.errors import SiteConfigError
+from heatreuse.site.base import SiteModel
 from heatreuse.units import UNIT_SUFFIXES, split_unit_suffix, unit_factor
 
 if TYPE_CHECKING:
@@ -159,8 +160,8 @@ PRESSURE_RANGE_BAR = (0.0, 16.0)
 MAX_REGISTER_KWH = 1.0e10
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+class _Model(SiteModel):
+    """Frozen, no unknown fields; numbers finite and plausible (:mod:`heatreuse.site.base`)."""
 
 
 # --------------------------------------------------------------------------- modbus

@@ -29,8 +29,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
-from heatreuse.locations import StoreURL, default_store_url, heatreuse_home, parse_store_url
+from heatreuse.errors import StoreNotFoundError, StoreVersionError
+from heatreuse.locations import (
+    StoreURL,
+    default_store_url,
+    heatreuse_home,
+    parse_store_url,
+    redact_url,
+)
 from heatreuse.store.base import (
     Conflict,
     Migration,
@@ -60,6 +68,7 @@ __all__ = [
     "WriteResult",
     "default_store_url",
     "heatreuse_home",
+    "init_store",
     "open_store",
     "parse_store_url",
     "to_epoch_us",
@@ -67,8 +76,8 @@ __all__ = [
 ]
 
 
-def open_store(url: str | None = None) -> Store:
-    """Open (creating and migrating if needed) the store at ``url``.
+def open_store(url: str | None = None, *, create: bool = False) -> Store:
+    """Open the store at ``url``; create it only when asked to.
 
     Parameters
     ----------
@@ -76,32 +85,93 @@ def open_store(url: str | None = None) -> Store:
         ``sqlite:///relative.db``, ``sqlite:////abs/path.db``,
         ``postgresql://user@host:port/db[?schema=name]``; ``None`` means
         :func:`default_store_url`.
+    create
+        False (the default, for everything that reads): the store must exist at the
+        newest schema version; opening creates and writes nothing (no file, folder,
+        schema or table). True (writers: ingest, serve, ``ledger update``, ``store
+        init``, the demo): a missing SQLite file is created with mode 0600 in a folder
+        made with mode 0700, a missing PostgreSQL schema is created, and the tables
+        are created or migrated to the newest version.
 
     Raises
     ------
+    heatreuse.errors.StoreNotFoundError
+        ``create`` is false and there is no heatreuse store at the URL; the message
+        says what is there instead and how to create one.
     heatreuse.errors.StoreError
-        Bad URL (the message names what came and what is expected), or the
-        database cannot be reached or opened.
+        Bad URL (the message names what came and what is expected), the database
+        cannot be reached or opened, or (not creating) its schema version is older
+        or newer than this heatreuse's.
     """
     parsed = parse_store_url(url if url is not None else default_store_url())
-    if parsed.backend == "sqlite":
-        from heatreuse.store.sqlite import SQLiteStore
+    try:
+        if parsed.backend == "sqlite":
+            from heatreuse.store.sqlite import SQLiteStore
 
-        return SQLiteStore(parsed)
-    from heatreuse.store.postgres import PostgresStore
+            return SQLiteStore(parsed, create=create)
+        from heatreuse.store.postgres import PostgresStore
 
-    return PostgresStore(parsed)
+        return PostgresStore(parsed, create=create)
+    except StoreNotFoundError as exc:
+        if url is not None:
+            raise
+        raise StoreNotFoundError(
+            exc.url,
+            f"{exc.found} (this is the default store, $HEATREUSE_HOME/heatreuse.db; "
+            "--store URL names another)",
+        ) from None
 
 
 @contextlib.contextmanager
-def using_store(url: str | None = None, store: Store | None = None) -> Iterator[Store]:
+def using_store(
+    url: str | None = None, store: Store | None = None, *, create: bool = False
+) -> Iterator[Store]:
     """Use ``store`` if given (left open: its owner closes it), else open ``url`` and close
-    it on exit. The one way services borrow or open a store."""
+    it on exit. The one way services borrow or open a store; ``create`` as in
+    :func:`open_store` (False: the store must exist)."""
     if store is not None:
         yield store
         return
-    opened = open_store(url)
+    opened = open_store(url, create=create)
     try:
         yield opened
     finally:
         opened.close()
+
+
+def init_store(url: str | None = None) -> dict[str, Any]:
+    """Create the store at ``url`` if there is none, migrate it if it is older.
+
+    ``heatreuse store init URL``: the explicit way to make a store that commands which
+    only read can then use (see :func:`open_store` with ``create=True`` for what is
+    created, and with which file modes).
+
+    Returns
+    -------
+    dict
+        ``url`` (password masked), ``action`` (``"created"``, ``"migrated"`` or
+        ``"unchanged"``), ``schema_version_before`` (0 when created),
+        ``schema_version`` and ``found`` (what was at the URL before a creation, else
+        None).
+    """
+    found: str | None = None
+    try:
+        with open_store(url) as existing:
+            before = existing.schema_version()
+    except StoreNotFoundError as exc:
+        before, found = 0, exc.found
+    except StoreVersionError as exc:
+        if exc.current > exc.newest:
+            raise
+        before = exc.current
+    with open_store(url, create=True) as store:
+        after = store.schema_version()
+        shown = redact_url(store.url)
+    action = "created" if found is not None else "migrated" if after != before else "unchanged"
+    return {
+        "url": shown,
+        "action": action,
+        "schema_version_before": before,
+        "schema_version": after,
+        "found": found,
+    }

@@ -40,16 +40,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from heatreuse.errors import StoreError
-from heatreuse.locations import (
-    StoreURL,
-)
+from heatreuse.errors import StoreError, StoreNotFoundError, StoreVersionError
+from heatreuse.locations import StoreURL, redact_url
 from heatreuse.store import rollups
 
 Resolution = Literal["raw", "1min", "15min", "1h"]
@@ -251,6 +248,11 @@ class Migration:
 # --------------------------------------------------------------------------- helpers
 
 
+def store_not_found(parsed: StoreURL, found: str) -> StoreNotFoundError:
+    """The :class:`~heatreuse.errors.StoreNotFoundError` of ``parsed`` (password masked)."""
+    return StoreNotFoundError(redact_url(parsed.url), found)
+
+
 def now_us() -> int:
     """Current time [µs since epoch, UTC]."""
     return int(dt.datetime.now(dt.UTC).timestamp() * 1_000_000)
@@ -385,7 +387,9 @@ class Store(abc.ABC):
     """The time-series and system-of-record store (one site or a fleet).
 
     Open with :func:`heatreuse.store.open_store`; use as a context manager or
-    call :meth:`close`. Migrations are applied on open. A store object is
+    call :meth:`close`. Opened with ``create=True`` (writers), the store is created if
+    missing and migrated; otherwise it must exist at the newest schema version
+    (:meth:`require_schema`) and opening writes nothing. A store object is
     thread-safe (calls are serialised by a lock); open several for parallelism.
     It keeps no state in memory between calls: counters belong to the service.
 
@@ -572,6 +576,51 @@ class Store(abc.ABC):
                 )
             return max(current, len(migrations))
 
+    def require_schema(self, component: str, migrations: Sequence[Migration]) -> int:
+        """Check, without writing, that a component is at the newest schema version.
+
+        What a store opened for use (not creation) does instead of migrating: a
+        migration is a write, and one run by a reader while an older heatreuse still
+        writes the store would leave tables that the older writer does not maintain.
+
+        Returns
+        -------
+        int
+            The version (``len(migrations)``).
+
+        Raises
+        ------
+        heatreuse.errors.StoreVersionError
+            The component is at an older version (the message says to run ``heatreuse
+            store init URL``, which migrates) or at a newer one (upgrade heatreuse).
+        """
+        newest = len(migrations)
+        with self.transaction(write=False) as tx:
+            current = self._schema_version(tx, component)
+        shown = redact_url(self.url)
+        if current > newest:
+            raise StoreVersionError(
+                f"store {shown!r}: component {component!r} is at schema version {current}, "
+                f"newer than this heatreuse knows ({newest}); upgrade heatreuse",
+                component,
+                current,
+                newest,
+            )
+        if current < newest:
+            import shlex
+
+            raise StoreVersionError(
+                f"store {shown!r}: component {component!r} is at schema version {current}; "
+                f"this heatreuse reads version {newest}. Commands that only read do not "
+                f"migrate: run `heatreuse store init {shlex.quote(shown)}` to migrate it "
+                "(stop heatreuse writers of an older version first), or start a writer "
+                "(`heatreuse serve`, `heatreuse ingest`), which migrates on open",
+                component,
+                current,
+                newest,
+            )
+        return current
+
     def schema_version(self, component: str = "store") -> int:
         """Schema version of a component (0 when none applied)."""
         with self.transaction(write=False) as tx:
@@ -675,14 +724,8 @@ class Store(abc.ABC):
                 return None
             return pd.Timestamp(us, unit="us", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-        url = urlsplit(self.url)
-        shown = self.url
-        if url.password:
-            shown = urlunsplit(
-                url._replace(netloc=url.netloc.replace(f":{url.password}@", ":***@"))
-            )
         return {
-            "url": shown,
+            "url": redact_url(self.url),
             "schema_version": version,
             "sites": self.list_sites(),
             "series": len(sids),

@@ -36,7 +36,7 @@ from psycopg import sql as pgsql
 from heatreuse.errors import StoreError
 from heatreuse.locations import StoreURL
 from heatreuse.store import rollups
-from heatreuse.store.base import SQLSession, Store, to_sql_params
+from heatreuse.store.base import SQLSession, Store, store_not_found, to_sql_params
 from heatreuse.store.schema import SCHEMA_VERSION_DDL, STORE_MIGRATIONS
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
@@ -133,8 +133,12 @@ class _Session(SQLSession):
         return int(self.cur.rowcount)
 
 
-def connect(conninfo: str, schema: str | None) -> psycopg.Connection[Any]:
-    """Open an autocommit psycopg connection, creating and selecting ``schema`` if given."""
+def connect(conninfo: str, schema: str | None, create: bool = True) -> psycopg.Connection[Any]:
+    """Open an autocommit psycopg connection and select ``schema`` if given.
+
+    With ``create`` a missing schema is created; without it nothing is created (the
+    ``search_path`` names the schema whether it exists or not: see :func:`find_store`).
+    """
     try:
         conn = psycopg.connect(conninfo, autocommit=True)
     except psycopg.Error as exc:
@@ -144,9 +148,62 @@ def connect(conninfo: str, schema: str | None) -> psycopg.Connection[Any]:
         ) from exc
     if schema:
         ident = pgsql.Identifier(schema)
-        conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
+        if create:
+            conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
         conn.execute(pgsql.SQL("SET search_path TO {}").format(ident))
     return conn
+
+
+def find_store(conn: psycopg.Connection[Any], schema: str | None) -> str | None:
+    """Look, without creating anything, for a heatreuse store on an open connection.
+
+    Parameters
+    ----------
+    conn
+        A connection from :func:`connect` (``search_path`` set to ``schema``).
+    schema
+        The URL's schema, or None for the server's default ``search_path``.
+
+    Returns
+    -------
+    str or None
+        None when the (current) schema holds a heatreuse store; else what is there
+        instead (one clause for :class:`~heatreuse.errors.StoreNotFoundError`).
+    """
+    dbname = conn.info.dbname
+    if (
+        schema
+        and not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    ):
+        return f"database {dbname!r} has no schema {schema!r}"
+    row = conn.execute("SELECT current_schema()").fetchone()
+    current = row[0] if row else None
+    if current is None:
+        return f"no schema of the search_path of database {dbname!r} exists"
+    version = None
+    has_table = conn.execute(
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = 'schema_version'",
+        (current,),
+    ).fetchone()
+    if has_table:
+        got = conn.execute(
+            pgsql.SQL(
+                "SELECT MAX(version) FROM {}.schema_version WHERE component = 'store'"
+            ).format(pgsql.Identifier(current))
+        ).fetchone()
+        version = got[0] if got else None
+    if version is not None:
+        return None
+    others = conn.execute(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'v', 'm', 'p', 'f')",
+        (current,),
+    ).fetchone()
+    n = int(others[0]) if others else 0
+    return f"schema {current!r} of database {dbname!r} has no heatreuse tables" + (
+        f" (it holds {n} other table(s) or view(s))" if n else " (it is empty)"
+    )
 
 
 class PostgresStore(Store):
@@ -154,15 +211,21 @@ class PostgresStore(Store):
 
     dialect = "postgresql"
 
-    def __init__(self, parsed: StoreURL) -> None:
+    def __init__(self, parsed: StoreURL, create: bool = False) -> None:
         super().__init__(parsed)
         assert parsed.conninfo is not None
-        self._conn = connect(parsed.conninfo, parsed.schema)
+        self._conn = connect(parsed.conninfo, parsed.schema, create=create)
         self._lock_prefix = f"{parsed.schema or 'public'}:"
         self._session = _Session(self._conn)
         try:
-            self._conn.execute(SCHEMA_VERSION_DDL)
-            self.apply_migrations("store", STORE_MIGRATIONS)
+            if create:
+                self._conn.execute(SCHEMA_VERSION_DDL)
+                self.apply_migrations("store", STORE_MIGRATIONS)
+            else:
+                found = find_store(self._conn, parsed.schema)
+                if found is not None:
+                    raise store_not_found(parsed, found)
+                self.require_schema("store", STORE_MIGRATIONS)
         except psycopg.Error as exc:
             self._conn.close()
             raise StoreError(f"PostgreSQL store {parsed.url!r}: cannot migrate ({exc})") from exc

@@ -25,9 +25,9 @@ import numpy as np
 import numpy.typing as npt
 
 from heatreuse.errors import StoreError
-from heatreuse.locations import StoreURL
+from heatreuse.locations import StoreURL, create_private_file
 from heatreuse.store import rollups
-from heatreuse.store.base import SQLSession, Store
+from heatreuse.store.base import SQLSession, Store, store_not_found
 from heatreuse.store.schema import SCHEMA_VERSION_DDL, STORE_MIGRATIONS
 
 #: Connection settings (the benchmark's bare baseline uses the same).
@@ -47,18 +47,86 @@ _ROLLUP_DTYPE = np.dtype(
 )
 
 
-def connect(path: str, synchronous: str = "normal") -> sqlite3.Connection:
-    """Open a SQLite connection with the store's settings (autocommit; explicit BEGIN)."""
+def connect(path: str, synchronous: str = "normal", create: bool = True) -> sqlite3.Connection:
+    """Open a SQLite connection with the store's settings (autocommit; explicit BEGIN).
+
+    With ``create`` a missing file is created with mode 0600 (its folder 0700, see
+    :func:`heatreuse.locations.create_private_file`; SQLite gives the ``-wal`` and
+    ``-shm`` files the same mode); without it the file must exist (never created).
+    """
+    target: str = path
+    uri = False
     if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if create:
+            create_private_file(path)
+        else:
+            target, uri = f"{Path(path).resolve().as_uri()}?mode=rw", True
     try:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, uri=uri)
         for p in PRAGMAS:
             conn.execute(p)
         conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
     except sqlite3.Error as exc:
         raise StoreError(f"SQLite store {path!r}: cannot open ({exc})") from exc
     return conn
+
+
+def find_store(parsed: StoreURL) -> str | None:
+    """Look, without creating or changing anything, for a heatreuse store at a SQLite URL.
+
+    Returns
+    -------
+    str or None
+        None when the file holds a heatreuse store; else what is there instead (one
+        clause for :class:`~heatreuse.errors.StoreNotFoundError`).
+    """
+    assert parsed.path is not None
+    if parsed.path == ":memory:":
+        return "an in-memory database (sqlite:///:memory:) is new and empty at every open"
+    p = Path(parsed.path)
+    if not p.exists():
+        found = f"no file {p}" + ("" if p.parent.is_dir() else f" (no folder {p.parent})")
+        if parsed.relative:
+            body = parsed.url.partition("://")[2][1:].partition("?")[0]
+            found += (
+                f". The URL's path {body!r} is relative (three slashes after 'sqlite:'), "
+                f"so it was looked for in the working directory {Path.cwd()}; for the "
+                f"absolute path /{body} write sqlite:////{body} (four slashes)"
+            )
+        return found
+    if p.is_dir():
+        return f"{p} is a folder, not a database file"
+    if not p.is_file():
+        return f"{p} is not a regular file"
+    if p.stat().st_size == 0:
+        return f"{p} is an empty file"
+    try:
+        conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return f"{p} cannot be opened ({exc})"
+    try:
+        tables = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            ).fetchall()
+        ]
+        version = None
+        if "schema_version" in tables:
+            row = conn.execute(
+                "SELECT MAX(version) FROM schema_version WHERE component = 'store'"
+            ).fetchone()
+            version = row[0] if row else None
+    except sqlite3.DatabaseError as exc:
+        return f"{p} is a file that is not a SQLite database ({exc})"
+    finally:
+        conn.close()
+    if version is None:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        return f"{p} is a SQLite database without heatreuse tables" + (
+            f" (it holds {len(tables)} other table(s): {shown})" if tables else " (it is empty)"
+        )
+    return None
 
 
 def interleave(*cols: npt.NDArray[Any]) -> list[Any]:
@@ -94,16 +162,23 @@ class SQLiteStore(Store):
 
     dialect = "sqlite"
 
-    def __init__(self, parsed: StoreURL) -> None:
+    def __init__(self, parsed: StoreURL, create: bool = False) -> None:
         super().__init__(parsed)
         assert parsed.path is not None
         self.path = parsed.path
-        self._conn = connect(parsed.path, parsed.synchronous)
+        if not create:
+            found = find_store(parsed)
+            if found is not None:
+                raise store_not_found(parsed, found)
+        self._conn = connect(parsed.path, parsed.synchronous, create=create)
         self._max_vars = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         self._session = _Session(self._conn)
         try:
-            self._conn.execute(SCHEMA_VERSION_DDL)
-            self.apply_migrations("store", STORE_MIGRATIONS)
+            if create:
+                self._conn.execute(SCHEMA_VERSION_DDL)
+                self.apply_migrations("store", STORE_MIGRATIONS)
+            else:
+                self.require_schema("store", STORE_MIGRATIONS)
         except BaseException:
             self._conn.close()
             raise

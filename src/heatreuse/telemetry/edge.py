@@ -94,6 +94,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from heatreuse.errors import IngestError
+from heatreuse.locations import create_private_file
 from heatreuse.telemetry.validate import RawReading
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ class EdgeBuffer:
     Parameters
     ----------
     path
-        The SQLite file (created with its directory).
+        The SQLite file (created with mode 0600, its folder with 0700, when missing).
     synchronous
         ``FULL`` (default: every commit is on disk before the source is
         acknowledged) or ``NORMAL`` (survives a process crash, not power loss).
@@ -146,10 +147,11 @@ class EdgeBuffer:
 
     def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         if synchronous.upper() not in ("FULL", "NORMAL"):
             raise IngestError(f"edge buffer: synchronous must be FULL or NORMAL, got {synchronous}")
         try:
+            # owner-only: SQLite gives the -wal and -shm files the mode of this file
+            create_private_file(self.path)
             self._conn = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0
             )
@@ -157,7 +159,7 @@ class EdgeBuffer:
             self._conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
             for ddl in _DDL:
                 self._conn.execute(ddl)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise IngestError(f"edge buffer {self.path}: cannot open ({exc})") from exc
         self._lock = threading.Lock()
         self._added = threading.Condition(self._lock)

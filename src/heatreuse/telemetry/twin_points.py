@@ -58,6 +58,18 @@ sample the same instants as one run.
 Points the twin cannot produce (custom entries with no simulation
 counterpart) are listed in :attr:`TwinPointMap.missing` and not published.
 
+Measurement noise and resolution
+--------------------------------
+A real site's sensors are never exactly constant, and rules that look for a
+stuck sensor must be tested on data that looks real. Unless ``noise=False``,
+each point gets the noise and resolution of its sensor class
+(:data:`SENSOR_CLASSES`): a Gaussian error per reading, then rounding to the
+sensor's resolution; counters (meter registers) are published in whole units
+(floor, so they stay monotonic). The noise of a reading is a function of the
+seed, the point id and the reading's instant only (a counter-based generator),
+so chunked runs, live and offline runs, and a clean run and a faulty run of the
+same site draw the same noise.
+
 References
 ----------
 Pump affinity laws (Q ~ n, H ~ n^2, P ~ n^3): Karassik et al., *Pump
@@ -169,6 +181,97 @@ class TwinReadings:
         )
 
 
+@dataclass(frozen=True)
+class SensorClass:
+    """Noise and resolution of one kind of sensor.
+
+    Attributes
+    ----------
+    sigma_abs
+        Standard deviation of the absolute error [the point's unit].
+    sigma_rel
+        Standard deviation of the relative error [fraction of the value].
+    resolution
+        Smallest step the sensor reports [the point's unit]; 0: none.
+    """
+
+    sigma_abs: float = 0.0
+    sigma_rel: float = 0.0
+    resolution: float = 0.0
+
+
+#: Sensor classes by point quantity. Temperatures: Pt1000 pairs of heat meters read to
+#: 0.01 K; a noise of 0.05 K is well inside EN 60751 class A (+-(0.15 + 0.002 |t|) K).
+#: Flow: ultrasonic meters repeat to about 1 % (EN 1434-1 class 2 allows 2 % + 0.02 qp/q).
+#: Power: derived from flow and temperature, about 1 %, read in whole W. Pressure:
+#: transmitters of 0.25 % FS on 10 bar, read to 0.01 bar. Counters: whole units.
+SENSOR_CLASSES: dict[str, SensorClass] = {
+    "temperature": SensorClass(sigma_abs=0.05, resolution=0.01),
+    "volume_flow": SensorClass(sigma_rel=0.01, resolution=0.001),
+    "power": SensorClass(sigma_rel=0.01, resolution=1.0),
+    "pressure": SensorClass(sigma_abs=0.01, resolution=0.01),
+    "speed": SensorClass(resolution=0.001),
+}
+#: Counters (meter registers) are published in whole units of the point [kWh].
+COUNTER_RESOLUTION = 1.0
+_U64 = np.uint64
+
+
+def _splitmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """SplitMix64 finaliser (Steele, Lea, Flood 2014): a counter-based 64-bit hash."""
+    with np.errstate(over="ignore"):
+        z = x + _U64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
+        return np.asarray(z ^ (z >> _U64(31)), dtype=np.uint64)
+
+
+def standard_normal_at(seed: int, point_id: str, epoch_s: npt.NDArray[np.int64]) -> FloatArray:
+    """Standard normal draws that depend only on (seed, point id, instant) [1].
+
+    Box-Muller on two SplitMix64 uniforms; the same instant of the same point gives
+    the same draw in any chunk or run.
+    """
+    import zlib
+
+    key = _U64((seed * 0x100000001B3 + zlib.crc32(point_id.encode())) & 0xFFFFFFFFFFFFFFFF)
+    t = epoch_s.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        a = _splitmix64((t * _U64(2)) ^ key)
+        b = _splitmix64((t * _U64(2) + _U64(1)) ^ key)
+    u1 = ((a >> _U64(11)).astype(np.float64) + 1.0) / 9007199254740993.0  # (0, 1]
+    u2 = (b >> _U64(11)).astype(np.float64) / 9007199254740992.0
+    out: FloatArray = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    return out
+
+
+def apply_sensor(
+    point: Point, values: FloatArray, epoch_s: npt.NDArray[np.int64], seed: int
+) -> FloatArray:
+    """What the point's sensor reports for the true ``values`` [the point's unit].
+
+    Counters are floored to whole units; other points get their class's noise and
+    resolution (:data:`SENSOR_CLASSES`) and stay inside the point's range; status
+    points and unknown quantities pass unchanged.
+    """
+    if point.kind == "counter":
+        # (the tiny lift keeps a value summed in another chunk order, 4.999999999999 for
+        # 5, on the same side of a whole unit: live and offline twins publish the same)
+        out: FloatArray = np.floor(values / COUNTER_RESOLUTION + 1e-9) * COUNTER_RESOLUTION
+        return out
+    cls = SENSOR_CLASSES.get(point.quantity)
+    if cls is None or point.kind == "status":
+        return values
+    noisy = values
+    if cls.sigma_abs or cls.sigma_rel:
+        z = standard_normal_at(seed, point.id, epoch_s)
+        noisy = values + z * (cls.sigma_abs + cls.sigma_rel * np.abs(values))
+    if cls.resolution:
+        noisy = np.round(noisy / cls.resolution) * cls.resolution
+    clipped: FloatArray = np.clip(noisy, point.min_value, point.max_value)
+    return clipped
+
+
 def _every_steps(interval_s: float, step_s: int) -> int:
     return max(1, math.ceil(interval_s / step_s - 1e-9))
 
@@ -184,10 +287,27 @@ class TwinPointMap:
         Simulation step [s].
     site_points
         The expanded point list; default ``expand_points(site)``.
+    noise
+        Publish what real sensors report (noise, resolution, whole-unit registers;
+        see the module docstring) instead of the simulation's exact values.
+    seed
+        Seed of the sensor noise; default derived from the site id.
     """
 
-    def __init__(self, site: Site, step_s: int, site_points: SitePoints | None = None) -> None:
+    def __init__(
+        self,
+        site: Site,
+        step_s: int,
+        site_points: SitePoints | None = None,
+        *,
+        noise: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        import zlib
+
         self.site = site
+        self.noise = bool(noise)
+        self.seed = int(seed) if seed is not None else zlib.crc32(site.id.encode())
         self.step_s = int(step_s)
         self.site_points = site_points or expand_points(site)
         plant = site.plant
@@ -345,11 +465,8 @@ class TwinPointMap:
 
     def _pump_power(self, c: _Ctx, pump_id: str) -> FloatArray:
         pump = self._pumps[pump_id]
-        rated = self._role_flow[pump.role]
-        if pump.role == "secondary" and not self._has_customer_pump and rated > 0:
-            xs = c.col("flow_secondary_m3_per_h") / rated
-            xc = c.col("flow_customer_m3_per_h") / rated
-            return pump.rated_power_w * (xs**3 + xc**3)
+        # (a secondary pump that also drives the customer circuit runs at the larger of the
+        # two flows, as its speed point says; its power follows that speed: affinity law)
         x = self._pump_speed(c, pump_id)
         return pump.rated_power_w * x**3
 
@@ -408,9 +525,12 @@ class TwinPointMap:
         if unknown:
             raise TwinError(f"twin points: {unknown} are not points the twin produces")
         values = np.empty((len(ids), n))
+        epoch_s = pd.DatetimeIndex(frame.index).as_unit("s").asi8
+        by_id = {p.id: p for p in self.points}
         for i, pid in enumerate(ids):
             values[i] = self._producers[pid](ctx)
-        epoch_s = pd.DatetimeIndex(frame.index).as_unit("s").asi8
+            if self.noise:
+                values[i] = apply_sensor(by_id[pid], values[i], epoch_s, self.seed)
         intervals = np.array([self.interval_s[p] for p in ids], dtype=np.int64)
         sampled = (epoch_s[None, :] % intervals[:, None]) == 0
         readings = TwinReadings(
