@@ -84,6 +84,8 @@ class QuarantineReason(enum.StrEnum):
     BEFORE_RETENTION = "before_retention"
     DEVICE_EXCEPTION = "device_exception"
     STORE_REFUSED = "store_refused"
+    IMPLAUSIBLE_DECODE = "implausible_decode"
+    UNKNOWN_UNIT_CODE = "unknown_unit_code"
     OTHER = "other"
 
 

@@ -38,6 +38,15 @@ reason                 when
                        (:class:`~heatreuse.errors.StoreError`) for this one
                        reading; it was isolated from its batch (bisection), the
                        rest of the batch stored, the error is the detail
+``implausible_decode`` not a reading: Modbus registers that decode to no
+                       physical value (a NaN, infinite or subnormal float32,
+                       or a float32 out of range whose swapped-word reading
+                       is in range: a wrong word order); raw payload the
+                       registers; once per episode and register
+``unknown_unit_code``  not a reading: a Modbus unit-code register holds a code
+                       that is not in the device kind's code table (raw
+                       payload the registers and code); the points it scales
+                       are withheld until a known code comes; once per episode
 =====================  =======================================================
 
 Raw payloads are kept by the store in a capped, always storable form
@@ -118,6 +127,8 @@ REASONS: tuple[str, ...] = (
     "before_retention",
     "device_exception",
     "store_refused",
+    "implausible_decode",
+    "unknown_unit_code",
 )
 OK = 0
 UNPARSEABLE, UNKNOWN_POINT, WRONG_TYPE, NOT_FINITE, OUT_OF_RANGE = 1, 2, 3, 4, 5
