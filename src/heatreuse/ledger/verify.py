@@ -61,6 +61,10 @@ What :func:`verify_export` checks
 6. On a root mismatch the first bad entry is localised: exactly, from a trusted
    ``leaf_hashes.bin`` (edited / deleted / inserted / moved, per entry); otherwise to
    the range between the last matching and the first failing checkpoint.
+7. Every sealed SLA result (``sla_seal`` entry) adds up (evidence, coverage, a ``met``
+   verdict with enough data and no broken term), and a period sealed twice names the
+   earlier seal with a reason (:mod:`heatreuse.ledger.seal`); exports without seals
+   pass this check trivially.
 """
 
 from __future__ import annotations
@@ -86,6 +90,7 @@ from heatreuse.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from heatreuse.ledger.seal import check_seal_entries
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -1063,6 +1068,14 @@ class _Verifier:
                 else:  # pragma: no cover - impossible when the root matches
                     self.fail(where, f"entry {i}: inclusion proof fails", i)
 
+    # 7. sealed SLA results ------------------------------------------------------------
+
+    def check_seals(self) -> None:
+        """Each ``sla_seal`` adds up and every period's seals form one chain
+        (:func:`heatreuse.ledger.seal.check_seal_entries`)."""
+        for i, message in check_seal_entries(self.entries):
+            self.fail(f"{ENTRIES_FILE} line {i + 1}", message, i)
+
     def report(self) -> VerifyReport:
         return VerifyReport(
             directory=str(self.dir),
@@ -1122,4 +1135,5 @@ def verify_export(
     v.check_roots()
     v.localise()
     v.check_totals()
+    v.check_seals()
     return v.report()
