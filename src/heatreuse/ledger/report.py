@@ -311,7 +311,6 @@ def _sla_html(data: MonthlyReportData) -> str:
         return f'<div class="missing">{esc(data.sla_note)}</div>'
     parts = []
     for rep in data.sla:
-        att = rep.get("attainment_fraction")
         rows = [
             [
                 "Period",
@@ -319,7 +318,8 @@ def _sla_html(data: MonthlyReportData) -> str:
                 + (", binding" if rep.get("binding") else ", not binding")
                 + ")",
             ],
-            ["Attainment", "n/a" if att is None else f"{100 * att:.3f} %"],
+            ["Verdict", _verdict(rep)],
+            ["Attainment (data coverage)", _attainment(rep)],
             ["Target", f"{100 * float(rep.get('target_fraction', 0)):.2f} %"],
             [
                 "Valid / good / bad / unknown minutes",
@@ -327,9 +327,13 @@ def _sla_html(data: MonthlyReportData) -> str:
                 f"{rep.get('unknown_min')}",
             ],
             ["Error budget left", _fmt(rep.get("error_budget_left_min"), 0, "min")],
-            ["Breaches", str(len(rep.get("breaches") or []))],
+            ["Breaches (contract terms)", str(len(rep.get("breaches") or []))],
+            ["Source", _source(rep)],
         ]
         parts.append(_table(["SLA", "value"], rows))
+        shown = [*(rep.get("verdict_reasons") or []), *(rep.get("notes") or [])]
+        if shown:
+            parts.append('<p class="sub">' + "<br>".join(esc(str(x)) for x in shown) + "</p>")
         inter = rep.get("interruptions") or []
         if inter:
             irows = [
@@ -355,6 +359,37 @@ def _sla_html(data: MonthlyReportData) -> str:
     if data.sla_note:
         parts.append(f'<p class="sub">{esc(data.sla_note)}</p>')
     return "".join(parts)
+
+
+def _verdict(rep: Mapping[str, Any]) -> str:
+    """``met`` / ``BREACHED`` / ``UNKNOWN`` of an SLA report dict."""
+    verdict = str(rep.get("verdict") or "unknown")
+    return verdict if verdict == "met" else verdict.upper()
+
+
+def _attainment(rep: Mapping[str, Any]) -> str:
+    """Attainment with the data coverage beside it (a figure without its coverage misleads)."""
+    att, cov = rep.get("attainment_fraction"), rep.get("data_coverage_fraction")
+    need = rep.get("min_data_coverage_fraction")
+    return (
+        ("n/a" if att is None else f"{100 * float(att):.3f} %")
+        + " (data coverage "
+        + ("n/a" if cov is None else f"{100 * float(cov):.1f} %")
+        + ("" if need is None else f", {100 * float(need):.0f} % needed")
+        + ")"
+    )
+
+
+def _source(rep: Mapping[str, Any]) -> str:
+    """Where an SLA figure comes from: its seal in the ledger, or the store now."""
+    sealed = rep.get("sealed")
+    if not sealed:
+        return "recomputed from the store now (period not sealed)"
+    text = f"sealed in the ledger, entry {sealed.get('index')} ({sealed.get('sealed_at')})"
+    recomputed = sealed.get("recomputed") or {}
+    if recomputed and not recomputed.get("matches", True):
+        text += "; the store now gives a different result (see below)"
+    return text
 
 
 def _checkpoint_html(cp: Mapping[str, Any] | None) -> str:
@@ -541,12 +576,12 @@ def write_monthly_pdf(data: MonthlyReportData, path: str | Path) -> Path:
     lines.append("")
     if data.sla:
         for rep in data.sla:
-            att = rep.get("attainment_fraction")
             lines.append(
-                f"SLA {rep.get('period')} ({rep.get('period_kind')}): attainment "
-                f"{'n/a' if att is None else f'{100 * att:.3f} %'}, target "
+                f"SLA {rep.get('period')} ({rep.get('period_kind')}): verdict {_verdict(rep)}, "
+                f"attainment {_attainment(rep)}, target "
                 f"{100 * float(rep.get('target_fraction', 0)):.2f} %, interruptions "
-                f"{len(rep.get('interruptions') or [])}, breaches {len(rep.get('breaches') or [])}"
+                f"{len(rep.get('interruptions') or [])}, breaches (contract terms) "
+                f"{len(rep.get('breaches') or [])}; {_source(rep)}"
             )
     else:
         lines.append("SLA: " + data.sla_note)

@@ -380,6 +380,18 @@ def read_seal_entries(store: Store, site_id: str) -> list[dict[str, Any]]:
 
     Read straight from the ledger table in the store database (no table is created).
     """
+    return read_ledger_entries(store, site_id, (ENTRY_SLA_SEAL,))
+
+
+def read_ledger_entries(
+    store: Store, site_id: str, entry_types: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Entries of some types from a site's ledger, in log order, each with its ``index``.
+
+    Read straight from the ledger table in the store database (no table is created;
+    empty when the store has no ledger). Not checked against the signed checkpoints
+    (``heatreuse ledger update`` and ``ledger export`` do that).
+    """
     with store.transaction(write=False) as tx:
         if store.dialect == "sqlite":
             exists = bool(
@@ -391,9 +403,11 @@ def read_seal_entries(store: Store, site_id: str) -> list[dict[str, Any]]:
             exists = bool(tx.execute("SELECT to_regclass('ledger_log') IS NOT NULL")[0][0])
         if not exists:
             return []
+        marks = ", ".join("?" for _ in entry_types)
         rows = tx.execute(
-            "SELECT idx, entry FROM ledger_log WHERE log_id = ? AND entry_type = ? ORDER BY idx",
-            (site_id, ENTRY_SLA_SEAL),
+            f"SELECT idx, entry FROM ledger_log WHERE log_id = ? AND entry_type IN ({marks}) "
+            "ORDER BY idx",
+            (site_id, *entry_types),
         )
     out: list[dict[str, Any]] = []
     for idx, raw in rows:
@@ -444,7 +458,13 @@ def evidence_of(report: SlaReport) -> dict[str, Any]:
 
 def month_specs(defn: SlaDefinition, start: pd.Timestamp, end: pd.Timestamp) -> list[PeriodSpec]:
     """The site-local calendar months overlapping ``[start, end)``, in order."""
-    tz = defn.timezone
+    return local_months(defn.timezone, start, end, binding=defn.period in ("month", "both"))
+
+
+def local_months(
+    tz: str, start: pd.Timestamp, end: pd.Timestamp, binding: bool = True
+) -> list[PeriodSpec]:
+    """The calendar months in time zone ``tz`` overlapping ``[start, end)``, in order."""
     first = pd.Timestamp(start).tz_convert(tz).date().replace(day=1)
     out: list[PeriodSpec] = []
     day = first
@@ -459,7 +479,7 @@ def month_specs(defn: SlaDefinition, start: pd.Timestamp, end: pd.Timestamp) -> 
                 "month",
                 m_start,
                 m_end,
-                binding=defn.period in ("month", "both"),
+                binding=binding,
             )
         )
         day = after
