@@ -36,6 +36,7 @@ Commands
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -56,6 +57,29 @@ sla_app = typer.Typer(
     help="Heat-delivery SLA: report from the store and its seals, seal, OpenSLO v1 export/import.",
     no_args_is_help=True,
 )
+
+
+NOW_OPT = typer.Option(
+    None,
+    "--now",
+    help="Evaluation time, ISO 8601 with offset (default: the current time).",
+    show_default=False,
+)
+
+
+def _parse_now(text: str | None) -> dt.datetime | None:
+    """``--now`` as an aware datetime; a naive or unreadable one is a user error."""
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise SLAError(
+            f"--now: expected ISO 8601 with offset (2026-02-01T00:00Z), got {text!r}"
+        ) from None
+    if when.tzinfo is None:
+        raise SLAError(f"--now: {text!r} has no UTC offset; add 'Z' or '+01:00' (never guessed)")
+    return when
 
 
 def _pct(x: float | None, digits: int = 3) -> str:
@@ -207,12 +231,13 @@ def report(
         "--fail-on-breach",
         help=f"Exit {EXIT_BREACH} when any reported period's verdict is breached.",
     ),
+    now: str | None = NOW_OPT,
 ) -> None:
     """Evaluate the heat-delivery SLA from the store for a period."""
     from heatreuse.services.sla import sla_report
 
     site = load_site(site_file)
-    reports = sla_report(site, store, period)
+    reports = sla_report(site, store, period, now=_parse_now(now))
     if as_json:
         data = reports[0].to_dict()
         year = next((r for r in reports[1:] if r.period_kind == "contract_year"), None)
@@ -278,6 +303,7 @@ def seal(
         None, "--key", help="Ed25519 signing key (default $HEATREUSE_HOME/keys/<site>.key)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    now: str | None = NOW_OPT,
 ) -> None:
     """Seal a closed SLA period into the ledger (or re-seal it with a reason)."""
     from heatreuse.services.ledger import SealRequest, update_ledger
@@ -286,6 +312,7 @@ def seal(
     result = update_ledger(
         site,
         store,
+        now=_parse_now(now),
         checkpoint_dir=checkpoints,
         key_path=key,
         intervals=False,

@@ -203,6 +203,7 @@ def apply_retention_guarded(
         Some month blocks and neither ``force`` nor ``clamp`` is set; nothing deleted.
     """
     ref_us = to_epoch_us(now if now is not None else dt.datetime.now(dt.UTC), "now")
+    store.check_retention(raw_days, rollup_days, quarantine_days)
     blocks = retention_blockers(store, raw_days, rollup_days, ref_us)
     rollup = dict(rollup_days or {})
     if blocks and not force:

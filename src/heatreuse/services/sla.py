@@ -596,11 +596,14 @@ def _recheck(
     defn: SlaDefinition,
     spec: PeriodSpec,
     seal: Mapping[str, Any],
-    mon: MonitoringStart,
+    seals: Mapping[str, Mapping[str, Any]],
 ) -> SlaReport:
-    """The sealed report, with what recomputing it from the store now gives beside it."""
+    """The sealed report, with what recomputing it now gives beside it (a month from the
+    store; a contract year from its other seals and the store)."""
     sealed = sealed_report(seal)
-    live = _live(store, site, defn, spec, spec.end, mon)
+    others = {k: v for k, v in seals.items() if k != spec.label}
+    (fresh,) = seal_candidates(store, site, [spec], others)
+    live = fresh.report
     then, now_ = evidence_of(sealed), evidence_of(live)
     info = dict(sealed.sealed or {})
     info["recomputed"] = {**now_, "matches": then == now_}
@@ -721,7 +724,7 @@ def _report_for(
 ) -> SlaReport:
     seal = seals.get(spec.label)
     if seal is not None and t_end >= spec.end and seal.get("period_kind") == spec.kind:
-        return _recheck(store, site, defn, spec, seal, mon)
+        return _recheck(store, site, defn, spec, seal, seals)
     if spec.kind != "month" and seals:
         months = {
             label: sealed_report(s) for label, s in seals.items() if s.get("period_kind") == "month"

@@ -12,11 +12,12 @@ Rules
   (:class:`~heatreuse.sla.evaluate.DailyMinutes`); attainment, error budget
   and the attainment breach follow from the sums exactly as in
   :func:`~heatreuse.sla.evaluate.evaluate`;
-- interruptions of all parts that overlap the period are kept; the same run
-  seen by two neighbouring parts (a month's open run, and the next month's
-  run that starts in its look-back) is kept once: the longer view, or for two
-  overlapping views the union of their spans with the larger duration (a
-  lower bound of the true duration; noted);
+- interruptions of all parts that overlap the period are kept; a run cut by
+  the boundary of two parts (open at the end of one, holding the first valid
+  minute of the next) is one interruption, its durations added (excluded
+  minutes between them skipped, as in :func:`~heatreuse.sla.evaluate.evaluate`);
+  the same run seen twice (a look-back view) is kept once, the longer view
+  (a lower bound; noted);
 - minimum-heat days, maintenance verdicts: the parts' entries inside the
   period, each day or window once;
 - burn rates come from the last part when it reaches the evaluation time
@@ -65,36 +66,57 @@ def _local_day(t: dt.datetime, tz: str) -> dt.date:
 
 
 def _merge_interruptions(
-    items: Sequence[Interruption], max_interruption_h: float | None
+    items: Sequence[tuple[int, Interruption]], max_interruption_h: float | None
 ) -> tuple[list[Interruption], bool]:
-    """Keep each run once (see module notes); True when two partial views were united."""
-    united = False
-    out: list[Interruption] = []
-    for i in sorted(items, key=lambda x: (x.start, -x.duration_min)):
-        if out and i.start < out[-1].end:
-            prev = out[-1]
-            if i.end <= prev.end:
+    """Keep each run once (see module notes); True when a duration is a lower bound.
+
+    ``items`` are ``(part number, interruption)`` in part order.
+    """
+    lower_bound = False
+    limit = None if max_interruption_h is None else max_interruption_h * 60.0
+    out: list[tuple[int, Interruption]] = []
+    for part, i in sorted(items, key=lambda x: (x[1].start, -x[1].duration_min, x[0])):
+        if out:
+            prev_part, prev = out[-1]
+            overlap = i.start < prev.end
+            adjacent = part == prev_part + 1 and prev.open_at_end and i.open_at_start
+            if overlap and i.end <= prev.end:
                 continue  # the same run, a shorter view of it
-            united = True
-            duration = max(prev.duration_min, i.duration_min)
-            limit = None if max_interruption_h is None else max_interruption_h * 60.0
-            out[-1] = Interruption(
-                start=prev.start,
-                end=i.end,
-                duration_min=duration,
-                span_min=int((i.end - prev.start).total_seconds() // 60),
-                unknown_min=max(prev.unknown_min, i.unknown_min),
-                min_temp_c=_opt(True, prev.min_temp_c, i.min_temp_c),
-                max_temp_c=_opt(False, prev.max_temp_c, i.max_temp_c),
-                exceeds_max_interruption=limit is not None and duration > limit + _EPS_MIN,
-                escalation_level=max(prev.escalation_level, i.escalation_level),
-                open_at_end=i.open_at_end,
-                starts_before_period=prev.starts_before_period,
-                max_bad_run_min=max(prev.max_bad_run_min, i.max_bad_run_min),
-            )
-            continue
-        out.append(i)
-    return out, united
+            if overlap or adjacent:
+                if overlap:  # two views of one run: the longer one is a lower bound
+                    duration = max(prev.duration_min, i.duration_min)
+                    unknown = max(prev.unknown_min, i.unknown_min)
+                    bad_run = max(prev.max_bad_run_min, i.max_bad_run_min)
+                    lower_bound = True
+                else:  # one run cut by the boundary between two parts
+                    duration = prev.duration_min + i.duration_min
+                    unknown = prev.unknown_min + i.unknown_min
+                    if prev.unknown_min == 0 and i.unknown_min == 0:
+                        bad_run = duration  # read out of band throughout
+                    else:
+                        bad_run = max(prev.max_bad_run_min, i.max_bad_run_min)
+                        lower_bound = lower_bound or bad_run < duration - unknown
+                out[-1] = (
+                    part,
+                    Interruption(
+                        start=prev.start,
+                        end=max(prev.end, i.end),
+                        duration_min=duration,
+                        span_min=int((max(prev.end, i.end) - prev.start).total_seconds() // 60),
+                        unknown_min=unknown,
+                        min_temp_c=_opt(True, prev.min_temp_c, i.min_temp_c),
+                        max_temp_c=_opt(False, prev.max_temp_c, i.max_temp_c),
+                        exceeds_max_interruption=limit is not None and duration > limit + _EPS_MIN,
+                        escalation_level=max(prev.escalation_level, i.escalation_level),
+                        open_at_end=i.open_at_end,
+                        starts_before_period=prev.starts_before_period,
+                        max_bad_run_min=bad_run,
+                        open_at_start=prev.open_at_start,
+                    ),
+                )
+                continue
+        out.append((part, i))
+    return [i for _, i in out], lower_bound
 
 
 def _opt(lowest: bool, a: float | None, b: float | None) -> float | None:
@@ -172,7 +194,9 @@ def compose_reports(
     attainment = good / counted if counted > 0 else None
 
     lo, hi = period_start, min(evaluated_until, period_end)
-    candidates = [i for p in parts for i in p.interruptions if i.end > lo and i.start < hi]
+    candidates = [
+        (k, i) for k, p in enumerate(parts) for i in p.interruptions if i.end > lo and i.start < hi
+    ]
     interruptions, united = _merge_interruptions(candidates, defn.max_interruption_h)
     breaches: list[Breach] = []
     for i in interruptions:
@@ -237,7 +261,7 @@ def compose_reports(
     if united:
         all_notes.append(
             "an interruption seen in parts by two neighbouring periods was united; its duration "
-            "is the longer view (a lower bound)"
+            "(or its run of read out-of-band minutes) is a lower bound"
         )
     report = SlaReport(
         site_id=defn.site_id,

@@ -107,7 +107,13 @@ class BurnRate:
 
 @dataclass(frozen=True)
 class Interruption:
-    """One continuous run of bad or unknown valid minutes (see module notes)."""
+    """One continuous run of bad or unknown valid minutes (see module notes).
+
+    ``open_at_end``: the run lasts to the last valid minute evaluated;
+    ``open_at_start``: it holds the period's first valid minute (it may have begun
+    before, in the previous period); ``max_bad_run_min``: its longest run of read
+    out-of-band minutes (what the data proves).
+    """
 
     start: dt.datetime
     end: dt.datetime
@@ -121,6 +127,7 @@ class Interruption:
     open_at_end: bool
     starts_before_period: bool
     max_bad_run_min: int = 0
+    open_at_start: bool = False
 
     @property
     def all_unknown(self) -> bool:
@@ -348,6 +355,7 @@ class SlaReport:
                 "open_at_end": i.open_at_end,
                 "starts_before_period": i.starts_before_period,
                 "max_bad_run_min": i.max_bad_run_min,
+                "open_at_start": i.open_at_start,
             }
             for i in self.interruptions
         ]
@@ -467,6 +475,7 @@ def _from_dict(d: Mapping[str, Any]) -> SlaReport:
             open_at_end=bool(i["open_at_end"]),
             starts_before_period=bool(i["starts_before_period"]),
             max_bad_run_min=int(i.get("max_bad_run_min", 0)),
+            open_at_start=bool(i.get("open_at_start", False)),
         )
         for i in d["interruptions"]
     )
@@ -1183,6 +1192,8 @@ def evaluate(
     interruptions: list[Interruption] = []
     breaches: list[Breach] = []
     ps_i = ps.value
+    # position (among the valid minutes) of the period's first valid minute
+    first_in_period = int(np.searchsorted(gi[vidx], ps_i, side="left")) if len(vidx) else 0
     for k in range(len(starts)):
         g0 = int(vidx[starts[k]])
         g1 = int(vidx[ends[k] - 1])
@@ -1206,6 +1217,7 @@ def evaluate(
             open_at_end=bool(ends[k] == len(flag)),
             starts_before_period=bool(gi[g0] < ps_i),
             max_bad_run_min=int(max_bad_run[k]),
+            open_at_start=bool(starts[k] <= first_in_period < ends[k]),
         )
         interruptions.append(intr)
         if exceeds and defn.max_interruption_h is not None:

@@ -1352,17 +1352,7 @@ class Store(abc.ABC):
         """
         ref = now_us() if now is None else to_epoch_us(now, "now")
         rollup_days = dict(rollup_days or {})
-        for res in rollup_days:
-            if res not in rollups.ROLLUP_TABLES:
-                raise StoreError(
-                    f"apply_retention: rollup resolution {res!r}; expected one of "
-                    f"{list(rollups.ROLLUP_TABLES)}"
-                )
-        for name, days in [("raw_days", raw_days), ("quarantine_days", quarantine_days)] + [
-            (f"rollup_days[{k}]", v) for k, v in rollup_days.items()
-        ]:
-            if days is not None and not days >= 0:
-                raise StoreError(f"apply_retention: {name}={days!r}; expected >= 0 days")
+        self.check_retention(raw_days, rollup_days, quarantine_days)
         raw_deleted = 0
         roll_deleted: dict[str, int] = {}
         q_deleted = 0
@@ -1392,6 +1382,32 @@ class Store(abc.ABC):
                 )
                 q_deleted = tx.rowcount
         return RetentionResult(raw_deleted, roll_deleted, q_deleted)
+
+    @staticmethod
+    def check_retention(
+        raw_days: float | None = None,
+        rollup_days: Mapping[str, float] | None = None,
+        quarantine_days: float | None = None,
+    ) -> None:
+        """Refuse retention horizons :meth:`apply_retention` cannot apply.
+
+        Raises
+        ------
+        StoreError
+            An unknown rollup resolution or a negative (or NaN) number of days.
+        """
+        rollup_days = dict(rollup_days or {})
+        for res in rollup_days:
+            if res not in rollups.ROLLUP_TABLES:
+                raise StoreError(
+                    f"apply_retention: rollup resolution {res!r}; expected one of "
+                    f"{list(rollups.ROLLUP_TABLES)}"
+                )
+        for name, days in [("raw_days", raw_days), ("quarantine_days", quarantine_days)] + [
+            (f"rollup_days[{k}]", v) for k, v in rollup_days.items()
+        ]:
+            if days is not None and not days >= 0:
+                raise StoreError(f"apply_retention: {name}={days!r}; expected >= 0 days")
 
     @staticmethod
     def _cut_hour_blocks(tx: SQLSession, cutoff_us: int) -> None:
