@@ -200,6 +200,11 @@ def test_unsealed_january_blocks_retention_and_forced_deletion_reads_unknown(
     assert out["forced_unsealed_periods"] == [
         {"site_id": SITE_ID, "period": "2026-01", "tables": ["raw", "1min"]}
     ]
+    # before December data: all of January is now without data; that is not a disaster
+    month, _year = sla_report(site, url, "2026-01", now=dt.datetime(2026, 11, 30, tzinfo=dt.UTC))
+    assert month.breached and month.attainment_fraction == 0.0  # the contract's count
+    assert (month.verdict, month.data_coverage_fraction) == ("unknown", 0.0)
+    assert not any("read out-of-band" in r for r in month.verdict_reasons)
     live_december(site, url)
 
     month, _year = sla_report(site, url, "2026-01", now=DEC)

@@ -48,6 +48,7 @@ from heatreuse.cli.options import SITE_ARG, STORE_OPT
 from heatreuse.errors import SLABreachedError, SLAError
 from heatreuse.site import load_site
 from heatreuse.sla import SlaDefinition, SlaReport, export_openslo, import_openslo, sla_terms_yaml
+from heatreuse.sla.evaluate import BURN_WINDOWS_MIN
 
 #: Exit code of ``sla report --fail-on-breach`` when a reported period is breached.
 EXIT_BREACH = SLABreachedError.exit_code
@@ -151,8 +152,9 @@ def _summary_table(reports: list[SlaReport]) -> Table:
             for r in reports
         ],
     )
-    for b in first.burn_rates:
-        row(f"burn rate {b.window}", [_num(r.burn_rate(b.window)) for r in reports])
+    for window in BURN_WINDOWS_MIN:  # a sealed report keeps none: n/a
+        if any(r.burn_rates for r in reports):
+            row(f"burn rate {window}", [_num(r.burn_rate(window)) for r in reports])
     row(
         "alert",
         [
