@@ -384,7 +384,7 @@ def _source(rep: Mapping[str, Any]) -> str:
     """Where an SLA figure comes from: its seal in the ledger, or the store now."""
     sealed = rep.get("sealed")
     if not sealed:
-        return "recomputed from the store now (period not sealed)"
+        return "not sealed (yet): computed now from the store and any sealed months (see below)"
     text = f"sealed in the ledger, entry {sealed.get('index')} ({sealed.get('sealed_at')})"
     recomputed = sealed.get("recomputed") or {}
     if recomputed and not recomputed.get("matches", True):

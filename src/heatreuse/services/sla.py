@@ -1,9 +1,19 @@
-"""Use case: the SLA report of a site for a period, read from the store.
+"""Use case: the SLA report of a site for a period, from its seals and the store; sealing.
 
 :func:`sla_report` parses the period in the site's local time zone, reads the
 measured point (and the redundant point, if any) at 1-minute resolution from
 the store (mean, and min/max for ``slice_rule: whole_minute``), reads daily
-heat from the heat meter, and calls :func:`heatreuse.sla.evaluate`.
+heat from the heat meter, and calls :func:`heatreuse.sla.evaluate`. A period
+sealed in the site's ledger (``sla_seal``, :mod:`heatreuse.ledger.seal`) is
+read from its seal instead, with the recomputation from the store beside it
+(a difference is reported, never applied); a contract year or range with
+sealed months is added up from them (:func:`heatreuse.sla.compose_reports`).
+
+Sealing (:func:`closed_unsealed_periods`, :func:`seal_candidates`; the ledger
+service appends the entries): a local month, and a contract year when the SLA
+has one, is sealed once it has ended and data came in after its end, or
+:data:`SEAL_GRACE` after its end; a contract year is added up from its month
+seals.
 
 Periods (all in the site's local time zone, ``location.timezone``):
 
@@ -21,11 +31,13 @@ whether its period is a contractual one (``binding``).
 
 Readings: the 1-minute rollups (mean, min, max) of the measured point; with
 ``slice_rule: mean`` the mean decides and min/max only feed the temperature
-extremes shown per interruption. Monitoring starts at the first stored reading
-of the measured (or redundant) point; minutes before it are excluded as
-*unmonitored* (a site cannot miss an SLA before it sends data at all); after
-it every minute without a reading is *unknown*. Readings from 3 days before
-the period feed the burn-rate windows.
+extremes shown per interruption. Monitoring starts at
+``contract.sla.monitoring_start`` if the site file sets it, else at the first
+reading the store ever accepted for the site (a recorded fact, not what the
+store holds today: retention does not move it); minutes before it are excluded
+as *unmonitored* (out of scope: the verdict of a period before it is
+``unknown``); after it every minute without a reading is *unknown*. Readings
+from 3 days before the period feed the burn-rate windows.
 
 Daily heat (minimum heat per day) comes from the heat meter's energy register
 ``meter.heat_energy_kwh``: the store's 15-minute counter increase (last
@@ -285,7 +297,6 @@ def sla_report(
     *,
     now: dt.datetime | None = None,
     store: Store | None = None,
-    use_seals: bool = True,
 ) -> list[SlaReport]:
     """SLA report(s) of a site for a period, from its seals and the telemetry store.
 
@@ -303,9 +314,6 @@ def sla_report(
         Evaluation time (default: the current time); minutes after it are future.
     store
         An open store (used as is, not closed).
-    use_seals
-        Read sealed periods from the ledger (default). ``False`` evaluates
-        everything from what the store holds now (what a re-seal compares).
 
     Returns
     -------
@@ -324,7 +332,7 @@ def sla_report(
     now_ts = now_ts.tz_convert("UTC").floor("min")
     with using_store(store_url, store) as opened:
         mon = monitoring_start(opened, site.id, defn)
-        seals = latest_seals(read_seal_entries(opened, site.id)) if use_seals else {}
+        seals = latest_seals(read_seal_entries(opened, site.id))
         return [
             _report_for(
                 opened,
