@@ -162,3 +162,11 @@ class TwinError(HeatreuseError):
 
 class AddressError(HeatreuseError, ValueError):
     """A HOST:PORT given on the command line is malformed."""
+
+
+class RetentionBlockedError(StoreError):
+    """Retention would delete raw or 1-minute data of SLA periods that are not sealed.
+
+    The message lists the periods per site and how to proceed (seal them, wait until
+    they close, or ``--force``).
+    """

@@ -376,7 +376,6 @@ def _sla_blocks(data: MonthlyReportData) -> list[Block]:
         return [Text(data.sla_note, "missing")]
     parts: list[Block] = []
     for rep in data.sla:
-        att = rep.get("attainment_fraction")
         rows = [
             [
                 "Period",
@@ -384,7 +383,8 @@ def _sla_blocks(data: MonthlyReportData) -> list[Block]:
                 + (", binding" if rep.get("binding") else ", not binding")
                 + ")",
             ],
-            ["Attainment", "n/a" if att is None else f"{100 * att:.3f} %"],
+            ["Verdict", _verdict(rep)],
+            ["Attainment (data coverage)", _attainment(rep)],
             ["Target", f"{100 * float(rep.get('target_fraction', 0)):.2f} %"],
             [
                 "Valid / good / bad / unknown minutes",
@@ -392,9 +392,13 @@ def _sla_blocks(data: MonthlyReportData) -> list[Block]:
                 f"{rep.get('unknown_min')}",
             ],
             ["Error budget left", _fmt(rep.get("error_budget_left_min"), 0, "min")],
-            ["Breaches", str(len(rep.get("breaches") or []))],
+            ["Breaches (contract terms)", str(len(rep.get("breaches") or []))],
+            ["Source", _source(rep)],
         ]
         parts.append(_table_block(["SLA", "value"], rows))
+        shown = [*(rep.get("verdict_reasons") or []), *(rep.get("notes") or [])]
+        if shown:
+            parts.append(Text(" ".join(str(x) for x in shown), "sub"))
         inter = rep.get("interruptions") or []
         if inter:
             irows = [
@@ -415,6 +419,37 @@ def _sla_blocks(data: MonthlyReportData) -> list[Block]:
     if data.sla_note:
         parts.append(Text(data.sla_note, "sub"))
     return parts
+
+
+def _verdict(rep: Mapping[str, Any]) -> str:
+    """``met`` / ``BREACHED`` / ``UNKNOWN`` of an SLA report dict."""
+    verdict = str(rep.get("verdict") or "unknown")
+    return verdict if verdict == "met" else verdict.upper()
+
+
+def _attainment(rep: Mapping[str, Any]) -> str:
+    """Attainment with the data coverage beside it (a figure without its coverage misleads)."""
+    att, cov = rep.get("attainment_fraction"), rep.get("data_coverage_fraction")
+    need = rep.get("min_data_coverage_fraction")
+    return (
+        ("n/a" if att is None else f"{100 * float(att):.3f} %")
+        + " (data coverage "
+        + ("n/a" if cov is None else f"{100 * float(cov):.1f} %")
+        + ("" if need is None else f", {100 * float(need):.0f} % needed")
+        + ")"
+    )
+
+
+def _source(rep: Mapping[str, Any]) -> str:
+    """Where an SLA figure comes from: its seal in the ledger, or the store now."""
+    sealed = rep.get("sealed")
+    if not sealed:
+        return "not sealed (yet): computed now from the store and any sealed months (see below)"
+    text = f"sealed in the ledger, entry {sealed.get('index')} ({sealed.get('sealed_at')})"
+    recomputed = sealed.get("recomputed") or {}
+    if recomputed and not recomputed.get("matches", True):
+        text += "; the store now gives a different result (see below)"
+    return text
 
 
 def _checkpoint_blocks(cp: Mapping[str, Any] | None) -> list[Block]:

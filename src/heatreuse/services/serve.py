@@ -243,6 +243,13 @@ class ServeConfig:
         Ingest counts as *stalled* (``/healthz`` 503) when an MQTT message
         received this long ago is still not acknowledged, or a store write has
         been running this long [s].
+        Period of the retention job [s]. Before deleting, the job seals the site's
+        closed SLA periods into its ledger (``ledger update`` without intervals), and
+        it keeps raw and 1-min data of periods still unsealed (logged as a warning;
+        :func:`heatreuse.services.retention.apply_retention_guarded` with ``clamp``).
+    checkpoint_dir, key_path
+        Ledger checkpoint folder and signing key for that sealing (default under
+        ``$HEATREUSE_HOME``, as ``heatreuse ledger update``).
     """
 
     store_url: str | None = None
@@ -264,6 +271,8 @@ class ServeConfig:
     retention_interval_s: float = 86_400.0
     http_max_body_bytes: int = 8 * 1024 * 1024
     stall_after_s: float = 120.0
+    checkpoint_dir: str | None = None
+    key_path: str | None = None
 
 
 def _esc(text: str) -> str:
@@ -498,11 +507,47 @@ class IngestService:
         if raw_days is None and q_days is None and not rollup_days:
             return
         store = self.store
+        site = self.site
 
         def retention(now: dt.datetime) -> None:
-            res = store.apply_retention(
-                raw_days=raw_days, rollup_days=rollup_days, quarantine_days=q_days, now=now
+            from heatreuse.services.ledger import update_ledger
+            from heatreuse.services.retention import apply_retention_guarded
+
+            # seal the site's closed SLA periods first: their data may go once sealed
+            try:
+                upd = update_ledger(
+                    site,
+                    store.url,
+                    now=now,
+                    store=store,
+                    intervals=False,
+                    checkpoint_dir=self.config.checkpoint_dir,
+                    key_path=self.config.key_path,
+                )
+            except HeatreuseError as exc:
+                log.error("retention: sealing closed SLA periods failed: %s", exc)
+            else:
+                for seal in upd.seals:
+                    log.info(
+                        "retention: sealed SLA %s of %s: %s (ledger entry %s)",
+                        seal["period"],
+                        site.id,
+                        seal["verdict"],
+                        seal["index"],
+                    )
+            res, blocks = apply_retention_guarded(
+                store,
+                raw_days=raw_days,
+                rollup_days=rollup_days,
+                quarantine_days=q_days,
+                now=now,
+                clamp=True,
             )
+            if blocks:
+                log.warning(
+                    "retention: kept raw/1-min data of SLA periods that are not sealed: %s",
+                    "; ".join(b.describe() for b in blocks),
+                )
             log.info(
                 "retention: %d raw reading(s), %s, %d quarantine row(s) deleted",
                 res.raw_deleted,

@@ -666,6 +666,23 @@ class SlaTerms(_Model):
     """Least heat delivered per operating day; none: no such term."""
     escalation_ladder_h: list[PositiveFloat] = Field(default_factory=lambda: [0.25, 1.0, 2.0, 3.0])
     """Interruption durations at which the escalation ladder steps up."""
+    min_data_coverage_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.95,
+        description="Share of the period's operating minutes that must have a reading before "
+        "the SLA can be called met; below it the verdict is unknown unless the data present "
+        "already proves a breach.",
+    )
+    monitoring_start: dt.datetime | None = Field(
+        None,
+        description="When monitoring of this SLA began (with offset); default: the first "
+        "reading the store accepted for the site (recorded at ingest).",
+    )
+
+    @model_validator(mode="after")
+    def _aware_monitoring_start(self) -> SlaTerms:
+        if self.monitoring_start is not None and self.monitoring_start.tzinfo is None:
+            raise ValueError("'monitoring_start' needs a time zone offset, e.g. 2026-01-01T00:00Z")
+        return self
 
 
 class Capex(_Model):
