@@ -48,6 +48,16 @@ once it is durably stored; a crash before that makes the broker redeliver it
 and source ``mqtt:<topic>``, then acknowledged: never dropped silently.
 Reconnects use paho's exponential backoff (``reconnect_delay_set``).
 
+Connection
+----------
+Credentials and TLS come from :class:`heatreuse.mqttconf.MqttConnection`
+(``MqttSettings.connection``), which sets up the paho client. :meth:`MqttSubscriber.start`
+opens the first connection itself: a failed TLS handshake, or a broker that
+refuses the CONNECT for good (bad user name or password, not authorised), is
+raised as :class:`~heatreuse.errors.MqttConnectionError` naming the broker and
+the user instead of being retried; a broker that cannot be reached yet is
+retried in the background.
+
 This module parses and subscribes; it does not know about stores, HTTP,
 files or Modbus (services wire them).
 
@@ -70,7 +80,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from heatreuse.errors import IngestError
+from heatreuse.errors import IngestError, MqttConnectionError
+from heatreuse.mqttconf import MqttConnection, is_fatal_refusal, try_first_connect
 from heatreuse.telemetry.validate import RawReading
 
 log = logging.getLogger(__name__)
@@ -346,6 +357,12 @@ class MqttSettings:
         Messages stored in one store transaction (then acknowledged together).
     availability_topic
         Retained ``online``/``offline`` of this subscriber (last will), or None.
+    connection
+        The broker with credentials and TLS; when given, its host and port are
+        used instead of ``host`` and ``port``.
+    connect_wait_s
+        How long :meth:`MqttSubscriber.start` waits for the broker's answer to
+        the first CONNECT [s].
     """
 
     host: str = "127.0.0.1"
@@ -358,6 +375,13 @@ class MqttSettings:
     reconnect_max_delay_s: int = 60
     max_group_messages: int = 200
     availability_topic: str | None = None
+    connection: MqttConnection | None = None
+    connect_wait_s: float = 10.0
+
+    @property
+    def broker(self) -> MqttConnection:
+        """The broker: :attr:`connection`, or ``host``/``port`` without credentials."""
+        return self.connection or MqttConnection(self.host, self.port)
 
 
 @dataclass
@@ -428,6 +452,8 @@ class MqttSubscriber:
             protocol=MQTTProtocolVersion.MQTTv5,
             manual_ack=True,
         )
+        self.broker = self.settings.broker
+        self.broker.configure(self._client)
         self._client.reconnect_delay_set(
             self.settings.reconnect_min_delay_s, self.settings.reconnect_max_delay_s
         )
@@ -447,12 +473,25 @@ class MqttSubscriber:
         self._stats = SubscriberStats()
         self._stats_lock = threading.Lock()
         self._connected = threading.Event()
+        self._connack = threading.Event()
+        self._refused: str | None = None
+        self._ever_connected = False
         self._writer: threading.Thread | None = None
         self._started = False
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
-        """Connect (in the background) and start the writer thread."""
+        """Connect and start the writer thread; returns once the broker answered the CONNECT.
+
+        A broker that cannot be reached yet is retried in the background (this
+        returns at once).
+
+        Raises
+        ------
+        MqttConnectionError
+            The TLS handshake failed, or the broker refused the CONNECT for good
+            (bad user name or password, not authorised): retrying cannot help.
+        """
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
@@ -466,17 +505,35 @@ class MqttSubscriber:
         props.SessionExpiryInterval = int(self.settings.session_expiry_s)
         props.ReceiveMaximum = int(self.settings.receive_maximum)
         self._client.connect_async(
-            self.settings.host,
-            self.settings.port,
+            self.broker.host,
+            self.broker.port,
             keepalive=self.settings.keepalive_s,
             clean_start=False,
             properties=props,
         )
+        try:
+            reachable = try_first_connect(self._client, self.broker, "MQTT subscriber")
+        except MqttConnectionError:
+            self._started = False
+            self._accepting = False
+            raise
         self._writer = threading.Thread(
             target=self._writer_main, name=f"mqtt-writer-{self.layout.site_id}", daemon=True
         )
         self._writer.start()
         self._client.loop_start()
+        if not reachable:
+            return
+        if not self._connack.wait(self.settings.connect_wait_s):
+            log.warning(
+                "MQTT %s: no answer to CONNECT within %g s; still trying",
+                self.broker.url,
+                self.settings.connect_wait_s,
+            )
+        elif self._refused is not None:
+            message = self._refused
+            self.stop(timeout_s=1.0)
+            raise MqttConnectionError(message)
 
     def wait_connected(self, timeout_s: float) -> bool:
         """Block until connected and subscribed (SUBACK received; True) or the timeout passed."""
@@ -552,13 +609,21 @@ class MqttSubscriber:
         from paho.mqtt.subscribeoptions import SubscribeOptions
 
         if getattr(reason_code, "is_failure", False):
-            log.error(
-                "MQTT %s:%s refused the connection: %s",
-                self.settings.host,
-                self.settings.port,
-                reason_code,
-            )
+            message = self.broker.refusal_message(reason_code, "MQTT subscriber")
+            with self._stats_lock:
+                self._stats.last_error = message
+            if is_fatal_refusal(reason_code) and not self._ever_connected:
+                self._refused = message
+                client.disconnect()  # no retry loop: start() raises this
+            else:
+                log.error("%s; retrying with backoff", message)
+            self._connack.set()
             return
+        self._ever_connected = True
+        self._connack.set()
+        with self._stats_lock:
+            if self._stats.last_error.startswith("MQTT subscriber: "):
+                self._stats.last_error = ""  # a refusal that is over
         with self._cond:
             self._generation += 1
             self._link_up = True
@@ -575,9 +640,8 @@ class MqttSubscriber:
         with self._stats_lock:
             self._stats.connects += 1
         log.info(
-            "MQTT connected to %s:%s as %s (session present: %s); subscribing to %s",
-            self.settings.host,
-            self.settings.port,
+            "MQTT connected to %s as %s (session present: %s); subscribing to %s",
+            self.broker.url,
             self.settings.client_id,
             getattr(flags, "session_present", "?"),
             self.layout.subscription,
@@ -607,9 +671,8 @@ class MqttSubscriber:
             self._stats.connected = False
         if was and self._accepting:
             log.warning(
-                "MQTT connection to %s:%s lost (%s); reconnecting with backoff",
-                self.settings.host,
-                self.settings.port,
+                "MQTT connection to %s lost (%s); reconnecting with backoff",
+                self.broker.url,
                 reason_code,
             )
 

@@ -39,13 +39,15 @@ from __future__ import annotations
 import json
 import logging
 import re
+import ssl
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from heatreuse.errors import TwinError
+from heatreuse.errors import MqttConnectionError, TwinError
+from heatreuse.mqttconf import MqttConnection
 from heatreuse.site.points import Point, SitePoints
 from heatreuse.telemetry.twin_points import (
     TwinReadings,
@@ -146,6 +148,9 @@ class MqttPublisher:
         MQTT client id (default ``heatreuse-twin-<site id>``).
     connect_timeout_s
         How long :meth:`start` waits for the broker's CONNACK.
+    connection
+        The broker with credentials and TLS (:class:`heatreuse.mqttconf.MqttConnection`);
+        when given, it replaces ``host`` and ``port``.
     """
 
     def __init__(
@@ -161,9 +166,11 @@ class MqttPublisher:
         client_id: str | None = None,
         connect_timeout_s: float = 10.0,
         point_ids: Sequence[str] | None = None,
+        connection: MqttConnection | None = None,
     ) -> None:
-        self.host = host
-        self.port = int(port)
+        self.broker = connection or MqttConnection(host, int(port))
+        self.host = self.broker.host
+        self.port = self.broker.port
         self.site_points = site_points
         self.site_id = site_points.site_id
         self.prefix = (prefix or default_topic_prefix(self.site_id)).rstrip("/")
@@ -206,6 +213,10 @@ class MqttPublisher:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True
         )
+        try:
+            self.broker.configure(client)
+        except MqttConnectionError as exc:
+            raise TwinError(str(exc)) from None
         client.max_queued_messages_set(0)
         client.max_inflight_messages_set(1000)
         client.will_set(self.availability_topic, "offline", qos=1, retain=True)
@@ -220,6 +231,8 @@ class MqttPublisher:
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         try:
             client.connect(self.host, self.port, keepalive=30)
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            raise TwinError(self.broker.tls_failure_message(exc, "twin")) from None
         except OSError as exc:
             raise TwinError(
                 f"--mqtt {self.host}:{self.port}: cannot connect to the broker: {exc}"
@@ -232,6 +245,8 @@ class MqttPublisher:
             client.loop_stop()
             client.disconnect()
             self._client = None
+            if self._connect_rc is not None and self._connect_rc.is_failure:
+                raise TwinError(self.broker.refusal_message(self._connect_rc, "twin"))
             raise TwinError(
                 f"--mqtt {self.host}:{self.port}: the broker did not accept the connection "
                 f"within {self.connect_timeout_s:g} s (reason: {self._connect_rc})"
