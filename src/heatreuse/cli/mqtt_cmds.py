@@ -15,9 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from heatreuse.cli.options import SITE_ARG
 from heatreuse.site import load_site
@@ -85,21 +82,14 @@ def credentials(
         revoke_edges=list(revoke_edge or []),
         ha_discovery=ha_discovery,
     )
-    console = Console()
-    table = Table(
-        title=f"MQTT principals of site {site.id} (prefix {report.prefix}/)", title_justify="left"
-    )
-    cols = ["user", "access", "password", "credentials file"]
-    if show_passwords:
-        cols.insert(3, "secret")
-    for col in cols:
-        table.add_column(col, overflow="fold")
+    typer.echo(f"MQTT principals of site {site.id} (topic prefix {report.prefix}/):")
     for p in report.principals:
-        row = [p.name, p.access or "-", p.action, str(p.cred_file or "-")]
-        if show_passwords:
-            row.insert(3, p.password or "-")
-        table.add_row(*(Text(v) for v in row))
-    console.print(table)
+        line = f"  {p.action:<8} {p.name}: {p.access or '-'}"
+        if p.cred_file is not None:
+            line += f"; credentials {p.cred_file}"
+        if show_passwords and p.password:
+            line += f"; password {p.password}"
+        typer.echo(line)
     typer.echo(
         f"wrote {report.passwd_file} (password_file) and {report.acl_file} (acl_file); "
         f"credentials in {report.out_dir / 'credentials'} (mode 0600)\n"
