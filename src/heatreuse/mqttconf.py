@@ -189,6 +189,19 @@ class MqttConnection:
             f"failed: {_reason(exc)}; {expected}"
         )
 
+    def no_connack_message(self, reason: Any, what: str = "") -> str:
+        """What to say when the broker closed the connection before answering the CONNECT."""
+        hint = (
+            "a TLS listener? then use mqtts:// (or is it not an MQTT broker?)"
+            if not self.tls
+            else "is it a TLS listener that accepts this client?"
+        )
+        return (
+            f"{what + ': ' if what else ''}MQTT broker {self.url} ({self.option}) closed the "
+            f"connection without answering the CONNECT ({reason}); expected an MQTT listener "
+            f"at {self.host}:{self.port}: {hint}"
+        )
+
     def unreachable_message(self, exc: BaseException, what: str = "") -> str:
         """What to say when the broker cannot be reached at all (TCP)."""
         return (

@@ -583,6 +583,11 @@ class MqttTransport:
         with self._cond:
             if self._connected and not self._closed:
                 self._last_error = f"connection lost ({reason_code})"
+            elif not self._ever_connected and not self._connack and not self._closed:
+                # closed before any CONNACK: a TLS port spoken to in plain MQTT, not a broker
+                self._last_error = self.broker.no_connack_message(reason_code, "edge forwarder")
+                self._refused = self._last_error
+                self._connack = True
             self._connected = False
             self._cond.notify_all()
 
@@ -626,8 +631,9 @@ class MqttTransport:
         Raises
         ------
         MqttConnectionError
-            The TLS handshake failed or the broker refused the user for good
-            (bad user name or password, not authorised).
+            The TLS handshake failed, the broker refused the user for good
+            (bad user name or password, not authorised) or closed the
+            connection without answering (e.g. a TLS port spoken to in plain MQTT).
         """
         if not self._start():
             return

@@ -489,8 +489,10 @@ class MqttSubscriber:
         Raises
         ------
         MqttConnectionError
-            The TLS handshake failed, or the broker refused the CONNECT for good
-            (bad user name or password, not authorised): retrying cannot help.
+            The TLS handshake failed, the broker refused the CONNECT for good
+            (bad user name or password, not authorised), or it closed the
+            connection without answering (a TLS port spoken to in plain MQTT):
+            retrying cannot help.
         """
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
@@ -501,6 +503,8 @@ class MqttSubscriber:
         self._accepting = True
         self._stopping = False
         self._abandoned = 0
+        self._connack.clear()
+        self._refused = None
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = int(self.settings.session_expiry_s)
         props.ReceiveMaximum = int(self.settings.receive_maximum)
@@ -663,6 +667,10 @@ class MqttSubscriber:
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
+        if not self._ever_connected and not self._connack.is_set():
+            # closed before any CONNACK: a TLS port spoken to in plain MQTT, not a broker, ...
+            self._refused = self.broker.no_connack_message(reason_code, "MQTT subscriber")
+            self._connack.set()
         was = self._connected.is_set()
         with self._cond:
             self._link_up = False
