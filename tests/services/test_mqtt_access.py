@@ -111,8 +111,21 @@ def test_credentials_files_acl_and_modes(
     assert "password_file" in printed and "acl_file" in printed
     assert run(["mqtt", "credentials", str(POOL), "--out", str(out), "--show-passwords"]) == 0
     shown = capsys.readouterr().out
+    assert "edge-pool-potsdam-gw1" in shown and "created" not in shown  # no default edge added
     assert "password " + _cred(out / "credentials" / "serve-pool-potsdam.cred")["password"] in shown
     assert "kept     serve-pool-potsdam" in shown
+
+
+def test_without_edge_names_a_site_gets_one_edge_gw1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["mqtt", "credentials", str(GREENHOUSE), "--out", str(tmp_path)]) == 0
+    assert "created  edge-greenhouse-niederrhein-gw1" in capsys.readouterr().out
+    assert sorted(_passwd(tmp_path / "mosquitto.passwd")) == [
+        "edge-greenhouse-niederrhein-gw1",
+        "serve-greenhouse-niederrhein",
+        "twin-greenhouse-niederrhein",
+    ]
 
 
 def test_a_second_site_keeps_the_first_and_reruns_keep_rotate_and_revoke(tmp_path: Path) -> None:

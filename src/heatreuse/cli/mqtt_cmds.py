@@ -65,14 +65,12 @@ def credentials(
     ),
 ) -> None:
     """Write Mosquitto's password and ACL files and a credentials file per principal."""
-    from heatreuse.services.mqtt_access import ACL_NAME, write_credentials
+    from heatreuse.services.mqtt_access import site_edges, write_credentials
 
     site = load_site(site_file)
     edges = list(edge or [])
-    if not edges and not revoke_edge:
-        acl = out / ACL_NAME
-        has_edges = acl.exists() and f"user edge-{site.id}-" in acl.read_text(encoding="utf-8")
-        edges = [] if has_edges else ["gw1"]
+    if not edges and not revoke_edge and not site_edges(out, site.id):
+        edges = ["gw1"]
     report = write_credentials(
         site,
         out,

@@ -206,6 +206,16 @@ def _split_acl(text: str, site_id: str) -> tuple[list[str], list[str], list[str]
     return lines, [], []
 
 
+def site_edges(out_dir: Path, site_id: str) -> list[str]:
+    """Edge names the site already has in ``out_dir``'s ACL file (empty: none or no file)."""
+    acl = Path(out_dir) / ACL_NAME
+    if not acl.exists():
+        return []
+    _, users, _ = _split_acl(acl.read_text(encoding="utf-8"), site_id)
+    head = f"edge-{site_id}-"
+    return [u[len(head) :] for u in users if u.startswith(head)]
+
+
 def _read_passwd(path: Path) -> list[tuple[str | None, str]]:
     """Lines of a password file as ``(user or None for other lines, line)``."""
     if not path.exists():
