@@ -8,6 +8,7 @@ plain listener and a TLS listener whose server certificate (subject alt name
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import ipaddress
@@ -153,15 +154,11 @@ class Broker:
         return parse_broker_url(url, "--mqtt", files, environ={})
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    folder = tmp_path_factory.mktemp("broker")
-    write_credentials(load_site(POOL), folder, edges=["gw1"])
-    write_credentials(load_site(GREENHOUSE), folder, edges=["gw1"])
-    ca, cert, key = _make_pki(folder)
-    plain, tls = _free_port(), _free_port()
-    conf = folder / "mosquitto.conf"
-    conf.write_text(
+@contextlib.contextmanager
+def _mosquitto(folder: Path, plain: int, tls: int | None = None) -> Iterator[None]:
+    """Run Mosquitto with the folder's password file and ACL (and TLS on ``tls``)."""
+    conf = folder / f"mosquitto-{plain}.conf"
+    text = (
         "per_listener_settings false\n"
         "allow_anonymous false\n"
         f"password_file {folder / 'mosquitto.passwd'}\n"
@@ -169,18 +166,23 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
         "persistence false\n"
         f"user {getpass.getuser()}\n"  # run as root, Mosquitto would switch to 'mosquitto'
         "log_type all\n"
-        f"log_dest file {folder / 'mosquitto.log'}\n"
+        f"log_dest file {folder / f'mosquitto-{plain}.log'}\n"
         f"listener {plain} 127.0.0.1\n"
-        f"listener {tls} 127.0.0.1\n"
-        f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\ntls_version tlsv1.2\n"
     )
+    if tls is not None:
+        text += (
+            f"listener {tls} 127.0.0.1\n"
+            f"cafile {folder / 'ca.pem'}\ncertfile {folder / 'server.pem'}\n"
+            f"keyfile {folder / 'server.key'}\ntls_version tlsv1.2\n"
+        )
+    conf.write_text(text)
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     proc = subprocess.Popen(
         [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         deadline = time.monotonic() + 10
-        for port in (plain, tls):
+        for port in (plain, tls) if tls is not None else (plain,):
             while True:
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -188,10 +190,9 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
                         err = proc.stderr.read().decode() if proc.stderr else ""
-                        log = (folder / "mosquitto.log").read_text(errors="replace")
-                        raise RuntimeError(f"mosquitto did not start: {err}\n{log}") from None
+                        raise RuntimeError(f"mosquitto did not start: {err}") from None
                     time.sleep(0.05)
-        yield Broker(plain, tls, folder, ca)
+        yield
     finally:
         proc.terminate()
         try:
@@ -199,6 +200,17 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    folder = tmp_path_factory.mktemp("broker")
+    write_credentials(load_site(POOL), folder, edges=["gw1"])
+    write_credentials(load_site(GREENHOUSE), folder, edges=["gw1"])
+    ca, _, _ = _make_pki(folder)
+    plain, tls = _free_port(), _free_port()
+    with _mosquitto(folder, plain, tls):
+        yield Broker(plain, tls, folder, ca)
 
 
 @pytest.fixture(scope="module")
@@ -542,3 +554,35 @@ def test_tls_needs_the_ca_and_the_right_host_name(
     )
     with pytest.raises(MqttConnectionError, match="without answering the CONNECT"):
         edge.open()
+
+
+def test_a_broker_that_comes_up_later_and_refuses_is_logged_every_time_not_silent(
+    broker: Broker, pool: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = _free_port()  # nothing listens yet: serve starts and retries in the background
+    conn = MqttConnection("127.0.0.1", port, username="serve-pool-potsdam", password="wrong")
+    layout = TopicLayout(pool.id)
+    sub = MqttSubscriber(
+        layout,
+        Sink(),
+        MqttSettings(
+            connection=conn,
+            client_id=f"hrtest-{uuid.uuid4().hex[:10]}",
+            reconnect_min_delay_s=1,
+            reconnect_max_delay_s=1,
+        ),
+    )
+    caplog.set_level("ERROR", logger="heatreuse.telemetry.mqtt")
+    sub.start()
+    try:
+        with _mosquitto(broker.folder, port):
+
+            def refusals() -> int:
+                return sum("refused user 'serve-pool-potsdam'" in r.message for r in caplog.records)
+
+            assert _until(lambda: refusals() >= 2), caplog.text  # each attempt, as an error
+            stats = sub.stats()
+            assert not stats["connected"]
+            assert "refused user 'serve-pool-potsdam'" in stats["last_error"]
+    finally:
+        sub.stop(2)

@@ -475,7 +475,7 @@ class MqttSubscriber:
         self._connected = threading.Event()
         self._connack = threading.Event()
         self._refused: str | None = None
-        self._ever_connected = False
+        self._starting = False  # start() waits for the first CONNACK
         self._writer: threading.Thread | None = None
         self._started = False
 
@@ -505,6 +505,7 @@ class MqttSubscriber:
         self._abandoned = 0
         self._connack.clear()
         self._refused = None
+        self._starting = True
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = int(self.settings.session_expiry_s)
         props.ReceiveMaximum = int(self.settings.receive_maximum)
@@ -520,15 +521,18 @@ class MqttSubscriber:
         except MqttConnectionError:
             self._started = False
             self._accepting = False
+            self._starting = False
             raise
         self._writer = threading.Thread(
             target=self._writer_main, name=f"mqtt-writer-{self.layout.site_id}", daemon=True
         )
         self._writer.start()
         self._client.loop_start()
+        answered = reachable and self._connack.wait(self.settings.connect_wait_s)
+        self._starting = False
         if not reachable:
             return
-        if not self._connack.wait(self.settings.connect_wait_s):
+        if not answered:
             log.warning(
                 "MQTT %s: no answer to CONNECT within %g s; still trying",
                 self.broker.url,
@@ -616,14 +620,13 @@ class MqttSubscriber:
             message = self.broker.refusal_message(reason_code, "MQTT subscriber")
             with self._stats_lock:
                 self._stats.last_error = message
-            if is_fatal_refusal(reason_code) and not self._ever_connected:
+            if is_fatal_refusal(reason_code) and self._starting:
                 self._refused = message
                 client.disconnect()  # no retry loop: start() raises this
             else:
                 log.error("%s; retrying with backoff", message)
             self._connack.set()
             return
-        self._ever_connected = True
         self._connack.set()
         with self._stats_lock:
             if self._stats.last_error.startswith("MQTT subscriber: "):
@@ -667,7 +670,7 @@ class MqttSubscriber:
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
-        if not self._ever_connected and not self._connack.is_set():
+        if self._starting and not self._connack.is_set():
             # closed before any CONNACK: a TLS port spoken to in plain MQTT, not a broker, ...
             self._refused = self.broker.no_connack_message(reason_code, "MQTT subscriber")
             self._connack.set()
