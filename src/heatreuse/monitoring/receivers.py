@@ -165,6 +165,8 @@ def publish_mqtt(
 
     broker = connection or MqttConnection(host, port)
     name = f"receiver {receiver or topic}"
+    if not broker.host:
+        raise ReceiverError(f"{name}: no MQTT broker; expected host and port or a connection")
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
     connack: list[Any] = []
     answered = threading.Event()
