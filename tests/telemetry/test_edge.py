@@ -586,12 +586,13 @@ def test_parse_upstream_forms_and_errors(site: Site) -> None:
     assert TopicLayout("s", custom.topic_prefix).classify(custom.batch_topic) == ("batch", "batch")
     cases = {
         "ftp://c:21": "got scheme 'ftp'",
-        "central:1883": "the HTTP endpoint .*http://HOST:PORT.*mqtt://HOST:PORT/TOPIC-PREFIX.*got",
+        "central:1883": "the HTTP endpoint .*http://HOST:PORT.*mqtt://.*HOST:PORT/TOPIC-PREFIX.*got",
         "mqtt://c:0": "HOST and PORT 1..65535",
         "mqtt://c:port": "HOST and PORT 1..65535",
         "mqtt://:1883/p": "HOST and PORT",
-        "mqtt://u:pw@c:1883": "credentials are not supported",
-        "mqtt://c/p/#": "no query, no '#'",
+        "mqtt://c/p/#": "without '\\?' or '#'",
+        "mqtt://c/p?x=1": "without '\\?' or '#'",
+        "mqttx://c/p": "got scheme 'mqttx'",
         "mqtt://c/a/+/b": "without '#', '\\+'",
     }
     for text, message in cases.items():
@@ -599,6 +600,11 @@ def test_parse_upstream_forms_and_errors(site: Site) -> None:
             parse_upstream(text, "s")
         assert re.search(message, str(err.value)), (text, str(err.value))
         assert "\n" not in str(err.value)
+    # a user (the password from a file or the environment) and TLS: never in the URL shown
+    tls = parse_upstream("mqtts://edge-s-gw1:pw@c/heatreuse/s", "s")
+    assert tls.url == "mqtts://edge-s-gw1@c:8883/heatreuse/s/batch"
+    assert tls.connection is not None and tls.connection.tls
+    assert tls.connection.password == "pw" and "pw" not in repr(tls)
 
 
 def test_agent_refuses_an_mqtt_upstream_its_own_subscription_would_receive(site: Site) -> None:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from heatreuse.errors import HeatreuseError
+from heatreuse.mqttconf import MqttConnection, as_connection
 from heatreuse.services.ingest import make_ingestor
 from heatreuse.services.lifecycle import run_until_signal
 from heatreuse.site import Site, expand_points
@@ -205,7 +206,9 @@ class ServeConfig:
     store_url
         Store URL (None: :func:`heatreuse.store.default_store_url`).
     mqtt
-        Broker ``(host, port)``, or None for no MQTT subscriber.
+        The broker to subscribe to: a :class:`heatreuse.mqttconf.MqttConnection`
+        (credentials, TLS; :func:`heatreuse.services.addresses.parse_broker_url`)
+        or a plain ``(host, port)``; None for no MQTT subscriber.
     http
         Listen ``(host, port)`` of the HTTP endpoint, or None for none.
     modbus_poll
@@ -253,7 +256,7 @@ class ServeConfig:
     """
 
     store_url: str | None = None
-    mqtt: tuple[str, int] | None = None
+    mqtt: MqttConnection | tuple[str, int] | None = None
     http: tuple[str, int] | None = ("127.0.0.1", 8080)
     modbus_poll: bool = False
     modbus_default: tuple[str, int] | None = None
@@ -433,10 +436,12 @@ class IngestService:
         assert self.config.mqtt is not None and self.ingestor is not None
         layout = TopicLayout(self.site.id, self.config.topic_prefix)
         check_point_topics(layout, [p.mqtt_topic for p in self.ingestor.registry.points])
-        host, port = self.config.mqtt
+        broker = as_connection(self.config.mqtt)
+        assert broker is not None
         settings = MqttSettings(
-            host=host,
-            port=port,
+            host=broker.host,
+            port=broker.port,
+            connection=broker,
             client_id=self.config.client_id or f"heatreuse-ingest-{self.site.id}",
             session_expiry_s=self.config.session_expiry_s,
             availability_topic=layout.service_status_topic("ingest"),

@@ -99,8 +99,9 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-from heatreuse.errors import IngestError
+from heatreuse.errors import IngestError, MqttConnectionError
 from heatreuse.locations import create_private_file
+from heatreuse.mqttconf import MqttConnection, is_fatal_refusal, try_first_connect
 from heatreuse.rawtext import bounded_text, capped_payload
 from heatreuse.telemetry.validate import RawReading, reading_field_problems
 
@@ -545,9 +546,13 @@ class MqttTransport:
     Parameters
     ----------
     host, port
-        The upstream broker.
+        The upstream broker (without credentials; see ``connection``).
     topic
         The topic batches are published to.
+    connection
+        The upstream broker with credentials and TLS
+        (:class:`heatreuse.mqttconf.MqttConnection`); when given, it replaces
+        ``host`` and ``port``.
     client_id
         MQTT client id of the publisher (clean start, no session kept).
     timeout_s
@@ -561,8 +566,11 @@ class MqttTransport:
 
     Notes
     -----
-    The connection is made on the first :meth:`send` and remade by paho's
-    network thread. A batch whose PUBACK did not come (timeout, connection lost)
+    The connection is made by :meth:`open` (which raises
+    :class:`~heatreuse.errors.MqttConnectionError` when TLS fails or the broker
+    refuses the user for good) or on the first :meth:`send`, and remade by paho's
+    network thread; every refused CONNECT is logged as an error naming the
+    broker and the user. A batch whose PUBACK did not come (timeout, connection lost)
     stays in paho's outgoing queue and is resent by paho after a reconnect; a
     later :meth:`send` of the same batch (the forwarder resends it unchanged)
     waits for that copy instead of publishing another one.
@@ -575,6 +583,7 @@ class MqttTransport:
         topic: str,
         *,
         client_id: str,
+        connection: MqttConnection | None = None,
         timeout_s: float = 30.0,
         connect_wait_s: float = 5.0,
         keepalive_s: int = 30,
@@ -588,17 +597,18 @@ class MqttTransport:
             raise IngestError(
                 f"edge forwarder: MQTT topic {topic!r}: expected a topic without '#', '+' or NUL"
             )
-        self.host = host
-        self.port = int(port)
+        self.broker = connection or MqttConnection(host, int(port), option="--upstream")
+        self.host = self.broker.host
+        self.port = self.broker.port
         self.topic = topic
         self.timeout_s = float(timeout_s)
         self.connect_wait_s = float(connect_wait_s)
         self.keepalive_s = int(keepalive_s)
-        netloc = f"[{host}]" if ":" in host else host
-        self._url = f"mqtt://{netloc}:{self.port}/{topic}"
+        self._url = f"{self.broker.url}/{topic}"
         self._client = Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
         )
+        self.broker.configure(self._client)
         self._client.reconnect_delay_set(
             max(1, int(reconnect_min_delay_s)),
             max(1, int(reconnect_min_delay_s), int(reconnect_max_delay_s)),
@@ -611,13 +621,16 @@ class MqttTransport:
         self._closed = False
         self._started = False
         self._last_error = ""
+        self._connack = False  # the broker answered a CONNECT (accepted or refused)
+        self._ever_connected = False
+        self._refused: str | None = None  # a refusal retrying cannot cure, before any success
         self._reasons: dict[int, Any] = {}  # mid -> PUBACK reason code
         self._ignored: set[int] = set()  # mids of batches no longer waited for
         self._inflight: tuple[tuple[int, int], int] | None = None  # ((first, last) seq, mid)
 
     @property
     def url(self) -> str:
-        """``mqtt://HOST:PORT/<topic>``."""
+        """``mqtt[s]://[USER@]HOST:PORT/<topic>`` (never the password)."""
         return self._url
 
     @property
@@ -631,16 +644,16 @@ class MqttTransport:
         self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
         with self._cond:
+            self._connack = True
             if getattr(reason_code, "is_failure", False):
-                self._last_error = f"the broker refused the connection: {reason_code}"
-                log.error(
-                    "edge forwarder: MQTT %s:%s refused the connection: %s",
-                    self.host,
-                    self.port,
-                    reason_code,
-                )
+                message = self.broker.refusal_message(reason_code, "edge forwarder")
+                self._last_error = message
+                if is_fatal_refusal(reason_code) and not self._ever_connected:
+                    self._refused = message
+                log.error("%s; retrying with backoff", message)
             else:
                 self._connected = True
+                self._ever_connected = True
                 self._last_error = ""
             self._cond.notify_all()
 
@@ -650,6 +663,11 @@ class MqttTransport:
         with self._cond:
             if self._connected and not self._closed:
                 self._last_error = f"connection lost ({reason_code})"
+            elif not self._ever_connected and not self._connack and not self._closed:
+                # closed before any CONNACK: a TLS port spoken to in plain MQTT, not a broker
+                self._last_error = self.broker.no_connack_message(reason_code, "edge forwarder")
+                self._refused = self._last_error
+                self._connack = True
             self._connected = False
             self._cond.notify_all()
 
@@ -664,18 +682,52 @@ class MqttTransport:
             self._cond.notify_all()
 
     # ----------------------------------------------------------------- sending
-    def _start(self) -> None:
+    def _start(self) -> bool:
+        """Connect (TCP and TLS now, the rest in paho's thread); False: unreachable, retrying.
+
+        Raises
+        ------
+        MqttConnectionError
+            The TLS handshake failed (tried again on the next call).
+        """
         if self._started:
-            return
-        self._started = True
+            return True
         self._client.connect_async(
             self.host, self.port, keepalive=self.keepalive_s, clean_start=True
         )
+        try:
+            reachable = try_first_connect(self._client, self.broker, "edge forwarder")
+        except MqttConnectionError as exc:
+            with self._cond:
+                self._last_error = str(exc)
+            raise
+        self._started = True
         self._client.loop_start()
+        return reachable
+
+    def open(self, wait_s: float | None = None) -> None:
+        """Connect now and wait for the broker's answer (a broker not reachable yet is fine).
+
+        Raises
+        ------
+        MqttConnectionError
+            The TLS handshake failed, the broker refused the user for good
+            (bad user name or password, not authorised) or closed the
+            connection without answering (e.g. a TLS port spoken to in plain MQTT).
+        """
+        if not self._start():
+            return
+        wait = self.connect_wait_s if wait_s is None else wait_s
+        with self._cond:
+            self._cond.wait_for(lambda: self._connack or self._closed, timeout=wait)
+            refused = self._refused
+        if refused is not None:
+            self.close()
+            raise MqttConnectionError(refused)
 
     def _fail(self, batch: BufferedBatch, what: str) -> IngestError:
         return IngestError(
-            f"edge forwarder: PUBLISH {self.topic} to mqtt://{self.host}:{self.port} "
+            f"edge forwarder: PUBLISH {self.topic} to {self.broker.url} "
             f"(seq {batch.first_seq}..{batch.last_seq}) failed: {what}"
         )
 
@@ -691,7 +743,10 @@ class MqttTransport:
         """
         from paho.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS, error_string
 
-        self._start()
+        try:
+            self._start()
+        except MqttConnectionError as exc:
+            raise self._fail(batch, str(exc)) from None
         key = (batch.first_seq, batch.last_seq)
         with self._cond:
             if self._closed:

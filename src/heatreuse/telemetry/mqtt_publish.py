@@ -50,6 +50,7 @@ import contextlib
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 from collections.abc import Sequence
@@ -57,7 +58,8 @@ from typing import Any
 
 import numpy as np
 
-from heatreuse.errors import TwinError
+from heatreuse.errors import MqttConnectionError, TwinError
+from heatreuse.mqttconf import MqttConnection
 from heatreuse.site.points import Point, SitePoints
 from heatreuse.telemetry.twin_points import (
     TwinReadings,
@@ -174,6 +176,9 @@ class MqttPublisher:
     max_queued_messages
         Most QoS 1 messages queued in the client; a full queue makes
         :meth:`publish` wait (:data:`MAX_QUEUED_MESSAGES`).
+    connection
+        The broker with credentials and TLS (:class:`heatreuse.mqttconf.MqttConnection`);
+        when given, it replaces ``host`` and ``port``.
     """
 
     def __init__(
@@ -190,9 +195,11 @@ class MqttPublisher:
         connect_timeout_s: float = 10.0,
         point_ids: Sequence[str] | None = None,
         max_queued_messages: int = MAX_QUEUED_MESSAGES,
+        connection: MqttConnection | None = None,
     ) -> None:
-        self.host = host
-        self.port = int(port)
+        self.broker = connection or MqttConnection(host, int(port))
+        self.host = self.broker.host
+        self.port = self.broker.port
         self.site_points = site_points
         self.site_id = site_points.site_id
         self.prefix = (prefix or default_topic_prefix(self.site_id)).rstrip("/")
@@ -244,6 +251,10 @@ class MqttPublisher:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=True
         )
+        try:
+            self.broker.configure(client)
+        except MqttConnectionError as exc:
+            raise TwinError(str(exc)) from None
         client.max_queued_messages_set(self.max_queued_messages)
         client.max_inflight_messages_set(1000)
         client.will_set(self.availability_topic, "offline", qos=1, retain=True)
@@ -258,6 +269,8 @@ class MqttPublisher:
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         try:
             client.connect(self.host, self.port, keepalive=30)
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            raise TwinError(self.broker.tls_failure_message(exc, "twin")) from None
         except OSError as exc:
             raise TwinError(
                 f"--mqtt {self.host}:{self.port}: cannot connect to the broker: {exc}"
@@ -270,6 +283,8 @@ class MqttPublisher:
             client.loop_stop()
             client.disconnect()
             self._client = None
+            if self._connect_rc is not None and self._connect_rc.is_failure:
+                raise TwinError(self.broker.refusal_message(self._connect_rc, "twin"))
             raise TwinError(
                 f"--mqtt {self.host}:{self.port}: the broker did not accept the connection "
                 f"within {self.connect_timeout_s:g} s (reason: {self._connect_rc})"
