@@ -238,3 +238,20 @@ def test_standard_set_one_line_each(site: Site) -> None:
         assert "\n" not in r.line and r.line.startswith(r.verdict.upper())
         assert r.report["energy_balance"]["closes"]
         assert r.report["telemetry"]["visible"]
+
+
+def test_drill_reports_which_rule_detected_the_fault_and_how_soon(site: Site) -> None:
+    """Issue 11: drills prove the rules (rule, equipment, time to detect)."""
+    d = drill(site, "pump_failure@2026-01-13T05:00Z+5h:secondary")
+    det = d.report["detection"]
+    assert det["detected"]
+    assert 0 <= det["first_detection_s"] <= 10 * 60
+    stopped = [r for r in det["rules_fired"] if r["rule"] == "pump_stopped"]
+    assert [r["equipment"] for r in stopped] == ["pump.p-secondary"]
+    assert 0 < stopped[0]["time_to_detect_s"] <= 10 * 60  # its for: 5 min
+    assert det["firing_before_fault"] == []  # the clean days before raise nothing
+    assert "detected by " in d.line
+    # a fault the twin makes invisible to the rules says so
+    quiet = drill(site, "reject_path_unavailable@2026-01-13T05:00Z+1d")
+    assert quiet.report["detection"]["detected"] is False
+    assert "NOT detected by any rule" in quiet.line
