@@ -23,20 +23,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from heatreuse.cli.options import SITE_ARG
+from heatreuse.cli.output import make_console
 from heatreuse.errors import SLABreachedError, SLAError
 from heatreuse.site import load_site
-from heatreuse.sla import SlaDefinition, SlaReport, export_openslo, import_openslo, sla_terms_yaml
+
+if TYPE_CHECKING:  # the SLA engine (pandas) is imported by the commands that use it
+    from heatreuse.sla import SlaReport
 
 #: Exit code of ``sla report --fail-on-breach`` when a reported period is breached.
 EXIT_BREACH = SLABreachedError.exit_code
 
-console = Console()
+console = make_console()
 sla_app = typer.Typer(
     help="Heat-delivery SLA: report from the store, OpenSLO v1 export/import.",
     no_args_is_help=True,
@@ -212,6 +215,8 @@ def export(
     out: Path | None = typer.Option(None, "--out", help="Write to this file instead of stdout."),
 ) -> None:
     """Export the site's SLA as OpenSLO v1 YAML."""
+    from heatreuse.sla import SlaDefinition, export_openslo
+
     text = export_openslo(SlaDefinition.from_site(load_site(site_file)))
     if out is None:
         typer.echo(text, nl=False)
@@ -228,6 +233,8 @@ def import_(
         text = openslo_file.read_text(encoding="utf-8")
     except OSError as exc:
         raise SLAError(f"{openslo_file}: cannot read ({exc.strerror})") from None
+    from heatreuse.sla import import_openslo, sla_terms_yaml
+
     typer.echo(sla_terms_yaml(import_openslo(text, str(openslo_file))), nl=False)
 
 

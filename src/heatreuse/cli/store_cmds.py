@@ -17,15 +17,13 @@ import json
 import re
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from heatreuse.cli.options import STORE_OPT
+from heatreuse.cli.output import make_console
 from heatreuse.errors import HeatreuseError
-from heatreuse.services.ingest import opened_store
-from heatreuse.store import ROLLUP_RESOLUTIONS
 
-console = Console()
+console = make_console()
 store_app = typer.Typer(help="The telemetry store: what it holds, retention.", no_args_is_help=True)
 
 _ROLLUP_DAYS_RE = re.compile(r"^\s*([0-9a-z]+)\s*=\s*([0-9]+(?:\.[0-9]*)?)\s*$")
@@ -39,6 +37,8 @@ def parse_rollup_days(items: list[str] | None, option: str = "--rollup-days") ->
     HeatreuseError
         Naming the option, the item, what was expected and what came.
     """
+    from heatreuse.store import ROLLUP_RESOLUTIONS
+
     out: dict[str, float] = {}
     for item in items or []:
         m = _ROLLUP_DAYS_RE.match(item)
@@ -59,6 +59,8 @@ def info_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """What the store holds: schema version, sites, points and rows per table."""
+    from heatreuse.services.ingest import opened_store
+
     with opened_store(store) as opened:
         summary = opened.summary()
     if as_json:
@@ -106,6 +108,8 @@ def retention_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Delete stored rows older than their retention (every site of the store)."""
+    from heatreuse.services.ingest import opened_store
+
     rollups = parse_rollup_days(rollup_days)
     if raw_days is None and not rollups and quarantine_days is None:
         raise HeatreuseError(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -19,18 +19,15 @@ from rich.progress import (
 from rich.table import Table
 
 from heatreuse.cli.options import SITE_ARG, STORE_OPT
+from heatreuse.cli.output import make_console
 from heatreuse.errors import HeatreuseError
-from heatreuse.services.ingest import (
-    FileIngestReport,
-    ingest_file,
-    list_quarantine,
-    opened_store,
-    parse_not_before,
-)
-from heatreuse.site import expand_points, load_site
+from heatreuse.site import load_site
 
-console = Console()
-err_console = Console(stderr=True)
+if TYPE_CHECKING:  # the ingest pipeline (pandas, pyarrow) is imported by the commands using it
+    from heatreuse.services.ingest import FileIngestReport
+
+console = make_console()
+err_console = make_console(stderr=True)
 points_app = typer.Typer(help="The site's point registry.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Readings the ingest pipeline rejected.", no_args_is_help=True)
 
@@ -53,6 +50,8 @@ def ingest(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Import a CSV or Parquet readings file into the store (idempotent)."""
+    from heatreuse.services.ingest import ingest_file, opened_store, parse_not_before
+
     site = load_site(site_file)
     since = parse_not_before(not_before)
     progress = Progress(
@@ -117,6 +116,8 @@ def points_list(site_file: Path = SITE_ARG) -> None:
     MQTT topics (below the site prefix) default to the id with '/' for '.'; the
     full registry is in ``heatreuse points export SITE.yaml --brick``.
     """
+    from heatreuse.site import expand_points
+
     site = load_site(site_file)
     sp = expand_points(site)
     table = Table(title=f"Points of site {site.id} ({len(sp.points)})", title_justify="left")
@@ -151,6 +152,7 @@ def points_export(
     """Export the site's point registry (``--brick``: Brick Turtle)."""
     if not brick:
         raise HeatreuseError("points export: choose a format; the only one is --brick (Turtle)")
+    from heatreuse.site import expand_points
     from heatreuse.telemetry.brick import brick_turtle
 
     site = load_site(site_file)
@@ -174,6 +176,8 @@ def quarantine_list(
     limit: int = typer.Option(50, "--limit", help="At most this many rows, newest first."),
 ) -> None:
     """List quarantined readings with reason, source and raw payload."""
+    from heatreuse.services.ingest import list_quarantine, opened_store
+
     site = load_site(site_file)
     with opened_store(store) as opened:
         rows = list_quarantine(site, opened, reason=reason, limit=limit)

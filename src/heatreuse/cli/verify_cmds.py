@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from heatreuse.cli.output import make_console
 from heatreuse.errors import VerificationError
-from heatreuse.ledger.verify import VerifyReport, verify_export
 
-_console = Console()
+if TYPE_CHECKING:  # the ledger (cryptography) is imported by the command that uses it
+    from heatreuse.ledger.verify import VerifyReport
+
+_console = make_console()
 
 
 def _print_summary(report: VerifyReport, pinned: bool) -> None:
@@ -57,6 +60,8 @@ def verify_command(
     ),
 ) -> None:
     """Verify a ledger export: signatures, roots, consistency, totals. Exit 3 if it fails."""
+    from heatreuse.ledger.verify import verify_export
+
     report = verify_export(directory, expected_vkey=vkey)
     if json_output:
         typer.echo(json.dumps(report.to_dict(), indent=2))

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import ValidationError
 
 from heatreuse.errors import SiteConfigError
-from heatreuse.site.model import CUSTOMER_KINDS, Site
 from heatreuse.units import STANDARD_PRESSURE_BAR, UNIT_SUFFIXES, split_unit_suffix
+
+if TYPE_CHECKING:  # pydantic and the model load when a file is loaded, not at import
+    from pydantic import ValidationError
+
+    from heatreuse.site.model import Site
 
 Path_ = tuple[str | int, ...]
 
@@ -104,6 +107,8 @@ def parse_yaml_with_lines(text: str, file: str) -> tuple[Any, _LineMap]:
 
 def _resolve_loc(data: Any, loc: tuple[str | int, ...]) -> Path_:
     """Map a pydantic error location onto the YAML path (drop union tags)."""
+    from heatreuse.site.model import CUSTOMER_KINDS
+
     out: list[str | int] = []
     node = data
     for part in loc:
@@ -152,7 +157,7 @@ def _model_fields_at(path: Path_, data: Any) -> set[str]:
 
     from heatreuse.site import model as m
 
-    cls: Any = Site
+    cls: Any = m.Site
     node = data
     for part in path[:-1]:
         if isinstance(part, int):
@@ -197,6 +202,8 @@ def _first_model(annotation: Any, node: Any, m: Any) -> Any:
 
 
 def _format_errors(exc: ValidationError, data: Any, lines: _LineMap, file: str) -> list[str]:
+    from heatreuse.site.model import CUSTOMER_KINDS
+
     problems: list[str] = []
     for err in exc.errors(include_url=False):
         path = _resolve_loc(data, tuple(err["loc"]))
@@ -259,10 +266,10 @@ def _iter_temps(node: Any, path: Path_) -> Iterator[tuple[Path_, Any]]:
 
 def _boiling_problems(site: Site, data: Any, lines: _LineMap, file: str) -> list[str]:
     """Water temperatures must stay below boiling at the loop pressure."""
-    from heatreuse.physics import saturation_temperature_c
+    from heatreuse.physics.saturation import boiling_temp_c  # numpy-free: validate stays fast
 
     pressure_bar = max(site.plant.loop_pressure_bar, STANDARD_PRESSURE_BAR)
-    t_sat_c = float(saturation_temperature_c(pressure_bar))
+    t_sat_c = boiling_temp_c(pressure_bar)
     problems = []
     for section in ("compute", "plant", "customer"):
         for path, value in _iter_temps(data.get(section), (section,)):
@@ -287,6 +294,10 @@ def _boiling_problems(site: Site, data: Any, lines: _LineMap, file: str) -> list
 
 def load_site_text(text: str, file: str = "<site>", source_path: Path | None = None) -> Site:
     """Validate site YAML text; see :func:`load_site`."""
+    from pydantic import ValidationError
+
+    from heatreuse.site.model import Site
+
     data, lines = parse_yaml_with_lines(text, file)
     if not isinstance(data, dict):
         raise SiteConfigError(

@@ -25,7 +25,9 @@ _HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, defer_build=True
+    )
 
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]

@@ -130,7 +130,9 @@ MAX_REGISTER_KWH = 1.0e10
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, defer_build=True
+    )
 
 
 # --------------------------------------------------------------------------- modbus
