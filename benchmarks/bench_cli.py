@@ -11,9 +11,10 @@ heatreuse.cli.main`` when there is none), with stdout to a pipe. Runs are
 interleaved (command A, B, C, A, B, C, ...) so that load from other processes
 hits all of them alike; one warm-up round first, so that the OS file cache,
 ``__pycache__`` and numba's on-disk cache are warm (the "warm" in the issue).
-Printed per command: the median and the fastest wall time, and the median as a
+Printed per command: the median and the fastest wall time, the median as a
 multiple of a bare ``python -c pass`` measured in the same rounds (the machine's
-own yardstick: on a busy machine both grow).
+own yardstick: on a busy machine both grow), and the median CPU time (user +
+system) of the process, which a busy machine stretches far less than wall time.
 
 Commands: ``--help``, ``validate examples/pool.yaml``, ``site show
 examples/pool.yaml`` (targets: <= 0.3 s) and ``plan examples/pool.yaml --step
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -44,14 +46,17 @@ def cli_prefix() -> list[str]:
     return [sys.executable, "-m", "heatreuse.cli.main"]
 
 
-def run_s(argv: list[str]) -> float:
-    """Wall time [s] of one run of ``argv`` (stdout to a pipe, as when output is piped)."""
+def run_s(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU time [s] of one run of ``argv`` (stdout to a pipe, as when piped)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def slowest_imports(argv: list[str], n: int = 10) -> list[tuple[float, str]]:
@@ -98,17 +103,26 @@ def main() -> None:
     targets = {"heatreuse plan SITE --step 1h": 2.0}
     try:
         times: dict[str, list[float]] = {name: [] for name in commands}
+        cpus: dict[str, list[float]] = {name: [] for name in commands}
         for argv in commands.values():  # warm-up round
             run_s(argv)
         for _ in range(args.repeat):
             for name, argv in commands.items():
-                times[name].append(run_s(argv))
+                wall, cpu = run_s(argv)
+                times[name].append(wall)
+                cpus[name].append(cpu)
         bare = statistics.median(times["python -c pass"])
-        print(f"{'command':34s} {'median':>8s} {'fastest':>8s} {'x python':>9s} {'target':>7s}")
+        print(
+            f"{'command':30s} {'median':>8s} {'fastest':>8s} {'x python':>9s} "
+            f"{'cpu':>8s} {'target':>7s}"
+        )
         for name, values in times.items():
             med = statistics.median(values)
             target = "" if name.startswith("python") else f"{targets.get(name, 0.3):.1f} s"
-            print(f"{name:34s} {med:7.3f}s {min(values):7.3f}s {med / bare:8.1f}x {target:>7s}")
+            print(
+                f"{name:30s} {med:7.3f}s {min(values):7.3f}s {med / bare:8.1f}x "
+                f"{statistics.median(cpus[name]):7.3f}s {target:>7s}"
+            )
         print(
             f"({args.repeat} runs each, interleaved, after one warm-up round; "
             f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f})"
