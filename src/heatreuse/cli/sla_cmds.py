@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from heatreuse.cli.options import SITE_ARG
@@ -128,8 +129,8 @@ def _interruption_table(r: SlaReport) -> Table:
     table = Table(title=f"Interruptions, {r.period_label}{limit}", title_justify="left")
     table.add_column("start (UTC)", no_wrap=True)
     table.add_column("end (UTC)", no_wrap=True)
-    for col in ("min", "span min", "min C", "max C", "no data min"):
-        table.add_column(col, justify="right")
+    for col in ("duration [min]", "span [min]", "lowest [C]", "highest [C]", "no data [min]"):
+        table.add_column(escape(col), justify="right")
     table.add_column("breach")
     for i in r.interruptions:
         table.add_row(
