@@ -7,6 +7,7 @@ Start-up is checked by what it imports (never by wall time): ``heatreuse
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -14,9 +15,11 @@ from pathlib import Path
 
 import pytest
 import typer
+from rich.console import Console
 
 from heatreuse.cli import main
 from heatreuse.cli.main import run
+from heatreuse.cli.output import Table
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 POOL = str(EXAMPLES / "pool.yaml")
@@ -129,3 +132,14 @@ def test_version_without_registering_commands(capsys: pytest.CaptureFixture[str]
 
     assert run(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"heatreuse {__version__}"
+
+
+def test_a_table_title_is_not_wrapped_to_the_width_of_its_columns() -> None:
+    title = "Store sqlite:////home/someone/.local/share/heatreuse/heatreuse.db"
+    console = Console(width=200, file=io.StringIO())
+    table = Table(title=title)
+    table.add_column("item")
+    table.add_row("schema version")
+    console.print(table)
+    printed = console.file.getvalue()  # type: ignore[attr-defined]
+    assert printed.splitlines()[0].strip() == title

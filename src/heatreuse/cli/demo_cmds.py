@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from heatreuse.cli.output import make_console
+from heatreuse.cli.output import Table, make_console
 
 console = make_console()
 

@@ -23,10 +23,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from heatreuse.cli.options import SITE_ARG, STORE_OPT
-from heatreuse.cli.output import make_console
+from heatreuse.cli.output import Table, make_console
 from heatreuse.site import load_site
 
 console = make_console()

@@ -15,9 +15,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
-from heatreuse.cli.output import make_console
+from heatreuse.cli.output import Table, make_console
 
 if TYPE_CHECKING:  # planning (pandas, numba) is imported by the command that uses it
     from heatreuse.planning import StudyResult

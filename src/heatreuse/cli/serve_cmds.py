@@ -209,10 +209,9 @@ def edge_rejects(
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON on stdout."),
 ) -> None:
     """List payloads the edge agent kept locally because they never became readings."""
-    from rich.table import Table
     from rich.text import Text
 
-    from heatreuse.cli.output import make_console
+    from heatreuse.cli.output import Table, make_console
     from heatreuse.services.edge import list_edge_rejects
 
     site = load_site(site_file)

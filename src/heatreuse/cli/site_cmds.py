@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from heatreuse.cli.options import SITE_ARG
-from heatreuse.cli.output import make_console
+from heatreuse.cli.output import Table, make_console
 from heatreuse.site import load_site
 
 if TYPE_CHECKING:  # the model (pydantic) loads with the file: --help stays fast

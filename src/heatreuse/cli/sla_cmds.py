@@ -27,10 +27,9 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from heatreuse.cli.options import SITE_ARG
-from heatreuse.cli.output import make_console
+from heatreuse.cli.output import Table, make_console
 from heatreuse.errors import SLABreachedError, SLAError
 from heatreuse.site import load_site
 

@@ -17,10 +17,9 @@ import json
 import re
 
 import typer
-from rich.table import Table
 
 from heatreuse.cli.options import STORE_OPT
-from heatreuse.cli.output import make_console
+from heatreuse.cli.output import Table, make_console
 from heatreuse.errors import HeatreuseError
 
 console = make_console()

@@ -16,10 +16,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from heatreuse.cli.options import SITE_ARG, STORE_OPT
-from heatreuse.cli.output import make_console
+from heatreuse.cli.output import Table, make_console
 from heatreuse.errors import HeatreuseError
 from heatreuse.site import load_site
 

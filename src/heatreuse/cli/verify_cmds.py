@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from heatreuse.cli.output import make_console
+from heatreuse.cli.output import Table, make_console
 from heatreuse.errors import VerificationError
 
 if TYPE_CHECKING:  # the ledger (cryptography) is imported by the command that uses it
