@@ -159,6 +159,7 @@ def test_report_is_self_contained_with_the_plots(pool_study: StudyResult) -> Non
     assert "estimate" in text
     assert "Umweltbundesamt" in text  # emission factor sources listed
     assert "Assumptions and sources" in text
+    assert text.count('"plot_bgcolor":"white"') == 5  # each figure in plotly's white look
     sweep_page = pool_study.paths["sweep_report"].read_text(encoding="utf-8")
     assert 'id="plot-frontier"' in sweep_page
     assert not re.search(r"<script[^>]*\bsrc\s*=", sweep_page, re.IGNORECASE)
