@@ -127,7 +127,7 @@ def test_help_shows_no_type_for_flags(capsys: pytest.CaptureFixture[str]) -> Non
     assert "<bool>" not in capsys.readouterr().out
 
 
-def test_version_without_registering_commands(capsys: pytest.CaptureFixture[str]) -> None:
+def test_version_is_looked_up_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
     from heatreuse import __version__
 
     assert run(["--version"]) == 0
