@@ -25,12 +25,17 @@ def esc(value: Any) -> str:
 
 
 def figure_html(fig: Any, div_id: str, config: dict[str, Any] | None = None) -> str:
-    """A plotly figure as a ``<div>`` for a page made by :func:`page_html`."""
+    """A plotly figure as a ``<div>`` for a page made by :func:`page_html`.
+
+    ``fig`` is a ``plotly.graph_objects.Figure`` or its JSON dict (``to_plotly_json()``),
+    which is taken as it is, without validating it again.
+    """
     import plotly.io as pio
 
     return str(
         pio.to_html(
             fig,
+            validate=not isinstance(fig, dict),
             full_html=False,
             include_plotlyjs=False,
             div_id=div_id,

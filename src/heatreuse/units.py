@@ -7,12 +7,13 @@ house rule 3). Temperatures are in degrees Celsius in public names
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy only for the type: the site loader imports this module, not numpy
+    import numpy as np
+    import numpy.typing as npt
 
-FloatOrArray = TypeVar("FloatOrArray", float, npt.NDArray[np.float64])
+FloatOrArray = TypeVar("FloatOrArray", float, "npt.NDArray[np.float64]")
 
 #: Offset between degrees Celsius and kelvin [K]. SI Brochure, 9th ed. (BIPM 2019).
 ZERO_CELSIUS_K = 273.15

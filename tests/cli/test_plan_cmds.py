@@ -42,6 +42,21 @@ def test_plan_with_pvlib_weather_and_sweep(tmp_path: Path) -> None:
     assert len(pd.read_parquet(out / "sweep.parquet")) == 2
 
 
+def test_plan_prints_units_and_stamps_the_sites_year(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "a-long-output-folder-name-for-the-district-heating-plan"
+    site = str(EXAMPLES / "district_preheat.yaml")  # commissioning_date: 2026-07-15
+    assert run(["plan", site, "--step", "1h", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for label in ("heat demand [kWh]", "heat rejected [kWh]", "avoided CO2 [kg]"):
+        assert label in printed  # a unit in brackets, not swallowed as rich markup
+    assert f"wrote report: {out / 'report.html'}\n" in printed  # one line, however long
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["weather_year"] == 2026
+    assert pd.Timestamp(summary["period_start_utc"]).tz_convert("Europe/Berlin").year == 2026
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

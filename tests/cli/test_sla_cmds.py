@@ -97,6 +97,7 @@ def test_report_json_breach_and_fail_on_breach(
     assert run(args) == 0
     out = capsys.readouterr().out
     assert "Interruptions" in out and "Breaches" in out and "BREACHED" in out
+    assert "duration [min]" in out and "lowest [C]" in out  # units in the headers
 
 
 def test_report_three_hour_outage_no_interruption_breach(

@@ -529,3 +529,11 @@ def test_entries_larger_than_the_limit_are_refused_unread(
     assert report.entry_count == 0  # nothing of it was read
     assert verify_export(export, max_entries_bytes=size).ok
     assert run(["verify", str(export), "--max-entries-mb", "1"]) == 0
+
+
+def test_cli_default_entries_cap_equals_the_verifiers() -> None:
+    """verify's --max-entries-mb default (kept in the light CLI module) is the verifier's cap."""
+    from heatreuse.cli.verify_cmds import MAX_ENTRIES_MB
+    from heatreuse.ledger.verify import MAX_ENTRIES_BYTES
+
+    assert MAX_ENTRIES_MB * 1024 * 1024 == MAX_ENTRIES_BYTES

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import CoolProp.CoolProp as CP
 import numpy as np
 import pytest
@@ -13,6 +17,7 @@ from heatreuse.physics import (
     saturation_pressure_pa,
     saturation_temperature_c,
     sublimation_pressure_pa,
+    water,
     water_cp_j_per_kg_k,
     water_density_kg_per_m3,
     water_enthalpy_j_per_kg,
@@ -279,3 +284,53 @@ def test_property_grid_for_compiled_kernels() -> None:
     assert water_property_grid(6.0) is grid  # cached
     with pytest.raises(DomainError, match="step_k"):
         water_property_grid(6.0, step_k=0.0)
+
+
+# --- the shipped IAPWS-95 tables ----------------------------------------------
+
+
+def test_shipped_tables_are_coolprop_on_todays_grid() -> None:
+    # The file in the package is what CoolProp gives on the grid the module defines now
+    # (regenerate with `python -m heatreuse.physics.water` after changing the grid).
+    with np.load(water.TABLES_FILE) as data:
+        shipped = {k: data[k] for k in data.files}
+    computed = water.compute_tables()
+    assert shipped.keys() == computed.keys()
+    for key, values in computed.items():
+        np.testing.assert_allclose(shipped[key], values, rtol=1e-12, atol=0.0, err_msg=key)
+
+
+def test_properties_come_from_the_shipped_tables_without_coolprop() -> None:
+    code = (
+        "import sys; from heatreuse.physics import water as w; "
+        "print(w.water_latent_heat_j_per_kg(30.0), w.water_cp_j_per_kg_k(40.0, 3.0), "
+        "'CoolProp' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert out[2] == "False"
+    assert float(out[0]) == pytest.approx(
+        CP.PropsSI("H", "T", 303.15, "Q", 1, "HEOS::Water")
+        - CP.PropsSI("H", "T", 303.15, "Q", 0, "HEOS::Water"),
+        rel=1e-7,
+    )
+    assert float(out[1]) == pytest.approx(
+        CP.PropsSI("C", "T", 313.15, "P", 3e5, "HEOS::Water"), rel=2e-5
+    )
+
+
+def test_a_stale_table_file_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with np.load(water.TABLES_FILE) as data:
+        stale = {k: data[k] for k in data.files}
+    stale["pressure_bar"] = stale["pressure_bar"] * 1.01  # written on another grid
+    stale["rho"] = stale["rho"] * 2.0
+    path = tmp_path / "stale.npz"
+    np.savez(path, **stale)
+    monkeypatch.setattr(water, "TABLES_FILE", path)
+    monkeypatch.setattr(water, "compute_tables", lambda: {"computed": np.zeros(1)})
+    water._tables.cache_clear()
+    try:
+        assert set(water._tables()) == {"computed"}
+    finally:
+        water._tables.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -160,6 +161,7 @@ def test_report_is_self_contained_with_the_plots(pool_study: StudyResult) -> Non
     assert "Assumptions and sources" in text
     # The report says what the pool demand answers to (the hall follows the weather).
     assert "pool demand model" in text and "dehumidify the hall" in text
+    assert text.count('"plot_bgcolor":"white"') == 5  # each figure in plotly's white look
     sweep_page = pool_study.paths["sweep_report"].read_text(encoding="utf-8")
     assert 'id="plot-frontier"' in sweep_page
     assert not re.search(r"<script[^>]*\bsrc\s*=", sweep_page, re.IGNORECASE)
@@ -191,6 +193,27 @@ def test_pvlib_weather_by_name(tmp_path: Path, pool_site: Site) -> None:
     weather = load_study_weather(pool_site, "pvlib:723170TYA.CSV")
     assert len(weather) == 8760
     assert np.isfinite(weather["air_temp_c"]).all()
+
+
+def _commissioned(site: Site, day: dt.date | None) -> Site:
+    return site.model_copy(
+        update={"site": site.site.model_copy(update={"commissioning_date": day})}
+    )
+
+
+def test_typical_year_is_stamped_onto_the_commissioning_year(pool_site: Site) -> None:
+    site = _commissioned(pool_site, dt.date(2028, 3, 1))
+    weather = load_study_weather(site, None)
+    assert weather.index[len(weather) // 2].year == 2028 and len(weather) == 8784  # leap year
+    assert load_study_weather(site, None, 2027).index[100].year == 2027  # --year wins
+    assert load_study_weather(_commissioned(pool_site, None), None).index[100].year == 2025
+
+
+def test_a_csv_year_is_not_restamped(pool_site: Site, tmp_path: Path) -> None:
+    path = tmp_path / "year2023.csv"
+    _write_csv(path, pd.date_range("2023-01-01", periods=8760, freq="h", tz="UTC"))
+    weather = load_study_weather(_commissioned(pool_site, dt.date(2028, 3, 1)), str(path))
+    assert weather.index[0] == pd.Timestamp("2023-01-01", tz="UTC")
 
 
 # --------------------------------------------------------------------------- bad input

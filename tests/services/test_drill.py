@@ -228,6 +228,13 @@ def test_report_files_self_contained(site: Site, tmp_path: Path) -> None:
     assert "<script src" not in page  # plotly inline, no CDN
     assert "Plotly.newPlot" in page or "newPlot" in page
     assert "pump_failure@2026-01-13T05:00Z+5h" in page
+    # people read temperatures to 0.01 K; the JSON keeps every digit
+    for key in ("coldest_temp_c", "hottest_temp_c"):
+        value = data["supply"][key]
+        assert value == d.report["supply"][key]
+        assert f"{value:.2f}" in page
+        if len(repr(value).partition(".")[2]) > 4:  # a float32 read back: 46.00184631347656
+            assert repr(value) not in page, key
 
 
 def test_standard_set_one_line_each(site: Site) -> None:

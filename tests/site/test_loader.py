@@ -157,3 +157,27 @@ def test_operating_hours_parse() -> None:
     assert hours.open_hours_per_week_h() == pytest.approx(5 * 16 + 2 * 12)
     msg = _error(_pool_text().replace('mon: ["06:00-22:00"]', 'mon: ["22:00-06:00"]'))
     assert "customer.operating_hours" in msg and "22:00-06:00" in msg
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_libyaml_and_the_python_parser_give_the_same_data_and_lines(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    from heatreuse.site.loader import parse_yaml_with_lines
+
+    assert hasattr(yaml, "CSafeLoader")  # the fast path is what runs here
+    fast_data, fast_lines = parse_yaml_with_lines(path.read_text(), path.name)
+    monkeypatch.delattr(yaml, "CSafeLoader")
+    data, lines = parse_yaml_with_lines(path.read_text(), path.name)
+    assert fast_data == data and fast_lines.lines == lines.lines
+
+
+def test_malformed_yaml_message_is_the_python_parsers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    text = _pool_text().replace("  name: Potsdam, Germany", "  name: [Potsdam")
+    with_libyaml = _error(text)
+    monkeypatch.delattr(yaml, "CSafeLoader")
+    assert with_libyaml == _error(text)

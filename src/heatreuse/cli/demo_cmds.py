@@ -6,12 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from heatreuse.services.demo import DEMO_PERIOD, DEMO_SCENARIO, run_demo
+from heatreuse.cli.output import Table, make_console
 
-console = Console()
+console = make_console()
 
 
 def _q(kpis: dict[str, Any], name: str) -> float | None:
@@ -30,6 +28,8 @@ def demo(
     site_file: Path = typer.Option(None, "--site", help="Site file (default: examples/pool.yaml)."),
 ) -> None:
     """Plan -> run -> prove: a month of the pool site through twin, ingest, ledger, SLA, report."""
+    from heatreuse.services.demo import DEMO_PERIOD, DEMO_SCENARIO, run_demo
+
     with console.status("running the demo ...") as status:
         result = run_demo(out, site_file, step=lambda msg: status.update(msg))
     sla = result.sla

@@ -24,13 +24,12 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from heatreuse.cli.options import SITE_ARG, STORE_OPT
+from heatreuse.cli.output import Table, make_console
 from heatreuse.site import load_site
 
-console = Console()
+console = make_console()
 ledger_app = typer.Typer(help="Reuse ledger: build from the store, export.", no_args_is_help=True)
 export_app = typer.Typer(help="Regulatory exports (EU EED).", no_args_is_help=True)
 report_app = typer.Typer(help="Reports (monthly performance review).", no_args_is_help=True)

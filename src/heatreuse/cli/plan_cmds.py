@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,12 +15,13 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
-from heatreuse.planning import StudyResult
-from heatreuse.services.plan import plan_site
+from heatreuse.cli.output import Table, make_console
 
-console = Console()
+if TYPE_CHECKING:  # planning (pandas, numba) is imported by the command that uses it
+    from heatreuse.planning import StudyResult
+
+console = make_console()
 
 
 class _SweepBar:
@@ -87,13 +88,13 @@ def _print_study(study: StudyResult) -> None:
         ("opex_eur_per_year", "opex [EUR/a]", _num),
         ("payback_years", "simple payback [years]", lambda x: "never" if x is None else _num(x, 1)),
     ):
-        t.add_row(label, fmt(s.get(key)))
+        t.add_row(escape(label), fmt(s.get(key)))  # "[kWh]" is a unit, not rich markup
     console.print(t)
 
     if len(study.matrix) > 1:
         m = Table(title="Heat-demand matrix")
         for head in ("customer", "annual [MWh]", "needs p95 [C]", "open [h/wk]", "verdict", "key"):
-            m.add_column(head)
+            m.add_column(escape(head))
         for p in study.matrix:
             reason = p.fit.key_reason()
             m.add_row(
@@ -120,7 +121,7 @@ def _print_study(study: StudyResult) -> None:
             "capex [EUR]",
             "payback [a]",
         ):
-            c.add_column(col)
+            c.add_column(escape(col))
         for run in study.comparison:
             r = run.row
             c.add_row(
@@ -160,7 +161,7 @@ def _print_study(study: StudyResult) -> None:
         console.print(f)
 
     for name, path in study.paths.items():
-        console.print(f"wrote {name}: {path}")
+        console.print(f"wrote {name}: {escape(str(path))}")
 
 
 def plan(
@@ -184,13 +185,18 @@ def plan(
         help="PARAM=START:STOP:STEP, repeatable (e.g. tank_volume_m3=2:40:2).",
     ),
     year: int | None = typer.Option(
-        None, "--year", help="Calendar year the typical year is stamped onto (default 2025)."
+        None,
+        "--year",
+        help="Calendar year the typical year is stamped onto (default: the year of the "
+        "site's commissioning_date, else 2025).",
     ),
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Sweep worker processes (default: local cores)."
     ),
 ) -> None:
     """Feasibility study: demand matrix, simulation, reuse models, sizing sweep, report."""
+    from heatreuse.services.plan import plan_site
+
     bar = _SweepBar()
     try:
         study = plan_site(

@@ -268,10 +268,9 @@ def edge_rejects(
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON on stdout."),
 ) -> None:
     """List payloads the edge agent kept locally because they never became readings."""
-    from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
+    from heatreuse.cli.output import Table, make_console
     from heatreuse.services.edge import list_edge_rejects
 
     site = load_site(site_file)
@@ -304,7 +303,7 @@ def edge_rejects(
                 )
             )
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 def register(app: typer.Typer) -> None:

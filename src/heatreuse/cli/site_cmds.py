@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from heatreuse.cli.options import SITE_ARG
-from heatreuse.site import Site, load_site
+from heatreuse.cli.output import Table, make_console
+from heatreuse.site import load_site
 
-console = Console()
+if TYPE_CHECKING:  # the model (pydantic) loads with the file: --help stays fast
+    from heatreuse.site import Site
+
+console = make_console()
 site_app = typer.Typer(help="Inspect a site file.", no_args_is_help=True)
 
 
@@ -157,7 +161,8 @@ def summary_tables(site: Site) -> list[Table]:
     o = site.ownership
     names = {x.id: x.name for x in o.people}
     raci = Table(title="Ownership (RACI)", title_justify="left", min_width=60)
-    for col in ("activity", "R", "A", "C", "I"):
+    raci.add_column("activity", no_wrap=True)  # the row's name: never cut
+    for col in ("R", "A", "C", "I"):
         raci.add_column(col)
     for activity in ("design_change", "maintenance_signoff", "automation_override"):
         e = getattr(o, activity)
@@ -170,7 +175,9 @@ def summary_tables(site: Site) -> list[Table]:
         )
     for route in o.alarms:
         match = ", ".join(f"{k}={v}" for k, v in route.match.items()) or "all"
-        raci.add_row(f"alarms [{match}]", ", ".join(names[i] for i in route.receivers), "", "", "")
+        raci.add_row(
+            escape(f"alarms [{match}]"), ", ".join(names[i] for i in route.receivers), "", "", ""
+        )
     tables.append(raci)
     return tables
 

@@ -39,21 +39,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from heatreuse.cli.options import SITE_ARG, STORE_OPT
+from heatreuse.cli.output import Table, make_console
 from heatreuse.errors import SLABreachedError, SLAError
 from heatreuse.site import load_site
-from heatreuse.sla import SlaDefinition, SlaReport, export_openslo, import_openslo, sla_terms_yaml
-from heatreuse.sla.evaluate import BURN_WINDOWS_MIN
+
+if TYPE_CHECKING:  # the SLA engine (pandas) is imported by the commands that use it
+    from heatreuse.sla import SlaReport
 
 #: Exit code of ``sla report --fail-on-breach`` when a reported period is breached.
 EXIT_BREACH = SLABreachedError.exit_code
 
-console = Console()
+console = make_console()
 sla_app = typer.Typer(
     help="Heat-delivery SLA: report from the store and its seals, seal, OpenSLO v1 export/import.",
     no_args_is_help=True,
@@ -152,6 +154,8 @@ def _summary_table(reports: list[SlaReport]) -> Table:
             for r in reports
         ],
     )
+    from heatreuse.sla.evaluate import BURN_WINDOWS_MIN
+
     for window in BURN_WINDOWS_MIN:  # a sealed report keeps none: n/a
         if any(r.burn_rates for r in reports):
             row(f"burn rate {window}", [_num(r.burn_rate(window)) for r in reports])
@@ -191,8 +195,8 @@ def _interruption_table(r: SlaReport) -> Table:
     table = Table(title=f"Interruptions, {r.period_label}{limit}", title_justify="left")
     table.add_column("start (UTC)", no_wrap=True)
     table.add_column("end (UTC)", no_wrap=True)
-    for col in ("min", "span min", "min C", "max C", "no data min"):
-        table.add_column(col, justify="right")
+    for col in ("duration [min]", "span [min]", "lowest [C]", "highest [C]", "no data [min]"):
+        table.add_column(escape(col), justify="right")
     table.add_column("breach")
     for i in r.interruptions:
         table.add_row(
@@ -345,6 +349,8 @@ def export(
     out: Path | None = typer.Option(None, "--out", help="Write to this file instead of stdout."),
 ) -> None:
     """Export the site's SLA as OpenSLO v1 YAML."""
+    from heatreuse.sla import SlaDefinition, export_openslo
+
     text = export_openslo(SlaDefinition.from_site(load_site(site_file)))
     if out is None:
         typer.echo(text, nl=False)
@@ -361,6 +367,8 @@ def import_(
         text = openslo_file.read_text(encoding="utf-8")
     except OSError as exc:
         raise SLAError(f"{openslo_file}: cannot read ({exc.strerror})") from None
+    from heatreuse.sla import import_openslo, sla_terms_yaml
+
     typer.echo(sla_terms_yaml(import_openslo(text, str(openslo_file))), nl=False)
 
 

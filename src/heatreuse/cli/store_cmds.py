@@ -27,15 +27,12 @@ import re
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from heatreuse.cli.options import STORE_OPT
+from heatreuse.cli.output import Table, make_console
 from heatreuse.errors import HeatreuseError
-from heatreuse.services.ingest import opened_store
-from heatreuse.store import ROLLUP_RESOLUTIONS
 
-console = Console()
+console = make_console()
 store_app = typer.Typer(
     help="The telemetry store: create, what it holds, retention.", no_args_is_help=True
 )
@@ -51,6 +48,8 @@ def parse_rollup_days(items: list[str] | None, option: str = "--rollup-days") ->
     HeatreuseError
         Naming the option, the item, what was expected and what came.
     """
+    from heatreuse.store import ROLLUP_RESOLUTIONS
+
     out: dict[str, float] = {}
     for item in items or []:
         m = _ROLLUP_DAYS_RE.match(item)
@@ -71,6 +70,7 @@ def info_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """What the store holds: schema version, sites, points and rows per table."""
+    from heatreuse.services.ingest import opened_store
     from heatreuse.services.retention import sla_periods_overview
 
     with opened_store(store) as opened:
@@ -164,6 +164,8 @@ def retention_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Delete stored rows older than their retention (every site of the store)."""
+    from heatreuse.services.ingest import opened_store
+
     rollups = parse_rollup_days(rollup_days)
     if raw_days is None and not rollups and quarantine_days is None:
         raise HeatreuseError(
@@ -190,7 +192,7 @@ def retention_cmd(
         ],
     }
     if blocks:
-        Console(stderr=True).print(
+        make_console(stderr=True).print(
             "[yellow]--force: deleted data of SLA periods that are not sealed: "
             + "; ".join(b.describe() for b in blocks)
             + " (their verdict now reads 'unknown')[/]",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -16,21 +16,18 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from heatreuse.cli.options import SITE_ARG, STORE_OPT
+from heatreuse.cli.output import Table, make_console
 from heatreuse.errors import HeatreuseError
-from heatreuse.services.ingest import (
-    FileIngestReport,
-    ingest_file,
-    opened_store,
-    parse_not_before,
-)
-from heatreuse.site import expand_points, load_site
-from heatreuse.site.points import Point, SitePoints
+from heatreuse.site import load_site
 
-console = Console()
-err_console = Console(stderr=True)
+if TYPE_CHECKING:  # the ingest pipeline (pandas, pyarrow) is imported by the commands using it
+    from heatreuse.services.ingest import FileIngestReport
+    from heatreuse.site.points import Point, SitePoints
+
+console = make_console()
+err_console = make_console(stderr=True)
 points_app = typer.Typer(help="The site's point registry.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Readings the ingest pipeline rejected.", no_args_is_help=True)
 
@@ -53,6 +50,8 @@ def ingest(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Import a CSV or Parquet readings file into the store (idempotent)."""
+    from heatreuse.services.ingest import ingest_file, opened_store, parse_not_before
+
     site = load_site(site_file)
     since = parse_not_before(not_before)
     progress = Progress(
@@ -139,6 +138,8 @@ def points_list(
     with '/' for '.'; the full registry is in ``heatreuse points export
     SITE.yaml --brick``.
     """
+    from heatreuse.site import expand_points
+
     site = load_site(site_file)
     sp = expand_points(site)
     if modbus:
@@ -191,6 +192,7 @@ def points_export(
     """Export the site's point registry (``--brick``: Brick Turtle)."""
     if not brick:
         raise HeatreuseError("points export: choose a format; the only one is --brick (Turtle)")
+    from heatreuse.site import expand_points
     from heatreuse.telemetry.brick import brick_turtle
 
     site = load_site(site_file)
@@ -232,7 +234,7 @@ def quarantine_list(
 
     from rich.text import Text
 
-    from heatreuse.services.ingest import iter_quarantine
+    from heatreuse.services.ingest import iter_quarantine, opened_store
 
     site = load_site(site_file)
     page_rows = 200

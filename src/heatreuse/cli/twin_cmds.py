@@ -6,10 +6,9 @@ import json
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
 from heatreuse.cli.options import (
     MQTT_CA_OPT,
@@ -19,12 +18,16 @@ from heatreuse.cli.options import (
     MQTT_PASSWORD_FILE_OPT,
     SITE_ARG,
 )
+from heatreuse.cli.output import make_console
 from heatreuse.errors import TwinError
-from heatreuse.simulation.scenarios import SCENARIO_NAMES, parse_duration_s, parse_scenarios
-from heatreuse.site import Site, load_site
+from heatreuse.simulation.scenario_catalog import SCENARIO_NAMES
+from heatreuse.site import load_site
 
-console = Console()
-err_console = Console(stderr=True)
+if TYPE_CHECKING:
+    from heatreuse.site import Site
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 SCENARIO_HELP = (
     "Scenario NAME@START+DURATION:SEVERITY (@START, +DURATION and :SEVERITY optional), e.g. "
@@ -34,6 +37,8 @@ SCENARIO_HELP = (
 
 
 def _step(text: str) -> int:
+    from heatreuse.simulation.scenarios import parse_duration_s
+
     seconds = parse_duration_s(text, "--step")
     if not float(seconds).is_integer() or seconds <= 0:
         raise TwinError(f"--step: expected whole seconds, got {text!r}")
@@ -76,6 +81,7 @@ def drill(
 ) -> None:
     """Run failure drills and write reports (JSON + self-contained HTML)."""
     from heatreuse.services.drill import run_drill, run_drill_set, write_drill
+    from heatreuse.simulation.scenarios import parse_scenarios
 
     site = _with_weather(load_site(site_file), weather)
     step_s = _step(step)
@@ -200,6 +206,7 @@ def twin(
     """Run the digital twin: live over MQTT/Modbus, or offline into a readings file."""
     from heatreuse.services.addresses import BrokerFiles, parse_broker_url
     from heatreuse.services.twin import parse_time_utc
+    from heatreuse.simulation.scenarios import parse_duration_s, parse_scenarios
 
     files = BrokerFiles(mqtt_password_file, mqtt_ca, mqtt_cert, mqtt_key)
     if mqtt is None and files.any_given():

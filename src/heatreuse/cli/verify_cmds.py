@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from heatreuse.cli.output import Table, make_console
 from heatreuse.errors import VerificationError
-from heatreuse.ledger.verify import MAX_ENTRIES_BYTES, VerifyReport, verify_export
 
-_console = Console()
+#: Default cap of entries.jsonl [MiB]: heatreuse.ledger.verify.MAX_ENTRIES_BYTES (a test
+#: keeps the two equal; the ledger module is not imported for --help).
+MAX_ENTRIES_MB = 512
+
+if TYPE_CHECKING:  # the ledger (cryptography) is imported by the command that uses it
+    from heatreuse.ledger.verify import VerifyReport
+
+_console = make_console()
 
 
 def _print_summary(report: VerifyReport, pinned: bool, witnesses: int) -> None:
@@ -72,13 +78,15 @@ def verify_command(
         "fails. Repeat for several witnesses (all required).",
     ),
     max_entries_mb: int = typer.Option(
-        MAX_ENTRIES_BYTES // (1024 * 1024),
+        MAX_ENTRIES_MB,
         "--max-entries-mb",
         min=1,
         help="Largest entries.jsonl read [MiB]; a larger file fails.",
     ),
 ) -> None:
     """Verify a ledger export: signatures, roots, consistency, totals. Exit 3 if it fails."""
+    from heatreuse.ledger.verify import verify_export
+
     witnesses = list(witness or [])
     report = verify_export(
         directory,

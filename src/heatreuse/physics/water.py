@@ -3,8 +3,8 @@
 Liquid properties (density, enthalpy, isobaric heat capacity) come from the
 IAPWS-95 formulation [1]_ as implemented by CoolProp's ``HEOS::Water`` backend.
 A direct CoolProp call costs about 20-100 us per value, far too slow for
-telemetry series of 10^5..10^6 samples, so the functions evaluate IAPWS-95 once
-(lazily, on first use, about 0.5 s; never at import) on a grid and interpolate:
+telemetry series of 10^5..10^6 samples, so the functions evaluate IAPWS-95 on a
+grid and interpolate:
 
 * temperature: nodes every 0.5 K from 0 C, cubic Hermite interpolation using
   the exact temperature derivatives from IAPWS-95 (d rho/dT, cp = dh/dT,
@@ -19,6 +19,14 @@ density < 1e-6 relative, heat capacity < 2e-5 relative, enthalpy differences
 two orders below the IAPWS-95 uncertainty itself). Grid nodes just above the
 boiling point of a pressure node are evaluated on the metastable liquid branch
 of IAPWS-95 so the interpolation is smooth up to the boiling point.
+
+The grid values (and the latent heat below) are tabulated once and shipped
+with the package in ``water_iapws95.npz`` (loaded on first use, a few
+milliseconds; CoolProp itself would take about a second to import and evaluate
+them on every run). ``tests/physics/test_water.py`` recomputes them from
+CoolProp and requires the shipped file to match; after changing the grid,
+rewrite the file with ``python -m heatreuse.physics.water`` (without a
+matching file the tables are computed from CoolProp at first use, as before).
 
 Saturation pressure and temperature use the closed-form IAPWS-IF97 region-4
 equations (30) and (31) [2]_, which agree with IAPWS-95 within 0.003 % in the
@@ -44,6 +52,7 @@ import bisect
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
@@ -57,6 +66,13 @@ from heatreuse.checks import (
     result,
 )
 from heatreuse.errors import DomainError
+from heatreuse.physics.saturation import (
+    SATURATION_PRESSURE_MAX_BAR,
+    SATURATION_PRESSURE_MIN_BAR,
+    boiling_temp_c,
+)
+from heatreuse.physics.saturation import psat_pa as _psat_pa
+from heatreuse.physics.saturation import tsat_k as _tsat_k
 from heatreuse.units import PA_PER_BAR, ZERO_CELSIUS_K
 
 #: Lowest / highest absolute pressure accepted [bar].
@@ -98,51 +114,14 @@ _PRESSURE_NODES_BAR = (
     # Note: PRESSURE_MAX_BAR must be the last node.
 )
 
-# IAPWS-IF97 region 4 coefficients n1..n10 (Table 34 of [2]).
-_N4 = (
-    0.11670521452767e4,
-    -0.72421316703206e6,
-    -0.17073846940092e2,
-    0.12020824702470e5,
-    -0.32325550322333e7,
-    0.14915108613530e2,
-    -0.48232657361591e4,
-    0.40511340542057e6,
-    -0.23855557567849,
-    0.65017534844798e3,
-)
-_P_STAR_PA = 1.0e6  # reducing pressure of IF97 region 4 [Pa]
-
-
 # ---------------------------------------------------------------------------
-# Saturation line (IAPWS-IF97 region 4, closed form)
+# Saturation line (IAPWS-IF97 region 4, closed form: heatreuse.physics.saturation)
 # ---------------------------------------------------------------------------
-
-
-def _psat_pa(temp_k: FloatArray) -> FloatArray:
-    n1, n2, n3, n4, n5, n6, n7, n8, n9, n10 = _N4
-    theta = temp_k + n9 / (temp_k - n10)
-    a = theta**2 + n1 * theta + n2
-    b = n3 * theta**2 + n4 * theta + n5
-    c = n6 * theta**2 + n7 * theta + n8
-    out: FloatArray = (2.0 * c / (-b + np.sqrt(b**2 - 4.0 * a * c))) ** 4 * _P_STAR_PA
-    return out
-
-
-def _tsat_k(pressure_pa: FloatArray) -> FloatArray:
-    n1, n2, n3, n4, n5, n6, n7, n8, n9, n10 = _N4
-    beta = (pressure_pa / _P_STAR_PA) ** 0.25
-    e = beta**2 + n3 * beta + n6
-    f = n1 * beta**2 + n4 * beta + n7
-    g = n2 * beta**2 + n5 * beta + n8
-    d = 2.0 * g / (-f - np.sqrt(f**2 - 4.0 * e * g))
-    out: FloatArray = (n10 + d - np.sqrt((n10 + d) ** 2 - 4.0 * (n9 + n10 * d))) / 2.0
-    return out
 
 
 @lru_cache(maxsize=64)
 def _tsat_c_scalar(pressure_bar: float) -> float:
-    return float(_tsat_k(np.asarray(pressure_bar * PA_PER_BAR, dtype=np.float64))) - ZERO_CELSIUS_K
+    return boiling_temp_c(pressure_bar)
 
 
 @overload
@@ -220,7 +199,7 @@ def saturation_temperature_c(pressure_bar: FloatOrArray) -> FloatOrArray:
     func = "saturation_temperature_c"
     p = as_array(pressure_bar, func, "pressure_bar")
     require(
-        (p >= 611.213 / PA_PER_BAR) & (p <= 220.64),
+        (p >= SATURATION_PRESSURE_MIN_BAR) & (p <= SATURATION_PRESSURE_MAX_BAR),
         p,
         func,
         "pressure_bar",
@@ -302,12 +281,37 @@ def _coolprop() -> Any:
     return cp_module
 
 
-@lru_cache(maxsize=1)
-def _liquid_table() -> _LiquidTable:
+#: The tabulated IAPWS-95 values shipped with the package (see the module docstring).
+TABLES_FILE = Path(__file__).with_name("water_iapws95.npz")
+
+
+def _grid() -> dict[str, FloatArray]:
+    """The nodes the tables are computed on (also stored in the file, to detect a stale one)."""
+    return {
+        "pressure_bar": np.array(_PRESSURE_NODES_BAR, dtype=np.float64),
+        "liquid_temp0_step_c": np.array([TEMP_MIN_C, _TEMP_STEP_K]),
+        "latent_temp_c": np.arange(
+            0.0, LATENT_HEAT_TEMP_MAX_C + _TEMP_STEP_K / 2, _TEMP_STEP_K / 5
+        ),
+    }
+
+
+def compute_tables() -> dict[str, FloatArray]:
+    """Evaluate IAPWS-95 (CoolProp ``HEOS::Water``) on the grid: what ``TABLES_FILE`` holds.
+
+    Returns
+    -------
+    dict of ndarray
+        The grid (:func:`_grid`), liquid ``rho`` [kg/m3], ``drho`` [kg/(m3 K)],
+        ``h`` [J/kg], ``cp`` [J/(kg K)], ``dcp`` [J/(kg K2)] on (pressure node,
+        temperature node), NaN beyond a node's reach; ``latent`` [J/kg] on
+        ``latent_temp_c``. About a second: CoolProp's import and ~16,000 state updates.
+    """
     cpm = _coolprop()
+    grid = _grid()
     state = cpm.AbstractState("HEOS", "Water")
     state.specify_phase(cpm.iphase_liquid)
-    p_nodes = np.array(_PRESSURE_NODES_BAR, dtype=np.float64)
+    p_nodes = grid["pressure_bar"]
     tsat_c = _tsat_k(p_nodes * PA_PER_BAR) - ZERO_CELSIUS_K
     # Node i must cover temperatures up to the boiling point of node i+1
     # (metastable liquid at node i), plus two cells for the Hermite stencil.
@@ -329,15 +333,45 @@ def _liquid_table() -> _LiquidTable:
             arrays["h"][i, j] = state.hmass()
             arrays["cp"][i, j] = state.cpmass()
             arrays["dcp"][i, j] = state.second_partial_deriv(i_h, i_t, i_p, i_t, i_p)
+    sat = cpm.AbstractState("HEOS", "Water")
+    latent = np.empty_like(grid["latent_temp_c"])
+    for k, t_c in enumerate(grid["latent_temp_c"]):
+        # IAPWS-95 starts at the triple point, 0.01 C; 0..0.01 C uses the
+        # triple-point value (latent heat changes by 0.02 J/kg over 0.01 K).
+        t_k = max(float(t_c) + ZERO_CELSIUS_K, _TRIPLE_T_K)
+        sat.update(cpm.QT_INPUTS, 1.0, t_k)
+        h_vap = sat.hmass()
+        sat.update(cpm.QT_INPUTS, 0.0, t_k)
+        latent[k] = h_vap - sat.hmass()
+    return {**grid, **arrays, "latent": latent}
+
+
+@lru_cache(maxsize=1)
+def _tables() -> dict[str, FloatArray]:
+    """The shipped tables when they were made on today's grid, else computed now."""
+    try:
+        with np.load(TABLES_FILE) as data:
+            tables = {k: data[k] for k in data.files}
+    except OSError:  # not shipped (a trimmed install): compute
+        return compute_tables()
+    for key, nodes in _grid().items():
+        if key not in tables or not np.array_equal(tables[key], nodes):
+            return compute_tables()  # the grid changed since the file was written
+    return tables
+
+
+@lru_cache(maxsize=1)
+def _liquid_table() -> _LiquidTable:
+    tables = _tables()
     return _LiquidTable(
-        pressure_bar=p_nodes,
+        pressure_bar=tables["pressure_bar"],
         temp0_c=TEMP_MIN_C,
         step_k=_TEMP_STEP_K,
-        rho=arrays["rho"],
-        drho_dt=arrays["drho"],
-        h=arrays["h"],
-        cp=arrays["cp"],
-        dcp_dt=arrays["dcp"],
+        rho=tables["rho"],
+        drho_dt=tables["drho"],
+        h=tables["h"],
+        cp=tables["cp"],
+        dcp_dt=tables["dcp"],
     )
 
 
@@ -570,21 +604,9 @@ def water_cp_j_per_kg_k(temp_c: FloatOrArray, pressure_bar: FloatOrArray = 6.0) 
 # ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
 def _latent_table() -> tuple[FloatArray, FloatArray]:
-    cpm = _coolprop()
-    state = cpm.AbstractState("HEOS", "Water")
-    temps_c = np.arange(0.0, LATENT_HEAT_TEMP_MAX_C + _TEMP_STEP_K / 2, _TEMP_STEP_K / 5)
-    out = np.empty_like(temps_c)
-    for k, t_c in enumerate(temps_c):
-        # IAPWS-95 starts at the triple point, 0.01 C; 0..0.01 C uses the
-        # triple-point value (latent heat changes by 0.02 J/kg over 0.01 K).
-        t_k = max(float(t_c) + ZERO_CELSIUS_K, _TRIPLE_T_K)
-        state.update(cpm.QT_INPUTS, 1.0, t_k)
-        h_vap = state.hmass()
-        state.update(cpm.QT_INPUTS, 0.0, t_k)
-        out[k] = h_vap - state.hmass()
-    return temps_c, out
+    tables = _tables()
+    return tables["latent_temp_c"], tables["latent"]
 
 
 @overload
@@ -699,3 +721,9 @@ def water_property_grid(pressure_bar: float = 6.0, step_k: float = 0.5) -> Water
         enthalpy_j_per_kg=np.asarray(_evaluate(temps, p_arr, "h")),
         cp_j_per_kg_k=np.asarray(_evaluate(temps, p_arr, "cp")),
     )
+
+
+if __name__ == "__main__":  # pragma: no cover - rewrites the shipped tables (after a grid change)
+    tables: dict[str, Any] = compute_tables()
+    np.savez_compressed(TABLES_FILE, **tables)
+    print(f"wrote {TABLES_FILE}")

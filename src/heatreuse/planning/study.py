@@ -16,7 +16,8 @@
 * with a sweep: ``sweep.parquet`` (one row per grid point) and ``sweep.html``.
 
 The study covers the weather's year (one full year of hours is required:
-a typical year or a CSV year). The main run uses ``step_s`` (default 60 s);
+a typical year or a CSV year); a typical year is stamped onto the site's
+commissioning year unless a year is given. The main run uses ``step_s`` (default 60 s);
 the sweep runs hourly unless a step is given explicitly.
 """
 
@@ -34,7 +35,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from heatreuse import __version__
 from heatreuse.errors import SimulationError, WeatherError
 from heatreuse.planning import compare as compare_mod
 from heatreuse.planning import economics, matrix
@@ -52,7 +52,7 @@ from heatreuse.planning.sweep import (
 from heatreuse.simulation import SimulationResult, prepare, result_from_outputs, run_kernel
 from heatreuse.simulation.demand import ASSUMPTIONS, customer_demand, site_weather
 from heatreuse.site.model import CUSTOMER_KINDS, PoolCustomer, Site
-from heatreuse.weather import check_full_year, load_weather
+from heatreuse.weather import DEFAULT_YEAR, check_full_year, load_weather
 
 #: Default step of the main run [s] (the engine's default).
 DEFAULT_STEP_S = 60
@@ -91,8 +91,28 @@ def parse_step_s(text: str | int | None) -> int | None:
     return int(seconds)
 
 
+def site_year(site: Site) -> int | None:
+    """The calendar year a study of ``site`` covers by default: its commissioning year.
+
+    ``None`` when ``site.commissioning_date`` is not set (the weather's own default applies).
+    """
+    day = site.site.commissioning_date
+    return None if day is None else day.year
+
+
 def load_study_weather(site: Site, spec: str | None, year: int | None = None) -> pd.DataFrame:
     """Weather for the study: ``spec`` (paths relative to the working directory) or the site's.
+
+    Parameters
+    ----------
+    site
+        The site.
+    spec
+        Weather spec; ``None`` or empty: the site's ``location.weather``.
+    year
+        Calendar year a typical year is stamped onto; default :func:`site_year`
+        (the commissioning year), else :data:`heatreuse.weather.DEFAULT_YEAR`. For a
+        plain CSV the year to select; default the file's own year.
 
     Raises
     ------
@@ -100,10 +120,16 @@ def load_study_weather(site: Site, spec: str | None, year: int | None = None) ->
         Unknown source or file, unreadable, gaps, not one full year of hours,
         missing values.
     """
-    if spec is None or not str(spec).strip():
-        weather = site_weather(site, year)
-    else:
-        weather = load_weather(str(spec).strip(), year=year)
+
+    def load(stamp_year: int | None) -> pd.DataFrame:
+        if spec is None or not str(spec).strip():
+            return site_weather(site, stamp_year)
+        return load_weather(str(spec).strip(), year=stamp_year)
+
+    weather = load(year)
+    default = site_year(site)
+    if year is None and weather.attrs.get("typical_year") and default not in (None, DEFAULT_YEAR):
+        weather = load(default)  # a typical year: stamp it onto the site's year
     check_full_year(weather)
     for col in weather.columns:
         values = weather[col].to_numpy(dtype=np.float64)
@@ -352,6 +378,8 @@ def build_summary(
     sweep: SweepResult | None,
 ) -> dict[str, Any]:
     """The summary dict (units in keys); see the module docstring."""
+    from heatreuse import __version__  # importlib.metadata: loaded here, not at import
+
     totals = result.totals()
     figures = study_figures(site, totals, site_capex(site))
     index = pd.DatetimeIndex(result.frame.index)
@@ -417,7 +445,8 @@ def run_study(
     sweeps, sweep_axes
         ``PARAM=START:STOP:STEP`` strings, or already parsed axes.
     year
-        Calendar year the typical year is stamped onto (default 2025).
+        Calendar year the typical year is stamped onto (default: the site's
+        commissioning year, else 2025; see :func:`load_study_weather`).
     workers
         Sweep worker processes (default: local cores).
     progress
@@ -516,5 +545,6 @@ __all__ = [
     "load_study_weather",
     "parse_step_s",
     "run_study",
+    "site_year",
     "write_outputs",
 ]

@@ -614,6 +614,11 @@ def _fmt_h(minutes: float) -> str:
     return format_duration(minutes * 60.0) if minutes > 0 else "0m"
 
 
+def _fmt_c(temp_c: float | None) -> str:
+    """A temperature [C] as people read it (0.01 K), ``n/a`` without one; JSON keeps all digits."""
+    return "n/a" if temp_c is None else f"{temp_c:.2f}"
+
+
 def _line(r: dict[str, Any]) -> str:
     sup = r["supply"]
     parts = [f"{r['verdict'].upper():8s} {' + '.join(r['scenarios'])} |"]
@@ -623,7 +628,7 @@ def _line(r: dict[str, Any]) -> str:
         cold = sup["coldest_temp_c"]
         parts.append(
             f"supply out of band {_fmt_h(sup['out_of_band_min'])}"
-            + (f" (coldest {cold:.2f} C)" if cold is not None else "")
+            + (f" (coldest {_fmt_c(cold)} C)" if cold is not None else "")
             + (
                 f" [healthy run: {_fmt_h(sup['out_of_band_min_without_fault'])}]"
                 if sup["out_of_band_min_without_fault"]
@@ -836,7 +841,10 @@ def drill_html(drill: DrillResult) -> str:
             f"{sup_r['out_of_band_min']} min (healthy run: "
             f"{sup_r['out_of_band_min_without_fault']} min)",
         ),
-        row("Coldest / hottest supply", f"{sup_r['coldest_temp_c']} / {sup_r['hottest_temp_c']} C"),
+        row(
+            "Coldest / hottest supply",
+            f"{_fmt_c(sup_r['coldest_temp_c'])} / {_fmt_c(sup_r['hottest_temp_c'])} C",
+        ),
         row(
             "Longest interruption",
             f"{r['interruptions']['longest_h']:.2f} h "

@@ -47,7 +47,8 @@ def plan_site(
     sweeps
         ``PARAM=START:STOP:STEP`` strings.
     year
-        Calendar year typical-year weather is stamped onto.
+        Calendar year typical-year weather is stamped onto (default: the site's
+        commissioning year, else 2025).
     workers
         Sweep worker processes (default: local cores).
     progress

@@ -1,43 +1,99 @@
-"""The site model and its loader (``heatreuse.site.load_site``)."""
+"""The site model and its loader (``heatreuse.site.load_site``).
 
-from heatreuse.site.loader import load_site, load_site_text
-from heatreuse.site.model import (
-    CUSTOMER_KINDS,
-    BackupBoiler,
-    BufferTank,
-    Compute,
-    Contract,
-    Cooling,
-    Customer,
-    DhwPreheatCustomer,
-    DistrictPreheatCustomer,
-    EmissionFactor,
-    GreenhouseCustomer,
-    HeatExchanger,
-    HeatPump,
-    HeatReject,
-    OperatingHours,
-    Ownership,
-    Pipe,
-    Plant,
-    PoolCustomer,
-    Pump,
-    Site,
-    SlaTerms,
-    SpaceHeatingCustomer,
-    Tariffs,
-    TempBand,
-)
-from heatreuse.site.points import (
-    Equipment,
-    ModbusDevice,
-    ModbusRegister,
-    Point,
-    PointsConfig,
-    SitePoints,
-    expand_points,
-    standard_hydronic_points,
-)
+Names are imported from their module on first use (:mod:`heatreuse._lazy`):
+``from heatreuse.site import load_site`` does not load pydantic and the model
+until a file is loaded, so ``heatreuse --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from heatreuse._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from heatreuse.site.loader import load_site, load_site_text
+    from heatreuse.site.model import (
+        CUSTOMER_KINDS,
+        BackupBoiler,
+        BufferTank,
+        Compute,
+        Contract,
+        Cooling,
+        Customer,
+        DhwPreheatCustomer,
+        DistrictPreheatCustomer,
+        EmissionFactor,
+        GreenhouseCustomer,
+        HeatExchanger,
+        HeatPump,
+        HeatReject,
+        OperatingHours,
+        Ownership,
+        Pipe,
+        Plant,
+        PoolCustomer,
+        Pump,
+        Site,
+        SlaTerms,
+        SpaceHeatingCustomer,
+        Tariffs,
+        TempBand,
+    )
+    from heatreuse.site.points import (
+        Equipment,
+        ModbusDevice,
+        ModbusRegister,
+        Point,
+        PointsConfig,
+        SitePoints,
+        expand_points,
+        standard_hydronic_points,
+    )
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    ".loader": (
+        "load_site",
+        "load_site_text",
+    ),
+    ".model": (
+        "CUSTOMER_KINDS",
+        "BackupBoiler",
+        "BufferTank",
+        "Compute",
+        "Contract",
+        "Cooling",
+        "Customer",
+        "DhwPreheatCustomer",
+        "DistrictPreheatCustomer",
+        "EmissionFactor",
+        "GreenhouseCustomer",
+        "HeatExchanger",
+        "HeatPump",
+        "HeatReject",
+        "OperatingHours",
+        "Ownership",
+        "Pipe",
+        "Plant",
+        "PoolCustomer",
+        "Pump",
+        "Site",
+        "SlaTerms",
+        "SpaceHeatingCustomer",
+        "Tariffs",
+        "TempBand",
+    ),
+    ".points": (
+        "Equipment",
+        "ModbusDevice",
+        "ModbusRegister",
+        "Point",
+        "PointsConfig",
+        "SitePoints",
+        "expand_points",
+        "standard_hydronic_points",
+    ),
+}
 
 __all__ = [
     "CUSTOMER_KINDS",
@@ -76,3 +132,5 @@ __all__ = [
     "load_site_text",
     "standard_hydronic_points",
 ]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -191,6 +191,7 @@ class SiteModel(BaseModel):
         extra="forbid",
         str_strip_whitespace=True,
         allow_inf_nan=False,
+        defer_build=True,
         use_attribute_docstrings=True,
     )
 

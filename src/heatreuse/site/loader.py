@@ -29,15 +29,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import ValidationError
 
 from heatreuse.errors import SiteConfigError
-from heatreuse.site.base import show_number
-from heatreuse.site.model import CUSTOMER_KINDS, Site
 from heatreuse.units import STANDARD_PRESSURE_BAR, UNIT_SUFFIXES, split_unit_suffix
+
+if TYPE_CHECKING:  # pydantic and the model load when a file is loaded, not at import
+    from pydantic import ValidationError
+
+    from heatreuse.site.model import Site
 
 Path_ = tuple[str | int, ...]
 
@@ -367,7 +369,12 @@ def _scalar(node: yaml.ScalarNode, path: Path_, problems: list[str], file: str) 
 
 
 def _construct(
-    node: yaml.Node, path: Path_, lines: _LineMap, problems: list[str], file: str
+    node: yaml.Node,
+    path: Path_,
+    lines: _LineMap,
+    problems: list[str],
+    file: str,
+    scalars: yaml.SafeLoader,
 ) -> Any:
     lines.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -410,7 +417,7 @@ def _construct(
                     )
                 )
             lines.lines[(*path, key)] = key_node.start_mark.line + 1
-            out[key] = _construct(value_node, (*path, key), lines, problems, file)
+            out[key] = _construct(value_node, (*path, key), lines, problems, file, scalars)
         return out
     if isinstance(node, yaml.SequenceNode):
         if node.tag != _SEQ:
@@ -419,7 +426,8 @@ def _construct(
             )
             return []
         return [
-            _construct(item, (*path, i), lines, problems, file) for i, item in enumerate(node.value)
+            _construct(item, (*path, i), lines, problems, file, scalars)
+            for i, item in enumerate(node.value)
         ]
     assert isinstance(node, yaml.ScalarNode)
     return _scalar(node, path, problems, file)
@@ -498,7 +506,7 @@ def parse_yaml_with_lines(text: str, file: str) -> tuple[Any, _LineMap]:
         raise SiteConfigError(f"{file}:1: the file is empty; expected a site description")
     _check_expansion(node, file)
     problems: list[str] = []
-    data = _construct(node, (), lines, problems, file)
+    data = _construct(node, (), lines, problems, file, yaml.SafeLoader(""))
     if problems:
         raise _raise(problems)
     return data, lines
@@ -506,6 +514,8 @@ def parse_yaml_with_lines(text: str, file: str) -> tuple[Any, _LineMap]:
 
 def _resolve_loc(data: Any, loc: tuple[str | int, ...]) -> Path_:
     """Map a pydantic error location onto the YAML path (drop union tags)."""
+    from heatreuse.site.model import CUSTOMER_KINDS
+
     out: list[str | int] = []
     node = data
     for part in loc:
@@ -554,7 +564,7 @@ def _model_fields_at(path: Path_, data: Any) -> set[str]:
 
     from heatreuse.site import model as m
 
-    cls: Any = Site
+    cls: Any = m.Site
     node = data
     for part in path[:-1]:
         if isinstance(part, int):
@@ -599,6 +609,8 @@ def _first_model(annotation: Any, node: Any, m: Any) -> Any:
 
 
 def _format_errors(exc: ValidationError, data: Any, lines: _LineMap, file: str) -> list[str]:
+    from heatreuse.site.model import CUSTOMER_KINDS
+
     problems: list[str] = []
     for err in exc.errors(include_url=False):
         path = _resolve_loc(data, tuple(err["loc"]))
@@ -668,6 +680,8 @@ def _shown_value(value: Any) -> str:
     if isinstance(value, str):
         return _shown(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
+        from heatreuse.site.base import show_number
+
         return show_number(value)
     text = repr(value)
     return text if len(text) <= 80 else text[:60] + "..."
@@ -686,10 +700,10 @@ def _iter_temps(node: Any, path: Path_) -> Iterator[tuple[Path_, Any]]:
 
 def _boiling_problems(site: Site, data: Any, lines: _LineMap, file: str) -> list[str]:
     """Water temperatures must stay below boiling at the loop pressure."""
-    from heatreuse.physics import saturation_temperature_c
+    from heatreuse.physics.saturation import boiling_temp_c  # numpy-free: validate stays fast
 
     pressure_bar = max(site.plant.loop_pressure_bar, STANDARD_PRESSURE_BAR)
-    t_sat_c = float(saturation_temperature_c(pressure_bar))
+    t_sat_c = boiling_temp_c(pressure_bar)
     problems = []
     for section in ("compute", "plant", "customer"):
         for path, value in _iter_temps(data.get(section), (section,)):
@@ -714,6 +728,10 @@ def _boiling_problems(site: Site, data: Any, lines: _LineMap, file: str) -> list
 
 def load_site_text(text: str, file: str = "<site>", source_path: Path | None = None) -> Site:
     """Validate site YAML text; see :func:`load_site`."""
+    from pydantic import ValidationError
+
+    from heatreuse.site.model import Site
+
     data, lines = parse_yaml_with_lines(text, file)
     if not isinstance(data, dict):
         raise SiteConfigError(
