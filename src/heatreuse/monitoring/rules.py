@@ -397,8 +397,9 @@ def rule_meter_balance(ctx: RuleContext) -> list[Signal]:
 def rule_sensor_drift(ctx: RuleContext) -> list[Signal]:
     """H5: mean difference of two sensors on the same pipe beyond ``max_offset_k``.
 
-    Compared only while water flows past both and no heat is added between them (the
-    pair's ``gate_off`` status points, a backup boiler in the customer circuit, are 0).
+    Compared only while water flows past both and no heat is added between them: the
+    pair's ``gate_off`` status points (a backup boiler in the customer circuit) are 0, or
+    ``b`` is more than 1 K above the SLA band's minimum, which is all the boiler tops up to.
     The difference is averaged over ``ewma_span_s`` (a moving window, so a gap never
     carries an old offset forward).
     """
@@ -406,14 +407,19 @@ def rule_sensor_drift(ctx: RuleContext) -> list[Signal]:
     out: list[Signal] = []
     n = max(2, int(prm.ewma_span_s // 60))
     flowing = _flowing(ctx)
+    band_min_c = ctx.site.sla_band.min_temp_c
     for pair in prm.pairs:
         if pair.a not in ctx.points or not (ctx.data.has(pair.a) and ctx.data.has(pair.b)):
             continue
         d = ctx.data.get(pair.a) - ctx.data.get(pair.b) - pair.expected_offset_k
+        # A backup boiler between the two tops the supply up to the band's minimum: while
+        # it runs, the pair is compared only where b is clearly above that (not lifted).
+        b_clear = np.nan_to_num(ctx.data.get(pair.b, "min"), nan=-1e9) > band_min_c + 1.0
         same_water = flowing.copy()
         for g in pair.gate_off:
             if ctx.data.has(g):
-                same_water &= np.nan_to_num(ctx.data.get(g, "max"), nan=1.0) < 0.5
+                off = np.nan_to_num(ctx.data.get(g, "max"), nan=1.0) < 0.5
+                same_water &= off | b_clear
         # both sensors see the same water only while it flows
         gate = np.isfinite(d) & same_water
         e = _rolling(np.where(gate, d, np.nan), n, "mean", 0.5)
