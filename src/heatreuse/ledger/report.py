@@ -53,9 +53,9 @@ class MonthlyReportData:
     sla_note
         Why the SLA section is empty, or notes about it.
     alerts
-        Alert counts by cause, or None when no alerting subsystem exists.
+        Alert counts by cause (rule) of the period, or None when detection has not run.
     alerts_note
-        Text shown in the alerts section.
+        Text shown in the alerts section (how far fault detection has run).
     checkpoint
         ``{"origin", "size", "root_hash_b64", "root_hash_hex", "signature_line",
         "note", "path", "vkey"}`` of the checkpoint anchoring the figures.
@@ -63,6 +63,14 @@ class MonthlyReportData:
         The method entry (``type: method``) used.
     generated_at
         When the report was made [UTC].
+    incidents
+        Incidents open in the period (``heatreuse.services.monitoring.report_section``):
+        ``id``, ``status``, ``severity``, ``title``, ``opened_at``, ``resolved_at``,
+        ``rules``, ``alerts``, ``acked_by`` and ``impact`` (SLA minutes ``bad_min``,
+        ``unknown_min``, ``good_min`` or None).
+    actions
+        Corrective actions open in the period: ``id``, ``rule``, ``equipment``,
+        ``owner``, ``status``, ``opened_at``, ``due_at``, ``summary``.
     """
 
     site_id: str
@@ -78,6 +86,8 @@ class MonthlyReportData:
     method: Mapping[str, Any] | None
     generated_at: dt.datetime
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    incidents: Sequence[Mapping[str, Any]] = ()
+    actions: Sequence[Mapping[str, Any]] = ()
 
 
 def daily_frame(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
@@ -357,6 +367,69 @@ def _sla_html(data: MonthlyReportData) -> str:
     return "".join(parts)
 
 
+def _impact_text(impact: Mapping[str, Any] | None) -> str:
+    if not impact:
+        return "n/a"
+    return (
+        f"{impact['bad_min']} min out of band, {impact['unknown_min']} min without data, "
+        f"{impact['good_min']} min in band"
+    )
+
+
+def _alerts_html(data: MonthlyReportData) -> str:
+    if data.alerts is None:
+        return f'<div class="missing">{esc(data.alerts_note)}</div>'
+    parts = [f'<p class="sub">{esc(data.alerts_note)}</p>']
+    if data.alerts:
+        rows = [[c, str(n)] for c, n in sorted(data.alerts.items())]
+        parts.append(_table(["alerts fired (warning or critical), by rule", "count"], rows))
+    else:
+        parts.append('<p class="sub">No alert of severity warning or critical fired.</p>')
+    if data.incidents:
+        rows = [
+            [
+                str(i["id"]),
+                str(i["severity"]),
+                f"{i['opened_at']} .. {i['resolved_at'] or 'open'}",
+                str(i["title"]),
+                ", ".join(i["rules"]),
+                _impact_text(i.get("impact")),
+                str(i["acked_by"] or "-"),
+            ]
+            for i in data.incidents
+        ]
+        parts.append(
+            _table(
+                ["incident", "severity", "open (UTC)", "title", "rules", "SLA impact", "acked by"],
+                rows,
+            )
+        )
+    else:
+        parts.append('<p class="sub">No incident in the period.</p>')
+    if data.actions:
+        rows = [
+            [
+                str(a["id"]),
+                str(a["status"]),
+                f"{a['rule']} on {a['equipment'] or 'site'}",
+                ", ".join(a["owner"]),
+                str(a["opened_at"]),
+                str(a["due_at"]),
+                str(a["summary"]),
+            ]
+            for a in data.actions
+        ]
+        parts.append(
+            _table(
+                ["action", "status", "what", "owner", "opened", "due", "summary"],
+                rows,
+            )
+        )
+    else:
+        parts.append('<p class="sub">No corrective action open in the period.</p>')
+    return "\n".join(parts)
+
+
 def _checkpoint_html(cp: Mapping[str, Any] | None) -> str:
     if not cp:
         return '<div class="missing">No signed checkpoint found for this ledger.</div>'
@@ -433,11 +506,7 @@ def render_monthly_html(data: MonthlyReportData) -> str:
         ]
         for t in enefg.get("targets", [])
     ]
-    alerts = (
-        _table(["cause", "count"], [[c, str(n)] for c, n in data.alerts.items()])
-        if data.alerts is not None
-        else f'<div class="missing">{esc(data.alerts_note)}</div>'
-    )
+    alerts = _alerts_html(data)
     ef_rows = []
     if data.method:
         ef_rows.append(["Method", method_version])
@@ -468,7 +537,7 @@ its backup boiler (metered heat delivered + backup heat). Estimated heat is show
 Hours without heat data: {esc(heat.get("hours_missing", "n/a"))}.</p>
 <h2>SLA attainment and interruptions</h2>
 {_sla_html(data)}
-<h2>Alerts by cause</h2>
+<h2>Alerts, incidents and corrective actions</h2>
 {alerts}
 <h2>Energy flows</h2>
 {sankey_div}
@@ -550,7 +619,21 @@ def write_monthly_pdf(data: MonthlyReportData, path: str | Path) -> Path:
             )
     else:
         lines.append("SLA: " + data.sla_note)
-    lines.append("Alerts: " + (data.alerts_note if data.alerts is None else str(data.alerts)))
+    lines.append("Alerts: " + data.alerts_note)
+    if data.alerts:
+        lines.append(
+            "  fired by rule: " + ", ".join(f"{r} {n}" for r, n in sorted(data.alerts.items()))
+        )
+    for i in data.incidents:
+        lines.append(
+            f"  incident {i['id']} [{i['severity']}] {i['opened_at']} .. "
+            f"{i['resolved_at'] or 'open'}: {i['title']} (SLA: {_impact_text(i.get('impact'))})"
+        )
+    for a in data.actions:
+        lines.append(
+            f"  action {a['id']} [{a['status']}] {a['rule']} on {a['equipment'] or 'site'}, "
+            f"owner {', '.join(a['owner'])}, due {a['due_at']}"
+        )
     lines.append("")
     modes = totals.get("site_mode_hours", {})
     lines.append("Site modes [h]: " + ", ".join(f"{m} {n}" for m, n in modes.items()))
