@@ -1,8 +1,8 @@
-"""``detect`` over stored history: a twin fortnight ingested into both stores.
+"""``detect`` over stored history: eight twin days ingested into both stores.
 
 The readings come from the twin (``run_offline_twin``, seeded sensor noise) and enter
 the store through the file ingest, so detection reads exactly what a site's history
-would hold: the first week is clean, the second has the primary pump failing.
+would hold: the first week is clean, on the eighth day the primary pump fails for 5 h.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ POOL = Path(__file__).resolve().parents[2] / "examples" / "pool.yaml"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 T0 = pd.Timestamp("2026-01-05T00:00Z")
 CLEAN_END = pd.Timestamp("2026-01-12T00:00Z")
-FAULT_AT = pd.Timestamp("2026-01-14T06:00Z")
-T1 = pd.Timestamp("2026-01-16T00:00Z")
-SPLIT = pd.Timestamp("2026-01-14T07:13Z")  # inside the fault: alerts fire across it
+FAULT_AT = pd.Timestamp("2026-01-12T06:00Z")
+T1 = pd.Timestamp("2026-01-13T00:00Z")
+SPLIT = pd.Timestamp("2026-01-12T07:13Z")  # inside the fault: alerts fire across it
 NOW = pd.Timestamp("2026-12-01T00:00Z")
 TABLES = ("alerts", "incidents", "incident_events", "actions", "detect_state")
 
@@ -41,7 +41,7 @@ def site() -> Site:
 
 @pytest.fixture(scope="module")
 def twin_file(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("twin") / "fortnight.parquet"
+    out = tmp_path_factory.mktemp("twin") / "eight_days.parquet"
     run_offline_twin(
         site,
         start=T0,
@@ -128,10 +128,10 @@ def test_detect_finds_the_fault_not_the_clean_week_and_is_idempotent_and_split_i
     assert monitoring_start(store, site) == T0
     # two runs split inside the fault, each in weekly blocks
     first = detect(site, store, T0, SPLIT, now=NOW)
-    assert (first.start, first.end) == ("2026-01-05T00:00:00Z", "2026-01-14T07:13:00Z")
+    assert (first.start, first.end) == ("2026-01-05T00:00:00Z", "2026-01-12T07:13:00Z")
     assert first.blocks == 2
     second = detect(site, store, end=T1, now=NOW)  # resumes where the first stopped
-    assert second.start == "2026-01-14T07:13:00Z" and second.minutes == 16 * 60 + 47 + 24 * 60
+    assert second.start == "2026-01-12T07:13:00Z" and second.minutes == 16 * 60 + 47
 
     alerts = store.list_alerts(site.id)
     # the clean week raises nothing at warning or above
@@ -170,6 +170,6 @@ def test_detect_finds_the_fault_not_the_clean_week_and_is_idempotent_and_split_i
 
     # the same range in one block records exactly what the split runs recorded
     _wipe(store)
-    whole = detect(site, store, T0, T1, now=NOW, block_min=11 * 1440)
+    whole = detect(site, store, T0, T1, now=NOW, block_min=8 * 1440)
     assert whole.blocks == 1
     assert _snapshot(store, site.id) == before

@@ -43,8 +43,18 @@ def _root(
     """Plan, run and prove waste-heat reuse from edge compute sites."""
 
 
+_registered = False
+
+
 def _register() -> None:
-    # Each command group lives in its own module and registers itself on `app`.
+    # Each command group lives in its own module and registers itself on `app`; once per
+    # process (several modules' register() add their groups again on every call, and
+    # typer rebuilds every registered group per invocation: tests calling run() many
+    # times slowed down call after call).
+    global _registered
+    if _registered:
+        return
+    _registered = True
     from heatreuse.cli import demo_cmds, site_cmds
 
     site_cmds.register(app)
