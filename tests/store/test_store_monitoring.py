@@ -102,3 +102,25 @@ def test_detect_state_claim_refuses_a_concurrent_run(store: Store) -> None:
         store.claim_detect_state("s1", None)
         store.set_detect_state("s1", 120_000_000, "[]")
     assert store.get_detect_state("s1") == (60_000_000, "[]")
+
+
+def test_minute_stats_equal_the_1min_rollup(store: Store) -> None:
+    import numpy as np
+    import pandas as pd
+
+    ts = pd.date_range("2026-01-01T00:00Z", periods=600, freq="7s")
+    rng = np.random.default_rng(3)
+    for point in ("hx.supply_temp_c", "meter.heat_power_w"):
+        store.write_readings("s1", point, ts, rng.normal(40.0, 2.0, len(ts)))
+    points = ["meter.heat_power_w", "hx.supply_temp_c", "absent.point_c"]
+    lo, hi = ts[0] + pd.Timedelta(minutes=3), ts[-1]
+    full = store.read_rollup("s1", points, lo, hi, resolution="1min")
+    stats = store.read_minute_stats("s1", points, lo, hi)
+    assert len(stats) == len(full) == 2 * 67  # minutes 3 .. 69
+    for p in ("hx.supply_temp_c", "meter.heat_power_w"):
+        a = full[full["point_id"] == p]
+        b = stats[stats["point_id"] == p]
+        assert b.index.equals(a.index) and b.index.name == "bucket_start"
+        for col in ("count", "mean", "min", "max"):
+            np.testing.assert_array_equal(b[col].to_numpy(float), a[col].to_numpy(float))
+    assert store.read_minute_stats("nobody", points, lo, hi).empty

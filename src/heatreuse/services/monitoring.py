@@ -33,7 +33,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,7 @@ import pandas as pd
 
 from heatreuse.errors import HeatreuseError
 from heatreuse.monitoring.alerts import Alert, AlertState, AlertTracker, Transition
-from heatreuse.monitoring.data import MinuteData
+from heatreuse.monitoring.data import MinuteData, concat
 from heatreuse.monitoring.detector import Detector
 from heatreuse.monitoring.escalation import Escalation, Page, policy_from_raci
 from heatreuse.monitoring.matchers import MatcherError, parse_matcher
@@ -523,21 +523,17 @@ class AlertRecorder:
 
 
 def _replace_action(a: ActionRecord, **kw: Any) -> ActionRecord:
-    from dataclasses import replace
-
     return replace(a, **kw)
 
 
 def _replace_incident(i: IncidentRecord, **kw: Any) -> IncidentRecord:
-    from dataclasses import replace
-
     return replace(i, **kw)
 
 
 def _minute_data(
     store: Store, site: Site, point_ids: Sequence[str], start: pd.Timestamp, end: pd.Timestamp
 ) -> MinuteData:
-    frame = store.read_rollup(site.id, list(point_ids), start, end, resolution="1min")
+    frame = store.read_minute_stats(site.id, list(point_ids), start, end)
     return MinuteData.from_rollup(frame, start, end)
 
 
@@ -652,6 +648,11 @@ def detect(
     if first is not None and t0 < first:
         notes.append(f"monitoring began {_iso(_us(first))}: minutes before it are not evaluated")
         t0 = first
+    if t1 <= t0:
+        notes.append(
+            f"nothing to evaluate: the range starts at {_iso(_us(t0))} (where detection "
+            f"stands or monitoring began) and ends at {_iso(_us(t1))}"
+        )
     expected = state[0] if state is not None else None
     detector = Detector()
     if state is not None:
@@ -662,11 +663,18 @@ def detect(
     ids = sorted(points)
     blocks = minutes = 0
     b0 = t0
+    prev: MinuteData | None = None
     while b0 < t1:
         b1 = min(b0 + pd.Timedelta(minutes=block_min), t1)
         read0 = b0 - pd.Timedelta(minutes=LOOKBACK_MIN)
         read1 = b1 + pd.Timedelta(minutes=LOOKAHEAD_MIN)
-        data = _minute_data(store, site, ids, read0, read1)
+        if prev is not None and prev.n and prev.grid[0] <= read0:
+            # the look-back was read with the previous block: read only the new minutes
+            i0, i1 = (int(prev.grid.searchsorted(x)) for x in (read0, b0))
+            data = concat([prev.window(i0, i1), _minute_data(store, site, ids, b0, read1)])
+        else:
+            data = _minute_data(store, site, ids, read0, read1)
+        prev = data
         sla, sla_point = _sla_status(defn, data, first)
         ctx = RuleContext(
             site=site,
@@ -1291,9 +1299,8 @@ def report_section(
             "SITE.yaml`): no alerts are reported, none are invented."
         )
         return None, incidents, actions, note
-    else:
-        last = _ts(state[0]) + pd.Timedelta(minutes=1)
-        note = f"Fault detection evaluated the site's data until {_iso(_us(last))}."
-        if last < end:
-            note += " Later minutes of the period are not evaluated yet."
+    last = _ts(state[0]) + pd.Timedelta(minutes=1)
+    note = f"Fault detection evaluated the site's data until {_iso(_us(last))}."
+    if last < end:
+        note += " Later minutes of the period are not evaluated yet."
     return counts, incidents, actions, note
