@@ -23,6 +23,7 @@ from heatreuse.services.monitoring import (
     AlertRecorder,
     MonitoringError,
     ack_alert,
+    add_incident_note,
     add_silence,
     escalate_due,
     expire_silence,
@@ -294,13 +295,16 @@ def test_escalation_steps_and_ack_with_an_injected_clock(site: Site, store: Stor
         ack_alert(site, store, "x7", "anna", now=t)
     with pytest.raises(MonitoringError, match="--by"):
         ack_alert(site, store, aid, " ", now=t)
+    add_incident_note(site, store, int(inc.id or 0), "anna", "bearing worn", now=t + H(0.5))
     shown = show_incident(site, store, int(inc.id or 0), now=t + H(1))
     assert [(e["kind"], e["actor"]) for e in shown["timeline"]] == [
         ("fired", None),
         ("notified", "heatreuse"),
         ("escalated", "heatreuse"),
         ("acked", "omar"),
+        ("note", "anna"),
     ]
+    assert shown["timeline"][-1]["detail"] == {"text": "bearing worn"}
     assert shown["acked_by"] == "omar"
     audit = store.list_audit(site.id)
     assert [(x.action, x.actor, x.target) for x in audit] == [
