@@ -117,6 +117,17 @@ class LedgerConflictError(LedgerError):
     """Another writer appended to the same ledger log first (the append was refused whole)."""
 
 
+class LedgerIntegrityError(LedgerError):
+    """The stored ledger is not what its signed checkpoints say.
+
+    Rows rewritten or deleted under a published checkpoint, or rows beyond the last
+    signed checkpoint that ``ledger update`` did not write (a direct ``INSERT``). The
+    CLI exits with code 3, as for a failed verification.
+    """
+
+    exit_code: int = 3
+
+
 class VerificationError(HeatreuseError):
     """An exported ledger failed verification; the message says which entry.
 
@@ -151,3 +162,23 @@ class TwinError(HeatreuseError):
 
 class AddressError(HeatreuseError, ValueError):
     """A HOST:PORT given on the command line is malformed."""
+
+
+class RetentionBlockedError(StoreError):
+    """Retention would delete raw or 1-minute data of SLA periods that are not sealed.
+
+    The message lists the periods per site and how to proceed (seal them, wait until
+    they close, or ``--force``).
+    """
+
+
+class MqttConnectionError(HeatreuseError):
+    """An MQTT broker refused us for good (credentials, authorisation) or TLS failed.
+
+    The message names the broker (``mqtts://user@host:port``, never the password), the
+    option it came from, the user, what the broker answered and what to check.
+    """
+
+
+class AccessDeniedError(HeatreuseError):
+    """A state-changing endpoint refused a request: no token or a wrong one (HTTP 401)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -50,6 +51,10 @@ def test_edge_rejects_lists_newest_first_as_table_and_json(
         "reason": "unknown_point",
         "point": "p1",
         "raw": "exception 2",
+        "raw_size_bytes": 11,
+        "raw_sha256": hashlib.sha256(b"exception 2").hexdigest(),
+        "raw_truncated": False,
+        "raw_escaped": False,
         "detail": "no such register",
     }
     assert rows[1]["raw"] == '{"ts": 1}' and rows[1]["point"] is None

@@ -53,7 +53,7 @@ def _readers(url: str, out: Path) -> dict[str, list[str]]:
 
 READERS = sorted(_readers("URL", Path("OUT")))
 #: Commands with --store that create the store when it is missing.
-WRITERS = {"ingest", "serve", "ledger update", "detect", "silences add"}
+WRITERS = {"ingest", "serve", "ledger update", "sla seal", "detect", "silences add"}
 
 
 def _mode(path: Path) -> int:

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from heatreuse.errors import LedgerError
+from heatreuse.ledger.checkpoint import verify_checkpoint
 from heatreuse.ledger.keys import generate_signing_key
 from heatreuse.ledger.store_log import LedgerDatabase, open_ledger_database
 from heatreuse.ledger.tlog import DirectoryCheckpointStore, TransparencyLog
@@ -171,3 +172,30 @@ def test_superuser_rewrite_is_caught_by_published_checkpoints(url: str, tmp_path
     report = verify_export(out)
     assert not report.ok
     assert any("entry 3 edited" in p.message for p in report.problems)
+
+
+def test_signed_append_stores_its_checkpoint_with_the_rows(url: str, tmp_path: Path) -> None:
+    key = generate_signing_key(ORIGIN)
+    cp_dir = tmp_path / "checkpoints"
+    with open_ledger_database(url, create=True) as db:
+        storage = db.log_storage("site-a")
+        log = TransparencyLog(ORIGIN, storage, DirectoryCheckpointStore(cp_dir))
+        assert log.append_signed(entries(4), key) == [0, 1, 2, 3]
+        head = storage.signed_head()
+        assert head is not None and head == (cp_dir / "4.txt").read_text()
+        assert verify_checkpoint(head, key.verifier).root_hash == log.root_hash(4)
+        assert log.append_signed([], key) == [] and storage.signed_head() == head
+
+        # a stale writer's signed append is refused whole: no rows, no head, no file
+        stale = TransparencyLog(ORIGIN, db.log_storage("site-a"), DirectoryCheckpointStore(cp_dir))
+        log.append_signed(entries(2, start=4), key)
+        with pytest.raises(LedgerError, match="append at index 4 refused"):
+            stale.append_signed(entries(1, start=9), key)
+        assert stale.size == 4 and stale.root_hash() == log.root_hash(4)  # tree rolled back
+        assert storage.signed_head() == (cp_dir / "6.txt").read_text()
+        assert sorted(p.name for p in cp_dir.iterdir()) == ["4.txt", "6.txt"]
+
+        # rows appended without a signature leave the head behind them
+        log.extend(entries(1, start=6))
+        assert verify_checkpoint(storage.signed_head() or "", key.verifier).size == 6
+        assert log.size == 7

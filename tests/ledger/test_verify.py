@@ -452,6 +452,85 @@ def test_compute_total_semantics() -> None:
         compute_total(entries, TotalSpec("x", "v", tree_size=7))
 
 
+# -- hostile folders: links, pipes, devices, sizes ------------------------------------------
+
+_VERIFY_IN_A_BOX = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1 << 31, 1 << 31))  # 2 GiB: an unbounded read dies
+from heatreuse.cli.main import run
+sys.exit(run(["verify", sys.argv[1], "--json"]))
+"""
+
+
+def _verify_in_subprocess(export: Path) -> tuple[int, dict[str, Any]]:
+    """Run `heatreuse verify --json` in a child with a memory cap and a hang guard."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _VERIFY_IN_A_BOX, str(export)],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a guard against a hang, not a speed assertion
+        check=False,
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_symlinks_to_dev_zero_are_refused(export: Path) -> None:
+    members = ("entries.jsonl", "totals.json", "leaf_hashes.bin")
+    for member in members:
+        (export / member).unlink()
+        (export / member).symlink_to("/dev/zero")
+    code, doc = _verify_in_subprocess(export)
+    assert code == 3
+    for member in members:
+        problems = [p for p in doc["problems"] if p["where"] == member]
+        assert problems, member
+        assert "is a symbolic link; expected a regular file" in problems[0]["message"]
+
+
+def test_named_pipes_are_refused_not_waited_on(export: Path) -> None:
+    import os
+
+    (export / "manifest.json").unlink()
+    os.mkfifo(export / "manifest.json")
+    (export / "checkpoints" / "16.txt").unlink()
+    os.mkfifo(export / "checkpoints" / "16.txt")
+    code, doc = _verify_in_subprocess(export)
+    assert code == 3
+    text = "\n".join(f"{p['where']}: {p['message']}" for p in doc["problems"])
+    assert "manifest.json: is a named pipe (FIFO); expected a regular file" in text
+    assert "checkpoints/16.txt: is a named pipe (FIFO); expected a regular file" in text
+
+
+def test_symlinked_checkpoint_folder_and_note_are_refused(export: Path, tmp_path: Path) -> None:
+    note = export / "checkpoints" / "70.txt"
+    elsewhere = tmp_path / "70.txt"
+    elsewhere.write_bytes(note.read_bytes())
+    note.unlink()
+    note.symlink_to(elsewhere)
+    text = _failed(verify_export(export))
+    assert "checkpoints/70.txt: is a symbolic link" in text
+    moved = tmp_path / "cps"
+    shutil.move(export / "checkpoints", moved)
+    (export / "checkpoints").symlink_to(moved)
+    assert "checkpoints/: is a symbolic link; expected a folder" in _failed(verify_export(export))
+
+
+def test_entries_larger_than_the_limit_are_refused_unread(
+    export: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    size = (export / "entries.jsonl").stat().st_size
+    report = verify_export(export, max_entries_bytes=size - 1)
+    assert f"entries.jsonl: is {size} bytes, more than the limit of {size - 1} bytes" in _failed(
+        report
+    )
+    assert report.entry_count == 0  # nothing of it was read
+    assert verify_export(export, max_entries_bytes=size).ok
+    assert run(["verify", str(export), "--max-entries-mb", "1"]) == 0
+
+
 def test_audit_entries_are_counted_and_must_say_who_what_when(
     tmp_path: Path, signing_key: SigningKey
 ) -> None:

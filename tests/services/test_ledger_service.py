@@ -17,8 +17,11 @@ import pandas as pd
 import pytest
 
 from heatreuse.cli.main import run
-from heatreuse.errors import LedgerError
+from heatreuse.errors import LedgerError, LedgerIntegrityError
+from heatreuse.ledger.canonical import canonical_json_bytes
 from heatreuse.ledger.kpis import compute_kpis
+from heatreuse.ledger.merkle import leaf_hash
+from heatreuse.ledger.tlog import DirectoryCheckpointStore
 from heatreuse.ledger.verify import verify_export
 from heatreuse.services.ledger import (
     export_eed,
@@ -149,7 +152,7 @@ def test_kpis_known_answers(env: dict) -> None:
     co2 = k["totals"]["avoided_co2"]
     assert co2["kg"] == pytest.approx(5 * (40 * 0.2020 - 0.5 * 0.380))
     assert co2["metered_kg"] == pytest.approx(3 * (40 * 0.2020 - 0.5 * 0.380))
-    assert k["method_versions"] == ["ledger-method/2"]
+    assert k["method_versions"] == ["ledger-method/3"]
     # pool: 60 kW nameplate, below the EnEfG scope (300 kW)
     enefg = k["enefg"]
     assert enefg["in_scope"] is False
@@ -334,7 +337,7 @@ def test_eed_and_monthly_report_and_cli(env: dict, capsys: pytest.CaptureFixture
     # CDN for optional topojson maps, which this page does not use)
     assert "<script src=" not in page and 'src="http' not in page
     assert len(page) > 3_000_000
-    assert "ledger-method/2" in page and "Sankey" in page
+    assert "ledger-method/3" in page and "Sankey" in page
     # detection never ran on this store: the alerts section says so, it invents no count
     assert "Fault detection has not run on this site" in page
     assert pdf_path.read_bytes().startswith(b"%PDF")
@@ -455,3 +458,191 @@ def test_backfill_before_the_first_ledgered_hour(env: dict) -> None:
     assert fixed["period_start"] == "2026-01-09T23:00:00Z"
     assert fixed["it_electricity"]["kwh"] == 50.0  # a full hour now
     assert update_ledger(site, url, now=NOW, recheck_hours=24).appended == 0
+
+
+# -- unsigned tails, interrupted updates, consistent rollbacks and the witness -------------
+
+
+def _checkpoint_sizes(home: Path, site_id: str) -> list[int]:
+    folder = home / "checkpoints" / site_id
+    return sorted(int(p.stem) for p in folder.glob("*.txt"))
+
+
+def test_a_row_inserted_into_ledger_log_is_refused_not_signed(
+    env: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site, url, tmp = env["site"], env["url"], env["tmp"]
+    first = update_ledger(site, url, now=NOW)
+    n = first.tree_size
+    # someone with write access to the database appends a forged hour: the append-only
+    # triggers allow an INSERT at the next index
+    forged = canonical_json_bytes(
+        {
+            "type": "ledger_interval",
+            "index": n,
+            "period_start": "2026-01-10T07:00:00Z",
+            "heat_delivered": {"kwh": 400.0, "status": "metered"},
+        }
+    )
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    con.execute(
+        "INSERT INTO ledger_log (log_id, idx, entry_type, entry, leaf_hash, appended_at) "
+        "VALUES (?, ?, 'ledger_interval', ?, ?, '2026-01-11T00:00:00Z')",
+        (site.id, n, forged, leaf_hash(forged)),
+    )
+    con.commit()
+    con.close()
+    more = readings(START, 8).loc["2026-01-10T06:00Z":]  # a new honest hour arrives too
+    with open_store(url) as store:
+        store.write_frame(site.id, more)
+
+    with pytest.raises(LedgerIntegrityError, match=rf"entry {n} in the database is not covered"):
+        update_ledger(site, url, now=NOW)
+    assert _checkpoint_sizes(tmp / "home", site.id) == [n]  # nothing signed
+    with open_ledger(site, url) as ctx:
+        assert ctx.log.size == n + 1  # nothing appended after it
+    site_file = str(EXAMPLES / "pool.yaml")
+    assert run(["ledger", "update", site_file, "--store", url]) == 3
+    err = capsys.readouterr().err
+    assert f"entry {n} in the database is not covered" in err and "direct INSERT" in err
+    # export does not sign it either
+    with pytest.raises(LedgerIntegrityError, match=f"entry {n} in the database"):
+        export_ledger(site, tmp / "export", url)
+    # nor does renaming the last checkpoint file make it look covered
+    cp_dir = tmp / "home" / "checkpoints" / site.id
+    (cp_dir / f"{n}.txt").rename(cp_dir / f"{n + 1}.txt")
+    with pytest.raises(LedgerIntegrityError, match=f"entry {n} in the database"):
+        update_ledger(site, url, now=NOW)
+
+
+def test_an_interrupted_update_publishes_its_checkpoint_next_time(
+    env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site, url, tmp = env["site"], env["url"], env["tmp"]
+    first = update_ledger(site, url, now=NOW)
+    with open_store(url) as store:
+        store.write_frame(site.id, readings(START, 8).loc["2026-01-10T06:00Z":])
+    real_save = DirectoryCheckpointStore.save_checkpoint
+
+    def crash(self: DirectoryCheckpointStore, size: int, note: str) -> None:
+        raise OSError("disk full")  # the process dies after the database commit
+
+    monkeypatch.setattr(DirectoryCheckpointStore, "save_checkpoint", crash)
+    with pytest.raises(OSError, match="disk full"):
+        update_ledger(site, url, now=NOW)
+    monkeypatch.setattr(DirectoryCheckpointStore, "save_checkpoint", real_save)
+    with open_ledger(site, url) as ctx:
+        grown = ctx.log.size
+    assert grown == first.tree_size + 1
+    assert _checkpoint_sizes(tmp / "home", site.id) == [first.tree_size]
+
+    again = update_ledger(site, url, now=NOW)  # its own head, stored with the rows: published
+    assert again.appended == 0 and again.tree_size == grown
+    assert any("interrupted `ledger update` was published" in note for note in again.notes)
+    assert _checkpoint_sizes(tmp / "home", site.id) == [first.tree_size, grown]
+    export_ledger(site, tmp / "export", url)
+    assert verify_export(tmp / "export").ok
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """Copy a whole SQLite database (WAL included) with SQLite's online backup."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def _doubled_heat(hours: int) -> pd.DataFrame:
+    """Hours 06:00.. with the heat register and power doubled (80 kWh/h)."""
+    frame = readings(START, 7 + hours).loc["2026-01-10T06:00Z":].copy()
+    base = frame["meter.heat_energy_kwh"].iloc[0]
+    elapsed_h = (frame.index - frame.index[0]) / pd.Timedelta(hours=1)
+    frame["meter.heat_energy_kwh"] = base + 80.0 * elapsed_h.to_numpy()
+    frame["meter.heat_power_w"] = 80_000.0
+    return frame
+
+
+def test_consistent_rollback_verifies_without_a_witness_and_fails_with_one(
+    env: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site, url, tmp = env["site"], env["url"], env["tmp"]
+    home = tmp / "home"
+    db_path = Path(url.removeprefix("sqlite:///"))
+    init = ["witness", "init", "--name", "witness.customer.example/pool", "--out"]
+    assert run([*init, str(tmp / "witness")]) == 0
+    wvkey = capsys.readouterr().out.strip().splitlines()[-1]
+
+    # month 1: the operator exports, the heat customer witnesses
+    s1 = update_ledger(site, url, now=NOW).tree_size
+    backup = tmp / "store-backup.db"
+    _copy_sqlite(db_path, backup)  # the operator keeps a copy of the database
+    export_ledger(site, tmp / "x1", url)
+    assert run(["witness", "cosign", str(tmp / "x1"), "--state", str(tmp / "witness")]) == 0
+    # month 2: one more honest hour (40 kWh), exported and witnessed
+    with open_store(url) as store:
+        store.write_frame(site.id, readings(START, 8).loc["2026-01-10T06:00Z":])
+    s2 = update_ledger(site, url, now=NOW).tree_size
+    assert s2 > s1
+    export_ledger(site, tmp / "x2", url)
+    assert run(["witness", "cosign", str(tmp / "x2"), "--state", str(tmp / "witness")]) == 0
+    assert run(["verify", str(tmp / "x2"), "--witness", wvkey]) == 0
+
+    # the rollback: restore the database, drop the tail's checkpoint, re-ingest the
+    # hours with doubled heat, rebuild with the same key
+    _copy_sqlite(backup, db_path)
+    for size in _checkpoint_sizes(home, site.id):
+        if size > s1:
+            (home / "checkpoints" / site.id / f"{size}.txt").unlink()
+    with open_store(url) as store:
+        store.write_frame(site.id, _doubled_heat(2))
+    s3 = update_ledger(site, url, now=NOW).tree_size
+    export_ledger(site, tmp / "x3", url)
+    with open_ledger(site, url) as ctx:
+        forged = intervals(ctx.log.entries())["2026-01-10T06:00:00Z"]
+    assert forged["heat_delivered"]["kwh"] == 80.0  # doubled
+
+    # without a witness the rolled-back log verifies: it is consistent in itself
+    assert verify_export(tmp / "x3").ok
+    assert run(["verify", str(tmp / "x3")]) == 0
+    assert "not checked (no --witness)" in capsys.readouterr().out
+    # the witness refuses to cosign it, and verify --witness fails
+    assert run(["witness", "cosign", str(tmp / "x3"), "--state", str(tmp / "witness")]) == 3
+    assert f"fork: no consistency proof leads from the checkpoint of size {s2}" in (
+        capsys.readouterr().err
+    )
+    assert run(["verify", str(tmp / "x3"), "--witness", wvkey]) == 3
+    out = capsys.readouterr().out
+    assert f"checkpoints/{s3}.txt: the newest checkpoint (size {s3}) carries no valid" in out
+
+
+def test_postgresql_inserted_row_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    import psycopg
+
+    monkeypatch.setenv("HEATREUSE_HOME", str(tmp_path / "home"))
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    schema = f"hr_ledger_ins_{uuid.uuid4().hex[:12]}"
+    url = f"{admin}?schema={schema}"
+    site = load_site(EXAMPLES / "pool.yaml")
+    try:
+        with open_store(url, create=True) as store:
+            store.write_frame(site.id, readings(START, 3))
+        n = update_ledger(site, url, now=NOW).tree_size
+        forged = canonical_json_bytes({"type": "ledger_interval", "index": n, "x": 1})
+        with psycopg.connect(admin, autocommit=True) as con:
+            con.execute(f'SET search_path TO "{schema}"')
+            con.execute(
+                "INSERT INTO ledger_log (log_id, idx, entry_type, entry, leaf_hash) "
+                "VALUES (%s, %s, 'ledger_interval', %s, %s)",
+                (site.id, n, forged, leaf_hash(forged)),
+            )
+        with pytest.raises(LedgerIntegrityError, match=rf"entry {n} in the database"):
+            update_ledger(site, url, now=NOW)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as con:
+            con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

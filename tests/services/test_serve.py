@@ -302,7 +302,10 @@ def test_sigterm_flushes_everything_accepted(
         assert store.count_readings(site.id) == n
 
 
-def test_retention_runs_as_a_periodic_job(site: Site, tmp_path: Path) -> None:
+def test_retention_runs_as_a_periodic_job(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEATREUSE_HOME", str(tmp_path / "home"))  # the job seals into a ledger
     store = open_store(f"sqlite:///{tmp_path / 'r.db'}", create=True)
     try:
         old = int(dt.datetime(2026, 9, 15, tzinfo=dt.UTC).timestamp() * 1_000_000)
@@ -361,3 +364,129 @@ def test_cli_user_errors_exit_2(
 
     assert run(argv) == 2
     assert expect in capsys.readouterr().err.replace("\n", "")
+
+
+# --------------------------------------------------------------------------- hostile input
+class StuckStore:
+    """A real store whose ``write_readings`` blocks until released (a stuck database)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.release = threading.Event()
+
+    def write_readings(self, *args: Any, **kw: Any) -> Any:
+        assert self.release.wait(TIMEOUT_S)
+        return self.inner.write_readings(*args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_healthz_is_503_while_ingest_is_stalled_and_200_after(
+    site: Site, tmp_path: Path, mqtt_names: tuple[str, str]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    prefix, cid = mqtt_names
+    now = [T0]
+    real = open_store(f"sqlite:///{tmp_path / 's.db'}", create=True)
+    stuck = StuckStore(real)
+    config = ServeConfig(
+        mqtt=BROKER,
+        http=None,
+        topic_prefix=prefix,
+        client_id=cid,
+        session_expiry_s=120,
+        stall_after_s=60.0,
+    )
+    service = IngestService(site, config, store=stuck, clock=lambda: now[0])
+    service.start()
+    try:
+        assert service.wait_ready(TIMEOUT_S)
+        client = TestClient(service.app)
+        assert client.get("/healthz").status_code == 200
+        layout = TopicLayout(site.id, prefix)
+        reading_ts = (T0 - dt.timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+        publish([(layout.point_topic("hx/heat_power_w"), point_payload(reading_ts, 5.0))])
+        ingestor = service.ingestor
+        assert ingestor is not None
+        assert wait_until(lambda: ingestor.store_call_age_s() is not None, TIMEOUT_S)
+        # stuck, but not for long yet: no alarm
+        assert client.get("/healthz").json()["status"] == "ok"
+        now[0] = T0 + dt.timedelta(seconds=90)
+        r = client.get("/healthz")
+        assert r.status_code == 503
+        body = r.json()
+        assert body["status"] == "stalled"
+        assert body["pending_acks"] == 1 and body["oldest_unacked_age_s"] >= 90
+        assert body["store_write_age_s"] >= 90
+        assert "not acknowledged" in body["stall_reason"] and "store write" in body["stall_reason"]
+        assert "heatreuse_mqtt_oldest_unacked_age_seconds" in client.get("/metrics").text
+        stuck.release.set()
+        assert wait_until(lambda: service.subscriber.stats()["acked_messages"] == 1, TIMEOUT_S)
+        r = client.get("/healthz")
+        assert r.status_code == 200 and r.json()["status"] == "ok"
+        assert r.json()["pending_acks"] == 0 and r.json()["oldest_unacked_age_s"] is None
+        assert real.count_readings(site.id) == 1
+    finally:
+        stuck.release.set()
+        assert service.stop()
+        real.close()
+
+
+def _raw_post(port: int, headers: str) -> socket.socket:
+    conn = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
+    conn.sendall(
+        (
+            f"POST /api/v1/sites/pool-potsdam/readings HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: application/json\r\n{headers}\r\n"
+        ).encode()
+    )
+    return conn
+
+
+def test_oversized_bodies_get_413_without_being_read(site: Site, tmp_path: Path) -> None:
+    import select
+
+    port = free_port()
+    config = ServeConfig(
+        store_url=f"sqlite:///{tmp_path / 's.db'}",
+        http=("127.0.0.1", port),
+        http_max_body_bytes=64 * 1024,
+    )
+    service = IngestService(site, config)
+    service.start()
+    try:
+        # a Content-Length of 100 MB and not one byte of body: answered at once
+        with _raw_post(port, "Content-Length: 104857600\r\n") as conn:
+            assert conn.recv(200).startswith(b"HTTP/1.1 413")
+        # a chunked body streamed without end: the server answers and closes the connection
+        # after the limit, long before 64 MB (allowing some MB of socket buffers)
+        frame = b"4000\r\n" + b"x" * 0x4000 + b"\r\n"
+        sent, answer, cut = 0, b"", False
+        with _raw_post(port, "Transfer-Encoding: chunked\r\n") as conn:
+            while sent < 64 * 1024 * 1024:
+                readable, _, _ = select.select([conn], [], [], 0)
+                try:
+                    if readable:
+                        data = conn.recv(4096)
+                        answer += data
+                        if not data:
+                            cut = True
+                            break
+                        continue
+                    sent += conn.send(frame)
+                except (BrokenPipeError, ConnectionResetError):
+                    cut = True
+                    break
+        assert cut, f"the server kept reading: {sent:,} bytes sent"
+        assert sent < 32 * 1024 * 1024
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 413")
+        assert b"connection: close" in answer.lower() or answer == b""
+        ingestor = service.ingestor
+        assert ingestor is not None and ingestor.counters()["received"] == 0
+        # /openapi.json works (it was a 500: ForwardRef('JSONResponse'))
+        spec = httpx.get(f"http://127.0.0.1:{port}/openapi.json")
+        assert spec.status_code == 200 and "/healthz" in spec.json()["paths"]
+    finally:
+        assert service.stop()

@@ -35,11 +35,11 @@ def _alert(**kw: object) -> AlertRecord:
 def test_alert_upsert_keeps_one_row_per_instance_and_the_ack(store: Store) -> None:
     a = store.upsert_alert(_alert(muted_by="silenced by x"))
     store.ack_alert("s1", a, "anna", 3_000, "on it")
-    # the same instance resolving: same row, ack and mute kept
+    # the same instance resolving: same row; ack, mute and the firing value kept
     b = store.upsert_alert(_alert(state="resolved", resolved_at_us=9_000, value=None))
     assert a == b
     (row,) = store.list_alerts("s1")
-    assert (row.state, row.resolved_at_us, row.value) == ("resolved", 9_000, None)
+    assert (row.state, row.resolved_at_us, row.value) == ("resolved", 9_000, 1.5)
     assert (row.acked_by, row.acked_at_us, row.ack_comment) == ("anna", 3_000, "on it")
     assert row.muted_by == "silenced by x"
     assert (row.rule, row.severity, row.equipment) == ("low_delta_t", "warning", "meter")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from heatreuse.rawtext import MAX_RAW_PAYLOAD_BYTES, parse_capped
 from heatreuse.site import Site
 from heatreuse.telemetry import Ingestor
 from heatreuse.telemetry.http import create_ingest_app
@@ -55,7 +58,9 @@ def test_push_commits_then_answers_and_is_idempotent(site: Site, store: Any) -> 
     assert 'outcome="duplicate",reason=""} 3' in metrics.text
 
 
-def test_malformed_requests_are_4xx_and_store_nothing(site: Site, sqlite_store: Any) -> None:
+def test_malformed_requests_are_4xx_store_no_reading_and_keep_the_refused_body(
+    site: Site, sqlite_store: Any
+) -> None:
     client = _client(site, sqlite_store)
     bad_json = client.post(URL, content=b"{not json", headers={"content-type": "application/json"})
     assert bad_json.status_code == 422
@@ -84,7 +89,13 @@ def test_malformed_requests_are_4xx_and_store_nothing(site: Site, sqlite_store: 
     assert wrong_site.status_code == 404
     assert "serves site 'pool-potsdam'" in wrong_site.json()["detail"]
     assert sqlite_store.count_readings(site.id) == 0
-    assert sqlite_store.list_quarantine(site.id) == []
+    # each 422 leaves one quarantine row with the body as sent (the 404 is not this site's)
+    kept = sqlite_store.list_quarantine(site.id)
+    assert len(kept) == 4
+    assert {q.reason for q in kept} == {"unparseable"}
+    assert all(q.source == "http:testclient" and q.detail.startswith("HTTP 422") for q in kept)
+    assert kept[-1].raw_payload == "{not json"
+    assert "readings.1.ts" in kept[1].detail
 
 
 def test_store_failure_is_503(site: Site, tmp_path: Any) -> None:
@@ -101,3 +112,120 @@ def test_store_failure_is_503(site: Site, tmp_path: Any) -> None:
     )
     assert r.status_code == 503
     assert "store unavailable" in r.json()["detail"]
+
+
+# --------------------------------------------------------------------------- hostile input
+def _post_raw(client: TestClient, body: bytes) -> Any:
+    return client.post(URL, content=body, headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    "item,field,expect",
+    [
+        (b'{"point_id": "meter.heat_power_w", "ts": "\\ud800", "value": 1}', "ts", "U+D800"),
+        (b'{"point_id": "\\ud800", "ts": "2026-10-01T00:00Z", "value": 1}', "point_id", ""),
+        (
+            b'{"point_id": "meter.heat_power_w", "ts": "2026-10-01T00:00Z\\u0000", "value": 1}',
+            "ts",
+            "U+0000",
+        ),
+        (b'{"point_id": "meter\\u001b[2J", "ts": "2026-10-01T00:00Z", "value": 1}', "point_id", ""),
+        (b'{"point_id": "meter.heat_power_w", "ts": 1, "value": "a\\u0000"}', "value", "U+0000"),
+    ],
+)
+def test_hostile_text_is_422_naming_the_field_and_the_body_is_kept(
+    site: Site, store: Any, item: bytes, field: str, expect: str
+) -> None:
+    client = _client(site, store)
+    good = b'{"point_id": "meter.heat_power_w", "ts": "2026-10-01T00:00Z", "value": 1}'
+    r = _post_raw(client, b'{"readings": [' + good + b", " + item + b"]}")
+    assert r.status_code == 422, r.text
+    (err,) = r.json()["detail"]
+    assert err["loc"] == ["body", "readings", 1, field]
+    assert expect in err["msg"]
+    assert store.count_readings(site.id) == 0  # refused whole: not even the good item
+    (kept,) = store.list_quarantine(site.id)
+    assert kept.reason == "unparseable" and kept.detail.startswith("HTTP 422")
+    assert f"readings.1.{field}" in kept.detail
+    assert "meter.heat_power_w" in str(kept.raw_payload)
+
+
+def test_hostile_extra_keys_do_not_break_the_answer(site: Site, sqlite_store: Any) -> None:
+    client = _client(site, sqlite_store)
+    item = b'{"point_id": "a", "ts": 1, "value": 1, '
+    r = _post_raw(client, b'{"readings": [' + item + b'"\\ud800": 1}]}')
+    assert r.status_code == 422  # pydantic refuses the key itself
+    assert r.json()["detail"][0]["loc"] == ["body", "readings", 0]
+    key = b"\\u0000" + b"k" * 500
+    r = _post_raw(client, b'{"readings": [' + item + b'"' + key + b'": 1}]}')
+    assert r.status_code == 422
+    (err,) = r.json()["detail"]
+    assert err["loc"] == ["body", "readings", 0]  # "unknown field ...", the key escaped
+    assert "unknown field '\\x00kkk" in err["msg"]
+    assert len(err["msg"]) < 300  # escaped and bounded, never echoed whole
+
+
+def test_10_mb_point_id_is_422_and_kept_capped(site: Site, store: Any) -> None:
+    app = create_ingest_app(
+        site, store, Ingestor(site, store, clock=lambda: NOW), max_body_bytes=16 * 1024 * 1024
+    )
+    client = TestClient(app)
+    body = json.dumps(
+        {"readings": [{"point_id": "p" * 10_000_000, "ts": T_OK, "value": 1.0}]}
+    ).encode()
+    r = _post_raw(client, body)
+    assert r.status_code == 422
+    (err,) = r.json()["detail"]
+    assert err["loc"] == ["body", "readings", 0, "point_id"]
+    assert "10,000,000 characters" in err["msg"] and len(r.content) < 2000
+    (kept,) = store.list_quarantine(site.id)
+    assert len(str(kept.raw_payload)) < MAX_RAW_PAYLOAD_BYTES + 200
+    capped = parse_capped(str(kept.raw_payload))
+    assert capped is not None and capped.size_bytes == len(body) and capped.truncated
+
+
+def test_body_over_the_limit_is_413_and_nothing_kept(site: Site, sqlite_store: Any) -> None:
+    app = create_ingest_app(
+        site, sqlite_store, Ingestor(site, sqlite_store, clock=lambda: NOW), max_body_bytes=1000
+    )
+    client = TestClient(app)
+    body = json.dumps(
+        {"readings": [{"point_id": "meter.heat_power_w", "ts": T_OK, "value": 1.0}] * 40}
+    ).encode()
+    assert len(body) > 1000
+    r = _post_raw(client, body)
+    assert r.status_code == 413
+    assert sqlite_store.list_quarantine(site.id) == []
+    assert client.get("/api/v1/sites/pool-potsdam/ingest/counters").json()["received"] == 0
+    small = _post_raw(client, json.dumps({"readings": []}).encode())
+    assert small.status_code == 200
+
+
+def test_openapi_describes_the_push_body(site: Site, sqlite_store: Any) -> None:
+    r = _client(site, sqlite_store).get("/openapi.json")
+    assert r.status_code == 200
+    post = r.json()["paths"]["/api/v1/sites/{site_id}/readings"]["post"]
+    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["readings"]["items"]["required"] == ["point_id", "ts", "value"]
+    assert {"413", "422"} <= set(post["responses"])
+
+
+def test_unknown_field_names_the_expected_one(site: Site, sqlite_store: Any) -> None:
+    client = _client(site, sqlite_store)
+    r = client.post(
+        URL,
+        json={"readings": [{"point": "meter.heat_power_w", "ts": T_OK, "value": 1.0}]},
+    )
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert detail[0]["loc"] == ["body", "readings", 0]
+    assert "unknown field 'point' (did you mean 'point_id'?)" in detail[0]["msg"]
+    assert "point_id, ts, value" in detail[0]["msg"]
+    extra = client.post(
+        URL,
+        json={
+            "readings": [{"point_id": "meter.heat_power_w", "ts": T_OK, "value": 1.0, "unit": "W"}]
+        },
+    )
+    assert extra.status_code == 422 and "unknown field 'unit'" in extra.text
+    assert sqlite_store.count_readings(site.id) == 0

@@ -209,7 +209,7 @@ def test_parse_rejections_name_topic_and_expectation(
     assert msg.rejection.source == f"mqtt:{topic}"
     assert topic in msg.rejection.detail and expect in msg.rejection.detail
     if payload == b"\xff\xfe\x00":
-        assert msg.rejection.raw == "hex:fffe00"
+        assert msg.rejection.raw == b"\xff\xfe\x00"  # the bytes: the store caps and escapes
     else:
         assert msg.rejection.raw == payload.decode()
 
@@ -474,3 +474,90 @@ def test_reconnects_after_a_broken_link_and_gets_what_was_queued(
         proxy.cut()
         watcher.disconnect()
         watcher.loop_stop()
+
+
+# --------------------------------------------------------------------------- hostile input
+def test_hostile_payloads_never_stop_ingest(
+    site: Site, store: Any, prefix: str, client_ids: list[str]
+) -> None:
+    """Issue 10: one payload with a lone surrogate stopped MQTT ingest for good.
+
+    The hostile messages come first, then 400 readings (twice the broker's
+    in-flight window of 200 unacknowledged messages): all are stored, every
+    message is acknowledged, the hostile ones are quarantined.
+    """
+    layout = TopicLayout(site.id, prefix)
+    sub = subscriber(layout, Ingestor(site, store), client_ids)
+    sub.start()
+    try:
+        assert sub.wait_connected(TIMEOUT_S)
+        hostile: list[tuple[str, bytes | str]] = [
+            (layout.point_topic("hx/heat_power_w"), b'{"ts": "\\ud800", "value": 1}'),
+            (
+                layout.batch_topic,
+                b'{"readings": [{"point_id": "\\ud800", "ts": "' + ts(0).encode() + b'", '
+                b'"value": 1}, {"point_id": "hx.heat_power_w", "ts": "\\ud800", "value": 1}]}',
+            ),
+            (
+                layout.point_topic("hx/heat_power_w"),
+                b'{"ts": "' + ts(0).encode() + b'\\u0000", "value": 1}',  # trailing NUL
+            ),
+            (layout.point_topic("hx/heat_power_w"), b'{"ts": "\\u0000", "value": "\\ud800"}'),
+            (layout.batch_topic, b"\xed\xa0\x80\x00"),  # a UTF-8-encoded surrogate, a NUL
+        ]
+        readings = [
+            (layout.point_topic("hx/heat_power_w"), point_payload(ts(k), float(k)))
+            for k in range(1, 401)
+        ]
+        publish(hostile + readings)
+        total = len(hostile) + len(readings)
+        assert wait_until(lambda: sub.stats()["acked_messages"] == total, 60.0), sub.stats()
+        assert store.count_readings(site.id) == 400
+        q = store.list_quarantine(site.id)
+        assert len(q) == 6 and {r.reason for r in q} == {"unparseable"}
+        for r in q:
+            str(r.raw_payload).encode("utf-8")
+            assert "\x00" not in str(r.raw_payload)
+        stats = sub.stats()
+        assert stats["store_failures"] == 0 and stats["pending_acks"] == 0
+        assert stats["oldest_unacked_age_s"] is None
+    finally:
+        assert sub.stop()
+
+
+class PoisonSink:
+    """Forwards to an Ingestor, but raises a data error (not a StoreError) for value 666."""
+
+    def __init__(self, target: Ingestor) -> None:
+        self.target = target
+
+    def ingest(self, readings: Sequence[RawReading]) -> Any:
+        if any(r.value == 666 for r in readings):
+            raise ValueError("test: this reading breaks the store")
+        return self.target.ingest(readings)
+
+    def reject(self, *args: Any, **kw: Any) -> None:
+        self.target.reject(*args, **kw)
+
+
+def test_a_message_the_sink_refuses_is_dead_lettered_and_the_rest_acked(
+    site: Site, sqlite_store: Any, prefix: str, client_ids: list[str]
+) -> None:
+    layout = TopicLayout(site.id, prefix)
+    sub = subscriber(layout, PoisonSink(Ingestor(site, sqlite_store)), client_ids)
+    sub.start()
+    try:
+        assert sub.wait_connected(TIMEOUT_S)
+        topic = layout.point_topic("hx/heat_power_w")
+        messages: list[tuple[str, bytes | str]] = [
+            (topic, point_payload(ts(k), 666.0 if k == 5 else float(k))) for k in range(1, 31)
+        ]
+        publish(messages)
+        assert wait_until(lambda: sub.stats()["acked_messages"] == 30, TIMEOUT_S), sub.stats()
+        assert sqlite_store.count_readings(site.id) == 29
+        (dead,) = sqlite_store.list_quarantine(site.id)
+        assert dead.reason == "store_refused" and dead.source == f"mqtt:{topic}"
+        assert "ValueError" in dead.detail and "666" in str(dead.raw_payload)
+        assert sub.stats()["dead_lettered_messages"] == 1
+    finally:
+        assert sub.stop()

@@ -86,6 +86,9 @@ def _register() -> None:
     from heatreuse.cli import monitoring_cmds
 
     monitoring_cmds.register(app)
+    from heatreuse.cli import mqtt_cmds
+
+    mqtt_cmds.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -23,11 +23,11 @@ from heatreuse.errors import HeatreuseError
 from heatreuse.services.ingest import (
     FileIngestReport,
     ingest_file,
-    list_quarantine,
     opened_store,
     parse_not_before,
 )
 from heatreuse.site import expand_points, load_site
+from heatreuse.site.points import Point, SitePoints
 
 console = Console()
 err_console = Console(stderr=True)
@@ -111,20 +111,60 @@ def _print_report(report: FileIngestReport) -> None:
     )
 
 
-def points_list(site_file: Path = SITE_ARG) -> None:
+def _modbus_cells(sp: SitePoints, p: Point) -> list[str]:
+    """Device, table, address, type, word order (32-bit types) and scale source of a point."""
+    reg = p.source.modbus
+    if reg is None:
+        return ["", "", "", "", "", ""]
+    order = (reg.word_order or sp.device(reg.device).word_order) if reg.width == 2 else "-"
+    return [reg.device, reg.table, str(reg.address), reg.type, order, reg.scale_source()]
+
+
+def points_list(
+    site_file: Path = SITE_ARG,
+    modbus: bool = typer.Option(
+        False,
+        "--modbus",
+        help="The Modbus register map: only points with a register, one column per field.",
+    ),
+) -> None:
     """List the site's points: id, kind, unit, range, interval, Brick class, Modbus register.
 
-    MQTT topics (below the site prefix) default to the id with '/' for '.'; the
-    full registry is in ``heatreuse points export SITE.yaml --brick``.
+    A Modbus register reads ``DEVICE TABLE ADDRESS TYPE [WORD ORDER], scale: SOURCE``:
+    the register table (holding: function 3, input: function 4), the word order
+    of 32-bit values (the register's or its device's) and where the scale
+    comes from (a fixed factor and raw unit, or the unit-code register the
+    device announces its unit in). ``--modbus`` lists the register map alone,
+    one column per field. MQTT topics (below the site prefix) default to the id
+    with '/' for '.'; the full registry is in ``heatreuse points export
+    SITE.yaml --brick``.
     """
     site = load_site(site_file)
     sp = expand_points(site)
+    if modbus:
+        rows = [p for p in sp.points if p.source.modbus is not None]
+        table = Table(
+            title=f"Modbus register map of site {site.id} ({len(rows)} points)",
+            title_justify="left",
+        )
+        table.add_column("id", no_wrap=True)
+        for col in ("device", "table", "addr", "type", "word order", "scale"):
+            table.add_column(col, overflow="fold")
+        for p in rows:
+            table.add_row(p.id, *_modbus_cells(sp, p))
+        console.print(table)
+        return
     table = Table(title=f"Points of site {site.id} ({len(sp.points)})", title_justify="left")
     table.add_column("id", no_wrap=True)
     for col in ("kind", "unit", "range", "every", "brick class", "modbus"):
         table.add_column(col, overflow="fold")
     for p in sp.points:
-        reg = p.source.modbus
+        cells = _modbus_cells(sp, p)
+        register = ""
+        if p.source.modbus is not None:
+            dev, tab, addr, typ, order, scale = cells
+            words = f" {order}" if order != "-" else ""
+            register = f"{dev} {tab} {addr} {typ}{words}, scale: {scale}"
         table.add_row(
             p.id,
             p.kind,
@@ -132,7 +172,7 @@ def points_list(site_file: Path = SITE_ARG) -> None:
             f"{p.min_value:g}..{p.max_value:g}",
             f"{p.sample_interval_s:g} s",
             p.brick_class,
-            f"{reg.device}@{reg.address} {reg.type} {reg.unit} x{reg.scale:g}" if reg else "",
+            register,
         )
     console.print(table)
 
@@ -171,31 +211,102 @@ def quarantine_list(
     reason: str | None = typer.Option(
         None, "--reason", help="Only this reason (e.g. out_of_range).", show_default=False
     ),
-    limit: int = typer.Option(50, "--limit", help="At most this many rows, newest first."),
+    limit: int = typer.Option(50, "--limit", help="At most this many rows, newest first.", min=1),
+    offset: int = typer.Option(
+        0, "--offset", help="Skip the newest N rows (next page: --offset OFFSET+LIMIT).", min=0
+    ),
+    every: bool = typer.Option(
+        False, "--all", help="Every row (streamed page by page; --limit is ignored)."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="One JSON object per row (JSON Lines), streamed."
+    ),
 ) -> None:
-    """List quarantined readings with reason, source and raw payload."""
+    """List quarantined readings with reason, source and raw payload.
+
+    Raw payloads are kept capped: the first 4 KiB with the size and SHA-256 of
+    the whole payload (the ``raw`` column notes it); ``--json`` gives those as
+    fields. Output is streamed: memory stays small however many rows there are.
+    """
+    import json
+
+    from rich.text import Text
+
+    from heatreuse.services.ingest import iter_quarantine
+
     site = load_site(site_file)
+    page_rows = 200
     with opened_store(store) as opened:
-        rows = list_quarantine(site, opened, reason=reason, limit=limit)
-    table = Table(
-        title=f"Quarantine of site {site.id}"
-        + (f", reason {reason}" if reason else "")
-        + f" ({len(rows)} shown, limit {limit})",
-        title_justify="left",
-    )
-    for col in ("received", "ts", "point", "reason", "source", "raw", "detail"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(
-            r["received_at"] or "",
-            r["ts"] or "",
-            str(r["point"]),
-            r["reason"],
-            str(r["source"]),
-            str(r["raw"])[:200],
-            str(r["detail"]),
+        rows = iter_quarantine(
+            site, opened, reason=reason, limit=None if every else limit, offset=offset
         )
-    console.print(table)
+        if as_json:
+            for r in rows:
+                typer.echo(json.dumps(r, ensure_ascii=True))
+            return
+        shown = 0
+        page: list[dict[str, object]] = []
+
+        def flush_page() -> None:
+            first = offset + shown - len(page) + 1
+            title = (
+                f"Quarantine of site {site.id}"
+                + (f", reason {reason}" if reason else "")
+                + (f" (rows {first}-{offset + shown}" if page else " (no rows")
+                + ("" if every else f", limit {limit}")
+                + ")"
+            )
+            table = Table(title=title, title_justify="left")
+            for col in ("received", "ts", "point", "reason", "source", "raw", "detail"):
+                table.add_column(col, overflow="fold")
+            for r in page:  # Text: payloads are shown as they came, never read as markup
+                table.add_row(
+                    Text(_cell(r["received_at"] or "", 40)),
+                    Text(_cell(r["ts"] or "", 40)),
+                    Text(_cell(r["point"], 100)),
+                    Text(_cell(r["reason"], 40)),
+                    Text(_cell(r["source"], 120)),
+                    Text(_raw_cell(r)),
+                    Text(_cell(r["detail"], 400)),
+                )
+            console.print(table)
+            page.clear()
+
+        for r in rows:
+            page.append(r)
+            shown += 1
+            if len(page) >= page_rows:
+                flush_page()
+        if page or not shown:
+            flush_page()
+        if not every and shown == limit:
+            console.print(f"more may follow: --offset {offset + shown} (or --all)", highlight=False)
+
+
+def _cell(value: object, max_chars: int) -> str:
+    """A table cell: escaped (no control characters reach the terminal), bounded."""
+    from heatreuse.rawtext import bounded_text
+
+    return bounded_text(str(value), max_chars)
+
+
+def _raw_cell(row: dict[str, object]) -> str:
+    from heatreuse.rawtext import escape_unsafe
+
+    raw = str(row["raw"])
+    text = escape_unsafe(raw[:200]) + ("..." if len(raw) > 200 else "")
+    notes = []
+    if row.get("raw_escaped"):
+        notes.append("escaped")
+    if row.get("raw_truncated"):
+        size = row.get("raw_size_bytes")
+        sha = row.get("raw_sha256")
+        notes.append(
+            "first bytes of "
+            + (f"{size:,} bytes" if isinstance(size, int) else "a longer payload")
+            + (f", sha256 {str(sha)[:16]}..." if sha else "")
+        )
+    return text + (f" [{'; '.join(notes)}]" if notes else "")
 
 
 def register(app: typer.Typer) -> None:

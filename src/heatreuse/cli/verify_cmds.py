@@ -1,8 +1,9 @@
 """``heatreuse verify DIR``: independent verification of a ledger export folder.
 
-Needs nothing but the folder (entries, signed checkpoints, public key, totals). Exit
-codes: 0 verified; 3 verification failed (each problem is printed, naming file, line
-and entry); 2 bad usage; 1 internal error.
+Needs nothing but the folder (entries, signed checkpoints, public key, totals), and
+with ``--witness VKEY`` a witness's cosignature on the newest checkpoint. Exit codes:
+0 verified; 3 verification failed (each problem is printed, naming file, line and
+entry); 2 bad usage; 1 internal error. Also registers ``heatreuse witness``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from rich.console import Console
 from rich.table import Table
 
 from heatreuse.errors import VerificationError
-from heatreuse.ledger.verify import VerifyReport, verify_export
+from heatreuse.ledger.verify import MAX_ENTRIES_BYTES, VerifyReport, verify_export
 
 _console = Console()
 
 
-def _print_summary(report: VerifyReport, pinned: bool) -> None:
+def _print_summary(report: VerifyReport, pinned: bool, witnesses: int) -> None:
     table = Table(title=f"ledger export {report.directory}", show_header=False)
     table.add_column("item")
     table.add_column("value")
@@ -45,7 +46,15 @@ def _print_summary(report: VerifyReport, pinned: bool) -> None:
         "totals recomputed", f"{report.totals_matched} of {report.totals_recomputed} match"
     )
     table.add_row("inclusion proofs verified", str(report.inclusion_proofs_verified))
-    _console.print(table)
+    if witnesses == 0:
+        table.add_row(
+            "witnessed",
+            "not checked (no --witness): a log rolled back and rebuilt by whoever holds "
+            "the signing key would verify too",
+        )
+    for w in report.witnessed:
+        table.add_row("witnessed", f"size {w.size} by {w.witness} at {w.cosigned_at_iso()}")
+    _console.print(table, highlight=False)
 
 
 def verify_command(
@@ -59,13 +68,32 @@ def verify_command(
         help="Pin the verifier key (name+id+base64) published by the operator; without "
         "it the key in DIR is trusted, which proves consistency but not who signed.",
     ),
+    witness: list[str] | None = typer.Option(
+        None,
+        "--witness",
+        help="A witness's public key (from `heatreuse witness init`); the newest "
+        "checkpoint must carry its valid cosignature, so a rolled-back or forked log "
+        "fails. Repeat for several witnesses (all required).",
+    ),
+    max_entries_mb: int = typer.Option(
+        MAX_ENTRIES_BYTES // (1024 * 1024),
+        "--max-entries-mb",
+        min=1,
+        help="Largest entries.jsonl read [MiB]; a larger file fails.",
+    ),
 ) -> None:
     """Verify a ledger export: signatures, roots, consistency, totals. Exit 3 if it fails."""
-    report = verify_export(directory, expected_vkey=vkey)
+    witnesses = list(witness or [])
+    report = verify_export(
+        directory,
+        expected_vkey=vkey,
+        witnesses=witnesses,
+        max_entries_bytes=max_entries_mb * 1024 * 1024,
+    )
     if json_output:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
-        _print_summary(report, pinned=vkey is not None)
+        _print_summary(report, pinned=vkey is not None, witnesses=len(witnesses))
         if report.ok:
             _console.print("[bold green]verified[/]: every checkpoint, entry and total checks out")
         else:
@@ -81,7 +109,10 @@ def verify_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Register ``heatreuse verify`` on ``app`` (idempotent: ``run()`` registers per call)."""
+    """Register ``heatreuse verify`` and ``heatreuse witness`` on ``app`` (idempotent)."""
+    from heatreuse.cli import witness_cmds
+
+    witness_cmds.register(app)
     if any(cmd.name == "verify" for cmd in app.registered_commands):
         return
     app.command("verify")(verify_command)

@@ -15,6 +15,12 @@ tlog
     :class:`CheckpointStore` interfaces a database layer implements.
 verify
     The export folder format, :func:`export_log` and :func:`verify_export`.
+cosignature
+    C2SP tlog-cosignature/v1 lines: a witness's timestamped Ed25519 cosignature.
+witness
+    The witness: per-log state, consistency check, cosigning an export folder.
+safe_files
+    Bounded reads of regular files only (no symlinks, FIFOs, devices).
 
 Importing this package only imports these modules; nothing runs at import time.
 """

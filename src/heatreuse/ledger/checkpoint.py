@@ -29,7 +29,7 @@ import binascii
 from dataclasses import dataclass
 
 from heatreuse.errors import VerificationError
-from heatreuse.ledger.keys import SigningKey, VerifierKey
+from heatreuse.ledger.keys import SIGNATURE_TYPE_ED25519, SigningKey, VerifierKey
 from heatreuse.ledger.merkle import HASH_SIZE_BYTES
 
 __all__ = [
@@ -124,6 +124,11 @@ def sign_note(text: str, key: SigningKey) -> str:
     """
     if not text.endswith("\n"):
         raise VerificationError("note text: expected text ending in a newline")
+    if key.signature_type != SIGNATURE_TYPE_ED25519:
+        raise VerificationError(
+            f"signer key {key.name}: a witness (cosigner) key cannot sign notes as a log; "
+            "it makes cosignatures (heatreuse.ledger.witness)"
+        )
     _check_note_chars(text, "note text")
     sig = key.sign(text.encode("utf-8"))
     blob = key.key_id.to_bytes(4, "big") + sig

@@ -10,6 +10,11 @@ key, ``0x01`` the Ed25519 signature type of C2SP signed-note, and
 
     key ID = SHA-256(name || 0x0A || 0x01 || pk)[:4]   (big-endian uint32)
 
+A witness (C2SP tlog-cosignature/v1) uses the same forms with signature type ``0x04``
+(Ed25519 cosignature) in place of ``0x01``, which also enters its key ID; such keys are
+made with ``signature_type=SIGNATURE_TYPE_COSIGNATURE`` and parsed with
+:func:`parse_cosigner_vkey`.
+
 Key names must be non-empty and hold no Unicode spaces and no ``+`` (C2SP
 signed-note, "Format"); a schema-less URL such as ``heatreuse.example/site-a`` is
 recommended.
@@ -20,7 +25,8 @@ others can read, like OpenSSH does.
 
 References
 ----------
-C2SP signed-note, https://c2sp.org/signed-note (v1.0.0). S. Josefsson, I. Liusvaara,
+C2SP signed-note, https://c2sp.org/signed-note (v1.0.0); C2SP tlog-cosignature,
+https://c2sp.org/tlog-cosignature (v1, Ed25519). S. Josefsson, I. Liusvaara,
 "Edwards-Curve Digital Signature Algorithm (EdDSA)", RFC 8032, IETF, January 2017.
 """
 
@@ -28,8 +34,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
+import secrets
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +52,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from heatreuse.errors import LedgerError
 
 __all__ = [
+    "SIGNATURE_TYPE_COSIGNATURE",
     "SIGNATURE_TYPE_ED25519",
     "SigningKey",
     "VerifierKey",
@@ -51,12 +60,19 @@ __all__ = [
     "compute_key_id",
     "generate_signing_key",
     "load_signing_key",
+    "parse_cosigner_vkey",
     "parse_vkey",
     "save_signing_key",
 ]
 
 #: Signature type byte of Ed25519 in C2SP signed-note.
 SIGNATURE_TYPE_ED25519 = 0x01
+#: Signature type byte of an Ed25519 cosigner (witness) key, C2SP tlog-cosignature/v1.
+SIGNATURE_TYPE_COSIGNATURE = 0x04
+_TYPE_NAMES = {
+    SIGNATURE_TYPE_ED25519: "Ed25519",
+    SIGNATURE_TYPE_COSIGNATURE: "Ed25519 cosignature",
+}
 _ED25519_KEY_SIZE_BYTES = 32
 _SKEY_PREFIX = "PRIVATE+KEY+"
 
@@ -74,8 +90,12 @@ def check_key_name(name: str, where: str = "key name") -> str:
     return name
 
 
-def compute_key_id(name: str, public_key: bytes) -> int:
-    """Key ID of an Ed25519 key: first 4 bytes of SHA-256(name || 0x0A || 0x01 || pk).
+def compute_key_id(
+    name: str, public_key: bytes, signature_type: int = SIGNATURE_TYPE_ED25519
+) -> int:
+    """Key ID of an Ed25519 key: first 4 bytes of SHA-256(name || 0x0A || type || pk).
+
+    ``type`` is 0x01 for a note signer, 0x04 for a cosigner (witness).
 
     Returns
     -------
@@ -83,7 +103,7 @@ def compute_key_id(name: str, public_key: bytes) -> int:
         The key ID as a big-endian unsigned 32-bit integer.
     """
     digest = hashlib.sha256(
-        name.encode("utf-8") + b"\n" + bytes([SIGNATURE_TYPE_ED25519]) + public_key
+        name.encode("utf-8") + b"\n" + bytes([signature_type]) + public_key
     ).digest()
     return int.from_bytes(digest[:4], "big")
 
@@ -98,13 +118,17 @@ class VerifierKey:
         Key name (by convention the log origin).
     public_key
         32-byte Ed25519 public key (RFC 8032 encoding).
+    signature_type
+        0x01 (note signer, default) or 0x04 (cosigner / witness).
     """
 
     name: str
     public_key: bytes
+    signature_type: int = SIGNATURE_TYPE_ED25519
 
     def __post_init__(self) -> None:
         check_key_name(self.name)
+        _check_type(self.signature_type, f"verifier key {self.name}")
         if len(self.public_key) != _ED25519_KEY_SIZE_BYTES:
             raise LedgerError(
                 f"verifier key {self.name}: expected a {_ED25519_KEY_SIZE_BYTES}-byte "
@@ -114,11 +138,11 @@ class VerifierKey:
     @property
     def key_id(self) -> int:
         """Key ID (uint32) as defined in C2SP signed-note."""
-        return compute_key_id(self.name, self.public_key)
+        return compute_key_id(self.name, self.public_key, self.signature_type)
 
     def to_vkey(self) -> str:
         """Return the ``name+hexid+base64`` verifier key string."""
-        payload = base64.b64encode(bytes([SIGNATURE_TYPE_ED25519]) + self.public_key)
+        payload = base64.b64encode(bytes([self.signature_type]) + self.public_key)
         return f"{self.name}+{self.key_id:08x}+{payload.decode('ascii')}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
@@ -130,6 +154,14 @@ class VerifierKey:
         return True
 
 
+def _check_type(signature_type: int, where: str) -> None:
+    if signature_type not in _TYPE_NAMES:
+        raise LedgerError(
+            f"{where}: expected signature type 0x01 (Ed25519) or 0x04 (Ed25519 "
+            f"cosignature), got 0x{signature_type:02x}"
+        )
+
+
 def parse_vkey(text: str, where: str = "verifier key") -> VerifierKey:
     """Parse a ``<name>+<hex key ID>+<base64(0x01 || pk)>`` verifier key string.
 
@@ -139,6 +171,22 @@ def parse_vkey(text: str, where: str = "verifier key") -> VerifierKey:
         When the string is malformed, the type is not Ed25519 (0x01), or the key ID
         does not match the name and public key.
     """
+    return _parse_vkey(text, where, SIGNATURE_TYPE_ED25519)
+
+
+def parse_cosigner_vkey(text: str, where: str = "witness key") -> VerifierKey:
+    """Parse a witness's ``<name>+<hex key ID>+<base64(0x04 || pk)>`` verifier key.
+
+    Raises
+    ------
+    LedgerError
+        When the string is malformed, the type is not an Ed25519 cosignature key
+        (0x04, C2SP tlog-cosignature), or the key ID does not match.
+    """
+    return _parse_vkey(text, where, SIGNATURE_TYPE_COSIGNATURE)
+
+
+def _parse_vkey(text: str, where: str, signature_type: int) -> VerifierKey:
     text = text.strip()
     parts = text.split("+", 2)
     if len(parts) != 3:
@@ -153,12 +201,13 @@ def parse_vkey(text: str, where: str = "verifier key") -> VerifierKey:
         raw = base64.b64decode(key_b64, validate=True)
     except binascii.Error as exc:
         raise LedgerError(f"{where}: expected base64 key data, got {key_b64!r} ({exc})") from exc
-    if len(raw) != 1 + _ED25519_KEY_SIZE_BYTES or raw[0] != SIGNATURE_TYPE_ED25519:
+    if len(raw) != 1 + _ED25519_KEY_SIZE_BYTES or raw[0] != signature_type:
         raise LedgerError(
-            f"{where}: expected type 0x01 (Ed25519) followed by a 32-byte public key, got "
-            f"{len(raw)} bytes starting with 0x{raw[:1].hex() or '--'}"
+            f"{where}: expected type 0x{signature_type:02x} ({_TYPE_NAMES[signature_type]}) "
+            f"followed by a 32-byte public key, got {len(raw)} bytes starting with "
+            f"0x{raw[:1].hex() or '--'}"
         )
-    key = VerifierKey(name=name, public_key=raw[1:])
+    key = VerifierKey(name=name, public_key=raw[1:], signature_type=signature_type)
     if f"{key.key_id:08x}" != id_hex:
         raise LedgerError(
             f"{where}: key ID {id_hex} does not match the name and public key "
@@ -177,13 +226,17 @@ class SigningKey:
         Key name (by convention the log origin).
     seed
         32-byte Ed25519 private key (RFC 8032 seed); never shown in ``repr``.
+    signature_type
+        0x01 (note signer, default) or 0x04 (cosigner / witness).
     """
 
     name: str
     seed: bytes = field(repr=False)
+    signature_type: int = SIGNATURE_TYPE_ED25519
 
     def __post_init__(self) -> None:
         check_key_name(self.name)
+        _check_type(self.signature_type, f"signer key {self.name}")
         if len(self.seed) != _ED25519_KEY_SIZE_BYTES:
             raise LedgerError(
                 f"signer key {self.name}: expected a {_ED25519_KEY_SIZE_BYTES}-byte Ed25519 "
@@ -201,12 +254,14 @@ class SigningKey:
     @property
     def verifier(self) -> VerifierKey:
         """The matching public verifier key."""
-        return VerifierKey(name=self.name, public_key=self.public_key)
+        return VerifierKey(
+            name=self.name, public_key=self.public_key, signature_type=self.signature_type
+        )
 
     @property
     def key_id(self) -> int:
         """Key ID (uint32) as defined in C2SP signed-note."""
-        return compute_key_id(self.name, self.public_key)
+        return compute_key_id(self.name, self.public_key, self.signature_type)
 
     def vkey(self) -> str:
         """Return the public verifier key string."""
@@ -218,7 +273,7 @@ class SigningKey:
 
     def to_skey(self) -> str:
         """Return the secret ``PRIVATE+KEY+name+hexid+base64`` string (keep it secret)."""
-        payload = base64.b64encode(bytes([SIGNATURE_TYPE_ED25519]) + self.seed).decode("ascii")
+        payload = base64.b64encode(bytes([self.signature_type]) + self.seed).decode("ascii")
         return f"{_SKEY_PREFIX}{self.name}+{self.key_id:08x}+{payload}"
 
     @classmethod
@@ -235,11 +290,12 @@ class SigningKey:
             raw = base64.b64decode(key_b64, validate=True)
         except binascii.Error as exc:
             raise LedgerError(f"{where}: expected base64 key data ({exc})") from exc
-        if len(raw) != 1 + _ED25519_KEY_SIZE_BYTES or raw[0] != SIGNATURE_TYPE_ED25519:
+        if len(raw) != 1 + _ED25519_KEY_SIZE_BYTES or raw[0] not in _TYPE_NAMES:
             raise LedgerError(
-                f"{where}: expected type 0x01 (Ed25519) followed by a 32-byte private key"
+                f"{where}: expected type 0x01 (Ed25519) or 0x04 (Ed25519 cosignature) "
+                "followed by a 32-byte private key"
             )
-        key = cls(name=check_key_name(name, where), seed=raw[1:])
+        key = cls(name=check_key_name(name, where), seed=raw[1:], signature_type=raw[0])
         if f"{key.key_id:08x}" != id_hex:
             raise LedgerError(
                 f"{where}: key ID {id_hex} does not match the name and key "
@@ -248,11 +304,14 @@ class SigningKey:
         return key
 
 
-def generate_signing_key(name: str) -> SigningKey:
-    """Generate a new random Ed25519 signer key named ``name``."""
+def generate_signing_key(name: str, signature_type: int = SIGNATURE_TYPE_ED25519) -> SigningKey:
+    """Generate a new random Ed25519 signer key named ``name``.
+
+    ``signature_type`` 0x04 makes a witness (cosigner) key.
+    """
     check_key_name(name)
     seed = Ed25519PrivateKey.generate().private_bytes_raw()
-    return SigningKey(name=name, seed=seed)
+    return SigningKey(name=name, seed=seed, signature_type=signature_type)
 
 
 def save_signing_key(
@@ -260,8 +319,10 @@ def save_signing_key(
 ) -> Path:
     """Write the signer key to ``path`` with mode 0600.
 
-    The file is created with ``O_EXCL`` and mode 0600 from the start, so the secret is
-    never readable by others, whatever the umask.
+    The key is written to a temporary file created with ``O_EXCL`` and mode 0600 from
+    the start (never readable by others, whatever the umask), then linked into place,
+    so a concurrent reader sees either no key file or the whole key, and of two
+    concurrent writers exactly one wins.
 
     Raises
     ------
@@ -269,17 +330,29 @@ def save_signing_key(
         When the file exists and ``overwrite`` is false.
     """
     target = Path(path)
-    if target.exists():
-        if not overwrite:
-            raise LedgerError(f"{target}: key file exists; refusing to overwrite a signing key")
-        target.unlink()
+    exists = LedgerError(f"{target}: key file exists; refusing to overwrite a signing key")
+    if target.exists() and not overwrite:
+        raise exists
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(target, flags, 0o600)
+    fd = os.open(tmp, flags, 0o600)
     try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, (key.to_skey() + "\n").encode("ascii"))
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, (key.to_skey() + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)  # fails if another writer got there first
+            except FileExistsError:
+                raise exists from None
     finally:
-        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     return target
 
 

@@ -19,7 +19,10 @@ Tables (same layout in both backends; PostgreSQL in the store's schema):
 
 ``ledger_meta(log_id, key, value, updated_at)``
     Small key-value state of the ledger builder (the watermark: end of the last
-    built hour), written in the same transaction as the entries it describes.
+    built hour), written in the same transaction as the entries it describes;
+    ``signed_head`` is the signed checkpoint note of the size each signed append
+    produced (:meth:`SqlLogStorage.signed_head`), so rows beyond it were not
+    appended by a holder of the signing key.
 
 Appends are serialised so indices have no gaps: SQLite ``BEGIN IMMEDIATE`` (one
 writer), PostgreSQL ``pg_advisory_xact_lock`` on a key derived from the log id;
@@ -53,6 +56,7 @@ __all__ = [
     "open_ledger_database",
 ]
 
+_META_SIGNED_HEAD = "signed_head"
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 _SQLITE_DDL = (
@@ -345,8 +349,18 @@ class SqlLogStorage:
         )
         return int(rows[0][0])
 
-    def append_entries(self, first_index: int, entries: Sequence[bytes]) -> None:
-        """Append atomically at ``first_index`` (refused unless it is the next index)."""
+    def signed_head(self) -> str | None:
+        """The signed checkpoint note stored by the last signed append, or None."""
+        return self.db.get_meta(self.log_id, _META_SIGNED_HEAD)
+
+    def append_entries(
+        self, first_index: int, entries: Sequence[bytes], signed_note: str | None = None
+    ) -> None:
+        """Append atomically at ``first_index`` (refused unless it is the next index).
+
+        ``signed_note``, the signed checkpoint of the size after this append, is
+        stored as the signed head in the same transaction as the entries.
+        """
         db = self.db
         insert = (
             "INSERT INTO ledger_log (log_id, idx, entry_type, entry, leaf_hash, appended_at) "
@@ -373,8 +387,11 @@ class SqlLogStorage:
             else:
                 with db._pg.cursor() as cur:
                     cur.executemany(insert.replace("?", "%s"), rows)
-            if self._staged:
-                db._upsert_meta(run, self.log_id, self._staged)
+            meta = dict(self._staged)
+            if signed_note is not None:
+                meta[_META_SIGNED_HEAD] = signed_note
+            if meta:
+                db._upsert_meta(run, self.log_id, meta)
         self._staged = {}
 
     def read_entries(self, start: int, stop: int) -> Sequence[bytes]:

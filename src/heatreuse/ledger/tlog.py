@@ -6,6 +6,14 @@ numbers them (``index``), appends them to a :class:`LogStorage` and to an in-mem
 :class:`CheckpointStore` (meant to live *outside* the database, so that a rewrite by
 a database superuser is still caught).
 
+An append and its checkpoint are one step (:meth:`TransparencyLog.append_signed`):
+the checkpoint of the new size is signed *before* the write and stored with the
+entries in the same transaction (the storage's *signed head*), then published to the
+checkpoint store. Entries beyond the last published checkpoint are therefore either
+covered by the stored signed head (a run that was interrupted before publishing) or
+were written by someone without the signing key (a direct ``INSERT``); the ledger
+service tells the two apart and refuses the second.
+
 Storage contract (for the database layer, e.g. ``heatreuse.store``):
 
 * :meth:`LogStorage.append_entries` is atomic and append-only: it appends all given
@@ -16,6 +24,9 @@ Storage contract (for the database layer, e.g. ``heatreuse.store``):
   IMMEDIATE``; PostgreSQL an advisory lock).
 * Entries are stored as the exact canonical bytes given; :meth:`LogStorage.read_entries`
   returns them unchanged, in log order.
+* A ``signed_note`` given to :meth:`LogStorage.append_entries` (the checkpoint of the
+  size after the append) is stored in the same transaction; :meth:`LogStorage.signed_head`
+  returns the last one stored.
 * :class:`CheckpointStore` keeps signed notes by tree size; saving a second, different
   note for the same size is refused.
 
@@ -26,6 +37,7 @@ Storage contract (for the database layer, e.g. ``heatreuse.store``):
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -56,15 +68,22 @@ class LogStorage(Protocol):
         """Number of stored entries [-]."""
         ...
 
-    def append_entries(self, first_index: int, entries: Sequence[bytes]) -> None:
+    def append_entries(
+        self, first_index: int, entries: Sequence[bytes], signed_note: str | None = None
+    ) -> None:
         """Append ``entries`` atomically as indices ``first_index, first_index + 1, ...``.
 
-        Must raise LedgerError unless ``first_index == entry_count()``.
+        Must raise LedgerError unless ``first_index == entry_count()``. ``signed_note``
+        (the signed checkpoint of the resulting size) is stored in the same transaction.
         """
         ...
 
     def read_entries(self, start: int, stop: int) -> Sequence[bytes]:
         """Return the stored bytes of entries ``start <= index < stop`` in order."""
+        ...
+
+    def signed_head(self) -> str | None:
+        """The signed note stored by the last signed append, or None."""
         ...
 
 
@@ -86,20 +105,28 @@ class MemoryLogStorage:
 
     def __init__(self) -> None:
         self._entries: list[bytes] = []
+        self._signed_head: str | None = None
 
     def entry_count(self) -> int:
         return len(self._entries)
 
-    def append_entries(self, first_index: int, entries: Sequence[bytes]) -> None:
+    def append_entries(
+        self, first_index: int, entries: Sequence[bytes], signed_note: str | None = None
+    ) -> None:
         if first_index != len(self._entries):
             raise LedgerError(
                 f"log storage: append at index {first_index} refused, the log has "
                 f"{len(self._entries)} entries (appends must be contiguous)"
             )
         self._entries.extend(bytes(e) for e in entries)
+        if signed_note is not None:
+            self._signed_head = signed_note
 
     def read_entries(self, start: int, stop: int) -> Sequence[bytes]:
         return self._entries[start:stop]
+
+    def signed_head(self) -> str | None:
+        return self._signed_head
 
 
 class MemoryCheckpointStore:
@@ -135,7 +162,7 @@ class DirectoryCheckpointStore:
             if target.read_text(encoding="utf-8") == note:
                 return
             raise LedgerError(f"{target}: a different checkpoint for size {size} exists")
-        tmp = target.with_suffix(".txt.tmp")
+        tmp = target.with_name(f".{size}.txt.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(note, encoding="utf-8", newline="\n")
         os.replace(tmp, target)
 
@@ -226,7 +253,12 @@ class TransparencyLog:
         return self.extend([entry])[0]
 
     def extend(self, entries: Iterable[Mapping[str, Any]]) -> list[int]:
-        """Append entries atomically (all or none) and return their indices."""
+        """Append entries atomically (all or none) and return their indices, unsigned.
+
+        The new entries stay unsigned until :meth:`sign_checkpoint`; a ledger that
+        others rely on appends with :meth:`append_signed` instead, so that no entry is
+        ever stored without the checkpoint that covers it.
+        """
         first = self.size
         payloads = [prepare_entry(entry, first + i) for i, entry in enumerate(entries)]
         if not payloads:
@@ -234,6 +266,42 @@ class TransparencyLog:
         self.storage.append_entries(first, payloads)
         for payload in payloads:
             self._tree.append(payload)
+        return list(range(first, first + len(payloads)))
+
+    def append_signed(self, entries: Iterable[Mapping[str, Any]], key: SigningKey) -> list[int]:
+        """Append entries and sign the checkpoint of the new size, as one step.
+
+        The checkpoint of the size after the append is signed first and handed to the
+        storage, which writes it with the entries in one transaction (its signed head);
+        then it is saved to the checkpoint store. If the process dies between the two,
+        the stored signed head still covers the entries and can be published later;
+        entries the storage holds beyond the last signed head were not written here.
+
+        Returns
+        -------
+        list[int]
+            Indices of the appended entries (empty, and nothing signed, when there
+            are none).
+
+        Raises
+        ------
+        LedgerError
+            When the key name differs from the origin, or the storage refuses.
+        """
+        self._check_key(key)
+        first = self.size
+        payloads = [prepare_entry(entry, first + i) for i, entry in enumerate(entries)]
+        if not payloads:
+            return []
+        for payload in payloads:
+            self._tree.append(payload)
+        try:
+            note = sign_checkpoint(self.checkpoint(), key)
+            self.storage.append_entries(first, payloads, signed_note=note)
+        except BaseException:
+            self._tree = MerkleTree.from_leaf_hashes(self._tree.leaf_hashes()[:first])
+            raise
+        self.checkpoints.save_checkpoint(self.size, note)
         return list(range(first, first + len(payloads)))
 
     def entry_bytes(self, start: int = 0, stop: int | None = None) -> list[bytes]:
@@ -273,14 +341,17 @@ class TransparencyLog:
         LedgerError
             When the key name differs from the log origin.
         """
+        self._check_key(key)
+        note = sign_checkpoint(self.checkpoint(), key)
+        self.checkpoints.save_checkpoint(self.size, note)
+        return note
+
+    def _check_key(self, key: SigningKey) -> None:
         if key.name != self.origin:
             raise LedgerError(
                 f"signing key name {key.name!r} differs from the log origin {self.origin!r}; "
                 "checkpoints are signed by a key named like the log"
             )
-        note = sign_checkpoint(self.checkpoint(), key)
-        self.checkpoints.save_checkpoint(self.size, note)
-        return note
 
     def signed_checkpoints(self) -> list[str]:
         """All stored signed checkpoint notes, ordered by tree size."""

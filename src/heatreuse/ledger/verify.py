@@ -68,11 +68,35 @@ What :func:`verify_export` checks
 6. On a root mismatch the first bad entry is localised: exactly, from a trusted
    ``leaf_hashes.bin`` (edited / deleted / inserted / moved, per entry); otherwise to
    the range between the last matching and the first failing checkpoint.
+7. With witness keys (``--witness``): the newest checkpoint carries a valid
+   cosignature by each witness (C2SP tlog-cosignature/v1, see
+   :mod:`heatreuse.ledger.cosignature`), and every cosignature by them in the folder
+   verifies. A witness cosigns only a checkpoint consistent with the largest one it
+   has seen, so a log that was rolled back or forked after a witness saw it (even one
+   rebuilt consistently by someone holding the database, the checkpoint folder and
+   the signing key) cannot show a cosigned newest checkpoint. Without a witness such
+   a rebuilt log verifies: it is consistent in itself.
+
+8. Every sealed SLA result (``sla_seal`` entry) adds up (evidence, coverage, a ``met``
+   verdict with enough data and no broken term), and a period sealed twice names the
+   earlier seal with a reason (:mod:`heatreuse.ledger.seal`); exports without seals
+   pass this check trivially.
+
+Hostile folders
+---------------
+Every file is opened without following symbolic links and must be a regular file
+(a FIFO, a device or a link to ``/dev/zero`` is refused at once, never read), and
+reads are bounded: ``entries.jsonl`` and ``leaf_hashes.bin`` at ``max_entries_bytes``
+(default :data:`MAX_ENTRIES_BYTES`, 512 MiB: about 160 000 hourly entries of ~3 KB),
+``manifest.json`` and ``totals.json`` at :data:`MAX_JSON_BYTES` (16 MiB), a checkpoint
+or key file at :data:`MAX_NOTE_BYTES` (64 KiB), at most :data:`MAX_CHECKPOINT_FILES`
+checkpoint files. ``checkpoints/`` must be a folder, not a link.
 """
 
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import itertools
 import json
 import math
@@ -85,27 +109,37 @@ from typing import Any
 
 from heatreuse.errors import LedgerError, VerificationError
 from heatreuse.ledger.canonical import canonical_json_bytes, parse_entry_line
-from heatreuse.ledger.checkpoint import Checkpoint, verify_checkpoint
-from heatreuse.ledger.keys import VerifierKey, parse_vkey
+from heatreuse.ledger.checkpoint import Checkpoint, parse_note, verify_checkpoint
+from heatreuse.ledger.cosignature import find_cosignatures
+from heatreuse.ledger.keys import VerifierKey, parse_cosigner_vkey, parse_vkey
 from heatreuse.ledger.merkle import (
     HASH_SIZE_BYTES,
     MerkleTree,
     verify_consistency,
     verify_inclusion,
 )
+from heatreuse.ledger.safe_files import check_real_folder, read_regular_file
+from heatreuse.ledger.seal import check_seal_entries
 
 __all__ = [
     "AUDIT_FIELDS",
     "ENTRY_AUDIT",
     "EXPORT_FORMAT",
     "EXPORT_FORMAT_VERSION",
+    "MAX_CHECKPOINT_FILES",
+    "MAX_ENTRIES_BYTES",
+    "MAX_JSON_BYTES",
+    "MAX_NOTE_BYTES",
     "Problem",
     "ReportedTotal",
     "TotalSpec",
+    "VerifiedExport",
     "VerifyReport",
+    "WitnessedCheckpoint",
     "compute_total",
     "export_log",
     "monthly_total_specs",
+    "read_export",
     "verify_export",
 ]
 
@@ -127,6 +161,16 @@ TOTALS_FILE = "totals.json"
 MANIFEST_FILE = "manifest.json"
 LEAF_HASHES_FILE = "leaf_hashes.bin"
 _MAX_LISTED = 20
+#: Largest ``entries.jsonl`` (and ``leaf_hashes.bin``) verify reads by default [bytes].
+MAX_ENTRIES_BYTES = 512 * 1024 * 1024
+#: Largest ``manifest.json`` / ``totals.json`` [bytes].
+MAX_JSON_BYTES = 16 * 1024 * 1024
+#: Largest checkpoint note or ``public_key.vkey`` [bytes].
+MAX_NOTE_BYTES = 64 * 1024
+#: Most files read from ``checkpoints/`` [-].
+MAX_CHECKPOINT_FILES = 100_000
+#: A cosignature time later than the verifier's clock by more than this fails [s].
+COSIGNATURE_FUTURE_TOLERANCE_S = 600
 
 
 # -- totals ---------------------------------------------------------------------------
@@ -449,11 +493,13 @@ def export_log(
 
     out.mkdir(parents=True, exist_ok=True)
     cp_dir = out / CHECKPOINT_DIR
+    earlier = _earlier_notes(cp_dir)  # a re-export keeps the witnesses' cosignatures
     if cp_dir.exists():
         shutil.rmtree(cp_dir)
     cp_dir.mkdir()
     for note in checkpoints:
         cp = verify_checkpoint(note, verifier)
+        note = _merge_signatures(note, earlier.get(cp.size))
         (cp_dir / f"{cp.size}.txt").write_bytes(note.encode("utf-8"))
     _write_bytes_atomic(out / ENTRIES_FILE, b"".join(line + b"\n" for line in lines))
     _write_bytes_atomic(out / LEAF_HASHES_FILE, b"".join(tree.leaf_hashes()))
@@ -476,6 +522,37 @@ def export_log(
     }
     _write_bytes_atomic(out / MANIFEST_FILE, _json_bytes(manifest))
     return out
+
+
+def _earlier_notes(cp_dir: Path) -> dict[int, str]:
+    """Checkpoint notes of an earlier export in the target folder (bounded reads)."""
+    notes: dict[int, str] = {}
+    try:
+        if not check_real_folder(cp_dir, str(cp_dir)):
+            return notes
+        for path in cp_dir.iterdir():
+            if path.suffix == ".txt" and path.stem.isdigit():
+                raw = read_regular_file(path, MAX_NOTE_BYTES, str(path))
+                notes[int(path.stem)] = raw.decode("utf-8")
+    except (VerificationError, OSError, UnicodeDecodeError):
+        return {}  # nothing worth keeping from a damaged folder
+    return notes
+
+
+def _merge_signatures(note: str, earlier: str | None) -> str:
+    """``note`` plus the signature lines an earlier copy of the same note carried."""
+    if earlier is None or earlier == note:
+        return note
+    try:
+        body, _ = parse_note(note)
+        old_body, _ = parse_note(earlier)
+    except VerificationError:
+        return note
+    if old_body != body:
+        return note
+    have = set(note[len(body) + 1 :].split("\n"))
+    extra = [line for line in earlier[len(body) + 1 :].split("\n") if line and line not in have]
+    return note + "".join(line + "\n" for line in extra)
 
 
 # -- verification ---------------------------------------------------------------------
@@ -506,6 +583,29 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class WitnessedCheckpoint:
+    """A witness's valid cosignature on the newest checkpoint of an export.
+
+    Attributes
+    ----------
+    witness
+        Witness key name.
+    size
+        Size of the cosigned checkpoint [entries].
+    cosigned_at_s
+        Cosigning time [s since the POSIX epoch, UTC].
+    """
+
+    witness: str
+    size: int
+    cosigned_at_s: int
+
+    def cosigned_at_iso(self) -> str:
+        """Cosigning time as ISO 8601 UTC."""
+        return dt.datetime.fromtimestamp(self.cosigned_at_s, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     """Outcome of :func:`verify_export`; ``ok`` is True when nothing failed."""
 
@@ -521,6 +621,7 @@ class VerifyReport:
     inclusion_proofs_verified: int
     leaf_hashes_used: bool
     problems: tuple[Problem, ...] = field(default_factory=tuple)
+    witnessed: tuple[WitnessedCheckpoint, ...] = ()
     entry_types: Mapping[str, int] = field(default_factory=dict)
     """Number of entries per ``type`` (``audit``, ``ledger_interval``, ...)."""
 
@@ -545,6 +646,15 @@ class VerifyReport:
             "inclusion_proofs_verified": self.inclusion_proofs_verified,
             "leaf_hashes_used": self.leaf_hashes_used,
             "entry_types": dict(sorted(self.entry_types.items())),
+            "witnessed": [
+                {
+                    "witness": w.witness,
+                    "size": w.size,
+                    "cosigned_at_s": w.cosigned_at_s,
+                    "cosigned_at": w.cosigned_at_iso(),
+                }
+                for w in self.witnessed
+            ],
             "problems": [
                 {"where": p.where, "message": p.message, "entry_index": p.entry_index}
                 for p in self.problems
@@ -597,8 +707,11 @@ def _longest_increasing(values: Sequence[int]) -> set[int]:
 class _Verifier:
     """State of one verification run (kept small and linear)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, max_entries_bytes: int = MAX_ENTRIES_BYTES) -> None:
         self.dir = directory
+        self.max_entries_bytes = max_entries_bytes
+        self.notes: dict[int, str] = {}  # signed note text per validly signed size
+        self.witnessed: list[WitnessedCheckpoint] = []
         self.problems: list[Problem] = []
         self.flagged: set[int] = set()  # entry indices named by a problem
         self.origin: str | None = None
@@ -622,16 +735,35 @@ class _Verifier:
         if entry_index is not None:
             self.flagged.add(entry_index)
 
+    def read(self, rel: str, max_bytes: int) -> bytes | None:
+        """A member file's bytes, or None (missing or refused: the problem is recorded)."""
+        try:
+            return read_regular_file(self.dir / rel, max_bytes, rel)
+        except FileNotFoundError:
+            self.fail(rel, "missing")
+        except VerificationError as exc:
+            self.fail(rel, str(exc).removeprefix(f"{rel}: "))
+        return None
+
+    def read_text(self, rel: str, max_bytes: int) -> str | None:
+        data = self.read(rel, max_bytes)
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.fail(rel, f"expected UTF-8 text ({exc})")
+            return None
+
     # 1. manifest, key, checkpoints -------------------------------------------------
 
     def read_manifest(self) -> None:
-        path = self.dir / MANIFEST_FILE
-        try:
-            obj = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            self.fail(MANIFEST_FILE, "missing")
+        text = self.read_text(MANIFEST_FILE, MAX_JSON_BYTES)
+        if text is None:
             return
-        except (UnicodeDecodeError, ValueError) as exc:
+        try:
+            obj = json.loads(text)
+        except (RecursionError, ValueError) as exc:
             self.fail(MANIFEST_FILE, f"expected JSON, got unreadable content ({exc})")
             return
         if not isinstance(obj, dict):
@@ -667,14 +799,11 @@ class _Verifier:
         self.verifier = expected  # signatures are checked against the pinned key
 
     def _read_key_file(self) -> None:
-        path = self.dir / VKEY_FILE
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not (self.dir / VKEY_FILE).exists() and not (self.dir / VKEY_FILE).is_symlink():
             self.fail(VKEY_FILE, "missing; signatures cannot be checked")
             return
-        except UnicodeDecodeError as exc:
-            self.fail(VKEY_FILE, f"expected UTF-8 text ({exc})")
+        text = self.read_text(VKEY_FILE, MAX_NOTE_BYTES)
+        if text is None:
             return
         try:
             self.verifier = parse_vkey(text, VKEY_FILE)
@@ -689,13 +818,30 @@ class _Verifier:
 
     def read_checkpoints(self) -> None:
         cp_dir = self.dir / CHECKPOINT_DIR
-        if not cp_dir.is_dir():
+        try:
+            present = check_real_folder(cp_dir, f"{CHECKPOINT_DIR}/")
+        except VerificationError as exc:
+            self.fail(f"{CHECKPOINT_DIR}/", str(exc).removeprefix(f"{CHECKPOINT_DIR}/: "))
+            return
+        if not present:
             self.fail(f"{CHECKPOINT_DIR}/", "missing; nothing anchors the entries")
             return
+        names: list[str] = []
+        with os.scandir(cp_dir) as listing:
+            for item in listing:
+                if len(names) >= MAX_CHECKPOINT_FILES:
+                    self.fail(
+                        f"{CHECKPOINT_DIR}/",
+                        f"more than {MAX_CHECKPOINT_FILES} files; only the first "
+                        f"{MAX_CHECKPOINT_FILES} are read",
+                    )
+                    break
+                names.append(item.name)
         found: list[tuple[int, Path]] = []
-        for path in sorted(cp_dir.iterdir()):
-            rel = f"{CHECKPOINT_DIR}/{path.name}"
-            if path.suffix != ".txt" or not path.stem.isdigit():
+        for name in sorted(names):
+            path = cp_dir / name
+            rel = f"{CHECKPOINT_DIR}/{name}"
+            if path.suffix != ".txt" or not path.stem.isdigit() or not path.stem.isascii():
                 self.fail(rel, "unexpected file; checkpoints are named <size>.txt")
                 continue
             found.append((int(path.stem), path))
@@ -723,7 +869,7 @@ class _Verifier:
         for size, path in found:
             rel = f"{CHECKPOINT_DIR}/{path.name}"
             try:
-                note = path.read_bytes().decode("utf-8")
+                note = read_regular_file(path, MAX_NOTE_BYTES, rel).decode("utf-8")
                 cp = verify_checkpoint(note, self.verifier, rel)
             except UnicodeDecodeError as exc:
                 self.fail(rel, f"expected a UTF-8 signed note ({exc})")
@@ -740,15 +886,13 @@ class _Verifier:
             if self.origin is None:
                 self.origin = cp.origin
             self.signed[size] = cp
+            self.notes[size] = note
 
     # 2. entries --------------------------------------------------------------------
 
     def read_entries(self) -> None:
-        path = self.dir / ENTRIES_FILE
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            self.fail(ENTRIES_FILE, "missing")
+        data = self.read(ENTRIES_FILE, self.max_entries_bytes)
+        if data is None:
             return
         if data and not data.endswith(b"\n"):
             nlines = data.count(b"\n") + 1
@@ -886,9 +1030,11 @@ class _Verifier:
 
     def _trusted_leaf_hashes(self) -> list[bytes] | None:
         path = self.dir / LEAF_HASHES_FILE
-        if not path.is_file() or not self.signed:
+        if not self.signed or not (path.exists() or path.is_symlink()):
             return None
-        data = path.read_bytes()
+        data = self.read(LEAF_HASHES_FILE, self.max_entries_bytes)
+        if data is None:
+            return None
         if len(data) % HASH_SIZE_BYTES:
             self.fail(LEAF_HASHES_FILE, "length is not a multiple of 32 bytes (damaged)")
             return None
@@ -1036,13 +1182,12 @@ class _Verifier:
     # 5. totals ------------------------------------------------------------------------
 
     def check_totals(self) -> None:
-        path = self.dir / TOTALS_FILE
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            self.fail(TOTALS_FILE, "missing")
+        text = self.read_text(TOTALS_FILE, MAX_JSON_BYTES)
+        if text is None:
             return
-        except (UnicodeDecodeError, ValueError) as exc:
+        try:
+            doc = json.loads(text)
+        except (RecursionError, ValueError) as exc:
             self.fail(TOTALS_FILE, f"expected JSON, got unreadable content ({exc})")
             return
         if not isinstance(doc, dict) or doc.get("format") != TOTALS_FORMAT:
@@ -1103,6 +1248,55 @@ class _Verifier:
                 else:  # pragma: no cover - impossible when the root matches
                     self.fail(where, f"entry {i}: inclusion proof fails", i)
 
+    # 7. witnesses --------------------------------------------------------------------
+
+    def check_witnesses(self, witnesses: Sequence[VerifierKey], now_s: int) -> None:
+        if not witnesses:
+            return
+        newest = max(self.signed) if self.signed else None
+        for witness in witnesses:
+            label = f"witness {witness.name} (key ID {witness.key_id:08x})"
+            best: int | None = None
+            for size in sorted(self.signed):
+                rel = f"{CHECKPOINT_DIR}/{size}.txt"
+                for cos in find_cosignatures(self.notes[size], witness, rel):
+                    if not cos.valid:
+                        self.fail(
+                            rel,
+                            f"the cosignature by {label} does not verify: the checkpoint "
+                            "was changed after it was cosigned, or the cosignature was "
+                            "copied from another checkpoint or forged",
+                        )
+                    elif cos.timestamp_s > now_s + COSIGNATURE_FUTURE_TOLERANCE_S:
+                        self.fail(
+                            rel,
+                            f"the cosignature by {label} is dated {cos.timestamp_s} s, "
+                            f"later than now ({now_s} s): refused",
+                        )
+                    elif size == newest and (best is None or cos.timestamp_s > best):
+                        best = cos.timestamp_s
+            if newest is None:
+                self.fail(f"{CHECKPOINT_DIR}/", f"no valid checkpoint for {label} to vouch for")
+            elif best is None:
+                self.fail(
+                    f"{CHECKPOINT_DIR}/{newest}.txt",
+                    f"the newest checkpoint (size {newest}) carries no valid cosignature by "
+                    f"{label}: it was not witnessed. A witness does not cosign a checkpoint "
+                    "that is smaller than, or forked from, one it has cosigned, so this "
+                    "export may be a rolled-back or rewritten log; have the witness run "
+                    "`heatreuse witness cosign` on it",
+                )
+            else:
+                self.witnessed.append(WitnessedCheckpoint(witness.name, newest, best))
+
+    # 8. sealed SLA results ------------------------------------------------------------
+
+    def check_seals(self) -> None:
+        """Each ``sla_seal`` adds up and every period's seals form one chain
+        (:func:`heatreuse.ledger.seal.check_seal_entries`)."""
+        for i, message in check_seal_entries(self.entries):
+            self.fail(f"{ENTRIES_FILE} line {i + 1}", message, i)
+
     def report(self) -> VerifyReport:
         return VerifyReport(
             directory=str(self.dir),
@@ -1118,11 +1312,77 @@ class _Verifier:
             leaf_hashes_used=self.leaf_hashes_used,
             problems=tuple(self.problems),
             entry_types=dict(self.entry_types),
+            witnessed=tuple(self.witnessed),
         )
 
 
+@dataclass(frozen=True)
+class VerifiedExport:
+    """What :func:`read_export` found: the report and the verified log behind it.
+
+    Attributes
+    ----------
+    report
+        The verification report (``report.ok`` must be checked).
+    checkpoints
+        Validly signed checkpoints by size (their roots may still mismatch the
+        entries; see ``report.checkpoints_verified``).
+    notes
+        The signed note text of each of those checkpoints, by size.
+    tree
+        The Merkle tree over the exported entries.
+    """
+
+    report: VerifyReport
+    checkpoints: Mapping[int, Checkpoint]
+    notes: Mapping[int, str]
+    tree: MerkleTree
+
+
+def read_export(
+    directory: str | os.PathLike[str],
+    expected_vkey: str | VerifierKey | None = None,
+    *,
+    witnesses: Sequence[str | VerifierKey] = (),
+    now: dt.datetime | None = None,
+    max_entries_bytes: int = MAX_ENTRIES_BYTES,
+) -> VerifiedExport:
+    """Verify an export folder and return the report with the verified log.
+
+    Parameters are those of :func:`verify_export`.
+    """
+    pinned = (
+        parse_vkey(expected_vkey, "expected verifier key")
+        if isinstance(expected_vkey, str)
+        else expected_vkey
+    )
+    witness_keys = [
+        parse_cosigner_vkey(w, "--witness key") if isinstance(w, str) else w for w in witnesses
+    ]
+    now_s = int((now or dt.datetime.now(dt.UTC)).timestamp())
+    v = _Verifier(Path(directory), max_entries_bytes)
+    if not v.dir.is_dir():
+        v.fail(str(v.dir), "not a folder; expected a ledger export folder")
+    else:
+        v.read_manifest()
+        v.read_key(pinned)
+        v.read_checkpoints()
+        v.read_entries()
+        v.check_roots()
+        v.localise()
+        v.check_totals()
+        v.check_seals()
+        v.check_witnesses(witness_keys, now_s)
+    return VerifiedExport(v.report(), dict(v.signed), dict(v.notes), v.tree)
+
+
 def verify_export(
-    directory: str | os.PathLike[str], expected_vkey: str | VerifierKey | None = None
+    directory: str | os.PathLike[str],
+    expected_vkey: str | VerifierKey | None = None,
+    *,
+    witnesses: Sequence[str | VerifierKey] = (),
+    now: dt.datetime | None = None,
+    max_entries_bytes: int = MAX_ENTRIES_BYTES,
 ) -> VerifyReport:
     """Verify a ledger export folder using nothing but its contents.
 
@@ -1135,11 +1395,20 @@ def verify_export(
         contract). When given, checkpoints are verified against it and a different
         ``public_key.vkey`` in the folder is a failure; without it the folder's own key
         is trusted, which proves internal consistency but not who signed.
+    witnesses
+        Witness (cosigner) keys, ``name+id+base64(0x04 || pk)``: each must have
+        cosigned the newest checkpoint (C2SP tlog-cosignature/v1). Without any, a log
+        rolled back and rebuilt consistently by whoever holds the signing key verifies.
+    now
+        The verifier's clock [UTC] (default: the system clock); cosignatures dated
+        more than 10 min after it fail.
+    max_entries_bytes
+        Largest ``entries.jsonl`` / ``leaf_hashes.bin`` read [bytes].
 
     Raises
     ------
     LedgerError
-        When ``expected_vkey`` itself is malformed.
+        When ``expected_vkey`` or a witness key itself is malformed.
 
     Returns
     -------
@@ -1147,20 +1416,10 @@ def verify_export(
         Counts of what was checked and every problem found; ``report.ok`` is True
         when there is none. Problems name the file, line and entry index.
     """
-    pinned = (
-        parse_vkey(expected_vkey, "expected verifier key")
-        if isinstance(expected_vkey, str)
-        else expected_vkey
-    )
-    v = _Verifier(Path(directory))
-    if not v.dir.is_dir():
-        v.fail(str(v.dir), "not a folder; expected a ledger export folder")
-        return v.report()
-    v.read_manifest()
-    v.read_key(pinned)
-    v.read_checkpoints()
-    v.read_entries()
-    v.check_roots()
-    v.localise()
-    v.check_totals()
-    return v.report()
+    return read_export(
+        directory,
+        expected_vkey,
+        witnesses=witnesses,
+        now=now,
+        max_entries_bytes=max_entries_bytes,
+    ).report

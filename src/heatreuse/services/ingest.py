@@ -244,26 +244,63 @@ def list_quarantine(
     *,
     reason: str | None = None,
     limit: int = 100,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Quarantined readings of a site, newest first, as plain dicts.
 
-    Each dict has ``id``, ``received_at`` and ``ts`` (ISO UTC or None),
-    ``point``, ``reason``, ``source``, ``raw`` (the payload as received) and
-    ``detail`` (what was expected, what came).
+    The first ``limit`` rows of :func:`iter_quarantine` (after ``offset``).
 
     Raises
     ------
     IngestError
-        Unknown reason or a limit below 1.
+        Unknown reason, a limit below 1 or a negative offset.
+    """
+    if limit < 1:
+        raise IngestError(f"--limit: expected a positive number, got {limit}")
+    return list(iter_quarantine(site, store, reason=reason, limit=limit, offset=offset))
+
+
+def iter_quarantine(
+    site: Site,
+    store: Any,
+    *,
+    reason: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Iterator[dict[str, Any]]:
+    """Stream quarantined readings of a site, newest first, as plain dicts.
+
+    Memory stays bounded however many rows there are (the store reads them in
+    pages, each text column bounded). Each dict has ``id``, ``received_at``
+    and ``ts`` (ISO UTC or None), ``point``, ``reason``, ``source``, ``detail``
+    (what was expected, what came), ``raw`` (the kept text of the payload),
+    ``raw_size_bytes`` and ``raw_sha256`` (of the whole payload as received),
+    ``raw_truncated`` (only a prefix is kept) and ``raw_escaped`` (control
+    characters, lone surrogates or bytes that were not UTF-8 are shown as
+    escapes); see :func:`heatreuse.rawtext.capped_payload`.
+
+    Parameters
+    ----------
+    limit
+        At most this many rows (None: all).
+    offset
+        Skip the newest ``offset`` rows (the next page: ``offset + limit``).
+
+    Raises
+    ------
+    IngestError
+        Unknown reason, a negative limit or offset.
     """
     if reason is not None and reason not in REASONS:
         raise IngestError(
             f"--reason: unknown quarantine reason {reason!r}; expected one of {', '.join(REASONS)}"
         )
-    if limit < 1:
-        raise IngestError(f"--limit: expected a positive number, got {limit}")
-    rows = store.list_quarantine(site.id, reason=reason, limit=limit)
-    return [_quarantine_row(r) for r in rows]
+    if limit is not None and limit < 0:
+        raise IngestError(f"--limit: expected a number >= 0, got {limit}")
+    if offset < 0:
+        raise IngestError(f"--offset: expected a number >= 0, got {offset}")
+    for r in store.iter_quarantine(site.id, reason=reason, limit=limit, offset=offset):
+        yield _quarantine_row(r)
 
 
 def _iso(ts_us: int | None) -> str | None:
@@ -275,6 +312,17 @@ def _iso(ts_us: int | None) -> str | None:
 
 
 def _quarantine_row(r: Any) -> dict[str, Any]:
+    from heatreuse.rawtext import parse_capped, payload_facts
+
+    stored = str(r.raw_payload)
+    facts = payload_facts(stored)
+    full = getattr(r, "stored_chars", None)
+    cut_on_read = full is not None and full > len(stored)
+    size: int | None = facts.size_bytes
+    sha: str | None = facts.sha256
+    if cut_on_read and parse_capped(stored) is None:
+        # a row written before payloads were capped, read back cut: size and hash unknown
+        size = sha = None
     return {
         "id": r.id,
         "received_at": _iso(r.received_at_us),
@@ -282,6 +330,10 @@ def _quarantine_row(r: Any) -> dict[str, Any]:
         "ts": _iso(r.ts_us),
         "reason": str(r.reason),
         "source": r.source,
-        "raw": r.raw_payload,
+        "raw": facts.text,
+        "raw_size_bytes": size,
+        "raw_sha256": sha,
+        "raw_truncated": facts.truncated or cut_on_read,
+        "raw_escaped": facts.form == "escaped",
         "detail": r.detail,
     }

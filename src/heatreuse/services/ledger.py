@@ -10,12 +10,13 @@ The ledger lives in the store database (tables ``ledger_log`` / ``ledger_meta``,
   first use.
 
 :func:`update_ledger` is idempotent: it first checks the database log against the
-published checkpoints (a rewritten row stops it), appends method / emission-factor
-/ SLA / site-configuration entries when they changed, builds every complete hour
-after the watermark (one ``ledger_interval`` entry each), re-checks the last
-``recheck_hours`` already-ledgered hours and appends a ``ledger_correction`` for
-each hour whose data changed, moves the watermark in the same transaction, and
-signs a checkpoint of the new size.
+published checkpoints (a rewritten row stops it) and refuses entries beyond the last
+checkpoint that it did not write itself (:func:`check_signed_tail`); it collects
+method / emission-factor / SLA / site-configuration entries when they changed, one
+``ledger_interval`` entry per complete hour after the watermark, and a
+``ledger_correction`` for each of the last ``recheck_hours`` already-ledgered hours
+whose data changed; it appends them together with the signed checkpoint of the new
+size and the new watermark (one transaction), then publishes the checkpoint.
 
 An hour is complete when the store holds readings up to its end (within
 :data:`COMPLETE_TOLERANCE_S`) and it lies in the past.
@@ -28,6 +29,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +37,14 @@ from typing import Any
 
 import pandas as pd
 
-from heatreuse.errors import HeatreuseError, LedgerConflictError, LedgerError
+from heatreuse.errors import (
+    HeatreuseError,
+    LedgerConflictError,
+    LedgerError,
+    LedgerIntegrityError,
+    SLAError,
+    VerificationError,
+)
 from heatreuse.ledger.build import (
     ENTRY_AUDIT,
     ENTRY_CORRECTION,
@@ -56,10 +65,12 @@ from heatreuse.ledger.build import (
     site_config_entry,
     site_config_hash,
     sla_entry,
+    sla_seal_entry,
 )
-from heatreuse.ledger.checkpoint import parse_note, verify_checkpoint
+from heatreuse.ledger.checkpoint import Checkpoint, parse_note, verify_checkpoint
 from heatreuse.ledger.keys import (
     SigningKey,
+    VerifierKey,
     generate_signing_key,
     load_signing_key,
     parse_vkey,
@@ -79,6 +90,7 @@ from heatreuse.ledger.report import (
     render_monthly_html,
     write_monthly_pdf,
 )
+from heatreuse.ledger.seal import ENTRY_SLA_SEAL, SEAL_EVIDENCE_FIELDS
 from heatreuse.ledger.store_log import (
     LedgerDatabase,
     SqlLogStorage,
@@ -97,6 +109,7 @@ __all__ = [
     "COMPLETE_TOLERANCE_S",
     "EXPORT_TOTAL_FIELDS",
     "LedgerContext",
+    "SealRequest",
     "UpdateResult",
     "export_eed",
     "export_ledger",
@@ -147,22 +160,26 @@ def _key_path(site: Site, key_path: str | os.PathLike[str] | None) -> Path:
 
 
 def _load_or_create_key(path: Path, origin: str, cp_dir: Path) -> SigningKey:
-    if path.exists():
-        key = load_signing_key(path)
-        if key.name != origin:
-            raise LedgerError(
-                f"{path}: signing key is named {key.name!r}, expected {origin!r} (the log origin)"
-            )
-    else:
+    if not path.exists():
         make_private_dirs(path.parent)
         with contextlib.suppress(OSError):
             os.chmod(path.parent, 0o700)
-        key = generate_signing_key(origin)
-        save_signing_key(key, path)
+        try:
+            save_signing_key(generate_signing_key(origin), path)
+        except LedgerError:
+            if not path.exists():
+                raise  # else a concurrent `ledger update` created it first: use that one
+    key = load_signing_key(path)
+    if key.name != origin:
+        raise LedgerError(
+            f"{path}: signing key is named {key.name!r}, expected {origin!r} (the log origin)"
+        )
     make_private_dirs(cp_dir)
     vkey_file = cp_dir / "public_key.vkey"
-    if not vkey_file.exists():
-        vkey_file.write_text(key.vkey() + "\n", encoding="utf-8")
+    if not vkey_file.exists():  # written whole (temporary file, rename): readers never see half
+        tmp = cp_dir / f".public_key.vkey.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(key.vkey() + "\n", encoding="utf-8")
+        os.replace(tmp, vkey_file)
     elif parse_vkey(vkey_file.read_text(encoding="utf-8")).public_key != key.public_key:
         raise LedgerError(
             f"{vkey_file}: the published verifier key does not belong to the signing key "
@@ -230,33 +247,126 @@ def check_against_checkpoints(ctx: LedgerContext) -> int:
 
     Raises
     ------
-    LedgerError
-        When a checkpoint's signature fails, it covers more entries than the database
-        holds (entries deleted) or its root differs (entries rewritten); the message
-        names the checkpoint file.
+    LedgerIntegrityError
+        When a checkpoint covers more entries than the database holds (entries
+        deleted) or its root differs (entries rewritten); the message names the
+        checkpoint file.
+    VerificationError
+        When a published checkpoint's signature fails.
     """
+    return len(_checked_checkpoints(ctx))
+
+
+def _checked_checkpoints(ctx: LedgerContext) -> list[Checkpoint]:
+    """The published checkpoints, each verified and matched against the database."""
     notes = ctx.log.signed_checkpoints()
     vkey = _published_vkey(ctx)
     if notes and vkey is None:
         raise LedgerError(f"{ctx.checkpoint_dir}: checkpoints exist but public_key.vkey is missing")
     if not notes:
-        return 0
+        return []
     verifier = parse_vkey(vkey or "", str(ctx.checkpoint_dir / "public_key.vkey"))
+    checked: list[Checkpoint] = []
     for note in notes:
         cp = verify_checkpoint(note, verifier, f"{ctx.checkpoint_dir}/checkpoint")
         where = ctx.checkpoint_dir / f"{cp.size}.txt"
         if cp.size > ctx.log.size:
-            raise LedgerError(
+            raise LedgerIntegrityError(
                 f"{where}: published checkpoint covers {cp.size} entries but the database "
                 f"ledger of site {ctx.site.id!r} holds only {ctx.log.size}: entries were deleted"
             )
         if ctx.log.root_hash(cp.size) != cp.root_hash:
-            raise LedgerError(
+            raise LedgerIntegrityError(
                 f"{where}: the database ledger of site {ctx.site.id!r} no longer matches this "
                 f"published checkpoint (root of entries 0..{cp.size - 1} differs): rows were "
                 "rewritten in the database; run `heatreuse verify` on an export to locate them"
             )
-    return len(notes)
+        checked.append(cp)
+    return checked
+
+
+def _head_verifier(ctx: LedgerContext) -> VerifierKey | None:
+    """The log's public key: the published one, else that of an existing signing key."""
+    vkey = _published_vkey(ctx)
+    if vkey is not None:
+        return parse_vkey(vkey, str(ctx.checkpoint_dir / "public_key.vkey"))
+    if ctx.key_path.exists():
+        return load_signing_key(ctx.key_path).verifier
+    return None
+
+
+def check_signed_tail(
+    ctx: LedgerContext, published: Sequence[Checkpoint] | None = None
+) -> str | None:
+    """Make sure every database entry is covered by a checkpoint this ledger signed.
+
+    Entries beyond the last published checkpoint are accepted only when the database's
+    signed head (written in the same transaction as the entries by
+    :meth:`~heatreuse.ledger.tlog.TransparencyLog.append_signed`) verifies with the
+    log's key and covers exactly the stored entries: an update that was interrupted
+    after writing and before publishing. Its checkpoint is published now.
+
+    Parameters
+    ----------
+    ctx
+        The open ledger.
+    published
+        The published checkpoints as checked by :func:`check_against_checkpoints`
+        (default: checked here). Sizes come from the signed notes, not file names.
+
+    Returns
+    -------
+    str or None
+        A note when an interrupted update's checkpoint was published, else None.
+
+    Raises
+    ------
+    LedgerIntegrityError
+        When entries beyond the last signed checkpoint were not written by a signed
+        append (e.g. a row INSERTed straight into ``ledger_log``); the message names
+        the index range. Nothing is signed.
+    """
+    if published is None:
+        published = _checked_checkpoints(ctx)
+    size = ctx.log.size
+    signed = max((cp.size for cp in published), default=0)
+    if size <= signed:
+        return None  # fewer entries than published: check_against_checkpoints reports it
+    note = ctx.log.storage.signed_head()
+    verifier = _head_verifier(ctx)
+    why = "the database holds no signed head"
+    if note is not None and verifier is None:
+        why = "no public key or signing key of this ledger was found to check it"
+    elif note is not None and verifier is not None:
+        try:
+            head = verify_checkpoint(note, verifier, "database signed head")
+        except VerificationError as exc:
+            why = f"the database's signed head does not verify ({exc})"
+        else:
+            if head.origin != ctx.log.origin:
+                why = f"the database's signed head names the log {head.origin!r}"
+            elif head.size != size:
+                why = f"the database's signed head covers {head.size} entries, not {size}"
+            elif head.root_hash != ctx.log.root_hash(size):
+                why = "the database's signed head has another root than the stored entries"
+            else:
+                ctx.log.checkpoints.save_checkpoint(size, note)
+                return (
+                    f"checkpoint {size} signed by an interrupted `ledger update` was published now"
+                )
+    first = signed
+    span = f"entry {first}" if first == size - 1 else f"entries {first}..{size - 1}"
+    last = f"checkpoint {signed}" if signed else "no checkpoint yet"
+    raise LedgerIntegrityError(
+        f"ledger of site {ctx.site.id!r}: {span} in the database "
+        f"{'is' if first == size - 1 else 'are'} not covered by a checkpoint that "
+        f"`heatreuse ledger update` signed (last published: {last} in "
+        f"{ctx.checkpoint_dir}; {why}): "
+        f"{'it was' if first == size - 1 else 'they were'} written to ledger_log outside "
+        "heatreuse (a direct INSERT?) and will not be signed. Nothing was appended. Have "
+        "a database administrator examine those rows (ledger_log is append-only: "
+        "removing them means lifting its triggers) or restore the database from a backup."
+    )
 
 
 def latest_checkpoint(ctx: LedgerContext) -> dict[str, Any] | None:
@@ -388,12 +498,14 @@ class UpdateResult:
     root_hash_b64: str | None
     checkpoints_checked: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    seals: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     audit: int = 0
     """Audit rows of the store folded into the log as ``audit`` entries."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
+            "seals": [dict(x) for x in self.seals],
             "site_id": self.site_id,
             "appended": self.appended,
             "intervals": self.intervals,
@@ -477,6 +589,130 @@ def _comparable(entry: Mapping[str, Any]) -> str:
     return interval_digest(json.loads(json.dumps({k: v for k, v in entry.items()})))
 
 
+@dataclass(frozen=True)
+class SealRequest:
+    """Seal one period now (``heatreuse sla seal SITE --period P``).
+
+    Attributes
+    ----------
+    period
+        ``YYYY-MM`` (local month) or ``YYYY`` (contract year starting that year).
+    reseal
+        Replace an existing seal. A re-seal is a new entry that names the seal it
+        replaces and carries ``reason``; it is refused when the store now holds less
+        data for the period than when it was sealed (retention deleted some: a
+        re-seal would seal thinner evidence), and nothing is appended when the
+        recomputation equals the seal.
+    reason
+        Why the sealed result is replaced (required with ``reseal``).
+    """
+
+    period: str
+    reseal: bool = False
+    reason: str | None = None
+
+
+def _seal_entries(
+    site: Site,
+    store: Any,
+    entries: Sequence[Mapping[str, Any]],
+    now: pd.Timestamp,
+    first_index: int,
+    request: SealRequest | None,
+    grace: pd.Timedelta,
+    notes: list[str],
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``sla_seal`` entries for closed unsealed periods (and ``request``), with a summary."""
+    seals = sla_service.latest_seals([e for e in entries if e.get("type") == ENTRY_SLA_SEAL])
+    specs = sla_service.closed_unsealed_periods(
+        store, site, now.to_pydatetime(), seals, grace=grace
+    )
+    reseal: sla_service.PeriodSpec | None = None
+    if request is not None:
+        spec = sla_service.find_period(site, request.period)
+        if spec.end > now:
+            raise SLAError(
+                f"--period {request.period}: {spec.label} has not ended yet (it ends "
+                f"{spec.end.isoformat()}); only a closed period is sealed"
+            )
+        existing = seals.get(spec.label)
+        if existing is None:
+            if all(s.label != spec.label for s in specs):
+                specs.append(spec)
+        elif not request.reseal:
+            raise SLAError(
+                f"--period {request.period}: {spec.label} is already sealed (ledger entry "
+                f"{existing.get('index')}, verdict {existing.get('verdict')}); pass --reseal "
+                "--reason TEXT to record a new seal that names it"
+            )
+        elif not (request.reason or "").strip():
+            raise SLAError(
+                f"--reseal {spec.label}: --reason TEXT is required (why the sealed result is "
+                "replaced; it goes into the ledger)"
+            )
+        else:
+            reseal = spec
+    specs.sort(key=lambda s: (s.kind != "month", s.start))
+    index_of = {label: int(s["index"]) for label, s in seals.items()}
+    out: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def add(cand: sla_service.SealCandidate, **kw: Any) -> None:
+        rep = cand.report
+        entry = sla_seal_entry(
+            site,
+            rep.to_dict(),
+            sealed_at=now.to_pydatetime(),
+            composed_from=[index_of[m] for m in cand.composed_from if m in index_of],
+            **kw,
+        )
+        index = first_index + len(out)
+        index_of[rep.period_label] = index
+        out.append(
+            (
+                entry,
+                {
+                    "period": rep.period_label,
+                    "period_kind": rep.period_kind,
+                    "verdict": rep.verdict,
+                    "breached": rep.breached,
+                    "data_coverage_fraction": rep.data_coverage_fraction,
+                    "index": index,
+                    "seal_number": entry["seal_number"],
+                    "supersedes_index": entry["supersedes_index"],
+                },
+            )
+        )
+
+    for cand in sla_service.seal_candidates(store, site, specs, seals):
+        add(cand)
+    if reseal is not None:
+        existing = seals[reseal.label]
+        others = {k: v for k, v in seals.items() if k != reseal.label}
+        (cand,) = sla_service.seal_candidates(store, site, [reseal], others)
+        old = sla_service.sealed_report(existing)
+        then, now_ = sla_service.evidence_of(old), sla_service.evidence_of(cand.report)
+        if then == now_:
+            notes.append(
+                f"{reseal.label}: recomputing gives the sealed result again (verdict "
+                f"{old.verdict}); nothing re-sealed"
+            )
+        elif cand.report.good_min + cand.report.bad_min < old.good_min + old.bad_min:
+            raise SLAError(
+                f"--reseal {reseal.label}: refused, the store now holds less data for it than "
+                f"when it was sealed ({cand.report.good_min + cand.report.bad_min} minutes with "
+                f"a reading, sealed with {old.good_min + old.bad_min}): data was deleted, and a "
+                "re-seal would replace the evidence with less of it"
+            )
+        else:
+            add(
+                cand,
+                seal_number=int(existing.get("seal_number", 1)) + 1,
+                supersedes_index=int(existing["index"]),
+                reason=(request.reason if request else None),
+            )
+    return out
+
+
 def update_ledger(
     site: Site,
     store_url: str | None = None,
@@ -487,8 +723,17 @@ def update_ledger(
     recheck_hours: int = 48,
     store: Any = None,
     points: LedgerPoints | None = None,
+    intervals: bool = True,
+    seal: SealRequest | None = None,
+    seal_grace: pd.Timedelta = sla_service.SEAL_GRACE,
 ) -> UpdateResult:
     """Bring a site's ledger up to date with the store (idempotent).
+
+    Besides the hourly intervals, every SLA period (site-local month; contract year
+    when the SLA has one) that has closed since monitoring started and is not
+    sealed yet is sealed: one ``sla_seal`` entry with its verdict and evidence
+    (:mod:`heatreuse.ledger.seal`). A period is closed when data arrived after its
+    end or ``seal_grace`` has passed.
 
     Parameters
     ----------
@@ -509,6 +754,12 @@ def update_ledger(
         An open telemetry store (else opened from ``store_url``).
     points
         Point roles (default from the site's registry).
+    intervals
+        Build hourly intervals (default); False only seals (what ``serve`` runs daily).
+    seal
+        Also seal (or re-seal) this one period now (``heatreuse sla seal``).
+    seal_grace
+        How long after its end a period is sealed when no later data came [time].
 
     Returns
     -------
@@ -516,9 +767,14 @@ def update_ledger(
 
     Raises
     ------
+    LedgerIntegrityError
+        When the database ledger does not match a published checkpoint, or holds
+        entries beyond the last checkpoint that no signed append wrote (exit 3).
     LedgerError
         When the database ledger does not match a published checkpoint, or the
         store cannot be read.
+    SLAError
+        A seal request that is refused (see :class:`SealRequest`).
 
     Notes
     -----
@@ -537,6 +793,9 @@ def update_ledger(
                 recheck_hours=recheck_hours,
                 store=store,
                 points=points,
+                intervals=intervals,
+                seal=seal,
+                seal_grace=seal_grace,
             )
         except LedgerConflictError:
             if attempt == 2:
@@ -554,6 +813,9 @@ def _update_once(
     recheck_hours: int = 48,
     store: Any = None,
     points: LedgerPoints | None = None,
+    intervals: bool = True,
+    seal: SealRequest | None = None,
+    seal_grace: pd.Timedelta = sla_service.SEAL_GRACE,
 ) -> UpdateResult:
     now_ts = pd.Timestamp(now if now is not None else dt.datetime.now(dt.UTC))
     if now_ts.tzinfo is None:
@@ -565,7 +827,11 @@ def _update_once(
     with open_ledger(
         site, store_url, checkpoint_dir=checkpoint_dir, key_path=key_path, create=True
     ) as ctx:
-        checked = check_against_checkpoints(ctx)
+        published = _checked_checkpoints(ctx)
+        checked = len(published)
+        recovered = check_signed_tail(ctx, published)
+        if recovered is not None:
+            notes.append(recovered)
         key = _load_or_create_key(ctx.key_path, ctx.log.origin, ctx.checkpoint_dir)
         entries = ctx.log.entries()
         new: list[dict[str, Any]] = _config_entries(site, entries)
@@ -598,8 +864,10 @@ def _update_once(
                 if lookback_start is not None
                 else pd.Timestamp("1990-01-01", tz="UTC")
             )
-            first, last, last_reading = _data_bounds(
-                st, site.id, ids, scan_start, now_ts + pd.Timedelta(hours=1)
+            first, last, last_reading = (
+                _data_bounds(st, site.id, ids, scan_start, now_ts + pd.Timedelta(hours=1))
+                if intervals
+                else (None, None, None)
             )
             if last is not None and last_reading is not None:
                 end_hour = last
@@ -647,8 +915,12 @@ def _update_once(
                             )
                             n_corrections += 1
                     new_watermark = end_hour if watermark is None else max(end_hour, watermark)
-            else:
+            elif intervals:
                 notes.append("no readings in the store for this site's ledger points")
+            sealed = _seal_entries(
+                site, st, entries, now_ts, ctx.log.size + len(new), seal, seal_grace, notes
+            )
+            new.extend(e for e, _ in sealed)
             audit = audit_entries(st, site.id, entries)
             new += audit
 
@@ -659,13 +931,12 @@ def _update_once(
             meta[_META_WATERMARK] = new_watermark.strftime("%Y-%m-%dT%H:%M:%SZ")
         if new:
             storage.stage_meta(meta)
-            ctx.log.extend(new)
+            ctx.log.append_signed(new, key)  # entries and their checkpoint: one step
         elif new_watermark != watermark:
             ctx.db.set_meta(site.id, meta)
         cp_path = None
         root_b64 = None
-        if ctx.log.size > 0:
-            ctx.log.sign_checkpoint(key)
+        if ctx.log.size > 0:  # published: by append_signed or before (check_signed_tail)
             cp_path = str(ctx.checkpoint_dir / f"{ctx.log.size}.txt")
             root_b64 = base64.b64encode(ctx.log.root_hash()).decode("ascii")
         return UpdateResult(
@@ -681,12 +952,14 @@ def _update_once(
             root_hash_b64=root_b64,
             checkpoints_checked=checked,
             notes=tuple(notes),
+            seals=tuple(info for _, info in sealed),
         )
 
 
 # --------------------------------------------------------------------------- export
 def total_specs(entries: Sequence[Mapping[str, Any]]) -> list[TotalSpec]:
-    """Monthly totals an export reports: intervals plus correction deltas per field."""
+    """Totals an export reports: monthly intervals plus correction deltas per field, and the
+    evidence minutes of each sealed SLA result."""
     months_int: set[str] = set()
     months_cor: set[str] = set()
     for e in entries:
@@ -711,6 +984,20 @@ def total_specs(entries: Sequence[Mapping[str, Any]]) -> list[TotalSpec]:
                     name=f"{f} {month} (correction deltas)",
                 )
             )
+    # each sealed SLA result: its evidence minutes, recomputed and proven included by verify
+    for e in entries:
+        if e.get("type") != ENTRY_SLA_SEAL:
+            continue
+        where = (("period", str(e["period"])), ("seal_number", int(e["seal_number"])))
+        for f in SEAL_EVIDENCE_FIELDS:
+            specs.append(
+                TotalSpec(
+                    ENTRY_SLA_SEAL,
+                    f"evidence.{f}",
+                    where=where,
+                    name=f"SLA {e['period']} seal {e['seal_number']}: {f}",
+                )
+            )
     return specs
 
 
@@ -732,22 +1019,27 @@ def export_ledger(
     Raises
     ------
     LedgerError
-        Empty ledger, or the database no longer matches a published checkpoint.
+        Empty ledger.
+    LedgerIntegrityError
+        The database no longer matches a published checkpoint, or holds entries that
+        no checkpoint of this ledger covers (export never signs; see
+        :func:`check_signed_tail`).
     """
     with open_ledger(site, store_url, checkpoint_dir=checkpoint_dir, key_path=key_path) as ctx:
         if ctx.log.size == 0:
             raise LedgerError(
                 f"ledger of site {site.id!r} is empty; run `heatreuse ledger update` first"
             )
-        check_against_checkpoints(ctx)
+        check_signed_tail(
+            ctx, _checked_checkpoints(ctx)
+        )  # never signs: publishes an interrupted update's head or refuses
         notes = ctx.log.signed_checkpoints()
-        last = latest_checkpoint(ctx)
-        if last is None or last["size"] != ctx.log.size:
-            key = _load_or_create_key(ctx.key_path, ctx.log.origin, ctx.checkpoint_dir)
-            ctx.log.sign_checkpoint(key)
-            notes = ctx.log.signed_checkpoints()
         vkey = _published_vkey(ctx)
-        assert vkey is not None
+        if vkey is None:
+            raise LedgerError(
+                f"{ctx.checkpoint_dir}: public_key.vkey is missing; run `heatreuse ledger "
+                "update` to publish it"
+            )
         entries = ctx.log.entries()
         return export_log(out_dir, entries, notes, vkey, total_specs(entries))
 

@@ -90,6 +90,7 @@ __all__ = [
     "report_section",
     "rules_catalogue",
     "show_incident",
+    "stored_silences",
 ]
 
 #: Minutes evaluated per block (each read with :data:`LOOKBACK_MIN` of history before it).
@@ -150,15 +151,16 @@ def _instant(value: str | dt.datetime | pd.Timestamp, what: str) -> pd.Timestamp
 
 # --------------------------------------------------------------------------- monitoring start
 def monitoring_start(store: Store, site: Site) -> pd.Timestamp | None:
-    """When monitoring of the site began: its first stored reading (floored to the minute).
+    """When monitoring of the site began [UTC, whole minute], or ``None`` (no reading ever).
 
-    The one place that decides it (a recorded commissioning fact replaces this).
-    ``None`` when the store holds no reading of the site.
+    The SLA engine's answer (:func:`heatreuse.services.sla.monitoring_start`): the site
+    file's ``contract.sla.monitoring_start`` if set, else the first reading the store ever
+    accepted for the site (a recorded fact that retention does not move).
     """
-    firsts = [ext[0] for p in store.list_points(site.id) if (ext := store.extent(site.id, p))]
-    if not firsts:
-        return None
-    return pd.Timestamp(min(firsts)).tz_convert("UTC").floor("min")
+    from heatreuse.services.sla import monitoring_start as sla_monitoring_start
+
+    at = sla_monitoring_start(store, site.id, SlaDefinition.from_site(site)).at
+    return None if at is None else pd.Timestamp(at).tz_convert("UTC").floor("min")
 
 
 # --------------------------------------------------------------------------- rules
@@ -287,7 +289,9 @@ def _restore(tracker: AlertTracker, text: str) -> None:
         tracker.restore(alert, None if cleared is None else _ts(cleared).to_pydatetime())
 
 
-def _silences(store: Store, site_id: str) -> list[Silence]:
+def stored_silences(store: Store, site_id: str) -> list[Silence]:
+    """The site's silences from the store (the ones that mute anything), as
+    :class:`~heatreuse.monitoring.silences.Silence` (``LiveWatch(silences=...)`` takes this)."""
     out = []
     for r in store.list_silences(site_id):
         if r.ends_at_us <= r.starts_at_us:
@@ -353,7 +357,7 @@ class AlertRecorder:
     def __init__(self, site: Site, store: Store, firing: Iterable[Alert] = ()) -> None:
         self.site = site
         self.store = store
-        self.silences = _silences(store, site.id)
+        self.silences = stored_silences(store, site.id)
         self.inhibit: list[InhibitRule] = inhibit_rules(site.monitoring.inhibit)
         self.firing: dict[str, Alert] = {
             a.fingerprint: a for a in firing if a.state is AlertState.FIRING
@@ -386,6 +390,9 @@ class AlertRecorder:
         reason = mute_reason(a.labels, at, self.silences, self.inhibit, self.firing.values())
         alert_id = self.store.upsert_alert(_record(self.site.id, a, reason))
         self.alert_ids.append(alert_id)
+        known = self.store.get_alert(self.site.id, alert_id)
+        if known is not None and (known.incident_id is not None or known.action_id is not None):
+            return  # recorded before (live, then detect over the same minutes): routed once
         self.fired[a.rule] = self.fired.get(a.rule, 0) + 1
         if reason is not None:
             self.muted += 1
@@ -498,7 +505,9 @@ class AlertRecorder:
 
     def _resolve(self, a: Alert, at: dt.datetime) -> None:
         st, sid = self.store, self.site.id
-        alert_id = st.upsert_alert(_record(sid, a))
+        # the value stays the one it fired with: the last value seen while it held depends
+        # on where evaluation blocks began, the firing value does not
+        alert_id = st.upsert_alert(replace(_record(sid, a), value=None))
         self.alert_ids.append(alert_id)
         self.resolved += 1
         rec = st.get_alert(sid, alert_id)

@@ -6,8 +6,10 @@ One process runs, into one store and one :class:`~heatreuse.telemetry.Ingestor`:
   after the store committed;
 * optionally the Modbus TCP poller (:mod:`heatreuse.telemetry.modbus`);
 * the HTTP push endpoint (:mod:`heatreuse.telemetry.http`) on uvicorn, plus
-  ``GET /healthz`` (JSON: state of every ingest path and the counters) and
-  ``GET /metrics`` (Prometheus text: ingest counters, MQTT and Modbus state);
+  ``GET /healthz`` (JSON: state of every ingest path and the counters; 503
+  while stopping or when ingest is *stalled*, see :meth:`IngestService.health`)
+  and ``GET /metrics`` (Prometheus text: ingest counters, MQTT and Modbus
+  state);
 * periodic jobs (:class:`JobScheduler`: retention, ledger updates, ... added by
   later features) on an injectable clock.
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from heatreuse.errors import HeatreuseError
+from heatreuse.mqttconf import MqttConnection, as_connection
 from heatreuse.services.ingest import make_ingestor
 from heatreuse.services.lifecycle import run_until_signal
 from heatreuse.site import Site, expand_points
@@ -203,7 +206,9 @@ class ServeConfig:
     store_url
         Store URL (None: :func:`heatreuse.store.default_store_url`).
     mqtt
-        Broker ``(host, port)``, or None for no MQTT subscriber.
+        The broker to subscribe to: a :class:`heatreuse.mqttconf.MqttConnection`
+        (credentials, TLS; :func:`heatreuse.services.addresses.parse_broker_url`)
+        or a plain ``(host, port)``; None for no MQTT subscriber.
     http
         Listen ``(host, port)`` of the HTTP endpoint, or None for none.
     modbus_poll
@@ -220,6 +225,9 @@ class ServeConfig:
         ``heatreuse-ingest-<site>``.
     session_expiry_s
         How long the broker keeps the session while we are down [s].
+    watch
+        Run the fault rules live (:class:`heatreuse.services.watch.LiveWatch`): woken
+        by each commit, at least every ``watch_interval_s`` [s].
     job_tick_s
         How often due periodic jobs are checked [s].
     stop_timeout_s
@@ -231,10 +239,24 @@ class ServeConfig:
         (first at start, then every ``retention_interval_s``).
     retention_interval_s
         Period of the retention job [s].
+    http_max_body_bytes
+        Largest HTTP push request body [bytes]; larger ones get 413 before
+        they are read (see :mod:`heatreuse.telemetry.http`).
+    stall_after_s
+        Ingest counts as *stalled* (``/healthz`` 503) when an MQTT message
+        received this long ago is still not acknowledged, or a store write has
+        been running this long [s].
+        Period of the retention job [s]. Before deleting, the job seals the site's
+        closed SLA periods into its ledger (``ledger update`` without intervals), and
+        it keeps raw and 1-min data of periods still unsealed (logged as a warning;
+        :func:`heatreuse.services.retention.apply_retention_guarded` with ``clamp``).
+    checkpoint_dir, key_path
+        Ledger checkpoint folder and signing key for that sealing (default under
+        ``$HEATREUSE_HOME``, as ``heatreuse ledger update``).
     """
 
     store_url: str | None = None
-    mqtt: tuple[str, int] | None = None
+    mqtt: MqttConnection | tuple[str, int] | None = None
     http: tuple[str, int] | None = ("127.0.0.1", 8080)
     modbus_poll: bool = False
     modbus_default: tuple[str, int] | None = None
@@ -243,11 +265,17 @@ class ServeConfig:
     client_id: str | None = None
     session_expiry_s: int = 7 * 86_400
     job_tick_s: float = 1.0
+    watch: bool = True
+    watch_interval_s: float = 5.0
     stop_timeout_s: float = 30.0
     retention_raw_days: float | None = None
     retention_quarantine_days: float | None = None
     retention_rollup_days: Mapping[str, float] | None = None
     retention_interval_s: float = 86_400.0
+    http_max_body_bytes: int = 8 * 1024 * 1024
+    stall_after_s: float = 120.0
+    checkpoint_dir: str | None = None
+    key_path: str | None = None
 
 
 def _esc(text: str) -> str:
@@ -285,6 +313,10 @@ class IngestService:
         self.jobs = JobScheduler(self.clock)
         self.store: Any = store
         self._own_store = store is None
+        # seconds for ages of pending work: the injected clock in tests, else monotonic
+        self._seconds: Callable[[], float] = (
+            time.monotonic if clock is None else (lambda: self.clock().timestamp())
+        )
         self.ingestor: Ingestor | None = None
         self.subscriber: Any = None
         self.poller: Any = None
@@ -296,6 +328,9 @@ class IngestService:
         self._stop_jobs = threading.Event()
         self._jobs_thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        self.watch: Any = None
+        self._watch_wake = threading.Event()
+        self._watch_thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- app
     @property
@@ -309,7 +344,11 @@ class IngestService:
         from fastapi import FastAPI
         from fastapi.responses import JSONResponse, PlainTextResponse
 
-        from heatreuse.telemetry.http import PROMETHEUS_CONTENT_TYPE, ingest_router
+        from heatreuse.telemetry.http import (
+            PROMETHEUS_CONTENT_TYPE,
+            CloseAfter413,
+            ingest_router,
+        )
 
         if self.ingestor is None:
             raise HeatreuseError("IngestService.app: start() the service first (no store yet)")
@@ -318,17 +357,39 @@ class IngestService:
             description="Ingest endpoint, health and metrics of one site.",
         )
 
-        def healthz() -> JSONResponse:
+        def healthz() -> Any:
             body = self.health()
-            return JSONResponse(body, status_code=503 if body["status"] == "stopping" else 200)
+            code = 503 if body["status"] in ("stopping", "stalled") else 200
+            return JSONResponse(body, status_code=code)
 
-        def metrics() -> PlainTextResponse:
+        def metrics() -> Any:
             return PlainTextResponse(self.prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
 
-        # registered before the ingest router so this /metrics (a superset) wins
-        app.add_api_route("/healthz", healthz, methods=["GET"])
-        app.add_api_route("/metrics", metrics, methods=["GET"])
-        app.include_router(ingest_router(self.ingestor))
+        # Annotated Any with the classes given here: with postponed annotations FastAPI
+        # cannot resolve a locally imported response class and /openapi.json failed
+        # (PydanticUserError: ForwardRef('JSONResponse')). This /metrics is a superset
+        # of the ingest router's, which is left out.
+        app.add_api_route(
+            "/healthz",
+            healthz,
+            methods=["GET"],
+            response_class=JSONResponse,
+            response_model=None,
+            responses={503: {"description": "Stopping, or ingest stalled."}},
+        )
+        app.add_api_route(
+            "/metrics",
+            metrics,
+            methods=["GET"],
+            response_class=PlainTextResponse,
+            response_model=None,
+        )
+        app.include_router(
+            ingest_router(
+                self.ingestor, max_body_bytes=self.config.http_max_body_bytes, metrics=False
+            )
+        )
+        app.add_middleware(CloseAfter413)
         app.state.ingestor = self.ingestor
         app.state.service = self
         return app
@@ -357,6 +418,7 @@ class IngestService:
             self.stop()
             raise
         self._add_retention_job()
+        self._start_watch()
         self._jobs_thread = threading.Thread(
             target=self._jobs_main, name=f"jobs-{self.site.id}", daemon=True
         )
@@ -374,15 +436,19 @@ class IngestService:
         assert self.config.mqtt is not None and self.ingestor is not None
         layout = TopicLayout(self.site.id, self.config.topic_prefix)
         check_point_topics(layout, [p.mqtt_topic for p in self.ingestor.registry.points])
-        host, port = self.config.mqtt
+        broker = as_connection(self.config.mqtt)
+        assert broker is not None
         settings = MqttSettings(
-            host=host,
-            port=port,
+            host=broker.host,
+            port=broker.port,
+            connection=broker,
             client_id=self.config.client_id or f"heatreuse-ingest-{self.site.id}",
             session_expiry_s=self.config.session_expiry_s,
             availability_topic=layout.service_status_topic("ingest"),
         )
-        self.subscriber = MqttSubscriber(layout, self.ingestor, settings, durable=self.store.flush)
+        self.subscriber = MqttSubscriber(
+            layout, self.ingestor, settings, durable=self.store.flush, clock=self._seconds
+        )
         self.subscriber.start()
 
     def _start_modbus(self) -> None:
@@ -446,11 +512,47 @@ class IngestService:
         if raw_days is None and q_days is None and not rollup_days:
             return
         store = self.store
+        site = self.site
 
         def retention(now: dt.datetime) -> None:
-            res = store.apply_retention(
-                raw_days=raw_days, rollup_days=rollup_days, quarantine_days=q_days, now=now
+            from heatreuse.services.ledger import update_ledger
+            from heatreuse.services.retention import apply_retention_guarded
+
+            # seal the site's closed SLA periods first: their data may go once sealed
+            try:
+                upd = update_ledger(
+                    site,
+                    store.url,
+                    now=now,
+                    store=store,
+                    intervals=False,
+                    checkpoint_dir=self.config.checkpoint_dir,
+                    key_path=self.config.key_path,
+                )
+            except HeatreuseError as exc:
+                log.error("retention: sealing closed SLA periods failed: %s", exc)
+            else:
+                for seal in upd.seals:
+                    log.info(
+                        "retention: sealed SLA %s of %s: %s (ledger entry %s)",
+                        seal["period"],
+                        site.id,
+                        seal["verdict"],
+                        seal["index"],
+                    )
+            res, blocks = apply_retention_guarded(
+                store,
+                raw_days=raw_days,
+                rollup_days=rollup_days,
+                quarantine_days=q_days,
+                now=now,
+                clamp=True,
             )
+            if blocks:
+                log.warning(
+                    "retention: kept raw/1-min data of SLA periods that are not sealed: %s",
+                    "; ".join(b.describe() for b in blocks),
+                )
             log.info(
                 "retention: %d raw reading(s), %s, %d quarantine row(s) deleted",
                 res.raw_deleted,
@@ -462,6 +564,33 @@ class IngestService:
         self.jobs.add(
             "retention", self.config.retention_interval_s, retention, first_due=self.clock()
         )
+
+    def _start_watch(self) -> None:
+        if not self.config.watch or self.ingestor is None:
+            return
+        from heatreuse.services.watch import LiveWatch
+
+        self.watch = LiveWatch(self.site, self.store, self.clock)
+        self.ingestor.on_commit = self._watch_wake.set
+        self._watch_thread = threading.Thread(
+            target=self._watch_main, name=f"watch-{self.site.id}", daemon=True
+        )
+        self._watch_thread.start()
+
+    def _watch_main(self) -> None:
+        while not self._stop_jobs.is_set():
+            woke = self._watch_wake.wait(self.config.watch_interval_s)
+            if self._stop_jobs.is_set():
+                return
+            if woke:
+                # let the rest of a burst of commits land, then evaluate once
+                self._stop_jobs.wait(0.1)
+            self._watch_wake.clear()
+            try:
+                self.watch.tick()
+            except Exception as exc:
+                self.watch.tick_errors += 1
+                log.error("live monitoring tick failed: %s: %s", type(exc).__name__, exc)
 
     def _jobs_main(self) -> None:
         while not self._stop_jobs.wait(self.config.job_tick_s):
@@ -497,6 +626,9 @@ class IngestService:
             ok = self._loop.join(timeout) and ok
         if self._jobs_thread is not None:
             self._jobs_thread.join(timeout)
+        if self._watch_thread is not None:
+            self._watch_wake.set()
+            self._watch_thread.join(timeout)
         if self.store is not None:
             try:
                 self.store.flush()
@@ -523,12 +655,38 @@ class IngestService:
 
     # ----------------------------------------------------------------- state
     def health(self) -> dict[str, Any]:
-        """State of every ingest path and the ingest counters (JSON-ready)."""
+        """State of every ingest path and the ingest counters (JSON-ready).
+
+        ``status`` is ``stopping``, ``stalled``, ``degraded`` or ``ok``.
+        *Stalled* (the HTTP answer is 503) means accepted work is not getting
+        stored: the oldest MQTT message not yet acknowledged was received more
+        than ``stall_after_s`` ago (``pending_acks``,
+        ``oldest_unacked_age_s``), or a store write has been running longer
+        than that (``store_write_age_s``); ``stall_reason`` says which.
+        *Degraded* (200): the broker is not connected or a Modbus device did
+        not answer its last poll.
+        """
         mqtt = self.subscriber.stats() if self.subscriber is not None else None
         modbus = self.poller.stats() if self.poller is not None else None
+        threshold = float(self.config.stall_after_s)
+        pending = mqtt["pending_acks"] if mqtt is not None else 0
+        oldest = mqtt["oldest_unacked_age_s"] if mqtt is not None else None
+        writing = self.ingestor.store_call_age_s() if self.ingestor is not None else None
+        reasons: list[str] = []
+        if oldest is not None and oldest > threshold:
+            reasons.append(
+                f"{pending} MQTT message(s) not acknowledged, the oldest received "
+                f"{oldest:.0f} s ago (threshold {threshold:g} s)"
+            )
+        if writing is not None and writing > threshold:
+            reasons.append(
+                f"a store write has been running for {writing:.0f} s (threshold {threshold:g} s)"
+            )
         status = "ok"
         if self._stopping:
             status = "stopping"
+        elif reasons:
+            status = "stalled"
         elif (mqtt is not None and not mqtt["connected"]) or (
             modbus is not None and not all(d["ok"] for d in modbus.values())
         ):
@@ -539,6 +697,11 @@ class IngestService:
             "uptime_s": 0.0
             if self._started_at is None
             else round(time.monotonic() - self._started_at, 3),
+            "pending_acks": pending,
+            "oldest_unacked_age_s": oldest,
+            "store_write_age_s": None if writing is None else round(writing, 3),
+            "stall_after_s": threshold,
+            "stall_reason": "; ".join(reasons) or None,
             "mqtt": mqtt,
             "modbus": modbus,
             "ingest": self.ingestor.counters() if self.ingestor is not None else None,
@@ -564,10 +727,21 @@ class IngestService:
                     f'heatreuse_mqtt_messages_total{{site="{site}",outcome="{outcome}"}} '
                     f"{s[outcome + '_messages']}"
                 )
+            oldest = s["oldest_unacked_age_s"]
             lines += [
                 "# HELP heatreuse_mqtt_pending_messages Received, not yet stored.",
                 "# TYPE heatreuse_mqtt_pending_messages gauge",
                 f'heatreuse_mqtt_pending_messages{{site="{site}"}} {s["pending_messages"]}',
+                "# HELP heatreuse_mqtt_oldest_unacked_age_seconds Age of the oldest message "
+                "received and not yet acknowledged (0: none pending).",
+                "# TYPE heatreuse_mqtt_oldest_unacked_age_seconds gauge",
+                f'heatreuse_mqtt_oldest_unacked_age_seconds{{site="{site}"}} '
+                f"{0.0 if oldest is None else oldest}",
+                "# HELP heatreuse_mqtt_dead_lettered_messages_total Messages the store refused, "
+                "kept in quarantine as store_refused so later ones were not blocked.",
+                "# TYPE heatreuse_mqtt_dead_lettered_messages_total counter",
+                f'heatreuse_mqtt_dead_lettered_messages_total{{site="{site}"}} '
+                f"{s['dead_lettered_messages']}",
             ]
         if self.poller is not None:
             devices = self.poller.stats()
@@ -594,4 +768,9 @@ class IngestService:
                     f'heatreuse_modbus_polls_total{{site="{site}",device="{d}",outcome="failed"}} '
                     f"{st['failures']}"
                 )
+        if self.watch is not None:
+            try:
+                lines += self.watch.prometheus_lines()
+            except Exception as exc:  # metrics never fail because the watch did
+                log.error("live monitoring metrics failed: %s", exc)
         return text + ("\n".join(lines) + "\n" if lines else "")

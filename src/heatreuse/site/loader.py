@@ -3,6 +3,26 @@
 Every problem is reported as ``FILE:LINE: field.path: what was expected; got
 what came``. Problems of one file are collected and raised together as one
 :class:`heatreuse.errors.SiteConfigError` so that a user fixes them in one go.
+
+The YAML reader is safe and bounded, so a hostile or broken file is refused
+quickly with its line, never crashes or stalls the loader:
+
+* only plain data: the standard tags ``!!str``, ``!!int``, ``!!float``,
+  ``!!bool``, ``!!null``, ``!!timestamp`` (and ``!!seq``, ``!!map``); any other
+  tag is refused, and so is an explicit tag whose value does not parse
+  (``!!int "abc"``, ``!!bool maybe``);
+* merge keys (``<<: *defaults``) are refused with a hint (YAML 1.2 dropped them);
+  anchors and aliases for whole values work;
+* one document per file; an anchor name used once;
+* bounded work: at most :data:`MAX_SITE_FILE_BYTES` read, nesting at most
+  :data:`MAX_NESTING_DEPTH` levels, at most :data:`MAX_EXPANDED_VALUES` values
+  once aliases are expanded (checked on the alias graph *before* expanding, so
+  a "billion laughs" document costs as much as its text), no alias cycles,
+  scalars at most :data:`MAX_SCALAR_CHARS` and numbers at most
+  :data:`MAX_NUMBER_CHARS` characters.
+
+What the numbers may be (finite, not a boolean, in a plausible range for the
+unit in the field name) is decided by the models (:mod:`heatreuse.site.base`).
 """
 
 from __future__ import annotations
@@ -15,10 +35,41 @@ import yaml
 from pydantic import ValidationError
 
 from heatreuse.errors import SiteConfigError
+from heatreuse.site.base import show_number
 from heatreuse.site.model import CUSTOMER_KINDS, Site
 from heatreuse.units import STANDARD_PRESSURE_BAR, UNIT_SUFFIXES, split_unit_suffix
 
 Path_ = tuple[str | int, ...]
+
+#: Largest site file read [bytes]; the examples are under 10 KB.
+MAX_SITE_FILE_BYTES = 262_144
+#: Deepest nesting of mappings and sequences, aliases expanded (site files use fewer than 10).
+MAX_NESTING_DEPTH = 32
+#: Most values (mapping keys, values, sequence items) once aliases are expanded.
+MAX_EXPANDED_VALUES = 20_000
+#: Longest scalar [characters].
+MAX_SCALAR_CHARS = 10_000
+#: Longest number [characters] (Python refuses integers of more than 4,300 digits).
+MAX_NUMBER_CHARS = 64
+#: Most problems listed in one error; the rest are counted.
+MAX_PROBLEMS = 100
+
+_YAML = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP = (
+    _YAML + t for t in ("str", "int", "float", "bool", "null", "timestamp")
+)
+_SEQ, _MAP, _MERGE = _YAML + "seq", _YAML + "map", _YAML + "merge"
+#: What an explicitly tagged scalar must look like, for the error message.
+_EXPECTED_BY_TAG = {
+    _INT: "an integer",
+    _FLOAT: "a number",
+    _BOOL: "true or false",
+    _NULL: "null (or nothing)",
+    _TIMESTAMP: "a date or date-time such as 2026-01-31 or 2026-01-31T06:00:00Z",
+}
+_NULLS = ("", "~", "null", "Null", "NULL")
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_BAD = object()  # a scalar that could not be constructed (its problem is recorded)
 
 
 class _LineMap:
@@ -35,35 +86,343 @@ class _LineMap:
         return 1
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """The reader refuses a document it could parse (a bound hit, an anchor reused...)."""
+
+
+def _event_source(text: str) -> Any:
+    """A YAML event parser over ``text``: libyaml's when PyYAML has it (10x faster)."""
+    if getattr(yaml, "__with_libyaml__", False):
+        from yaml._yaml import CParser
+
+        return CParser(text)
+    return yaml.SafeLoader(text)  # PyYAML's pure-Python reader, scanner and parser
+
+
+class _Composer:
+    """Events to a node graph, like PyYAML's composer, within the reader's bounds.
+
+    Aliases stay shared nodes (the graph is as big as the text); nesting and the
+    number of nodes are bounded as they are read, and the field path of the
+    current node is kept for messages.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.events = _event_source(text)
+        self.resolver: Any = yaml.resolver.Resolver()  # untyped in types-PyYAML
+        self.anchors: dict[str, yaml.Node] = {}
+        self.path: list[str | int] = []
+        self.count = 0
+
+    def close(self) -> None:
+        """Free the parser."""
+        self.events.dispose()
+
+    def document(self) -> yaml.Node | None:
+        """The root node of the only document, ``None`` for an empty stream."""
+        events = self.events
+        events.get_event()  # stream start
+        if events.check_event(yaml.StreamEndEvent):
+            return None
+        events.get_event()  # document start
+        node = self.node()
+        events.get_event()  # document end
+        if not events.check_event(yaml.StreamEndEvent):
+            raise _Refused(
+                problem="a second YAML document ('---'); expected one site per file",
+                problem_mark=events.get_event().start_mark,
+            )
+        return node
+
+    def _where(self) -> str:
+        shown = _dotted(tuple(self.path[:6]))
+        return (shown + ("..." if len(self.path) > 6 else "")) or "<top>"
+
+    def node(self) -> yaml.Node:
+        events = self.events
+        if events.check_event(yaml.AliasEvent):
+            event = events.get_event()
+            if event.anchor not in self.anchors:
+                raise yaml.composer.ComposerError(
+                    None, None, f"found undefined alias {event.anchor!r}", event.start_mark
+                )
+            return self.anchors[event.anchor]
+        event = events.peek_event()
+        if len(self.path) > MAX_NESTING_DEPTH:
+            raise _Refused(
+                problem=f"{self._where()}: nested deeper than {MAX_NESTING_DEPTH} levels; "
+                "expected a site description (a few levels)",
+                problem_mark=event.start_mark,
+            )
+        self.count += 1
+        if self.count > MAX_EXPANDED_VALUES:
+            raise _Refused(
+                problem=f"{self._where()}: the file holds more than {MAX_EXPANDED_VALUES:,} "
+                "values; expected a site description (a few thousand)",
+                problem_mark=event.start_mark,
+            )
+        anchor = event.anchor
+        if anchor is not None and anchor in self.anchors:
+            first = self.anchors[anchor].start_mark.line + 1
+            raise _Refused(
+                problem=f"{self._where()}: anchor &{anchor} defined again (first on line "
+                f"{first}); give each anchor its own name",
+                problem_mark=event.start_mark,
+            )
+        if events.check_event(yaml.ScalarEvent):
+            return self._scalar(anchor)
+        if events.check_event(yaml.SequenceStartEvent):
+            return self._sequence(anchor)
+        return self._mapping(anchor)
+
+    def _tag(self, kind: type[yaml.Node], tag: str | None, value: Any, implicit: Any) -> str:
+        if tag is None or tag == "!":
+            return str(self.resolver.resolve(kind, value, implicit))
+        return tag
+
+    def _scalar(self, anchor: str | None) -> yaml.ScalarNode:
+        event = self.events.get_event()
+        tag = self._tag(yaml.ScalarNode, event.tag, event.value, event.implicit)
+        node = yaml.ScalarNode(
+            tag, event.value, event.start_mark, event.end_mark, style=event.style
+        )
+        if anchor is not None:
+            self.anchors[anchor] = node
+        return node
+
+    def _sequence(self, anchor: str | None) -> yaml.SequenceNode:
+        start = self.events.get_event()
+        tag = self._tag(yaml.SequenceNode, start.tag, None, start.implicit)
+        node = yaml.SequenceNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
+        if anchor is not None:
+            self.anchors[anchor] = node
+        while not self.events.check_event(yaml.SequenceEndEvent):
+            self.path.append(len(node.value))
+            node.value.append(self.node())
+            self.path.pop()
+        node.end_mark = self.events.get_event().end_mark
+        return node
+
+    def _mapping(self, anchor: str | None) -> yaml.MappingNode:
+        start = self.events.get_event()
+        tag = self._tag(yaml.MappingNode, start.tag, None, start.implicit)
+        node = yaml.MappingNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
+        if anchor is not None:
+            self.anchors[anchor] = node
+        while not self.events.check_event(yaml.MappingEndEvent):
+            self.path.append("?")
+            key = self.node()
+            self.path[-1] = str(key.value)[:64] if isinstance(key, yaml.ScalarNode) else "?"
+            value = self.node()
+            self.path.pop()
+            node.value.append((key, value))
+        node.end_mark = self.events.get_event().end_mark
+        return node
+
+
+def _children(node: yaml.Node, path: Path_) -> Iterator[tuple[Path_, yaml.Node]]:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = str(key.value)[:64] if isinstance(key, yaml.ScalarNode) else "?"
+            yield path, key
+            yield (*path, name), value
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield (*path, i), item
+
+
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse alias cycles, and documents that aliases make too big or too deep.
+
+    Works on the node graph (aliases are shared nodes), each node once: the cost
+    is that of the text, however large the expansion would be.
+    """
+    sizes: dict[int, int] = {}
+    heights: dict[int, int] = {}
+    active: set[int] = set()
+
+    def refuse(node: yaml.Node, path: Path_, what: str) -> SiteConfigError:
+        return SiteConfigError(
+            f"{file}:{node.start_mark.line + 1}: {_dotted(path) or '<top>'}: {what}"
+        )
+
+    def too_deep(node: yaml.Node, path: Path_) -> SiteConfigError:
+        return refuse(
+            node,
+            path,
+            f"aliases nest this value deeper than {MAX_NESTING_DEPTH} levels; expected a site "
+            "description (a few levels)",
+        )
+
+    def visit(node: yaml.Node, path: Path_, depth: int) -> None:
+        key = id(node)
+        if key in active:
+            raise refuse(
+                node,
+                path,
+                "an alias refers to a value that contains it (a recursive structure); "
+                "expected plain data",
+            )
+        if key in sizes:
+            if depth + heights[key] > MAX_NESTING_DEPTH:
+                raise too_deep(node, path)
+            return
+        if depth > MAX_NESTING_DEPTH:
+            raise too_deep(node, path)
+        active.add(key)
+        size, height = 1, 0
+        for child_path, child in _children(node, path):
+            visit(child, child_path, depth + 1)
+            size += sizes[id(child)]
+            height = max(height, heights[id(child)] + 1)
+            if size > MAX_EXPANDED_VALUES:
+                raise refuse(
+                    node,
+                    path,
+                    f"aliases expand this value to more than {MAX_EXPANDED_VALUES:,} values "
+                    "(an alias bomb?); expected a site description (a few thousand); write "
+                    "the values out",
+                )
+        active.discard(key)
+        sizes[key], heights[key] = size, height
+
+    visit(root, (), 0)
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_YAML) :] if tag.startswith(_YAML) else tag
+
+
+def _shown(text: str) -> str:
+    """A user's text for a message: quoted, and cut when long."""
+    if len(text) <= 60:
+        return repr(text)
+    return f"{text[:40]!r}... ({len(text):,} characters)"
+
+
+def _problem(file: str, node: yaml.Node, path: Path_, what: str) -> str:
+    return f"{file}:{node.start_mark.line + 1}: {_dotted(path) or '<top>'}: {what}"
+
+
+def _scalar(node: yaml.ScalarNode, path: Path_, problems: list[str], file: str) -> Any:
+    """Construct one scalar by its tag; a problem (and ``_BAD``) when it does not parse."""
+    tag, text = node.tag, node.value
+    if len(text) > MAX_SCALAR_CHARS:
+        problems.append(
+            _problem(
+                file,
+                node,
+                path,
+                f"expected a value of at most {MAX_SCALAR_CHARS:,} characters; got "
+                f"{len(text):,} characters",
+            )
+        )
+        return _BAD
+    if tag == _STR:
+        return text
+    if tag in (_INT, _FLOAT) and len(text) > MAX_NUMBER_CHARS:
+        problems.append(
+            _problem(
+                file,
+                node,
+                path,
+                f"expected a number of at most {MAX_NUMBER_CHARS} characters; got a number of "
+                f"{len(text):,} characters",
+            )
+        )
+        return _BAD
+    if tag not in _EXPECTED_BY_TAG:
+        problems.append(
+            _problem(
+                file,
+                node,
+                path,
+                f"unsupported tag {_short_tag(tag)}; expected plain data (site files allow the "
+                "tags !!str, !!int, !!float, !!bool, !!null, !!timestamp)",
+            )
+        )
+        return _BAD
+    try:
+        if tag == _NULL:
+            if text not in _NULLS:
+                raise ValueError(text)
+            return None
+        if tag == _BOOL:
+            return _CONSTRUCTOR.bool_values[text.lower()]
+        if tag == _INT:
+            return _CONSTRUCTOR.construct_yaml_int(node)
+        if tag == _FLOAT:
+            return _CONSTRUCTOR.construct_yaml_float(node)
+        return _CONSTRUCTOR.construct_yaml_timestamp(node)
+    except (ValueError, KeyError, AttributeError, TypeError, IndexError, OverflowError):
+        problems.append(
+            _problem(
+                file,
+                node,
+                path,
+                f"expected {_EXPECTED_BY_TAG[tag]} (tag {_short_tag(tag)}); got {_shown(text)}",
+            )
+        )
+        return _BAD
+
+
 def _construct(
     node: yaml.Node, path: Path_, lines: _LineMap, problems: list[str], file: str
 ) -> Any:
     lines.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
+        if node.tag != _MAP:
+            problems.append(
+                _problem(file, node, path, f"unsupported tag {_short_tag(node.tag)} on a mapping")
+            )
+            return out
         for key_node, value_node in node.value:
-            key = yaml.SafeLoader("").construct_object(
-                key_node
-            )  # scalars only; complex keys are rejected below
-            if not isinstance(key, str):
+            if key_node.tag == _MERGE:
                 problems.append(
-                    f"{file}:{key_node.start_mark.line + 1}: {_dotted(path) or '<top>'}: "
-                    f"expected text keys, got {key!r}"
+                    _problem(
+                        file,
+                        key_node,
+                        (*path, "<<"),
+                        "merge keys are not supported in site files (YAML 1.2 dropped them); "
+                        "write the fields out (an alias such as '*name' for a whole value works)",
+                    )
                 )
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append(
+                    _problem(file, key_node, path, "expected text keys, got a mapping or list")
+                )
+                continue
+            key = _scalar(key_node, path, problems, file)
+            if key is _BAD:
+                continue
+            if not isinstance(key, str):
+                problems.append(_problem(file, key_node, path, f"expected text keys, got {key!r}"))
                 continue
             if key in out:
                 problems.append(
-                    f"{file}:{key_node.start_mark.line + 1}: {_dotted((*path, key))}: "
-                    "key given twice (the second would silently win); remove one"
+                    _problem(
+                        file,
+                        key_node,
+                        (*path, key),
+                        "key given twice (the second would silently win); remove one",
+                    )
                 )
             lines.lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = _construct(value_node, (*path, key), lines, problems, file)
         return out
     if isinstance(node, yaml.SequenceNode):
+        if node.tag != _SEQ:
+            problems.append(
+                _problem(file, node, path, f"unsupported tag {_short_tag(node.tag)} on a list")
+            )
+            return []
         return [
             _construct(item, (*path, i), lines, problems, file) for i, item in enumerate(node.value)
         ]
-    return yaml.SafeLoader("").construct_object(node)
+    assert isinstance(node, yaml.ScalarNode)
+    return _scalar(node, path, problems, file)
 
 
 def _dotted(path: Path_) -> str:
@@ -76,29 +435,72 @@ def _dotted(path: Path_) -> str:
     return out
 
 
+def _raise(problems: list[str]) -> SiteConfigError:
+    """One error for all problems, the list cut at :data:`MAX_PROBLEMS`."""
+    if len(problems) > MAX_PROBLEMS:
+        more = len(problems) - MAX_PROBLEMS
+        problems = [*problems[:MAX_PROBLEMS], f"... and {more:,} more problems"]
+    return SiteConfigError(problems)
+
+
 def parse_yaml_with_lines(text: str, file: str) -> tuple[Any, _LineMap]:
     """Parse YAML text into plain Python data plus a map of field paths to lines.
 
     Raises
     ------
     SiteConfigError
-        Malformed YAML (with line and column), duplicate keys, non-text keys.
+        Malformed YAML (with line and column), duplicate keys, non-text keys,
+        unsupported tags or tagged values that do not parse, merge keys, and
+        documents beyond the reader's bounds (size, nesting, alias expansion,
+        scalar length); see the module docstring.
     """
+    if len(text) > MAX_SITE_FILE_BYTES:
+        raise SiteConfigError(
+            f"{file}: expected a site file of at most {MAX_SITE_FILE_BYTES:,} characters; got "
+            f"{len(text):,}"
+        )
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # text handed in by a caller, not read from a file
+        line = text.count("\n", 0, exc.start) + 1
+        raise SiteConfigError(
+            f"{file}:{line}: not valid Unicode text ({exc.reason} at character {exc.start})"
+        ) from None
+    composer: _Composer | None = None
+    try:
+        composer = _Composer(text)
+        node = composer.document()
+    except _Refused as exc:
+        mark = exc.problem_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        raise SiteConfigError(f"{where}: {exc.problem}") from None
+    except yaml.reader.ReaderError as exc:  # a control character
+        line = text.encode("utf-8", "surrogatepass").count(b"\n", 0, max(exc.position, 0)) + 1
+        what = (
+            f"unacceptable character {chr(exc.character)!r}"
+            if isinstance(exc.character, int)
+            else "unacceptable character"
+        )
+        raise SiteConfigError(
+            f"{file}:{line}: malformed YAML: {what} (control characters are not allowed)"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
         raise SiteConfigError(f"{where}: malformed YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise SiteConfigError(f"{file}: malformed YAML: {exc}") from None
+    finally:
+        if composer is not None:
+            composer.close()
     lines = _LineMap()
     if node is None:
         raise SiteConfigError(f"{file}:1: the file is empty; expected a site description")
+    _check_expansion(node, file)
     problems: list[str] = []
     data = _construct(node, (), lines, problems, file)
     if problems:
-        raise SiteConfigError(problems)
+        raise _raise(problems)
     return data, lines
 
 
@@ -229,21 +631,46 @@ def _format_errors(exc: ValidationError, data: Any, lines: _LineMap, file: str) 
         elif kind in ("float_parsing", "float_type", "int_parsing", "int_type") and isinstance(
             got, str
         ):
-            name = str(path[-1]) if path else ""
-            split = split_unit_suffix(name)
-            unit = UNIT_SUFFIXES[split[1]] if split else None
+            unit = _unit_of(path)
             problems.append(
                 f"{where}: expected a plain number"
                 + (f" in {unit} (the unit is in the field name)" if unit else "")
-                + f"; got {got!r}"
+                + f"; got {_shown(got)}"
             )
+        elif kind == "finite_number":
+            unit = _unit_of(path)
+            problems.append(
+                f"{where}: expected a finite number"
+                + (f" in {unit}" if unit else "")
+                + f"; got {got}"
+            )
+        elif kind.startswith("site_"):  # heatreuse.site.base: the message says what came
+            problems.append(f"{where}: {err['msg']}")
         else:
             msg = err["msg"]
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, ") :]
-            shown = "" if isinstance(got, dict | list) or got is None else f"; got {got!r}"
+            shown = (
+                "" if isinstance(got, dict | list) or got is None else f"; got {_shown_value(got)}"
+            )
             problems.append(f"{where}: {msg}{shown}")
     return problems
+
+
+def _unit_of(path: Path_) -> str | None:
+    """The unit named by the last field name in ``path`` (list indices skipped)."""
+    names = [part for part in path if isinstance(part, str)]
+    split = split_unit_suffix(names[-1]) if names else None
+    return UNIT_SUFFIXES[split[1]] if split else None
+
+
+def _shown_value(value: Any) -> str:
+    if isinstance(value, str):
+        return _shown(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return show_number(value)
+    text = repr(value)
+    return text if len(text) <= 80 else text[:60] + "..."
 
 
 def _iter_temps(node: Any, path: Path_) -> Iterator[tuple[Path_, Any]]:
@@ -296,16 +723,21 @@ def load_site_text(text: str, file: str = "<site>", source_path: Path | None = N
     try:
         site = Site.model_validate(data)
     except ValidationError as exc:
-        raise SiteConfigError(_format_errors(exc, data, lines, file)) from None
+        raise _raise(_format_errors(exc, data, lines, file)) from None
     problems = _boiling_problems(site, data, lines, file)
     if problems:
-        raise SiteConfigError(problems)
+        raise _raise(problems)
     site._source_path = source_path
     # The points section is only meaningful once expanded against the plant: check it now,
     # so that `heatreuse validate` catches its problems too.
     from heatreuse.site.points import expand_points
 
-    expand_points(site)
+    try:
+        expand_points(site)
+    except ValidationError as exc:  # a package point built from the site's own figures
+        raise _raise(
+            [f"{file}: points: {err['msg']}" for err in exc.errors(include_url=False)]
+        ) from None
     return site
 
 
@@ -329,11 +761,20 @@ def load_site(path: str | Path) -> Site:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_SITE_FILE_BYTES + 1)  # bounded: /dev/zero or a huge file
     except FileNotFoundError:
         raise SiteConfigError(f"{p}: no such site file") from None
     except IsADirectoryError:
         raise SiteConfigError(f"{p}: is a directory; expected a site YAML file") from None
+    except OSError as exc:
+        raise SiteConfigError(f"{p}: cannot read the site file ({exc.strerror})") from None
+    if len(raw) > MAX_SITE_FILE_BYTES:
+        raise SiteConfigError(
+            f"{p}: expected a site file of at most {MAX_SITE_FILE_BYTES:,} bytes; got more"
+        )
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SiteConfigError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return load_site_text(text, str(p), source_path=p.resolve())

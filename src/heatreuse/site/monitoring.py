@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from heatreuse.site.base import SiteModel
 
 Severity = Literal["info", "warning", "critical"]
 _Pos = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
@@ -18,8 +20,8 @@ _NonNeg = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 _Frac = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+class _Model(SiteModel):
+    """Frozen, no unknown fields; numbers finite and plausible (:mod:`heatreuse.site.base`)."""
 
 
 class _Rule(_Model):

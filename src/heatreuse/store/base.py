@@ -48,6 +48,7 @@ import pandas as pd
 
 from heatreuse.errors import StoreError, StoreNotFoundError, StoreVersionError
 from heatreuse.locations import StoreURL, redact_url
+from heatreuse.rawtext import MAX_RAW_PAYLOAD_BYTES, bounded_text, capped_payload
 from heatreuse.store import rollups
 
 Resolution = Literal["raw", "1min", "15min", "1h"]
@@ -55,6 +56,10 @@ Agg = Literal["mean", "min", "max", "sum", "count", "first", "last", "delta"]
 
 #: Meta key holding the raw retention horizon [µs since epoch]; writes older are refused.
 RAW_HORIZON_META_KEY = "store.raw_horizon_us"
+#: Meta key prefix of each rollup's retention horizon (``store.rollup_horizon_us.1min``).
+ROLLUP_HORIZON_META_PREFIX = "store.rollup_horizon_us."
+#: ``site_facts`` fact: the first reading the store accepted for a site [µs since epoch].
+FIRST_READING_FACT = "first_reading_us"
 
 _STATS_COLUMNS = ("series_id", "bucket_us", "n", "vmin", "vmax", "vsum")
 _STATS_INT = ("series_id", "bucket_us", "n")
@@ -85,7 +90,22 @@ class QuarantineReason(enum.StrEnum):
     DUPLICATE_CONFLICT = "duplicate_conflict"
     BEFORE_RETENTION = "before_retention"
     DEVICE_EXCEPTION = "device_exception"
+    STORE_REFUSED = "store_refused"
+    IMPLAUSIBLE_DECODE = "implausible_decode"
+    UNKNOWN_UNIT_CODE = "unknown_unit_code"
     OTHER = "other"
+
+
+#: Longest text kept in the label columns of a quarantine row [characters]; longer
+#: text is cut with a note (see :func:`heatreuse.rawtext.bounded_text`).
+QUARANTINE_SOURCE_CHARS = 512
+QUARANTINE_POINT_CHARS = 256
+QUARANTINE_REASON_CHARS = 64
+QUARANTINE_DETAIL_CHARS = 2000
+#: Characters of a stored raw payload read back by :meth:`Store.iter_quarantine` (the
+#: capped form of a payload is at most about 4 x MAX_RAW_PAYLOAD_BYTES; rows written
+#: before payloads were capped are cut here) [characters].
+QUARANTINE_READ_CHARS = 4 * MAX_RAW_PAYLOAD_BYTES + 256
 
 
 @dataclass(frozen=True)
@@ -180,8 +200,11 @@ class QuarantineRecord:
     reason
         A :class:`QuarantineReason` value (any short string is accepted).
     raw_payload
-        The payload as received (text; binary payloads hex- or base64-encoded by
-        the caller).
+        The payload as received: text or bytes. The store keeps it in the form
+        of :func:`heatreuse.rawtext.capped_payload`: as it came when it is
+        clean text of at most :data:`~heatreuse.rawtext.MAX_RAW_PAYLOAD_BYTES`,
+        else its first bytes (escaped) after a header with the size and SHA-256
+        of the whole payload. Read back, it is that stored text.
     detail
         Human-readable explanation: what was expected, what came.
     point_id
@@ -192,17 +215,26 @@ class QuarantineRecord:
         When it was received [µs since epoch, UTC]; now if ``None`` when written.
     id
         Row id, set when read back.
+    stored_chars
+        Length of the stored ``raw_payload`` text, set when read back by
+        :meth:`Store.iter_quarantine` (which reads at most
+        :data:`QUARANTINE_READ_CHARS` of it) [characters].
+
+    Every text field is made storable when written: a lone surrogate or NUL
+    can never make the write fail, and labels are bounded
+    (:data:`QUARANTINE_SOURCE_CHARS`, ...).
     """
 
     site_id: str
     source: str
     reason: str
-    raw_payload: str
+    raw_payload: str | bytes
     detail: str = ""
     point_id: str | None = None
     ts_us: int | None = None
     received_at_us: int | None = None
     id: int | None = None
+    stored_chars: int | None = None
 
     @property
     def received_at(self) -> pd.Timestamp | None:
@@ -222,10 +254,10 @@ class AlertRecord:
     """One alert instance: a label set during one active run (a row of ``alerts``).
 
     Times are µs since epoch UTC. ``state`` is ``firing`` or ``resolved`` (pending
-    alerts live in the detection state only). ``value`` is in
-    ``annotations['value_unit']``. ``muted_by`` says which silence or inhibition muted
-    it when it fired (a muted alert opens no incident). ``incident_id`` or
-    ``action_id`` say where it went.
+    alerts live in the detection state only). ``value`` is the rule's observed value
+    when the alert fired, in ``annotations['value_unit']``. ``muted_by`` says which
+    silence or inhibition muted it when it fired (a muted alert opens no incident).
+    ``incident_id`` or ``action_id`` say where it went.
     """
 
     site_id: str
@@ -940,7 +972,8 @@ class Store(abc.ABC):
 
     def summary(self) -> dict[str, Any]:
         """What the store holds: URL (without password), schema version, sites, series,
-        rows per table, first/last raw timestamp (ISO UTC) and the raw retention horizon."""
+        rows per table, first/last raw timestamp (ISO UTC), the retention horizons and
+        each site's recorded first reading (when its monitoring started)."""
         tables = (
             "readings",
             *(t for t, _ in rollups.ROLLUP_TABLES.values()),
@@ -966,15 +999,24 @@ class Store(abc.ABC):
                 return None
             return pd.Timestamp(us, unit="us", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
+        sites = self.list_sites()
+        started = {site: self.first_reading(site) for site in sites}
         return {
             "url": redact_url(self.url),
             "schema_version": version,
-            "sites": self.list_sites(),
+            "sites": sites,
             "series": len(sids),
             "rows": rows,
             "raw_first": iso(min(first)) if first else None,
             "raw_last": iso(max(last)) if last else None,
             "raw_horizon": iso(int(horizon[0][0])) if horizon else None,
+            "retention_horizons": {
+                k: iso(int(v.value // 1000)) for k, v in sorted(self.retention_horizons().items())
+            },
+            "first_reading": {
+                site: None if t is None else iso(int(t.value // 1000))
+                for site, t in started.items()
+            },
         }
 
     def extent(self, site_id: str, point_id: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -992,6 +1034,81 @@ class Store(abc.ABC):
             pd.Timestamp(int(lo[0][0]), unit="us", tz="UTC"),
             pd.Timestamp(int(hi[0][0]), unit="us", tz="UTC"),
         )
+
+    # ---- site facts -------------------------------------------------------------------
+
+    @staticmethod
+    def _record_first_reading(tx: SQLSession, site_id: str, ts_us: int) -> None:
+        """Move the site's first-reading fact earlier when ``ts_us`` precedes it."""
+        rows = tx.execute(
+            "SELECT value_us FROM site_facts WHERE site_id = ? AND fact = ?",
+            (site_id, FIRST_READING_FACT),
+        )
+        if not rows:
+            tx.execute(
+                "INSERT INTO site_facts (site_id, fact, value_us, updated_at_us) "
+                "VALUES (?, ?, ?, ?)",
+                (site_id, FIRST_READING_FACT, ts_us, now_us()),
+            )
+        elif ts_us < int(rows[0][0]):
+            tx.execute(
+                "UPDATE site_facts SET value_us = ?, updated_at_us = ? "
+                "WHERE site_id = ? AND fact = ?",
+                (ts_us, now_us(), site_id, FIRST_READING_FACT),
+            )
+
+    def first_reading(self, site_id: str) -> pd.Timestamp | None:
+        """The first reading the store ever accepted for a site (UTC), or ``None``.
+
+        A recorded fact (``site_facts``), written with the readings and only ever
+        moved earlier: retention deleting the data does not move it, so it says
+        when monitoring of the site started, not what the store holds today.
+        """
+        with self.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT value_us FROM site_facts WHERE site_id = ? AND fact = ?",
+                (site_id, FIRST_READING_FACT),
+            )
+        if not rows:
+            return None
+        return pd.Timestamp(int(rows[0][0]), unit="us", tz="UTC")
+
+    def retention_horizons(self) -> dict[str, pd.Timestamp]:
+        """Where retention has cut each table (``raw``, ``1min``, ...), as UTC instants.
+
+        Data before a horizon was deleted (or never kept); tables retention never
+        touched are absent.
+        """
+        with self.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT key, value FROM meta WHERE key = ? OR key LIKE ?",
+                (RAW_HORIZON_META_KEY, ROLLUP_HORIZON_META_PREFIX + "%"),
+            )
+        out: dict[str, pd.Timestamp] = {}
+        for key, value in rows:
+            name = "raw" if key == RAW_HORIZON_META_KEY else key[len(ROLLUP_HORIZON_META_PREFIX) :]
+            out[str(name)] = pd.Timestamp(int(value), unit="us", tz="UTC")
+        return out
+
+    def has_data_in(
+        self, site_id: str, table: Literal["raw", "1min"], start: Any, end: Any
+    ) -> bool:
+        """True when the site has raw readings (or 1-min rollups) with ``start <= ts < end``."""
+        lo, hi = to_epoch_us(start, "start"), to_epoch_us(end, "end")
+        if hi <= lo:
+            return False
+        with self.transaction(write=False) as tx:
+            sids = [
+                int(r[0])
+                for r in tx.execute("SELECT series_id FROM series WHERE site_id = ?", (site_id,))
+            ]
+            sql = (
+                "SELECT 1 FROM readings WHERE series_id = ? AND ts_us >= ? AND ts_us < ? LIMIT 1"
+                if table == "raw"
+                else f"SELECT 1 FROM {rollups.ROLLUP_TABLES['1min'][0]} WHERE series_id = ? "
+                "AND bucket_us >= ? AND bucket_us < ? LIMIT 1"
+            )
+            return any(tx.execute(sql, (sid, lo, hi)) for sid in sids)
 
     def count_readings(
         self,
@@ -1160,6 +1277,7 @@ class Store(abc.ABC):
         inserted = len(ts)
         if inserted:
             self._insert_readings(tx, sid, ts, vals)
+            self._record_first_reading(tx, site_id, int(ts.min()))
             for table, width_us in rollups.ROLLUP_TABLES.values():
                 agg = rollups.aggregate(sid, ts, vals, width_us)
                 # per series: stored rows of the bucket range the batch touches
@@ -1278,19 +1396,25 @@ class Store(abc.ABC):
                 (
                     r.received_at_us,
                     r.site_id,
-                    r.source,
-                    r.point_id,
+                    bounded_text(str(r.source), QUARANTINE_SOURCE_CHARS),
+                    None
+                    if r.point_id is None
+                    else bounded_text(str(r.point_id), QUARANTINE_POINT_CHARS),
                     r.ts_us,
-                    r.raw_payload,
-                    str(r.reason),
-                    r.detail,
+                    capped_payload(r.raw_payload),
+                    bounded_text(str(r.reason), QUARANTINE_REASON_CHARS),
+                    bounded_text(str(r.detail), QUARANTINE_DETAIL_CHARS),
                 )
                 for r in records
             ],
         )
 
     def write_quarantine(self, records: Sequence[QuarantineRecord]) -> int:
-        """Store rejected inputs; committed on return. Returns the number written."""
+        """Store rejected inputs; committed on return. Returns the number written.
+
+        Raw payloads are capped and every text field is made storable (see
+        :class:`QuarantineRecord`), so a hostile payload cannot make this fail.
+        """
         if not records:
             return 0
         received = now_us()
@@ -1306,36 +1430,100 @@ class Store(abc.ABC):
         since: Any = None,
         limit: int = 1000,
     ) -> list[QuarantineRecord]:
-        """Quarantined inputs of a site, newest first (optionally one reason, since a time)."""
-        sql = (
-            "SELECT id, received_at_us, site_id, source, point_id, ts_us, raw_payload, reason, "
-            "detail FROM quarantine WHERE site_id = ?"
+        """Quarantined inputs of a site, newest first (optionally one reason, since a time).
+
+        The rows of :meth:`iter_quarantine` as a list (``raw_payload`` read up to
+        :data:`QUARANTINE_READ_CHARS`).
+        """
+        return list(self.iter_quarantine(site_id, reason=reason, since=since, limit=limit))
+
+    def iter_quarantine(
+        self,
+        site_id: str,
+        reason: str | None = None,
+        since: Any = None,
+        limit: int | None = None,
+        offset: int = 0,
+        page_rows: int = 500,
+    ) -> Iterator[QuarantineRecord]:
+        """Stream quarantined inputs of a site, newest first, in pages.
+
+        Parameters
+        ----------
+        site_id
+            The site.
+        reason
+            Only this reason code.
+        since
+            Only rows received at or after this time.
+        limit
+            At most this many rows (None: all).
+        offset
+            Skip this many rows first (the newest ones).
+        page_rows
+            Rows fetched per query; memory stays bounded by one page whatever
+            the number of rows (each text column is read at most
+            :data:`QUARANTINE_READ_CHARS` long, so rows stored before payloads
+            were capped cannot blow it up either).
+
+        Notes
+        -----
+        Pages follow each other by key (``received_at_us``, ``id``), each in its
+        own short read transaction: the writers are not held up while a caller
+        consumes the rows, and rows quarantined meanwhile (newer) do not shift
+        the pages.
+        """
+        if limit is not None and limit < 0:
+            raise StoreError(f"iter_quarantine: limit must be >= 0, got {limit}")
+        if offset < 0:
+            raise StoreError(f"iter_quarantine: offset must be >= 0, got {offset}")
+        n = QUARANTINE_READ_CHARS
+        base = (
+            "SELECT id, received_at_us, site_id, substr(source, 1, ?), "
+            "substr(point_id, 1, ?), ts_us, substr(raw_payload, 1, ?), "
+            "substr(reason, 1, ?), substr(detail, 1, ?), length(raw_payload) "
+            "FROM quarantine WHERE site_id = ?"
         )
-        params: list[Any] = [site_id]
+        params: list[Any] = [n, n, n, n, n, site_id]
         if reason is not None:
-            sql += " AND reason = ?"
+            base += " AND reason = ?"
             params.append(str(reason))
         if since is not None:
-            sql += " AND received_at_us >= ?"
+            base += " AND received_at_us >= ?"
             params.append(to_epoch_us(since, "since"))
-        sql += " ORDER BY received_at_us DESC, id DESC LIMIT ?"
-        params.append(int(limit))
-        with self.transaction(write=False) as tx:
-            rows = tx.execute(sql, params)
-        return [
-            QuarantineRecord(
-                id=int(r[0]),
-                received_at_us=int(r[1]),
-                site_id=str(r[2]),
-                source=str(r[3]),
-                point_id=None if r[4] is None else str(r[4]),
-                ts_us=None if r[5] is None else int(r[5]),
-                raw_payload=str(r[6]),
-                reason=str(r[7]),
-                detail=str(r[8]),
-            )
-            for r in rows
-        ]
+        left = limit
+        key: tuple[int, int] | None = None
+        skip = int(offset)
+        while left is None or left > 0:
+            size = page_rows if left is None else min(page_rows, left)
+            sql = base
+            page_params = list(params)
+            if key is not None:
+                sql += " AND (received_at_us < ? OR (received_at_us = ? AND id < ?))"
+                page_params += [key[0], key[0], key[1]]
+            sql += " ORDER BY received_at_us DESC, id DESC LIMIT ? OFFSET ?"
+            page_params += [int(size), skip]
+            with self.transaction(write=False) as tx:
+                rows = tx.execute(sql, page_params)
+            skip = 0
+            for r in rows:
+                yield QuarantineRecord(
+                    id=int(r[0]),
+                    received_at_us=int(r[1]),
+                    site_id=str(r[2]),
+                    source=str(r[3]),
+                    point_id=None if r[4] is None else str(r[4]),
+                    ts_us=None if r[5] is None else int(r[5]),
+                    raw_payload=str(r[6]),
+                    reason=str(r[7]),
+                    detail=str(r[8]),
+                    stored_chars=int(r[9]),
+                )
+            if len(rows) < size:
+                return
+            key = (int(rows[-1][1]), int(rows[-1][0]))
+            if left is not None:
+                left -= len(rows)
 
     def count_quarantine(self, site_id: str, since: Any = None) -> dict[str, int]:
         """Quarantined inputs of a site per reason code."""
@@ -1356,14 +1544,15 @@ class Store(abc.ABC):
     def upsert_alert(self, rec: AlertRecord) -> int:
         """Insert an alert instance or update it (same site, fingerprint and ``active_at``).
 
-        State, times, value and annotations are replaced; acknowledgement is kept;
+        State, times and annotations are replaced; acknowledgement is kept; ``value``,
         ``muted_by``, ``incident_id`` and ``action_id`` are kept unless given. Returns
         its id.
         """
         labels, notes = _json(dict(rec.labels)), _json(dict(rec.annotations))
         with self.transaction() as tx:
             rows = tx.execute(
-                "UPDATE alerts SET state = ?, started_at_us = ?, resolved_at_us = ?, value = ?, "
+                "UPDATE alerts SET state = ?, started_at_us = ?, resolved_at_us = ?, "
+                "value = COALESCE(?, value), "
                 "annotations = ?, muted_by = COALESCE(?, muted_by), "
                 "incident_id = COALESCE(?, incident_id), action_id = COALESCE(?, action_id) "
                 "WHERE site_id = ? AND fingerprint = ? AND active_at_us = ? RETURNING id",
@@ -2074,17 +2263,7 @@ class Store(abc.ABC):
         """
         ref = now_us() if now is None else to_epoch_us(now, "now")
         rollup_days = dict(rollup_days or {})
-        for res in rollup_days:
-            if res not in rollups.ROLLUP_TABLES:
-                raise StoreError(
-                    f"apply_retention: rollup resolution {res!r}; expected one of "
-                    f"{list(rollups.ROLLUP_TABLES)}"
-                )
-        for name, days in [("raw_days", raw_days), ("quarantine_days", quarantine_days)] + [
-            (f"rollup_days[{k}]", v) for k, v in rollup_days.items()
-        ]:
-            if days is not None and not days >= 0:
-                raise StoreError(f"apply_retention: {name}={days!r}; expected >= 0 days")
+        self.check_retention(raw_days, rollup_days, quarantine_days)
         raw_deleted = 0
         roll_deleted: dict[str, int] = {}
         q_deleted = 0
@@ -2101,6 +2280,10 @@ class Store(abc.ABC):
                 cutoff = ref - int(days * _US_PER_DAY)
                 tx.execute(f"DELETE FROM {table} WHERE bucket_us < ?", (cutoff,))
                 roll_deleted[res] = tx.rowcount
+                key = ROLLUP_HORIZON_META_PREFIX + res
+                old = tx.execute("SELECT value FROM meta WHERE key = ?", (key,))
+                if not old or int(old[0][0]) < cutoff:
+                    self._set_meta(tx, key, str(cutoff))
                 if res == rollups.HOUR_BLOCK_RESOLUTION:
                     self._cut_hour_blocks(tx, cutoff)
             if quarantine_days is not None:
@@ -2110,6 +2293,32 @@ class Store(abc.ABC):
                 )
                 q_deleted = tx.rowcount
         return RetentionResult(raw_deleted, roll_deleted, q_deleted)
+
+    @staticmethod
+    def check_retention(
+        raw_days: float | None = None,
+        rollup_days: Mapping[str, float] | None = None,
+        quarantine_days: float | None = None,
+    ) -> None:
+        """Refuse retention horizons :meth:`apply_retention` cannot apply.
+
+        Raises
+        ------
+        StoreError
+            An unknown rollup resolution or a negative (or NaN) number of days.
+        """
+        rollup_days = dict(rollup_days or {})
+        for res in rollup_days:
+            if res not in rollups.ROLLUP_TABLES:
+                raise StoreError(
+                    f"apply_retention: rollup resolution {res!r}; expected one of "
+                    f"{list(rollups.ROLLUP_TABLES)}"
+                )
+        for name, days in [("raw_days", raw_days), ("quarantine_days", quarantine_days)] + [
+            (f"rollup_days[{k}]", v) for k, v in rollup_days.items()
+        ]:
+            if days is not None and not days >= 0:
+                raise StoreError(f"apply_retention: {name}={days!r}; expected >= 0 days")
 
     @staticmethod
     def _cut_hour_blocks(tx: SQLSession, cutoff_us: int) -> None:

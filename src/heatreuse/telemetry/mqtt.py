@@ -48,6 +48,28 @@ once it is durably stored; a crash before that makes the broker redeliver it
 and source ``mqtt:<topic>``, then acknowledged: never dropped silently.
 Reconnects use paho's exponential backoff (``reconnect_delay_set``).
 
+No single message can stop ingest. When the sink raises for a group with an
+error that is not a :class:`~heatreuse.errors.StoreError` (the sink's sign of
+an outage), the group is stored message by message; a message that still
+fails is handed to ``sink.reject`` with reason ``store_refused`` (its payload,
+the error as detail) and acknowledged, and the others are stored and
+acknowledged as usual. Only when the sink cannot even take that reject (or
+raises :class:`~heatreuse.errors.StoreError`) is the store taken to be down:
+what was stored so far is acknowledged, the rest stays unacknowledged and is
+retried with backoff (nothing is lost). :meth:`MqttSubscriber.stats` reports
+``pending_acks`` and ``oldest_unacked_age_s`` so a health check can tell a
+stalled writer from an idle one.
+
+Connection
+----------
+Credentials and TLS come from :class:`heatreuse.mqttconf.MqttConnection`
+(``MqttSettings.connection``), which sets up the paho client. :meth:`MqttSubscriber.start`
+opens the first connection itself: a failed TLS handshake, or a broker that
+refuses the CONNECT for good (bad user name or password, not authorised), is
+raised as :class:`~heatreuse.errors.MqttConnectionError` naming the broker and
+the user instead of being retried; a broker that cannot be reached yet is
+retried in the background.
+
 This module parses and subscribes; it does not know about stores, HTTP,
 files or Modbus (services wire them).
 
@@ -70,7 +92,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from heatreuse.errors import IngestError
+from heatreuse.errors import IngestError, MqttConnectionError, StoreError
+from heatreuse.mqttconf import MqttConnection, is_fatal_refusal, try_first_connect
+from heatreuse.rawtext import bounded_text
 from heatreuse.telemetry.validate import RawReading
 
 log = logging.getLogger(__name__)
@@ -196,10 +220,14 @@ def batch_payload(readings: Sequence[tuple[str, str | float, float | bool]]) -> 
 
 @dataclass(frozen=True)
 class Rejection:
-    """A message that never became readings (quarantined as ``unparseable``)."""
+    """A message that never became readings (quarantined as ``unparseable``).
+
+    ``raw`` is the payload: text, or the bytes when it is not UTF-8 (the
+    store keeps it capped and escaped, see :func:`heatreuse.rawtext.capped_payload`).
+    """
 
     source: str
-    raw: str
+    raw: str | bytes
     detail: str
 
 
@@ -225,12 +253,12 @@ class ParsedMessage:
     rejection: Rejection | None = None
 
 
-def _raw_text(payload: bytes) -> tuple[str | None, str]:
-    """(decoded text or None, text to keep in quarantine)."""
+def _raw_text(payload: bytes) -> tuple[str | None, str | bytes]:
+    """(decoded text or None, what to keep in quarantine: the text, or the bytes)."""
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
-        return None, "hex:" + payload.hex()
+        return None, payload
     return text, text
 
 
@@ -315,7 +343,7 @@ class ReadingSink(Protocol):
     def reject(
         self,
         source: str,
-        raw: str,
+        raw: str | bytes,
         reason: str = "unparseable",
         detail: str = "",
         point_id: str | None = None,
@@ -346,6 +374,12 @@ class MqttSettings:
         Messages stored in one store transaction (then acknowledged together).
     availability_topic
         Retained ``online``/``offline`` of this subscriber (last will), or None.
+    connection
+        The broker with credentials and TLS; when given, its host and port are
+        used instead of ``host`` and ``port``.
+    connect_wait_s
+        How long :meth:`MqttSubscriber.start` waits for the broker's answer to
+        the first CONNECT [s].
     """
 
     host: str = "127.0.0.1"
@@ -358,6 +392,13 @@ class MqttSettings:
     reconnect_max_delay_s: int = 60
     max_group_messages: int = 200
     availability_topic: str | None = None
+    connection: MqttConnection | None = None
+    connect_wait_s: float = 10.0
+
+    @property
+    def broker(self) -> MqttConnection:
+        """The broker: :attr:`connection`, or ``host``/``port`` without credentials."""
+        return self.connection or MqttConnection(self.host, self.port)
 
 
 @dataclass
@@ -367,6 +408,7 @@ class _Message:
     topic: str
     payload: bytes
     generation: int
+    received_s: float = 0.0
 
 
 @dataclass
@@ -380,6 +422,7 @@ class SubscriberStats:
     rejected_messages: int = 0
     ignored_messages: int = 0
     store_failures: int = 0
+    dead_lettered_messages: int = 0
     connects: int = 0
     connected: bool = False
     last_error: str = ""
@@ -399,6 +442,9 @@ class MqttSubscriber:
     durable
         Called after each committed group, before the PUBACKs (e.g.
         ``store.flush`` so a commit also survives power loss); None: nothing.
+    clock
+        Seconds on a steady clock, for the age of unacknowledged messages
+        (default :func:`time.monotonic`; injectable for tests).
 
     Notes
     -----
@@ -414,6 +460,7 @@ class MqttSubscriber:
         sink: ReadingSink,
         settings: MqttSettings | None = None,
         durable: Callable[[], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         from paho.mqtt.client import Client
         from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -422,12 +469,15 @@ class MqttSubscriber:
         self.sink = sink
         self.settings = settings or MqttSettings()
         self.durable = durable
+        self.clock: Callable[[], float] = clock or time.monotonic
         self._client = Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.settings.client_id,
             protocol=MQTTProtocolVersion.MQTTv5,
             manual_ack=True,
         )
+        self.broker = self.settings.broker
+        self.broker.configure(self._client)
         self._client.reconnect_delay_set(
             self.settings.reconnect_min_delay_s, self.settings.reconnect_max_delay_s
         )
@@ -447,12 +497,27 @@ class MqttSubscriber:
         self._stats = SubscriberStats()
         self._stats_lock = threading.Lock()
         self._connected = threading.Event()
+        self._connack = threading.Event()
+        self._refused: str | None = None
+        self._starting = False  # start() waits for the first CONNACK
         self._writer: threading.Thread | None = None
         self._started = False
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
-        """Connect (in the background) and start the writer thread."""
+        """Connect and start the writer thread; returns once the broker answered the CONNECT.
+
+        A broker that cannot be reached yet is retried in the background (this
+        returns at once).
+
+        Raises
+        ------
+        MqttConnectionError
+            The TLS handshake failed, the broker refused the CONNECT for good
+            (bad user name or password, not authorised), or it closed the
+            connection without answering (a TLS port spoken to in plain MQTT):
+            retrying cannot help.
+        """
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
@@ -462,21 +527,45 @@ class MqttSubscriber:
         self._accepting = True
         self._stopping = False
         self._abandoned = 0
+        self._connack.clear()
+        self._refused = None
+        self._starting = True
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = int(self.settings.session_expiry_s)
         props.ReceiveMaximum = int(self.settings.receive_maximum)
         self._client.connect_async(
-            self.settings.host,
-            self.settings.port,
+            self.broker.host,
+            self.broker.port,
             keepalive=self.settings.keepalive_s,
             clean_start=False,
             properties=props,
         )
+        try:
+            reachable = try_first_connect(self._client, self.broker, "MQTT subscriber")
+        except MqttConnectionError:
+            self._started = False
+            self._accepting = False
+            self._starting = False
+            raise
         self._writer = threading.Thread(
             target=self._writer_main, name=f"mqtt-writer-{self.layout.site_id}", daemon=True
         )
         self._writer.start()
         self._client.loop_start()
+        answered = reachable and self._connack.wait(self.settings.connect_wait_s)
+        self._starting = False
+        if not reachable:
+            return
+        if not answered:
+            log.warning(
+                "MQTT %s: no answer to CONNECT within %g s; still trying",
+                self.broker.url,
+                self.settings.connect_wait_s,
+            )
+        elif self._refused is not None:
+            message = self._refused
+            self.stop(timeout_s=1.0)
+            raise MqttConnectionError(message)
 
     def wait_connected(self, timeout_s: float) -> bool:
         """Block until connected and subscribed (SUBACK received; True) or the timeout passed."""
@@ -491,6 +580,14 @@ class MqttSubscriber:
         """Messages received and not yet stored."""
         with self._cond:
             return len(self._queue)
+
+    def oldest_pending_age_s(self) -> float | None:
+        """Age of the oldest message received and not yet acknowledged [s]; None: none."""
+        with self._cond:
+            if not self._queue:
+                return None
+            first = self._queue[0].received_s
+        return max(0.0, self.clock() - first)
 
     def stop(self, timeout_s: float = 30.0) -> bool:
         """Stop accepting, store and ack what was received, go offline, disconnect.
@@ -540,9 +637,14 @@ class MqttSubscriber:
                 "ignored_messages": s.ignored_messages,
                 "readings": s.readings,
                 "store_failures": s.store_failures,
+                "dead_lettered_messages": s.dead_lettered_messages,
                 "last_error": s.last_error,
             }
-        out["pending_messages"] = self.pending()
+        pending = self.pending()
+        age = self.oldest_pending_age_s()
+        out["pending_messages"] = pending
+        out["pending_acks"] = pending
+        out["oldest_unacked_age_s"] = None if age is None else round(age, 3)
         return out
 
     # ----------------------------------------------------------------- paho callbacks
@@ -552,13 +654,20 @@ class MqttSubscriber:
         from paho.mqtt.subscribeoptions import SubscribeOptions
 
         if getattr(reason_code, "is_failure", False):
-            log.error(
-                "MQTT %s:%s refused the connection: %s",
-                self.settings.host,
-                self.settings.port,
-                reason_code,
-            )
+            message = self.broker.refusal_message(reason_code, "MQTT subscriber")
+            with self._stats_lock:
+                self._stats.last_error = message
+            if is_fatal_refusal(reason_code) and self._starting:
+                self._refused = message
+                client.disconnect()  # no retry loop: start() raises this
+            else:
+                log.error("%s; retrying with backoff", message)
+            self._connack.set()
             return
+        self._connack.set()
+        with self._stats_lock:
+            if self._stats.last_error.startswith("MQTT subscriber: "):
+                self._stats.last_error = ""  # a refusal that is over
         with self._cond:
             self._generation += 1
             self._link_up = True
@@ -575,9 +684,8 @@ class MqttSubscriber:
         with self._stats_lock:
             self._stats.connects += 1
         log.info(
-            "MQTT connected to %s:%s as %s (session present: %s); subscribing to %s",
-            self.settings.host,
-            self.settings.port,
+            "MQTT connected to %s as %s (session present: %s); subscribing to %s",
+            self.broker.url,
             self.settings.client_id,
             getattr(flags, "session_present", "?"),
             self.layout.subscription,
@@ -599,6 +707,10 @@ class MqttSubscriber:
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
+        if self._starting and not self._connack.is_set():
+            # closed before any CONNACK: a TLS port spoken to in plain MQTT, not a broker, ...
+            self._refused = self.broker.no_connack_message(reason_code, "MQTT subscriber")
+            self._connack.set()
         was = self._connected.is_set()
         with self._cond:
             self._link_up = False
@@ -607,15 +719,15 @@ class MqttSubscriber:
             self._stats.connected = False
         if was and self._accepting:
             log.warning(
-                "MQTT connection to %s:%s lost (%s); reconnecting with backoff",
-                self.settings.host,
-                self.settings.port,
+                "MQTT connection to %s lost (%s); reconnecting with backoff",
+                self.broker.url,
                 reason_code,
             )
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         if not self._accepting:
             return  # not acknowledged: the broker redelivers it to the next session
+        received_s = self.clock()
         with self._cond:
             self._queue.append(
                 _Message(
@@ -624,6 +736,7 @@ class MqttSubscriber:
                     str(message.topic),
                     bytes(message.payload),
                     self._generation,
+                    received_s,
                 )
             )
             self._cond.notify()
@@ -643,18 +756,29 @@ class MqttSubscriber:
                     self._queue[i]
                     for i in range(min(len(self._queue), self.settings.max_group_messages))
                 ]
+            done = 0
+            exc: BaseException | None = None
             try:
-                self._store_group(group)
-            except Exception as exc:
+                done = self._store_isolating(group)
+            except _PartlyStored as part:
+                done, exc = part.done, part.error
+            except Exception as err:
+                exc = err
+            if done:
+                with self._cond:
+                    for _ in range(done):
+                        self._queue.popleft()
+                self._ack(group[:done])
+            if exc is not None:
                 with self._stats_lock:
                     first = self._stats.store_failures == 0 or not self._stats.last_error
                     self._stats.store_failures += 1
-                    self._stats.last_error = f"{type(exc).__name__}: {exc}"
+                    self._stats.last_error = bounded_text(f"{type(exc).__name__}: {exc}", 500)
                 (log.error if first else log.debug)(
                     "MQTT ingest: storing %d message(s) failed (%s); not acknowledged, retrying "
                     "in %.1f s",
-                    len(group),
-                    exc,
+                    len(group) - done,
+                    bounded_text(str(exc), 300),
                     backoff_s,
                 )
                 with self._cond:
@@ -671,10 +795,61 @@ class MqttSubscriber:
                 with self._stats_lock:
                     self._stats.last_error = ""
             backoff_s = 0.2
-            with self._cond:
-                for _ in group:
-                    self._queue.popleft()
-            self._ack(group)
+
+    def _store_isolating(self, group: list[_Message]) -> int:
+        """Store a group; on an error that is not an outage, message by message.
+
+        Returns the number of messages (from the start of ``group``) stored or
+        dead-lettered; raises :class:`_PartlyStored` when the store turned out
+        to be down after some of them.
+        """
+        try:
+            self._store_group(group)
+            return len(group)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if len(group) == 1:
+                self._dead_letter(group[0], exc)
+                return 1
+            log.warning(
+                "MQTT ingest: storing %d message(s) failed (%s: %s); storing them one by one",
+                len(group),
+                type(exc).__name__,
+                bounded_text(str(exc), 300),
+            )
+        done = 0
+        for m in group:
+            try:
+                try:
+                    self._store_group([m])
+                except StoreError:
+                    raise
+                except Exception as exc:
+                    self._dead_letter(m, exc)
+            except Exception as exc:
+                if done:
+                    raise _PartlyStored(done, exc) from exc
+                raise
+            done += 1
+        return done
+
+    def _dead_letter(self, m: _Message, exc: Exception) -> None:
+        """Hand a message the sink refused to ``sink.reject`` (``store_refused``).
+
+        Raises when the sink cannot take that either (then it is down).
+        """
+        detail = bounded_text(
+            f"{m.topic}: the store refused this message ({type(exc).__name__}: {exc}); it was "
+            "kept here so that later messages are not blocked",
+            1000,
+        )
+        self.sink.reject(f"mqtt:{m.topic}", m.payload, "store_refused", detail)
+        if self.durable is not None:
+            self.durable()
+        with self._stats_lock:
+            self._stats.dead_lettered_messages += 1
+        log.error("MQTT ingest: %s", detail)
 
     def _store_group(self, group: list[_Message]) -> None:
         readings: list[RawReading] = []
@@ -715,6 +890,15 @@ class MqttSubscriber:
             acked += 1
         with self._stats_lock:
             self._stats.acked_messages += acked
+
+
+class _PartlyStored(Exception):
+    """The store failed after the first ``done`` messages of a group were stored."""
+
+    def __init__(self, done: int, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.done = done
+        self.error = error
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0.02) -> bool:

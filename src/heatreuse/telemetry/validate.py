@@ -14,7 +14,11 @@ reason                 when
 =====================  =======================================================
 ``unparseable``        the payload or timestamp cannot be read (bad JSON,
                        missing field, a timestamp that is not ISO 8601 with an
-                       offset, a naive timestamp, a non-finite epoch)
+                       offset, a naive timestamp, a non-finite epoch), or a
+                       text field is hostile: a point key longer than
+                       :data:`MAX_POINT_KEY_CHARS`, a timestamp longer than
+                       :data:`MAX_TS_CHARS`, a control character (NUL, ...) or
+                       a lone surrogate in either (the detail names the field)
 ``unknown_point``      the point id / source key is not in the registry
 ``wrong_type``         the value is not a number (text, null, list), a bool
                        for a non-status point, or a status other than 0/1
@@ -30,7 +34,25 @@ reason                 when
 ``device_exception``   not a reading: a Modbus device answered a register read
                        with an exception response (raw payload
                        ``exception_code=N``; once per failure episode)
+``store_refused``      the store raised an error other than an outage
+                       (:class:`~heatreuse.errors.StoreError`) for this one
+                       reading; it was isolated from its batch (bisection), the
+                       rest of the batch stored, the error is the detail
+``implausible_decode`` not a reading: Modbus registers that decode to no
+                       physical value (a NaN, infinite or subnormal float32,
+                       or a float32 out of range whose swapped-word reading
+                       is in range: a wrong word order); raw payload the
+                       registers; once per episode and register
+``unknown_unit_code``  not a reading: a Modbus unit-code register holds a code
+                       that is not in the device kind's code table (raw
+                       payload the registers and code); the points it scales
+                       are withheld until a known code comes; once per episode
 =====================  =======================================================
+
+Raw payloads are kept by the store in a capped, always storable form
+(:func:`heatreuse.rawtext.capped_payload`: the first
+:data:`~heatreuse.rawtext.MAX_RAW_PAYLOAD_BYTES` bytes, escaped where needed,
+with the size and SHA-256 of the whole payload).
 
 The reason names are those of :class:`heatreuse.store.base.QuarantineReason`.
 
@@ -50,8 +72,13 @@ Interface for adapters
 
 Each call returns an :class:`IngestResult` only after the store committed, so
 an adapter may acknowledge (MQTT QoS 1 PUBACK, HTTP 200) when the call
-returns. Calls are serialised by a lock: one ``Ingestor`` may be shared by
-threads. Counters (:meth:`Ingestor.counters`,
+returns. A store error that is not a :class:`~heatreuse.errors.StoreError`
+(an outage: connection lost, database locked, disk full; raised to the caller,
+who retries) cannot block a batch: the batch is bisected until the failing
+reading is alone, and that one is quarantined as ``store_refused``. If even
+that quarantine write fails, the original error is raised (the store is
+taken to be down). Calls are serialised by a lock: one ``Ingestor`` may be
+shared by threads. Counters (:meth:`Ingestor.counters`,
 :meth:`Ingestor.prometheus_text`) are cumulative over the Ingestor's life.
 
 Timestamps inside are microseconds since the Unix epoch, UTC (``int64``).
@@ -66,9 +93,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
+import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -77,9 +107,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from heatreuse.errors import IngestError
+from heatreuse.errors import IngestError, StoreError
+from heatreuse.rawtext import bounded_text, preview, text_problem
 from heatreuse.site import Site
 from heatreuse.telemetry.registry import PointRegistry
+
+log = logging.getLogger(__name__)
 
 #: Quarantine reasons, in check order. Codes in arrays are ``index + 1`` (0 = ok).
 REASONS: tuple[str, ...] = (
@@ -93,10 +126,23 @@ REASONS: tuple[str, ...] = (
     "duplicate_conflict",
     "before_retention",
     "device_exception",
+    "store_refused",
+    "implausible_decode",
+    "unknown_unit_code",
 )
 OK = 0
 UNPARSEABLE, UNKNOWN_POINT, WRONG_TYPE, NOT_FINITE, OUT_OF_RANGE = 1, 2, 3, 4, 5
 TS_FUTURE, TS_BEFORE_SITE, DUPLICATE_CONFLICT, BEFORE_RETENTION = 6, 7, 8, 9
+STORE_REFUSED = REASONS.index("store_refused") + 1
+#: Longest point id / source key accepted [characters] (longer: ``unparseable``).
+MAX_POINT_KEY_CHARS = 256
+#: Longest timestamp text accepted [characters] (ISO 8601 needs at most about 35).
+MAX_TS_CHARS = 64
+#: Longest text accepted where a value belongs [characters] (text is ``wrong_type``
+#: anyway; longer text is refused by the HTTP endpoint and the edge as hostile).
+MAX_TEXT_VALUE_CHARS = 64
+# What ISO 8601 date-times are written with (digits, separators, T/Z/W, offset signs).
+_ISO_TEXT_RE = re.compile(r"[0-9TtZzW:.,+\- ]+")
 #: Internal code: an exact duplicate inside the batch (counted, stored once).
 _DUP_SAME = 100
 #: Floor of the timestamp range when a site has no commissioning date [UTC].
@@ -167,6 +213,10 @@ class ReadingBatch:
     raw
         Raw text per row, or a function from row positions to raw texts, or
         None (built from key, timestamp, value).
+    pre_details
+        What was wrong, per row position with a non-zero ``pre_reasons``
+        code (the field named, what was expected and what came); rows without
+        one get the reason's generic detail.
     """
 
     point_keys: npt.NDArray[np.object_] | Sequence[str]
@@ -176,6 +226,7 @@ class ReadingBatch:
     pre_reasons: npt.NDArray[np.int8] | None = None
     rows: npt.NDArray[np.int64] | None = None
     raw: Sequence[str] | Callable[[npt.NDArray[np.int64]], Sequence[str]] | None = None
+    pre_details: Mapping[int, str] | None = None
 
     def __len__(self) -> int:
         return len(self.ts_us)
@@ -193,7 +244,7 @@ class QuarantineRecord:
     site_id: str
     source: str
     reason: str
-    raw_payload: str
+    raw_payload: str | bytes
     detail: str = ""
     point_id: str | None = None
     ts_us: int | None = None
@@ -364,7 +415,11 @@ def parse_timestamp_us(ts: Any) -> int:
     Raises
     ------
     ValueError
-        Naive timestamps (no offset: never guessed), unparseable text,
+        Naive timestamps (no offset: never guessed), unparseable text, text
+        longer than :data:`MAX_TS_CHARS` or with any character an ISO 8601
+        date-time is not written with (NUL and other control characters, lone
+        surrogates, letters other than T/Z/W: ``datetime.fromisoformat``
+        alone stops reading at a NUL and would accept ``"...Z\x00"``),
         non-finite numbers, other types.
     """
     if isinstance(ts, bool):
@@ -372,12 +427,15 @@ def parse_timestamp_us(ts: Any) -> int:
     if isinstance(ts, dt.datetime):
         when = ts
     elif isinstance(ts, str):
+        problem = ts_text_problem(ts)
+        if problem is not None:
+            raise ValueError(problem)
         try:
-            when = dt.datetime.fromisoformat(ts.strip())
+            when = dt.datetime.fromisoformat(ts.strip(" "))
         except ValueError:
             raise ValueError(
                 f"expected an ISO 8601 timestamp with offset such as 2026-01-10T06:00:00Z, "
-                f"got {ts!r}"
+                f"got {preview(ts)}"
             ) from None
     elif isinstance(ts, int | float):
         if not math.isfinite(ts):
@@ -392,6 +450,80 @@ def parse_timestamp_us(ts: Any) -> int:
         )
     delta = when - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * _US + delta.microseconds
+
+
+def ts_text_problem(ts: str) -> str | None:
+    """Why timestamp text is refused before parsing, or None.
+
+    Longer than :data:`MAX_TS_CHARS`, a control character or lone surrogate,
+    or a character outside those ISO 8601 date-times are written with
+    (digits, ``-:.,+``, space, ``T``, ``Z``, ``W``).
+    """
+    problem = text_problem(ts, MAX_TS_CHARS)
+    if problem is not None:
+        return f"expected an ISO 8601 timestamp with offset; the text {problem}"
+    stripped = ts.strip(" ")
+    if not stripped:
+        return "expected an ISO 8601 timestamp with offset; got empty text"
+    if _ISO_TEXT_RE.fullmatch(stripped) is None:
+        bad = next(c for c in stripped if _ISO_TEXT_RE.fullmatch(c) is None)
+        return (
+            f"expected an ISO 8601 timestamp with offset such as 2026-01-10T06:00:00Z; "
+            f"{preview(ts)} contains {bad!r} (U+{ord(bad):04X})"
+        )
+    return None
+
+
+def point_key_problem(key: Any) -> str | None:
+    """Why a point id / source key is refused before lookup, or None.
+
+    Not text, empty, longer than :data:`MAX_POINT_KEY_CHARS`, or a control
+    character or lone surrogate in it.
+    """
+    if not isinstance(key, str):
+        return f"expected a point id (text), got {type(key).__name__}"
+    if not key:
+        return "expected a point id, got empty text"
+    problem = text_problem(key, MAX_POINT_KEY_CHARS)
+    return None if problem is None else f"expected a point id; the text {problem}"
+
+
+def reading_field_problems(point: Any, ts: Any, value: Any) -> list[tuple[str, str]]:
+    """Hostile text in the fields of one reading: ``[(field, problem), ...]``.
+
+    What the HTTP endpoint refuses with 422 and the edge agent keeps as a
+    reject instead of buffering (so that it never forwards what the upstream
+    refuses): a bad point key (:func:`point_key_problem`), timestamp text that
+    :func:`ts_text_problem` refuses, and text where the value belongs that is
+    longer than :data:`MAX_TEXT_VALUE_CHARS` or holds a control character or a
+    lone surrogate (a list or object there: longer than that as JSON). A
+    well-formed but wrong reading (an unknown point, text
+    as value, a timestamp that does not parse) is not hostile: it is
+    quarantined with its reason.
+    """
+    out: list[tuple[str, str]] = []
+    problem = point_key_problem(point)
+    if problem is not None:
+        out.append(("point_id", problem))
+    if isinstance(ts, str):
+        problem = text_problem(ts, MAX_TS_CHARS)
+        if problem is not None:
+            out.append(("ts", f"expected an ISO 8601 timestamp with offset; the text {problem}"))
+    if isinstance(value, str):
+        problem = text_problem(value, MAX_TEXT_VALUE_CHARS)
+        if problem is not None:
+            out.append(("value", f"expected a number; the text {problem}"))
+    elif isinstance(value, list | dict):
+        size = len(json.dumps(value, default=str))
+        if size > MAX_TEXT_VALUE_CHARS:
+            out.append(
+                (
+                    "value",
+                    f"expected a number; got a JSON {type(value).__name__} of {size:,} "
+                    f"characters (at most {MAX_TEXT_VALUE_CHARS} kept as a wrong_type reading)",
+                )
+            )
+    return out
 
 
 def format_ts_us(ts_us: int) -> str:
@@ -482,7 +614,11 @@ class Ingestor:
         self.not_before_us = parse_timestamp_us(not_before)
         self._counters = IngestCounters()
         self._lock = threading.Lock()
+        self._busy_since_s: float | None = None
         self._categories = pd.Index(list(self.registry.ids), dtype=object)
+        #: Called (no arguments) after readings were committed; ``serve`` wakes its
+        #: live monitoring with it. Must be quick and never block.
+        self.on_commit: Callable[[], None] | None = None
 
     # ----------------------------------------------------------------- counters
     def counters(self) -> dict[str, Any]:
@@ -492,6 +628,26 @@ class Ingestor:
     def prometheus_text(self) -> str:
         """Cumulative counters in Prometheus text format."""
         return self._counters.prometheus_text(self.site_id)
+
+    def store_call_age_s(self) -> float | None:
+        """How long the store write in progress has been running [s] (clock time); None: idle.
+
+        A health check reads it to tell a stuck store from a slow one.
+        """
+        since = self._busy_since_s
+        if since is None:
+            return None
+        return max(0.0, self.clock().timestamp() - since)
+
+    @contextmanager
+    def _store_call(self) -> Iterator[None]:
+        """Hold the lock and mark a store call in progress (see :meth:`store_call_age_s`)."""
+        with self._lock:
+            self._busy_since_s = self.clock().timestamp()
+            try:
+                yield
+            finally:
+                self._busy_since_s = None
 
     # ----------------------------------------------------------------- entry points
     def ingest(self, readings: Sequence[RawReading]) -> IngestResult:
@@ -504,18 +660,24 @@ class Ingestor:
         ts_us = np.zeros(n, dtype=np.int64)
         values = np.full(n, np.nan, dtype=np.float64)
         pre = np.zeros(n, dtype=np.int8)
+        details: dict[int, str] = {}
         get = self.registry.get
         resolve = self.registry.resolve
         for i, r in enumerate(readings):
-            key = r.point if isinstance(r.point, str) else ""
-            keys[i] = key
-            if not key:
+            problem = point_key_problem(r.point)
+            if problem is not None:
+                keys[i] = ""
                 pre[i] = UNPARSEABLE
+                if r.point != "":  # "": an item without a point key (generic detail)
+                    details[i] = f"point_id: {problem}"
                 continue
+            key = r.point
+            keys[i] = key
             try:
                 ts_us[i] = parse_timestamp_us(r.ts)
-            except (ValueError, OverflowError):
+            except (ValueError, OverflowError) as exc:
                 pre[i] = UNPARSEABLE
+                details[i] = f"{key}: ts: {exc}"
                 continue
             pid = resolve(key)
             point = get(pid) if pid is not None else None
@@ -531,6 +693,7 @@ class Ingestor:
             source="",
             pre_reasons=pre,
             raw=lambda rows: [_raw_text(readings[int(j)]) for j in rows],
+            pre_details=details,
         )
         sources = [r.source for r in readings]
         return self._process(batch, lambda rows: [sources[int(j)] for j in rows])
@@ -571,19 +734,30 @@ class Ingestor:
         conflict checks run here, against what is stored now. Returns after
         the store committed.
         """
-        return self._store(checked)
+        return self._committed(self._store(checked))
+
+    def _committed(self, result: IngestResult) -> IngestResult:
+        """Tell :attr:`on_commit` (``serve``'s live monitoring) that readings were stored."""
+        if result.accepted and self.on_commit is not None:
+            try:
+                self.on_commit()
+            except Exception:  # a watcher's failure never fails ingest
+                log.exception("ingest: the on_commit hook failed")
+        return result
 
     def reject(
         self,
         source: str,
-        raw: str,
+        raw: str | bytes,
         reason: str = "unparseable",
         detail: str = "",
         point_id: str | None = None,
     ) -> None:
         """Quarantine something that never became a reading (e.g. an undecodable payload).
 
-        Counted like a reading; committed when this returns.
+        ``raw`` is the payload as received, text or bytes (the store keeps it
+        capped, see :func:`heatreuse.rawtext.capped_payload`). Counted like a
+        reading; committed when this returns.
         """
         code = reason_code(reason)
         record = QuarantineRecord(
@@ -594,7 +768,7 @@ class Ingestor:
             detail=detail,
             point_id=point_id,
         )
-        with self._lock:
+        with self._store_call():
             self._write_quarantine([record])
         self._counters.add(IngestResult(received=1, quarantined={record.reason: 1}))
 
@@ -602,7 +776,7 @@ class Ingestor:
     def _process(
         self, batch: ReadingBatch, labels: Callable[[npt.NDArray[np.int64]], Sequence[str]]
     ) -> IngestResult:
-        return self._store(self._check(batch, labels))
+        return self._committed(self._store(self._check(batch, labels)))
 
     def _check(
         self, batch: ReadingBatch, labels: Callable[[npt.NDArray[np.int64]], Sequence[str]]
@@ -650,7 +824,72 @@ class Ingestor:
         return CheckedBatch(batch, labels, reason, idx, ts_us, values, stored)
 
     def _store(self, checked: CheckedBatch) -> IngestResult:
-        """Write the rows a check left OK, quarantine the others; count."""
+        """Write the rows a check left OK, quarantine the others; count.
+
+        A store error other than :class:`~heatreuse.errors.StoreError` (which
+        means the store is down: raised, the caller retries) is isolated: the
+        batch is bisected and stored in halves until the failing reading is
+        alone; that one is quarantined as ``store_refused`` (see the module
+        docstring).
+        """
+        try:
+            return self._store_once(checked)
+        except StoreError:
+            raise
+        except Exception as exc:
+            n = len(checked.batch)
+            log.warning(
+                "ingest: the store refused a batch of %d reading(s) (%s: %s); isolating the "
+                "failing reading(s)",
+                n,
+                type(exc).__name__,
+                bounded_text(str(exc), 300),
+            )
+            if n == 1:
+                return self._dead_letter(checked, exc)
+            half = n // 2
+            left = self._store(_slice_checked(checked, 0, half))
+            return left.merge(self._store(_slice_checked(checked, half, n)))
+
+    def _dead_letter(self, checked: CheckedBatch, exc: Exception) -> IngestResult:
+        """Quarantine the single reading of ``checked`` as ``store_refused``.
+
+        Raises ``exc`` if the store refuses that too (then the store is down).
+        """
+        batch = checked.batch
+        pos = np.zeros(1, dtype=np.int64)
+        key = batch.point_keys[0]
+        idx = int(checked.idx[0])
+        point = self.registry.points[idx] if idx >= 0 else None
+        try:
+            raw = self._raws(batch, checked.reason, checked.ts_us, checked.values, pos)[0]
+            source = checked.labels(pos)[0]
+        except Exception:  # the raw text itself is what breaks: keep what is certain
+            raw, source = repr(key), "unknown"
+        ts_ok = int(checked.reason[0]) != UNPARSEABLE
+        record = QuarantineRecord(
+            site_id=self.site_id,
+            source=source,
+            reason=REASONS[STORE_REFUSED - 1],
+            raw_payload=raw,
+            detail=(
+                f"the store refused this reading ({type(exc).__name__}: {exc}); it was "
+                "isolated from its batch and the rest of the batch was stored"
+            ),
+            point_id=point.id if point is not None else (key if isinstance(key, str) else None),
+            ts_us=int(checked.ts_us[0]) if ts_ok else None,
+        )
+        try:
+            with self._store_call():
+                self._write_quarantine([record])
+        except Exception:
+            raise exc from None
+        result = IngestResult(received=1, quarantined={record.reason: 1})
+        self._counters.add(result)
+        return result
+
+    def _store_once(self, checked: CheckedBatch) -> IngestResult:
+        """Write the rows a check left OK and quarantine the others, in one transaction."""
         batch, labels = checked.batch, checked.labels
         n = len(batch)
         if n == 0:
@@ -661,7 +900,7 @@ class Ingestor:
         ok = reason == OK
         dup_same = int(np.count_nonzero(reason == _DUP_SAME))
         write_pos = np.flatnonzero(ok)
-        with self._lock:
+        with self._store_call(), self._transaction():
             inserted, store_dups, refused, refused_code, refused_stored = self._write_readings(
                 idx[write_pos], ts_us[write_pos], values[write_pos]
             )
@@ -685,6 +924,12 @@ class Ingestor:
         )
         self._counters.add(result)
         return result
+
+    def _transaction(self) -> AbstractContextManager[Any]:
+        """One store transaction around the readings and the quarantine rows of a batch
+        (when the store offers nesting transactions), so a failing batch leaves nothing."""
+        begin = getattr(self.store, "transaction", None)
+        return begin() if callable(begin) else nullcontext()
 
     @staticmethod
     def _mark_batch_duplicates(
@@ -739,6 +984,32 @@ class Ingestor:
                 out[int(j)] = first[k]
         return out
 
+    def _raws(
+        self,
+        batch: ReadingBatch,
+        reason: npt.NDArray[np.int16],
+        ts_us: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        pos: npt.NDArray[np.int64],
+    ) -> Sequence[str]:
+        """Raw payload texts of the rows at ``pos``."""
+        keys = batch.point_keys
+        if batch.raw is None:
+            return [
+                json.dumps(
+                    {
+                        "point_id": str(keys[int(j)]),
+                        "ts": format_ts_us(int(ts_us[j])) if reason[j] != UNPARSEABLE else None,
+                        "value": float(values[j]),
+                    },
+                    allow_nan=True,
+                )
+                for j in pos
+            ]
+        if callable(batch.raw):
+            return batch.raw(pos)
+        return [batch.raw[int(j)] for j in pos]
+
     def _records(
         self,
         batch: ReadingBatch,
@@ -751,40 +1022,29 @@ class Ingestor:
         stored: Mapping[int, float],
     ) -> list[QuarantineRecord]:
         keys = batch.point_keys
-        if batch.raw is None:
-            raws: Sequence[str] = [
-                json.dumps(
-                    {
-                        "point_id": str(keys[int(j)]),
-                        "ts": format_ts_us(int(ts_us[j])) if reason[j] != UNPARSEABLE else None,
-                        "value": float(values[j]),
-                    },
-                    allow_nan=True,
-                )
-                for j in pos
-            ]
-        elif callable(batch.raw):
-            raws = batch.raw(pos)
-        else:
-            raws = [batch.raw[int(j)] for j in pos]
+        raws = self._raws(batch, reason, ts_us, values, pos)
         srcs = labels(pos)
+        pre_details = batch.pre_details or {}
         out: list[QuarantineRecord] = []
         for k, j in enumerate(pos):
             code = int(reason[j])
             point = self.registry.points[int(idx[j])] if idx[j] >= 0 else None
             key = keys[int(j)]
+            detail = pre_details.get(int(j)) if code == UNPARSEABLE else None
             out.append(
                 QuarantineRecord(
                     site_id=self.site_id,
                     source=srcs[k],
                     reason=REASONS[code - 1],
                     raw_payload=raws[k],
-                    detail=self._detail(
+                    detail=detail
+                    if detail is not None
+                    else self._detail(
                         code, point, key, int(ts_us[j]), float(values[j]), stored.get(int(j))
                     ),
                     point_id=point.id
                     if point is not None
-                    else (str(key) if isinstance(key, str) else None),
+                    else (str(key) if isinstance(key, str) and key else None),
                     ts_us=None if code == UNPARSEABLE else int(ts_us[j]),
                 )
             )
@@ -807,8 +1067,8 @@ class Ingestor:
             )
         if code == UNKNOWN_POINT:
             return (
-                f"unknown point or source key {key!s}; expected one of the site's points "
-                "(heatreuse points list)"
+                f"unknown point or source key {bounded_text(str(key), 200)}; expected one of "
+                "the site's points (heatreuse points list)"
             )
         if point is None:
             return REASONS[code - 1]
@@ -882,3 +1142,46 @@ class Ingestor:
 
     def _write_quarantine(self, records: list[QuarantineRecord]) -> None:
         self.store.write_quarantine(records)
+
+
+def _slice_checked(checked: CheckedBatch, lo: int, hi: int) -> CheckedBatch:
+    """Rows ``lo:hi`` of a checked batch (for isolating a failing reading)."""
+    b = checked.batch
+    offset = np.int64(lo)
+    raw: Sequence[str] | Callable[[npt.NDArray[np.int64]], Sequence[str]] | None
+    if b.raw is None:
+        raw = None
+    elif callable(b.raw):
+        whole = b.raw
+
+        def raw(rows: npt.NDArray[np.int64]) -> Sequence[str]:
+            return whole(np.asarray(rows, dtype=np.int64) + offset)
+
+    else:
+        raw = b.raw[lo:hi]
+    labels = checked.labels
+
+    def sliced_labels(rows: npt.NDArray[np.int64]) -> Sequence[str]:
+        return labels(np.asarray(rows, dtype=np.int64) + offset)
+
+    batch = ReadingBatch(
+        point_keys=b.point_keys[lo:hi],
+        ts_us=b.ts_us[lo:hi],
+        values=b.values[lo:hi],
+        source=b.source,
+        pre_reasons=None if b.pre_reasons is None else b.pre_reasons[lo:hi],
+        rows=None if b.rows is None else b.rows[lo:hi],
+        raw=raw,
+        pre_details=None
+        if b.pre_details is None
+        else {j - lo: d for j, d in b.pre_details.items() if lo <= j < hi},
+    )
+    return CheckedBatch(
+        batch=batch,
+        labels=sliced_labels,
+        reason=checked.reason[lo:hi],
+        idx=checked.idx[lo:hi],
+        ts_us=checked.ts_us[lo:hi],
+        values=checked.values[lo:hi],
+        first_values={j - lo: v for j, v in checked.first_values.items() if lo <= j < hi},
+    )
