@@ -41,12 +41,19 @@ def _readers(url: str, out: Path) -> dict[str, list[str]]:
             *("report", "monthly", site, "--period", "2026-01", "--out", str(out)),
             *("--store", url),
         ],
+        "alerts list": ["alerts", "list", site, "--store", url],
+        "alerts ack": ["alerts", "ack", site, "1", "--by", "anna", "--store", url],
+        "silences list": ["silences", "list", site, "--store", url],
+        "silences expire": ["silences", "expire", site, "abc", "--by", "anna", "--store", url],
+        "incidents list": ["incidents", "list", site, "--store", url],
+        "incidents show": ["incidents", "show", site, "1", "--store", url],
+        "actions list": ["actions", "list", site, "--store", url],
     }
 
 
 READERS = sorted(_readers("URL", Path("OUT")))
 #: Commands with --store that create the store when it is missing.
-WRITERS = {"ingest", "serve", "ledger update"}
+WRITERS = {"ingest", "serve", "ledger update", "sla seal", "detect", "silences add"}
 
 
 def _mode(path: Path) -> int:

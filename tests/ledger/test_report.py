@@ -217,3 +217,52 @@ def test_pdf_without_checkpoint_or_sla_says_so(tmp_path: Path) -> None:
     flat = re.sub(r"\s+", " ", flat)
     assert "No signed checkpoint found for this ledger." in flat
     assert "SLA module not available (test)" in flat
+
+
+def test_alerts_section_lists_incidents_with_sla_impact_and_actions() -> None:
+    import dataclasses
+
+    d = dataclasses.replace(
+        data(),
+        alerts={"pump_stopped": 1, "low_delta_t": 2},
+        alerts_note="Fault detection evaluated the site's data until 2026-02-01T00:00:00Z.",
+        incidents=[
+            {
+                "id": 7,
+                "status": "resolved",
+                "severity": "critical",
+                "title": "pump p-primary stopped while its loop needs it",
+                "opened_at": "2026-01-08T06:05:00Z",
+                "resolved_at": "2026-01-08T18:00:00Z",
+                "rules": ["low_delta_t", "pump_stopped"],
+                "alerts": 3,
+                "acked_by": "omar",
+                "impact": {"bad_min": 88, "unknown_min": 0, "good_min": 627},
+            }
+        ],
+        actions=[
+            {
+                "id": 2,
+                "status": "open",
+                "rule": "command_fault",
+                "equipment": "pump.p-secondary",
+                "owner": ["anna"],
+                "opened_at": "2026-01-20T00:00:00Z",
+                "due_at": "2026-02-03T00:00:00Z",
+                "summary": "command_fault on pump.p-secondary fired 3 times in 30 days",
+            }
+        ],
+    )
+    text = re.sub(r"<script.*?</script>", "", render_monthly_html(d), flags=re.S)
+    for needle in (
+        "Alerts, incidents and corrective actions",
+        "pump_stopped",
+        "pump p-primary stopped while its loop needs it",
+        "88 min out of band, 0 min without data, 627 min in band",
+        "omar",
+        "command_fault on pump.p-secondary",
+        "2026-02-03T00:00:00Z",
+        "evaluated the site&#x27;s data until",
+    ):
+        assert needle in text, needle
+    assert "No incident in the period" not in text

@@ -537,3 +537,42 @@ def test_cli_default_entries_cap_equals_the_verifiers() -> None:
     from heatreuse.ledger.verify import MAX_ENTRIES_BYTES
 
     assert MAX_ENTRIES_MB * 1024 * 1024 == MAX_ENTRIES_BYTES
+
+
+def test_audit_entries_are_counted_and_must_say_who_what_when(
+    tmp_path: Path, signing_key: SigningKey
+) -> None:
+    from heatreuse.ledger.build import audit_entry
+
+    good = audit_entry(
+        audit_id=1,
+        site_id="site-a",
+        at_us=1_767_225_600_000_001,
+        actor="anna",
+        action="alert.ack",
+        target="alert 3",
+        reason="pump reset",
+        detail={"alert_id": 3},
+    )
+    assert good["at"] == "2026-01-01T00:00:00.000001Z"
+    bad = {**good, "audit_id": 2}
+    del bad["actor"]
+    empty = {**good, "audit_id": 3, "action": ""}
+
+    def export_of(entries: list[dict[str, Any]], name: str) -> VerifyReport:
+        log = TransparencyLog(ORIGIN)
+        log.extend(entries)
+        note = log.sign_checkpoint(signing_key)
+        out = export_log(tmp_path / name, log.entries(), [note], signing_key.vkey(), [])
+        return verify_export(out)
+
+    ok = export_of([_entry(0), good, _entry(1)], "ok")
+    assert ok.ok and ok.entry_types == {"audit": 1, "ledger_interval": 2}
+    assert ok.to_dict()["entry_types"] == {"audit": 1, "ledger_interval": 2}
+    broken = export_of([good, bad, empty], "broken")
+    assert [(p.where, p.entry_index) for p in broken.problems] == [
+        ("entries.jsonl line 2", 1),
+        ("entries.jsonl line 3", 2),
+    ]
+    assert "missing ['actor']" in broken.problems[0].message
+    assert "empty ['action']" in broken.problems[1].message

@@ -119,16 +119,37 @@ def test_retention_cuts_blocks_like_the_row_table(store: Store) -> None:
     assert len(store.read_series("s", "p_c", lo, hi, resolution="1h")) == 0
 
 
+def _tables_after_migration_2() -> list[str]:
+    """Tables that store migrations 3, 4, ... create (found on a scratch SQLite)."""
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+
+    def tables() -> set[str]:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        return {str(r[0]) for r in rows} - {"sqlite_sequence"}
+
+    for m in STORE_MIGRATIONS[:2]:
+        for stmt in m.sqlite:
+            conn.execute(stmt)
+    before = tables()
+    for m in STORE_MIGRATIONS[2:]:
+        for stmt in m.sqlite:
+            conn.execute(stmt)
+    return sorted(tables() - before)
+
+
 def test_migration_2_backfills_blocks_of_an_older_store(
     store: Store, opener: Callable[[], Store]
 ) -> None:
     _write_random(store, 5)
     lo, hi = T0 - 2 * DAY, T0 + 5 * DAY
     before = store.read_series("s", ["a.power_w", "b.temp_c"], lo, hi, resolution="1h")
-    # make the store look like one written before migration 2
+    # make the store look like one written before migration 2 (tables of later
+    # migrations dropped too: they are re-created on the way up)
     with store.transaction() as tx:
-        tx.execute("DROP TABLE rollup_1h_day")
-        tx.execute("DROP TABLE site_facts")  # migration 3
+        for table in ("rollup_1h_day", *_tables_after_migration_2()):
+            tx.execute(f"DROP TABLE {table}")
         tx.execute("DELETE FROM schema_version WHERE component = 'store' AND version >= 2")
     assert store.schema_version() == 1
     again = opener()  # opening applies migration 2 and its backfill

@@ -62,6 +62,7 @@ COMMAND_MODULES = (
     "store_cmds",
     "twin_cmds",
     "mqtt_cmds",
+    "monitoring_cmds",
 )
 #: First word of a command line -> the one module that registers it, so that ``heatreuse
 #: validate`` imports neither the ledger nor the twin. A word missing here (help, a typo,
@@ -90,7 +91,16 @@ COMMAND_MODULE_OF = {
     "twin-inject": "twin_cmds",
     "mqtt": "mqtt_cmds",
     "witness": "verify_cmds",
+    "detect": "monitoring_cmds",
+    "rules": "monitoring_cmds",
+    "alerts": "monitoring_cmds",
+    "silences": "monitoring_cmds",
+    "incidents": "monitoring_cmds",
+    "actions": "monitoring_cmds",
 }
+#: Modules already registered in this process: each registers once (typer rebuilds every
+#: registered group per call, so repeated registration slows every later call).
+_REGISTERED: set[str] = set()
 
 
 def _register(argv: Sequence[str] | None = None) -> None:
@@ -98,6 +108,9 @@ def _register(argv: Sequence[str] | None = None) -> None:
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     first = COMMAND_MODULE_OF.get(words[0]) if words else None
     for name in (first,) if first else COMMAND_MODULES:
+        if name in _REGISTERED:
+            continue
+        _REGISTERED.add(name)
         importlib.import_module(f"heatreuse.cli.{name}").register(app)
 
 

@@ -37,6 +37,10 @@ def _print_summary(report: VerifyReport, pinned: bool, witnesses: int) -> None:
         f"{report.key_name} ({'pinned with --vkey' if pinned else 'taken from the folder'})",
     )
     table.add_row("entries", str(report.entry_count))
+    table.add_row(
+        "entries by type",
+        ", ".join(f"{t or '(none)'} {n}" for t, n in sorted(report.entry_types.items())) or "-",
+    )
     verified = len(report.checkpoints_verified)
     table.add_row(
         "checkpoints verified",

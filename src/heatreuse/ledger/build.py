@@ -63,11 +63,14 @@ from heatreuse.carbon import avoided_emissions_kg, displaced_fuel_kwh
 from heatreuse.errors import LedgerError
 from heatreuse.ledger.canonical import canonical_json_bytes
 from heatreuse.ledger.seal import ENTRY_SLA_SEAL, SEAL_REPORT_DROP, seal_evidence
+from heatreuse.ledger.verify import AUDIT_FIELDS, ENTRY_AUDIT
 from heatreuse.physics import heat_meter_mpe_percent
 from heatreuse.site.model import Site
 from heatreuse.site.points import SitePoints, expand_points
 
 __all__ = [
+    "AUDIT_FIELDS",
+    "ENTRY_AUDIT",
     "ENTRY_CORRECTION",
     "ENTRY_EMISSION_FACTORS",
     "ENTRY_INTERVAL",
@@ -80,6 +83,7 @@ __all__ = [
     "SUMMABLE_FIELDS",
     "LedgerPoints",
     "QuantitySource",
+    "audit_entry",
     "build_intervals",
     "correction_entry",
     "emission_factors_entry",
@@ -811,6 +815,40 @@ def site_config_entry(site: Site) -> dict[str, Any]:
         "site_config_sha256": site_config_hash(site),
         "hash_of": "RFC 8785 canonical JSON of the validated site model",
         "source_file": None if site.source_path is None else site.source_path.name,
+    }
+
+
+def audit_entry(
+    *,
+    audit_id: int,
+    site_id: str,
+    at_us: int,
+    actor: str,
+    action: str,
+    target: str,
+    reason: str,
+    detail: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Entry recording one audited act: who (``actor``), what (``action`` on ``target``),
+    when (``at``, ISO 8601 UTC with microseconds) and why (``reason``).
+
+    ``audit_id`` is the row of the store's append-only ``audit`` table the entry was
+    folded from (``heatreuse ledger update`` folds each row once); ``detail`` holds the
+    facts of the act (matchers and times of a silence, the people an escalation step
+    paged). Acts: ``alert.ack``, ``silence.add``, ``silence.expire``,
+    ``escalation.step``.
+    """
+    at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(at_us))
+    return {
+        "type": ENTRY_AUDIT,
+        "audit_id": int(audit_id),
+        "site_id": site_id,
+        "at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "reason": reason,
+        "detail": dict(detail),
     }
 
 

@@ -61,9 +61,9 @@ class MonthlyReportData:
     sla_note
         Why the SLA section is empty, or notes about it.
     alerts
-        Alert counts by cause, or None when no alerting subsystem exists.
+        Alert counts by cause (rule) of the period, or None when detection has not run.
     alerts_note
-        Text shown in the alerts section.
+        Text shown in the alerts section (how far fault detection has run).
     checkpoint
         ``{"origin", "size", "root_hash_b64", "root_hash_hex", "signature_line",
         "note", "path", "vkey"}`` of the checkpoint anchoring the figures.
@@ -71,6 +71,14 @@ class MonthlyReportData:
         The method entry (``type: method``) used.
     generated_at
         When the report was made [UTC].
+    incidents
+        Incidents open in the period (``heatreuse.services.monitoring.report_section``):
+        ``id``, ``status``, ``severity``, ``title``, ``opened_at``, ``resolved_at``,
+        ``rules``, ``alerts``, ``acked_by`` and ``impact`` (SLA minutes ``bad_min``,
+        ``unknown_min``, ``good_min`` or None).
+    actions
+        Corrective actions open in the period: ``id``, ``rule``, ``equipment``,
+        ``owner``, ``status``, ``opened_at``, ``due_at``, ``summary``.
     """
 
     site_id: str
@@ -86,6 +94,8 @@ class MonthlyReportData:
     method: Mapping[str, Any] | None
     generated_at: dt.datetime
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    incidents: Sequence[Mapping[str, Any]] = ()
+    actions: Sequence[Mapping[str, Any]] = ()
 
 
 def daily_frame(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
@@ -452,6 +462,68 @@ def _source(rep: Mapping[str, Any]) -> str:
     return text
 
 
+def _impact_text(impact: Mapping[str, Any] | None) -> str:
+    if not impact:
+        return "n/a"
+    return (
+        f"{impact['bad_min']} min out of band, {impact['unknown_min']} min without data, "
+        f"{impact['good_min']} min in band"
+    )
+
+
+def _alerts_blocks(data: MonthlyReportData) -> list[Block]:
+    """Alerts by rule, the period's incidents with their SLA impact, corrective actions."""
+    if data.alerts is None:
+        return [Text(data.alerts_note, "missing")]
+    parts: list[Block] = [Text(data.alerts_note, "sub")]
+    if data.alerts:
+        rows = [[c, str(n)] for c, n in sorted(data.alerts.items())]
+        parts.append(_table_block(["alerts fired (warning or critical), by rule", "count"], rows))
+    else:
+        parts.append(Text("No alert of severity warning or critical fired.", "sub"))
+    if data.incidents:
+        parts.append(
+            _table_block(
+                ["incident", "severity", "open (UTC)", "title", "rules", "SLA impact", "acked by"],
+                [
+                    [
+                        i["id"],
+                        i["severity"],
+                        f"{i['opened_at']} .. {i['resolved_at'] or 'open'}",
+                        i["title"],
+                        ", ".join(i["rules"]),
+                        _impact_text(i.get("impact")),
+                        i["acked_by"] or "-",
+                    ]
+                    for i in data.incidents
+                ],
+            )
+        )
+    else:
+        parts.append(Text("No incident in the period.", "sub"))
+    if data.actions:
+        parts.append(
+            _table_block(
+                ["action", "status", "what", "owner", "opened", "due", "summary"],
+                [
+                    [
+                        a["id"],
+                        a["status"],
+                        f"{a['rule']} on {a['equipment'] or 'site'}",
+                        ", ".join(a["owner"]),
+                        a["opened_at"],
+                        a["due_at"],
+                        a["summary"],
+                    ]
+                    for a in data.actions
+                ],
+            )
+        )
+    else:
+        parts.append(Text("No corrective action open in the period.", "sub"))
+    return parts
+
+
 def _checkpoint_blocks(cp: Mapping[str, Any] | None) -> list[Block]:
     if not cp:
         return [Text("No signed checkpoint found for this ledger.", "missing")]
@@ -524,11 +596,7 @@ def report_blocks(data: MonthlyReportData) -> list[Block]:
         ]
         for t in enefg.get("targets", [])
     ]
-    alerts: list[Block] = (
-        [_table_block(["cause", "count"], [[c, str(n)] for c, n in data.alerts.items()])]
-        if data.alerts is not None
-        else [Text(data.alerts_note, "missing")]
-    )
+    alerts = _alerts_blocks(data)
     co2_rows = [
         ["Avoided CO2 (central)", _fmt(co2.get("kg"), 1, "kg")],
         ["of which from metered hours", _fmt(co2.get("metered_kg"), 1, "kg")],
@@ -561,7 +629,7 @@ def report_blocks(data: MonthlyReportData) -> list[Block]:
         ),
         Heading("SLA attainment and interruptions"),
         *_sla_blocks(data),
-        Heading("Alerts by cause"),
+        Heading("Alerts, incidents and corrective actions"),
         *alerts,
         Heading("Energy flows"),
         Chart("flows", FLOWS_CAPTION),

@@ -46,6 +46,13 @@ A matching entry whose field is missing or not a number is an error. Integers su
 exactly; when any value is a float the sum is ``math.fsum``. Verification compares
 counts exactly and values exactly for integers, within 1e-9 relative for floats.
 
+Entry types
+-----------
+Every entry has a string ``type``; the report counts entries per type
+(``entry_types``). Types with rules of their own: ``audit`` entries (who, what,
+when, why of an acknowledgement, a silence or an escalation step) must carry the
+fields :data:`AUDIT_FIELDS` with ``actor``, ``action`` and ``at`` non-empty strings.
+
 What :func:`verify_export` checks
 ---------------------------------
 1. ``public_key.vkey`` parses; every ``checkpoints/<size>.txt`` is a valid signed note
@@ -115,6 +122,8 @@ from heatreuse.ledger.safe_files import check_real_folder, read_regular_file
 from heatreuse.ledger.seal import check_seal_entries
 
 __all__ = [
+    "AUDIT_FIELDS",
+    "ENTRY_AUDIT",
     "EXPORT_FORMAT",
     "EXPORT_FORMAT_VERSION",
     "MAX_CHECKPOINT_FILES",
@@ -139,6 +148,11 @@ EXPORT_FORMAT_VERSION = 1
 TOTALS_FORMAT = "heatreuse-ledger-totals"
 #: Relative tolerance for float totals [-].
 FLOAT_TOTAL_REL_TOL = 1e-9
+
+#: Entry type of audited acts (ack, silence, escalation step).
+ENTRY_AUDIT = "audit"
+#: Fields every ``audit`` entry carries: who, what (action on target), when, why.
+AUDIT_FIELDS = ("audit_id", "site_id", "at", "actor", "action", "target", "reason", "detail")
 
 ENTRIES_FILE = "entries.jsonl"
 CHECKPOINT_DIR = "checkpoints"
@@ -608,6 +622,8 @@ class VerifyReport:
     leaf_hashes_used: bool
     problems: tuple[Problem, ...] = field(default_factory=tuple)
     witnessed: tuple[WitnessedCheckpoint, ...] = ()
+    entry_types: Mapping[str, int] = field(default_factory=dict)
+    """Number of entries per ``type`` (``audit``, ``ledger_interval``, ...)."""
 
     @property
     def ok(self) -> bool:
@@ -629,6 +645,7 @@ class VerifyReport:
             "totals_matched": self.totals_matched,
             "inclusion_proofs_verified": self.inclusion_proofs_verified,
             "leaf_hashes_used": self.leaf_hashes_used,
+            "entry_types": dict(sorted(self.entry_types.items())),
             "witnessed": [
                 {
                     "witness": w.witness,
@@ -711,6 +728,7 @@ class _Verifier:
         self.totals_matched = 0
         self.inclusion_ok = 0
         self.leaf_hashes_used = False
+        self.entry_types: dict[str, int] = {}
 
     def fail(self, where: str, message: str, entry_index: int | None = None) -> None:
         self.problems.append(Problem(where, message, entry_index))
@@ -906,8 +924,30 @@ class _Verifier:
                 entry = None
             self.entries.append(entry)
             index_fields.append(entry.get("index") if entry is not None else None)
+            if entry is not None:
+                self._check_type(entry, where, pos)
         self._check_index_fields(index_fields)
         self.tree = MerkleTree(self.lines)
+
+    def _check_type(self, entry: Mapping[str, Any], where: str, pos: int) -> None:
+        kind = entry.get("type")
+        name = kind if isinstance(kind, str) else ""
+        self.entry_types[name] = self.entry_types.get(name, 0) + 1
+        if kind != ENTRY_AUDIT:
+            return
+        missing = [f for f in AUDIT_FIELDS if f not in entry]
+        empty = [
+            f
+            for f in ("actor", "action", "at")
+            if f not in missing and (not isinstance(entry[f], str) or not entry[f])
+        ]
+        if missing or empty:
+            self.fail(
+                where,
+                f"audit entry: expected fields {list(AUDIT_FIELDS)} with actor, action and at "
+                f"non-empty strings; missing {missing}, empty {empty}",
+                pos,
+            )
 
     def _check_index_fields(self, index_fields: Sequence[Any]) -> None:
         run_start = -1
@@ -1271,6 +1311,7 @@ class _Verifier:
             inclusion_proofs_verified=self.inclusion_ok,
             leaf_hashes_used=self.leaf_hashes_used,
             problems=tuple(self.problems),
+            entry_types=dict(self.entry_types),
             witnessed=tuple(self.witnessed),
         )
 

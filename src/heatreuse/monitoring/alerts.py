@@ -116,11 +116,20 @@ class AlertTracker:
         """Alerts now pending or firing."""
         return [t.alert for t in self._active.values()]
 
-    def restore(self, alert: Alert) -> None:
-        """Take over an active alert from an earlier run (``serve`` restart, ``detect`` rerun)."""
+    def restore(self, alert: Alert, cleared_at: datetime | None = None) -> None:
+        """Take over an active alert from an earlier run (``serve`` restart, ``detect`` rerun).
+
+        ``cleared_at``: when the condition of a firing alert stopped holding (it is in
+        its ``keep_firing_for``), as :meth:`cleared_at` returned it.
+        """
         if alert.state is AlertState.RESOLVED:
             return
-        self._active[alert.fingerprint] = _Track(alert)
+        self._active[alert.fingerprint] = _Track(alert, cleared_at)
+
+    def cleared_at(self, fp: str) -> datetime | None:
+        """When the condition of the active alert ``fp`` stopped holding, or ``None``."""
+        track = self._active.get(fp)
+        return None if track is None else track.cleared_at
 
     def next_change_at(
         self, labels: Mapping[str, str], *, for_s: float, keep_firing_for_s: float

@@ -34,12 +34,17 @@ def _runs(cond: FloatArray) -> list[tuple[int, int, float]]:
 
 
 def feed_signal(
-    tracker: AlertTracker, sig: Signal, grid: pd.DatetimeIndex, i0: int = 0
+    tracker: AlertTracker,
+    sig: Signal,
+    grid: pd.DatetimeIndex,
+    i0: int = 0,
+    i1: int | None = None,
 ) -> list[Transition]:
-    """Feed minutes ``i0..`` of one signal to the tracker; return its transitions."""
+    """Feed minutes ``i0 <= i < i1`` of one signal to the tracker; return its transitions."""
     out: list[Transition] = []
-    cond = sig.condition[i0:]
-    times = grid[i0:]
+    stop = len(grid) if i1 is None else i1
+    cond = sig.condition[i0:stop]
+    times = grid[i0:stop]
     for a, b, state in _runs(cond):
         if np.isnan(state):
             continue
@@ -89,11 +94,15 @@ class Detector:
         ctx: RuleContext,
         *,
         from_minute: pd.Timestamp | None = None,
+        to_minute: pd.Timestamp | None = None,
         only: Sequence[str] | None = None,
     ) -> list[Transition]:
         """Evaluate ``ctx.data`` and feed the minutes after the last evaluated one.
 
         ``from_minute``: do not feed minutes before it (the block's look-back part).
+        ``to_minute``: do not feed it or later minutes (data read past the end so that
+        rules which look one minute ahead, the spike rule, decide the last minute the
+        same way whatever the block boundaries; see ``rules.LOOKAHEAD_MIN``).
         """
         grid = ctx.data.grid
         if len(grid) == 0:
@@ -103,11 +112,12 @@ class Detector:
             after = self.last_minute + pd.Timedelta(minutes=1)
             lo = after if lo is None else max(lo, after)
         i0 = int(grid.searchsorted(lo)) if lo is not None else 0
-        if i0 >= len(grid):
+        i1 = int(grid.searchsorted(to_minute)) if to_minute is not None else len(grid)
+        if i0 >= i1:
             return []
         out: list[Transition] = []
         for sig in evaluate_rules(ctx, only):
-            out += feed_signal(self.tracker, sig, grid, i0)
-        self.last_minute = grid[-1]
+            out += feed_signal(self.tracker, sig, grid, i0, i1)
+        self.last_minute = grid[i1 - 1]
         out.sort(key=lambda t: (t.at, t.alert.rule))
         return out

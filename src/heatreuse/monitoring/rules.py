@@ -873,6 +873,8 @@ RULES: dict[str, Callable[[RuleContext], list[Signal]]] = {
 
 #: Minutes of history each rule needs before the first minute it decides.
 LOOKBACK_MIN = 3 * 1440 + 60
+#: Minutes after a minute that a rule reads to decide it (the spike rule's next neighbour).
+LOOKAHEAD_MIN = 1
 
 
 def evaluate_rules(ctx: RuleContext, only: Sequence[str] | None = None) -> list[Signal]:

@@ -17,7 +17,8 @@ from datetime import datetime
 
 from heatreuse.errors import HeatreuseError
 from heatreuse.monitoring.alerts import Alert, AlertState
-from heatreuse.monitoring.matchers import Matcher, all_match
+from heatreuse.monitoring.matchers import Matcher, all_match, parse_matcher
+from heatreuse.site.monitoring import InhibitConfig
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,19 @@ class InhibitRule:
             if all(src.labels.get(k, "") == target.get(k, "") for k in self.equal):
                 return src
         return None
+
+
+def inhibit_rules(configs: Iterable[InhibitConfig]) -> list[InhibitRule]:
+    """The inhibition rules of a site file's ``monitoring.inhibit`` section."""
+    return [
+        InhibitRule(
+            source=tuple(parse_matcher(m) for m in c.source),
+            target=tuple(parse_matcher(m) for m in c.target),
+            equal=tuple(c.equal),
+            name=f"inhibit[{i}]",
+        )
+        for i, c in enumerate(configs)
+    ]
 
 
 def mute_reason(

@@ -46,6 +46,7 @@ from heatreuse.errors import (
     VerificationError,
 )
 from heatreuse.ledger.build import (
+    ENTRY_AUDIT,
     ENTRY_CORRECTION,
     ENTRY_EMISSION_FACTORS,
     ENTRY_INTERVAL,
@@ -54,6 +55,7 @@ from heatreuse.ledger.build import (
     ENTRY_SLA,
     METHOD_VERSION,
     LedgerPoints,
+    audit_entry,
     build_intervals,
     correction_entry,
     emission_factors_entry,
@@ -98,6 +100,7 @@ from heatreuse.ledger.store_log import (
 from heatreuse.ledger.tlog import DirectoryCheckpointStore, TransparencyLog
 from heatreuse.ledger.verify import TotalSpec, export_log
 from heatreuse.locations import make_private_dirs
+from heatreuse.services import monitoring as monitoring_service
 from heatreuse.services import sla as sla_service
 from heatreuse.site.model import Site
 from heatreuse.store import default_store_url, open_store, using_store
@@ -496,6 +499,8 @@ class UpdateResult:
     checkpoints_checked: int
     notes: tuple[str, ...] = field(default_factory=tuple)
     seals: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    audit: int = 0
+    """Audit rows of the store folded into the log as ``audit`` entries."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -511,6 +516,7 @@ class UpdateResult:
             "checkpoint_path": self.checkpoint_path,
             "root_hash_b64": self.root_hash_b64,
             "checkpoints_checked": self.checkpoints_checked,
+            "audit": self.audit,
             "notes": list(self.notes),
         }
 
@@ -548,6 +554,35 @@ def _config_entries(site: Site, entries: Sequence[Mapping[str, Any]]) -> list[di
     if last_cfg is None or last_cfg.get("site_config_sha256") != site_config_hash(site):
         out.append(site_config_entry(site))
     return out
+
+
+def audit_entries(
+    store: Any, site_id: str, entries: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``audit`` entries for the store's audit rows not yet in the log, in id order.
+
+    Acks, silences and escalation steps are written to the store's append-only
+    ``audit`` table in the same transaction as the act itself (by any process,
+    without the signing key); ``ledger update`` folds them into the signed log here.
+    A row is folded once: rows whose ``audit_id`` is already in the log are skipped
+    (ids, not a high-water mark, because concurrent writers may commit ids out of
+    order on PostgreSQL).
+    """
+    folded = {int(e["audit_id"]) for e in entries if e.get("type") == ENTRY_AUDIT}
+    return [
+        audit_entry(
+            audit_id=int(r.id),
+            site_id=r.site_id,
+            at_us=r.at_us,
+            actor=r.actor,
+            action=r.action,
+            target=r.target,
+            reason=r.reason,
+            detail=r.detail,
+        )
+        for r in store.list_audit(site_id)
+        if r.id is not None and int(r.id) not in folded
+    ]
 
 
 def _comparable(entry: Mapping[str, Any]) -> str:
@@ -886,6 +921,8 @@ def _update_once(
                 site, st, entries, now_ts, ctx.log.size + len(new), seal, seal_grace, notes
             )
             new.extend(e for e, _ in sealed)
+            audit = audit_entries(st, site.id, entries)
+            new += audit
 
         storage = ctx.log.storage
         assert isinstance(storage, SqlLogStorage)
@@ -908,6 +945,7 @@ def _update_once(
             intervals=n_intervals,
             corrections=n_corrections,
             config_entries=config_types,
+            audit=len(audit),
             tree_size=ctx.log.size,
             watermark=meta.get(_META_WATERMARK),
             checkpoint_path=cp_path,
@@ -1102,8 +1140,13 @@ def monthly_report(
     try:
         with using_store(url, store) as st:
             sla, sla_note = _sla_section(site, per, url, st, now)
+            alerts, incidents, actions, alerts_note = monitoring_service.report_section(
+                site, st, per.start, per.end
+            )
     except LedgerError as exc:
         sla, sla_note = None, f"SLA module not available: {exc}"
+        alerts, incidents, actions = None, [], []
+        alerts_note = f"alerts not available: {exc}"
     warnings: list[str] = []
     basis = kpis["kpi_basis"]
     if basis["hours_not_ledgered"]:
@@ -1124,9 +1167,10 @@ def monthly_report(
         daily=daily_frame(frame, per),
         sla=sla,
         sla_note=sla_note,
-        alerts=None,
-        alerts_note="No alerting subsystem exists yet in heatreuse: alert counts by cause "
-        "cannot be reported (none are invented).",
+        alerts=alerts,
+        alerts_note=alerts_note,
+        incidents=incidents,
+        actions=actions,
         checkpoint=cp,
         method=method,
         generated_at=(now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC),

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from heatreuse.monitoring import silences as silence_rules
 from heatreuse.monitoring.alerts import Alert, AlertState, Transition
 from heatreuse.monitoring.data import STATS, MinuteData
 from heatreuse.monitoring.detector import Detector
 from heatreuse.monitoring.escalation import Escalation, Page, policy_from_raci
-from heatreuse.monitoring.matchers import parse_matcher
 from heatreuse.monitoring.receivers import (
     ReceiverError,
     email_message,
@@ -79,14 +79,7 @@ def default_route(site: Site) -> dict[str, Any]:
 
 def inhibit_rules(site: Site) -> list[InhibitRule]:
     """The site's inhibition rules (``monitoring.inhibit``)."""
-    return [
-        InhibitRule(
-            source=tuple(parse_matcher(m) for m in r.source),
-            target=tuple(parse_matcher(m) for m in r.target),
-            equal=tuple(r.equal),
-        )
-        for r in site.monitoring.inhibit
-    ]
+    return silence_rules.inhibit_rules(site.monitoring.inhibit)
 
 
 @dataclass

@@ -16,6 +16,9 @@ The interface (:class:`heatreuse.store.base.Store`, same on both backends):
   ``read_rollup`` (long: count/min/max/sum/mean/first/last/delta),
   ``count_readings``, ``extent``, ``list_sites``, ``list_points``, ``summary``;
 * quarantine: ``write_quarantine``, ``list_quarantine``, ``count_quarantine``;
+* watch and respond: alerts (``upsert_alert``, ``list_alerts``, ``ack_alert``),
+  silences, incidents and their timeline, corrective actions, the detection state
+  and the append-only ``audit`` rows (logic in :mod:`heatreuse.services.monitoring`);
 * housekeeping: ``apply_retention``, ``get_meta``/``set_meta``,
   ``apply_migrations``/``schema_version`` (per component), ``transaction``
   (generic SQL for components with their own tables, e.g. the ledger);
@@ -40,11 +43,17 @@ from heatreuse.locations import (
     redact_url,
 )
 from heatreuse.store.base import (
+    ActionRecord,
+    AlertRecord,
+    AuditRecord,
     Conflict,
+    IncidentEvent,
+    IncidentRecord,
     Migration,
     QuarantineReason,
     QuarantineRecord,
     RetentionResult,
+    SilenceRecord,
     SQLSession,
     Store,
     WriteResult,
@@ -57,12 +66,18 @@ ROLLUP_RESOLUTIONS: tuple[str, ...] = tuple(ROLLUP_TABLES)
 
 __all__ = [
     "ROLLUP_RESOLUTIONS",
+    "ActionRecord",
+    "AlertRecord",
+    "AuditRecord",
     "Conflict",
+    "IncidentEvent",
+    "IncidentRecord",
     "Migration",
     "QuarantineReason",
     "QuarantineRecord",
     "RetentionResult",
     "SQLSession",
+    "SilenceRecord",
     "Store",
     "StoreURL",
     "WriteResult",

@@ -41,6 +41,15 @@ PRAGMAS: tuple[str, ...] = (
 )
 
 _PAIR_DTYPE = np.dtype([("t", np.int64), ("v", np.float64)])
+_STATS_DTYPE = np.dtype(
+    [
+        ("bucket_us", np.int64),
+        ("n", np.int64),
+        ("vmin", np.float64),
+        ("vmax", np.float64),
+        ("vsum", np.float64),
+    ]
+)
 
 _ROLLUP_DTYPE = np.dtype(
     [(c, np.float64 if rollups.is_value_column(c) else np.int64) for c in rollups.COLUMNS]
@@ -306,6 +315,26 @@ class SQLiteStore(Store):
         rows = self._conn.execute(sql + " ORDER BY 1", params).fetchall()
         arr = np.fromiter(rows, dtype=_PAIR_DTYPE, count=len(rows))
         return arr["t"].copy(), arr["v"].copy()
+
+    def _fetch_minute_stats(
+        self, tx: SQLSession, series_ids: Sequence[int], lo_us: int, hi_us: int
+    ) -> dict[str, npt.NDArray[Any]]:
+        table = rollups.ROLLUP_TABLES["1min"][0]
+        sql = (
+            f"SELECT bucket_us, n, vmin, vmax, vsum FROM {table} "
+            "WHERE series_id = ? AND bucket_us >= ? AND bucket_us < ? ORDER BY bucket_us"
+        )
+        cur = self._conn.cursor()
+        parts: list[npt.NDArray[Any]] = []
+        sids: list[npt.NDArray[np.int64]] = []
+        for s in sorted(int(x) for x in series_ids):
+            rows = cur.execute(sql, (s, int(lo_us), int(hi_us))).fetchall()
+            parts.append(np.fromiter(rows, dtype=_STATS_DTYPE, count=len(rows)))
+            sids.append(np.full(len(rows), s, dtype=np.int64))
+        arr = np.concatenate(parts) if parts else np.empty(0, dtype=_STATS_DTYPE)
+        out: dict[str, npt.NDArray[Any]] = {c: arr[c].copy() for c in _STATS_DTYPE.names or ()}
+        out["series_id"] = np.concatenate(sids) if sids else np.empty(0, np.int64)
+        return out
 
     def _fetch_rollup(
         self,
