@@ -16,19 +16,27 @@ import datetime as dt
 import json
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 from heatreuse.errors import CompareError, SLAError, StoreNotFoundError, WeatherError
-from heatreuse.planning.replay import CAUSES, Comparison
-from heatreuse.services.compare import compare_period, period_window, write_outputs
+from heatreuse.planning.replay import CAUSES, Comparison, compare_measured
+from heatreuse.services.compare import (
+    compare_period,
+    measured_data,
+    period_window,
+    write_outputs,
+)
 from heatreuse.services.demo import DEMO_SCENARIO, find_example
 from heatreuse.services.ingest import ingest_file
-from heatreuse.services.twin import run_offline_twin
+from heatreuse.services.twin import run_offline_twin, weather_for_window
 from heatreuse.simulation.scenarios import parse_scenarios
 from heatreuse.site import Site, load_site
 from heatreuse.store import open_store
@@ -282,9 +290,6 @@ def test_period_forms_and_errors(site: Site, stores: dict[str, str], tmp_path: P
 def test_weather_file_is_used_and_checked(
     site: Site, stores: dict[str, str], tmp_path: Path
 ) -> None:
-    import numpy as np
-    import pandas as pd
-
     idx = pd.date_range("2026-01-04T00:00Z", "2026-01-09T00:00Z", freq="h", inclusive="left")
     frame = pd.DataFrame(
         {
@@ -306,3 +311,27 @@ def test_weather_file_is_used_and_checked(
     frame.iloc[:48].to_csv(short, index=False)
     with pytest.raises(WeatherError, match="the period is"):
         compare_period(site, PERIOD, stores["clean"], weather=str(short), now=NOW)
+
+
+def test_signals_without_data_read_unknown_not_fine(site: Site, stores: dict[str, str]) -> None:
+    """Without the meter's flow/temperatures and the 1-minute signals nothing is 'OK'."""
+    label, start, end, _ = period_window(site, PERIOD, NOW)
+    with open_store(stores["metering"]) as store:
+        measured = measured_data(store, site, start, end)
+    blank = measured.minutes.copy()
+    blank.loc[:, :] = np.nan
+    r = compare_measured(
+        site,
+        replace(measured, minutes=blank),
+        weather_for_window(site, start, end),
+        weather_label="test",
+        period_label=label,
+        step_s=STEP_S,
+    )
+    by = {a["cause"]: a for a in r.attribution}
+    assert "heat balance NOT evaluated" in by["metering"]["evidence"][0]
+    assert by["metering"]["heat_kwh"] == 0.0  # not claimed either way ...
+    assert by["metering"]["figures"]["hours_with_balance"] == 0
+    assert "setpoint deviation NOT evaluated" in by["control"]["evidence"][0]
+    _reconciles(r)  # ... and the meter's 20 % shows up as unexplained, not hidden
+    assert r.totals["unexplained_heat_kwh"] > 0.5 * r.totals["variance_heat_kwh"]
