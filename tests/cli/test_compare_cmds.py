@@ -81,7 +81,7 @@ def test_text_and_out_folder(
     ("args", "message"),
     [
         (["--period", "Jan 2026"], "expected YYYY-MM"),
-        (["--period", "2026-01-01..2026-01-02"], "no measured IT energy or delivered heat"),
+        (["--period", "2026-01-01..2026-01-02"], "none at all: IT energy, delivered heat"),
         (["--period", PERIOD, "--step", "7min"], "--step"),
         (["--period", PERIOD, "--weather", "/nonexistent/jan.csv"], "does not exist"),
     ],

@@ -281,7 +281,7 @@ def test_period_forms_and_errors(site: Site, stores: dict[str, str], tmp_path: P
     assert any("compared up to" in n for n in notes)
     with pytest.raises(SLAError, match="expected"):
         period_window(site, "January", NOW)
-    with pytest.raises(CompareError, match="no measured IT energy or delivered heat"):
+    with pytest.raises(CompareError, match="none at all: IT energy, delivered heat"):
         compare_period(site, "2026-02-01..2026-02-02", stores["clean"], now=NOW)
     with pytest.raises(StoreNotFoundError):
         compare_period(site, PERIOD, f"sqlite:///{tmp_path / 'none.db'}", now=NOW)

@@ -119,6 +119,7 @@ __all__ = [
     "Comparison",
     "MeasuredData",
     "compare_measured",
+    "compared_hours",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -175,6 +176,8 @@ HUNTING_EXTRA_REVERSALS_PER_H = 6
 #: Heat rejected beyond the replay can have served backup heat beyond the replay within
 #: this time (what a store sized for a day shifts) [h].
 STORAGE_HORIZON_H = 24
+#: Hours one row of the 1-minute frame stands for [h].
+MINUTE_H = 1.0 / 60.0
 #: A boiler or dry cooler counts as running above this power [W].
 STATUS_ON_W = 1.0
 #: Customer flow above this fraction of the customer circuit's rated flow counts as flowing.
@@ -302,6 +305,16 @@ def _clean(obj: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- helpers
+def compared_hours(hourly: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Hours that can be compared: measured IT energy, delivered and backup heat all known."""
+    mask: npt.NDArray[np.bool_] = (
+        np.isfinite(hourly["it_energy_kwh"].to_numpy(dtype=np.float64))
+        & np.isfinite(hourly["heat_delivered_kwh"].to_numpy(dtype=np.float64))
+        & np.isfinite(hourly["backup_heat_kwh"].to_numpy(dtype=np.float64))
+    )
+    return mask
+
+
 def _kwh_per_hour(run_hourly: pd.DataFrame, column: str) -> FloatArray:
     """Hourly mean power [W] -> energy of the hour [kWh]."""
     out: FloatArray = run_hourly[column].to_numpy(dtype=np.float64) * 3600.0 / J_PER_KWH
@@ -542,7 +555,7 @@ def compare_measured(
     rej_m = hourly_m["heat_rejected_kwh"].to_numpy(dtype=np.float64)
     total_m = hourly_m["total_site_energy_kwh"].to_numpy(dtype=np.float64)
     hp_m = np.nan_to_num(hourly_m["heat_pump_electricity_kwh"].to_numpy(dtype=np.float64))
-    compared = np.isfinite(it_m) & np.isfinite(heat_m) & np.isfinite(bkp_m)
+    compared = compared_hours(hourly_m)
     n_compared = int(compared.sum())
     if n_compared < len(hours):
         runs = _runs(~compared, hours)
@@ -867,7 +880,7 @@ def compare_measured(
     both_on_r = (rf["heat_rejected_w"] > STATUS_ON_W) & (rf["backup_heat_w"] > STATUS_ON_W)
     sizing_ev.append(
         f"dry cooler rejecting while the boiler heated: measured "
-        f"{both_on_m.sum() * _minute_h(mins):.1f} h vs replay "
+        f"{both_on_m.sum() * MINUTE_H:.1f} h vs replay "
         f"{both_on_r.sum() * step_s / 3600.0:.1f} h"
     )
     loop_set = site.compute.cooling.coolant_return_temp_c
@@ -877,7 +890,7 @@ def compare_measured(
     full_r = (rf["tank_temp_bottom_c"] >= loop_set - LIMIT_MARGIN_K) & rej_on_r
     sizing_ev.append(
         f"tank full (bottom within {LIMIT_MARGIN_K:g} K of the loop's design return "
-        f"{loop_set:g} C) while rejecting: measured {full_m.sum() * _minute_h(mins):.1f} h vs "
+        f"{loop_set:g} C) while rejecting: measured {full_m.sum() * MINUTE_H:.1f} h vs "
         f"replay {full_r.sum() * step_s / 3600.0:.1f} h"
     )
     hx_m = (
@@ -892,7 +905,7 @@ def compare_measured(
     )
     sizing_ev.append(
         "heat exchanger at its limit (full charging flow, dry cooler rejecting, tank not "
-        f"full): measured {hx_m.sum() * _minute_h(mins):.1f} h vs replay "
+        f"full): measured {hx_m.sum() * MINUTE_H:.1f} h vs replay "
         f"{hx_r.sum() * step_s / 3600.0:.1f} h"
     )
     figures = {
@@ -999,7 +1012,7 @@ def compare_measured(
     days = [
         _day_row(d, hourly_out[hourly_out["local_date"] == d], sizing_by_day[d]) for d in day_list
     ]
-    totals = _totals(hourly_out)
+    totals = _sums(hourly_out)
     totals.update(
         {
             "hours_in_period": len(hours),
@@ -1018,6 +1031,15 @@ def compare_measured(
         }
     )
     inputs = _inputs_list(measured, weather_label, state_source)
+    corrected_days = [str(d) for d in day_list if meter_fault_day.get(d)]
+    if corrected_days:
+        for item in inputs:
+            if item["input"].startswith("customer heat demand"):
+                item["source"] += (
+                    "; recovered heat balance-corrected (k V dT of the meter's own flow and "
+                    f"temperatures) on {len(corrected_days)} day(s) where the meter is beyond "
+                    "its MPE"
+                )
     if bool(weather.attrs.get("typical_year")):
         notes.append(
             f"weather {weather_label} is a typical year re-stamped onto the period: the "
@@ -1086,11 +1108,6 @@ def _noise_kwh(day_heat_kwh: float) -> float:
     """What a day's attribution must exceed to be listed as evidence [kWh]: the larger of
     :data:`DAY_NOISE_KWH` and :data:`DAY_NOISE_FRACTION` of the day's metered heat."""
     return max(DAY_NOISE_KWH, DAY_NOISE_FRACTION * abs(day_heat_kwh))
-
-
-def _minute_h(minutes: pd.DataFrame) -> float:
-    """Hours one row of the 1-minute frame stands for [h]."""
-    return 1.0 / 60.0
 
 
 def _finite_mean(values: FloatArray) -> float | None:
@@ -1165,10 +1182,6 @@ def _day_row(day: Any, frame: pd.DataFrame, sizing_kwh: float) -> dict[str, Any]
     row["sizing_heat_kwh"] = sizing_kwh
     row["metering_heat_kwh"] = float(frame["metering_kwh"].to_numpy(float)[sel].sum())
     return row
-
-
-def _totals(frame: pd.DataFrame) -> dict[str, Any]:
-    return _sums(frame)
 
 
 def _inputs_list(

@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ from heatreuse.planning.replay import (
     Comparison,
     MeasuredData,
     compare_measured,
+    compared_hours,
 )
 from heatreuse.services.ledger import hourly_rollups
 from heatreuse.services.sla import parse_period
@@ -221,8 +223,7 @@ def measured_data(store: Store, site: Site, start: pd.Timestamp, end: pd.Timesta
             pd.Series(statuses["heat_delivered"]), "recovered heat", reg("heat_delivered")
         )
         + "; plus backup heat from "
-        + reg("backup_heat")
-        + " (balance-corrected where the meter is beyond its MPE)",
+        + reg("backup_heat"),
         "return_temp_c": f"measured: hourly mean of {return_point}"
         if return_point
         else "model (no return temperature point in the registry)",
@@ -289,18 +290,27 @@ def compare_period(
     with using_store(store_url, store) as st:
         measured = measured_data(st, site, start, end)
     h = measured.hourly
-    if not (h["it_energy_kwh"].notna().any() or h["heat_delivered_kwh"].notna().any()):
+    if not compared_hours(h).any():
+        missing = [
+            name
+            for name, col in (
+                ("IT energy", "it_energy_kwh"),
+                ("delivered heat", "heat_delivered_kwh"),
+                ("backup heat", "backup_heat_kwh"),
+            )
+            if not h[col].notna().any()
+        ]
         raise CompareError(
-            f"site {site.id!r}: no measured IT energy or delivered heat in the store for "
-            f"{label} ({start.isoformat()} .. {end.isoformat()}); ingest the period's "
-            "readings first (heatreuse ingest / serve)"
+            f"site {site.id!r}: no hour of {label} ({start.isoformat()} .. {end.isoformat()}) "
+            "has measured IT energy, delivered heat and backup heat together in the store"
+            + (f" (none at all: {', '.join(missing)})" if missing else "")
+            + "; ingest the period's readings first (heatreuse ingest / serve)"
         )
     wx, wx_label = _weather(site, weather, start, end)
     result = compare_measured(
         site, measured, wx, weather_label=wx_label, period_label=label, step_s=step_s
     )
-    result.notes[:0] = notes
-    return result
+    return replace(result, notes=[*notes, *result.notes])
 
 
 def write_outputs(result: Comparison, out_dir: str | Path) -> dict[str, Path]:
