@@ -6,15 +6,11 @@ energies the reuse ledger uses, hourly temperatures, 1-minute plant signals;
 and the period's weather, runs the engine four times from the same start state
 and sets the results beside the measurements, per local day and in total:
 
-=========  ==========================  ==============================================
-run        IT power                    customer demand
-=========  ==========================  ==============================================
-``P``      plan (``compute.utilisation``  model (``customer`` with the weather)
-           x nameplate)
-``B``      plan                        measured
-``W``      measured                    model
-``R``      measured ("the replay")     measured
-=========  ==========================  ==============================================
+* ``P`` (the plan): planned IT power (``compute.utilisation`` x nameplate) and the
+  modelled demand (the site's ``customer`` with the weather);
+* ``B``: planned IT power, measured demand;
+* ``W``: measured IT power, modelled demand;
+* ``R`` (the replay): measured IT power, measured demand.
 
 *Measured demand* is the heat the customer actually took: metered recovered heat
 (heat meter, corrected by the heat balance where the meter disagrees with its own
@@ -30,7 +26,8 @@ Variance and its causes
 -----------------------
 The variance is the model's recovered heat minus the metered one over the hours
 that have measurements (``V = Q_P - Q_M`` [kWh]; positive: the site delivered less
-than planned). It splits exactly::
+than planned; hours without measured IT, delivered or backup heat are left out of
+every sum, and the runs go through them on the model's inputs). It splits exactly::
 
     V = (Q_P - Q_R) + (Q_M* - Q_M) + (Q_R - Q_M*)
       = demand + workload + metering + control + sizing + unexplained
@@ -48,14 +45,20 @@ heat [kWh] with its evidence:
   measured IT power (IT below plan); demand: recovered heat the modelled demand
   would have taken beyond what the customer took (customer took less than
   modelled). Negative values: measured IT or demand above the model.
-* **metering** = ``sum_h (Q_bal,h - Q_M,h)`` over the days whose balance residual
-  exceeds the meter's maximum permissible error. ``Q_bal,h`` is the heat balance of
-  the hour from the meter's own flow and temperatures, ``k(theta_f, theta_r) V_dot
-  (theta_f - theta_r)`` per minute (EN 1434-1 heat coefficient,
-  :func:`heatreuse.physics.heat_coefficient_kwh_per_m3_k`) averaged over the
-  hour's minutes with all three values, x 1 h; ``Q_M,h`` the meter's register.
-  Positive: the meter registered less heat than its flow and temperatures show.
-  The register against the integral of the meter's power is shown as evidence.
+* **metering** = ``sum_h (Q_bal,h - Q_M,h)`` over the hours with a balance of the
+  local days where ``|sum_h (Q_bal,h - Q_M,h)| > sum_h U_h + 2 x``
+  :data:`REGISTER_RESOLUTION_KWH` (``U_h`` [kWh] the meter's maximum permissible
+  error in the hour, MID Annex VI MI-004 / EN 1434, as the ledger computes it).
+  ``Q_bal,h`` [kWh] is the heat balance of the hour from the meter's own flow and
+  temperatures: ``k(theta_f, theta_r) V_dot (theta_f - theta_r)`` [W] per minute
+  (``k`` the EN 1434-1 heat coefficient [kWh/(m3 K)],
+  :func:`heatreuse.physics.heat_coefficient_kwh_per_m3_k`; ``V_dot`` [m3/h]),
+  averaged over the hour's minutes that have flow, both temperatures and the
+  meter's power (at least :data:`BALANCE_MIN_MINUTES`), x 1 h; ``Q_M,h`` the
+  meter's register delta. Positive: the meter registered less heat than its flow
+  and temperatures show; on those days the replay's demand uses ``Q_bal,h``. The
+  meter's power against the balance on the same minutes and the register against
+  the integral of the power are shown as evidence.
 * **control** = ``sum_h (Q_R,h - Q_M*,h)`` over hours with evidence of a control
   fault: the controller's supply reading (``meter.supply_temp_c``) differs from the
   tank top by more than :data:`SENSOR_DEVIATION_K` beyond what the replay shows
@@ -77,8 +80,13 @@ heat [kWh] with its evidence:
   heat thrown away while (or shortly before) the customer needed more backup heat
   than the model did: a larger tank or heat exchanger would have moved it to the
   customer (the tank or the exchanger saturated, the reject path active while
-  the customer wanted heat). Evidence: hours of reject while the boiler heated,
-  tank full hours, heat exchanger at its limit.
+  the customer wanted heat). The same matching with both signs turned is
+  subtracted: heat the replay's plant rejected and then covered with backup heat
+  where the site stored and delivered it (negative sizing: the real plant shifted
+  more heat than the model's, e.g. with its reject path out of service). Evidence:
+  hours of reject while the boiler heated, hours with the tank full while
+  rejecting, hours with the heat exchanger at its limit (full charging flow,
+  rejecting, tank not full).
 * **unexplained** = ``V`` minus the five causes (model error, effects that span
   days, missing evidence); reported in the totals, never hidden.
 
