@@ -166,3 +166,23 @@ class CompareError(HeatreuseError):
 
 class AddressError(HeatreuseError, ValueError):
     """A HOST:PORT given on the command line is malformed."""
+
+
+class RetentionBlockedError(StoreError):
+    """Retention would delete raw or 1-minute data of SLA periods that are not sealed.
+
+    The message lists the periods per site and how to proceed (seal them, wait until
+    they close, or ``--force``).
+    """
+
+
+class MqttConnectionError(HeatreuseError):
+    """An MQTT broker refused us for good (credentials, authorisation) or TLS failed.
+
+    The message names the broker (``mqtts://user@host:port``, never the password), the
+    option it came from, the user, what the broker answered and what to check.
+    """
+
+
+class AccessDeniedError(HeatreuseError):
+    """A state-changing endpoint refused a request: no token or a wrong one (HTTP 401)."""

@@ -81,6 +81,70 @@ def kg_per_tj_to_kg_per_kwh(factor_kg_per_tj: FloatOrArray) -> FloatOrArray:
     return factor_kg_per_tj / KWH_PER_TJ
 
 
+#: Units that convert by a factor alone: unit -> (dimension, factor to the dimension's
+#: base unit). Used for raw register units announced at run time (heat meters' unit-code
+#: registers, :mod:`heatreuse.site.points`). Celsius and kelvin temperatures are not
+#: here (an offset, not a factor): a degC register only converts to degC.
+LINEAR_UNITS: dict[str, tuple[str, float]] = {
+    "J": ("energy", 1.0),
+    "kJ": ("energy", 1.0e3),
+    "MJ": ("energy", 1.0e6),
+    "GJ": ("energy", 1.0e9),
+    "Wh": ("energy", J_PER_WH),
+    "kWh": ("energy", J_PER_KWH),
+    "MWh": ("energy", 1.0e3 * J_PER_KWH),
+    "GWh": ("energy", 1.0e6 * J_PER_KWH),
+    "W": ("power", 1.0),
+    "kW": ("power", W_PER_KW),
+    "MW": ("power", 1.0e6),
+    "m3": ("volume", 1.0),
+    "L": ("volume", M3_PER_L),
+    "m3/h": ("volume_flow", 1.0 / SECONDS_PER_HOUR),
+    "m3/s": ("volume_flow", 1.0),
+    "L/h": ("volume_flow", M3_PER_L / SECONDS_PER_HOUR),
+    "L/min": ("volume_flow", M3_PER_L / 60.0),
+    "L/s": ("volume_flow", M3_PER_L),
+    "Pa": ("pressure", 1.0),
+    "kPa": ("pressure", 1.0e3),
+    "mbar": ("pressure", PA_PER_BAR / 1000.0),
+    "bar": ("pressure", PA_PER_BAR),
+    "1": ("ratio", 1.0),
+    "%": ("ratio", 0.01),
+}
+
+
+def unit_factor(from_unit: str, to_unit: str) -> float:
+    """Factor that converts a value in ``from_unit`` into ``to_unit`` (``to = from x f``).
+
+    Any unit converts to itself (factor 1, e.g. ``degC`` to ``degC``); otherwise
+    both must be in :data:`LINEAR_UNITS` with the same dimension. 1 kWh =
+    3.6 MJ, 1 GJ = 277.78 kWh (SI Brochure, 9th ed., BIPM 2019).
+
+    >>> unit_factor("MWh", "kWh")
+    1000.0
+    >>> round(unit_factor("GJ", "kWh"), 4)
+    277.7778
+
+    Raises
+    ------
+    ValueError
+        Unknown units or different dimensions (energy vs power).
+    """
+    if from_unit == to_unit:
+        return 1.0
+    try:
+        dim_from, f_from = LINEAR_UNITS[from_unit]
+        dim_to, f_to = LINEAR_UNITS[to_unit]
+    except KeyError as exc:
+        raise ValueError(
+            f"cannot convert {from_unit!r} to {to_unit!r}: unit {exc.args[0]!r} is not one of "
+            f"{', '.join(LINEAR_UNITS)}"
+        ) from None
+    if dim_from != dim_to:
+        raise ValueError(f"cannot convert {from_unit!r} ({dim_from}) to {to_unit!r} ({dim_to})")
+    return f_from / f_to
+
+
 #: Unit suffixes used in public names, with the SI-consistent unit they denote.
 #: The site loader uses this to tell "wrong unit" from "unknown field".
 UNIT_SUFFIXES: dict[str, str] = {

@@ -46,7 +46,8 @@ def test_store_retention_deletes_by_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = _store(tmp_path)
-    argv = ["store", "retention", "--store", url, "--now", "2026-01-10T12:00:00Z"]
+    # January 2026 is open (not sealed): --force deletes its raw and 1-min data anyway
+    argv = ["store", "retention", "--store", url, "--now", "2026-01-10T12:00:00Z", "--force"]
     assert run([*argv, "--raw-days", "3", "--rollup-days", "1min=5", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     # raw: days 0..6 are older than now - 3 d (site-a 7, site-b 2); 1 min: days 0..4 (5 + 2)
@@ -54,6 +55,10 @@ def test_store_retention_deletes_by_table(
         "raw_deleted": 9,
         "rollups_deleted": {"1min": 7},
         "quarantine_deleted": 0,
+        "forced_unsealed_periods": [
+            {"site_id": "site-a", "period": "2026-01", "tables": ["raw", "1min"]},
+            {"site_id": "site-b", "period": "2026-01", "tables": ["raw", "1min"]},
+        ],
     }
     with open_store(url) as store:
         assert store.count_readings("site-a") == 3

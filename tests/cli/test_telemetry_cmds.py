@@ -121,3 +121,59 @@ def test_quarantine_list_pages_streams_and_shows_hostile_payloads_safely(
     flat = "".join(c for c in capsys.readouterr().out if c not in "│┃ \n")  # undo folding
     assert "firstbytesof10,000,000bytes,sha256" in flat
     assert run([*args, "--limit", "0"]) == 2
+
+
+def test_points_list_shows_table_address_type_word_order_and_scale_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heatreuse.cli import telemetry_cmds
+
+    site = tmp_path / "meter.yaml"
+    site.write_text(
+        EXAMPLE.read_text()
+        + """
+points:
+  unit_code_tables:
+    acme_mc603:
+      energy: [[0, Wh], [1, kWh], [2, MWh], [3, GJ]]
+  modbus_devices:
+    - {id: heat-meter, kind: acme_mc603, word_order: little}
+  entries:
+    - id: meter.heat_energy_kwh
+      rollover_value: 10000000000
+      source:
+        modbus: {device: heat-meter, table: input, address: 8,
+                 unit_code: {address: 40, table: input, codes: energy}}
+"""
+    )
+    monkeypatch.setattr(telemetry_cmds.console, "width", 250)
+    assert run(["points", "list", str(site)]) == 0
+    out = capsys.readouterr().out
+    assert "heat-meter input 8 float32 little, scale: unit code input 40 (energy)" in out
+    assert "heat-meter holding 0 float32 little, scale: x1 (degC)" in out
+    assert "pump-controller holding 0 uint16, scale: x1 (1)" in out
+    assert run(["points", "list", str(site), "--modbus"]) == 0
+    rows = {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:8]]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("│")
+    }
+    assert rows["meter.heat_energy_kwh"] == [
+        "heat-meter",
+        "input",
+        "8",
+        "float32",
+        "little",
+        "unit code input 40 (energy)",
+    ]
+    assert rows["meter.supply_temp_c"] == [
+        "heat-meter",
+        "holding",
+        "0",
+        "float32",
+        "little",
+        "x1 (degC)",
+    ]
+    assert rows["pump.p-primary.status"][2:] == ["0", "uint16", "-", "x1 (1)"]
+    assert rows["pump.p-primary.speed_fraction"][4:] == ["big", "x0.01 (%)"]
+    assert "customer.supply_temp_c" not in rows  # no register: not in the map

@@ -96,7 +96,7 @@ def _free_port() -> int:
 
 
 def test_live_twin_command_with_control_and_inject(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Compile the engine first (a clean checkout has no numba cache): the live twin below
     # runs for 20 s only, and the injection must land inside that window.
@@ -105,8 +105,12 @@ def test_live_twin_command_with_control_and_inject(
         run(["twin", EXAMPLE, "--start", "2026-01-05", "--end", "2026-01-06", "--out", str(warm)])
         == 0
     )
+    monkeypatch.setenv("HEATREUSE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HEATREUSE_TWIN_TOKEN", raising=False)
     prefix = f"test-twin-cli/{uuid.uuid4().hex[:10]}"
-    control = f"127.0.0.1:{_free_port()}"
+    control_port = _free_port()
+    control = f"127.0.0.1:{control_port}"
+    token_file = tmp_path / "home" / f"twin-control-{control_port}.token"
     got: list[mqtt.MQTTMessage] = []
     sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     sub.on_message = lambda _c, _u, m: got.append(m)
@@ -146,6 +150,12 @@ def test_live_twin_command_with_control_and_inject(
             time.sleep(0.3)
             injected = run(["twin-inject", control, "utility_feed_loss+30min"])
         assert injected == 0, f"no injection while the twin ran (twin exit: {result})"
+        # the token the twin made is owner-only; a wrong one is refused (exit 2, nothing injected)
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        monkeypatch.setenv("HEATREUSE_TWIN_TOKEN", "x" * 43)
+        assert run(["twin-inject", control, "compute_trip+1h"]) == 2
+        assert "token was refused (401)" in capsys.readouterr().err
+        monkeypatch.delenv("HEATREUSE_TWIN_TOKEN")
         thread.join(90)
         assert result == [0]
         topics = {m.topic for m in got}
@@ -161,5 +171,6 @@ def test_live_twin_command_with_control_and_inject(
         sub.publish(f"{prefix}/availability", b"", qos=1, retain=True).wait_for_publish(5)
         sub.loop_stop()
         sub.disconnect()
+    assert not token_file.exists()  # the token died with the twin
     assert run(["twin-inject", control, "compute_trip+1h"]) == 2
     assert run(["twin", EXAMPLE]) == 2

@@ -253,7 +253,7 @@ def test_correction_delta_and_digest() -> None:
 def test_method_and_config_entries() -> None:
     site = pool()
     m = method_entry()
-    assert m["type"] == "method" and m["version"] == "ledger-method/2"
+    assert m["type"] == "method" and m["version"] == "ledger-method/3"
     cfg = site_config_entry(site)
     assert cfg["site_config_sha256"] == site_config_hash(site)
     data = site.model_dump(mode="json")

@@ -107,7 +107,7 @@ def test_kpis_pue_erf_ere_cue_known_answers() -> None:
     assert t["quantities"]["backup_heat"]["kwh"] == pytest.approx(20.0)
     assert t["avoided_co2"]["kg"] == pytest.approx(10 * (40 * 0.2020 - 0.5 * 0.380))
     assert t["site_mode_hours"] == {"normal": 10}
-    assert k["method_versions"] == ["ledger-method/2"]
+    assert k["method_versions"] == ["ledger-method/3"]
 
 
 def test_enefg_pue_excludes_upgrade_only_heat_pump() -> None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import html as htmllib
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from pypdf import PdfReader
 
 from heatreuse.ledger.build import build_intervals
 from heatreuse.ledger.kpis import compute_kpis, intervals_frame, parse_period
 from heatreuse.ledger.report import (
+    DAILY_CAPTION,
+    FLOWS_CAPTION,
     MonthlyReportData,
     daily_frame,
     render_monthly_html,
@@ -130,8 +134,86 @@ def test_html_with_sla_reports() -> None:
     assert "below target" in page
 
 
-def test_pdf(tmp_path: Path) -> None:
-    path = write_monthly_pdf(data(), tmp_path / "m.pdf")
-    raw = path.read_bytes()
-    assert raw.startswith(b"%PDF")
-    assert len(re.findall(rb"/Type\s*/Page\b", raw)) == 2
+def _sla_report() -> dict:
+    return {
+        "period": "2026-01",
+        "period_kind": "month",
+        "binding": True,
+        "attainment_fraction": 0.99,
+        "target_fraction": 0.995,
+        "valid_min": 1000,
+        "good_min": 990,
+        "bad_min": 10,
+        "unknown_min": 0,
+        "error_budget_left_min": -5.0,
+        "interruptions": [
+            {
+                "start": "2026-01-05T10:00:00+00:00",
+                "end": "2026-01-05T10:10:00+00:00",
+                "duration_min": 10,
+            }
+        ],
+        "breaches": [{"kind": "attainment", "start": "a", "end": "b", "detail": "below target"}],
+    }
+
+
+def test_pdf_is_a_typeset_document_with_the_html_content(tmp_path: Path) -> None:
+    d = data(sla=[_sla_report()])
+    path = write_monthly_pdf(d, tmp_path / "m.pdf")
+    reader = PdfReader(path)
+    pages = [page.extract_text() for page in reader.pages]
+    flat = re.sub(r"\s+", " ", " ".join(pages))
+    # The same headings as the HTML page, in the same order.
+    page = render_monthly_html(d)
+    heads = [
+        re.sub(r"\s+", " ", htmllib.unescape(h))
+        for h in re.findall(r"<h[123]>(.*?)</h[123]>", page)
+    ]
+    assert len(heads) >= 10 and "SLA attainment and interruptions" in heads
+    at = 0
+    for h in heads:  # each heading after the one before it
+        found = flat.find(h, at)
+        assert found >= 0, f"heading {h!r} not in the PDF after position {at}"
+        at = found + len(h)
+    # Table figures equal the JSON figures the HTML shows.
+    k = d.kpis
+    heat_kwh = k["totals"]["quantities"]["heat_delivered"]["kwh"]
+    assert heat_kwh == pytest.approx(1600.0)
+    assert f"{heat_kwh:,.0f} kWh" in flat  # "1,600 kWh", the headline figure
+    for name in ("pue", "ere", "cue"):
+        value = k["kpis"][name]["value"]
+        assert f"{value:,.3f}" in flat, name
+    co2_kg = k["totals"]["avoided_co2"]["kg"]
+    assert f"{co2_kg:,.1f} kg" in flat
+    assert "99.000 %" in flat and "below target" in flat
+    assert "2026-01-05T10:00:00+00:00" in flat.replace(" ", "")
+    assert "No alerting subsystem exists yet" in flat
+    # The checkpoint: the root hash (a long token may wrap inside its table cell).
+    assert "b9Nl1jbMEVe2un5tJIX8uh2izEhcOMKydKmQpdruwqs=" in re.sub(r"\s+", "", flat)
+    assert "heatreuse verify DIR" in flat
+    # The two figures: drawn images, each with its caption on the same page.
+    images = {i: len(p.images) for i, p in enumerate(reader.pages)}
+    assert sum(images.values()) == 2
+    for caption in (DAILY_CAPTION, FLOWS_CAPTION):
+        on = [i for i, text in enumerate(pages) if caption in re.sub(r"\s+", " ", text)]
+        assert on and images[on[0]] >= 1, caption
+    # Typeset, not a monospaced dump: the body font is a proportional embedded TrueType.
+    fonts = {
+        str(f["/BaseFont"])
+        for p in reader.pages
+        for f in p["/Resources"]["/Font"].values()  # type: ignore[index]
+    }
+    assert any(f.endswith("+DejaVuSans") for f in fonts), fonts  # subset of the body font
+    assert not any("Courier" in f for f in fonts), fonts
+    assert reader.metadata is not None and "pool-potsdam" in str(reader.metadata.subject)
+
+
+def test_pdf_without_checkpoint_or_sla_says_so(tmp_path: Path) -> None:
+    base = data()
+    d = MonthlyReportData(**{**base.__dict__, "checkpoint": None})
+    flat = " ".join(
+        p.extract_text() for p in PdfReader(write_monthly_pdf(d, tmp_path / "m.pdf")).pages
+    )
+    flat = re.sub(r"\s+", " ", flat)
+    assert "No signed checkpoint found for this ledger." in flat
+    assert "SLA module not available (test)" in flat

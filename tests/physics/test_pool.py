@@ -11,9 +11,14 @@ from heatreuse.errors import DomainError
 from heatreuse.physics import (
     air_vapour_pressure_pa,
     dew_point_temp_c,
+    humidity_ratio_kg_per_kg,
     pool_convection_heat_w,
     pool_evaporation_heat_w,
     pool_evaporation_kg_per_h,
+    pool_hall_design_outdoor_air_kg_per_h,
+    pool_hall_outdoor_air_kg_per_h,
+    pool_hall_transmission_heat_w,
+    pool_hall_ventilation_heat_w,
     pool_makeup_heat_w,
     pool_radiation_heat_w,
     pool_solar_gain_w,
@@ -154,3 +159,61 @@ def test_makeup_transmission_solar() -> None:
     assert pool_solar_gain_w(100.0, 500.0) == pytest.approx(0.85 * 500.0 * 100.0)
     with pytest.raises(DomainError, match="ghi_w_per_m2 expected >= 0"):
         pool_solar_gain_w(100.0, -1.0)
+
+
+# --------------------------------------------------------------------------- the hall
+def test_humidity_ratio_by_hand() -> None:
+    # W = 0.621945 p_w / (p - p_w) (ASHRAE Fundamentals 2017, ch. 1, eq. 20/22).
+    p_w = 0.54 * saturation_pressure_pa(30.0)
+    assert humidity_ratio_kg_per_kg(30.0, 0.54) == pytest.approx(
+        0.621945 * p_w / (101_325.0 - p_w), rel=1e-12
+    )
+    # VDI 2089's hall at 30 C / 54 % holds about its 14.3 g/kg sultriness limit.
+    assert humidity_ratio_kg_per_kg(30.0, 0.54) == pytest.approx(0.0143, abs=2e-4)
+    # Lower pressure (altitude), more water per kg of dry air.
+    assert humidity_ratio_kg_per_kg(30.0, 0.54, 90_000.0) > humidity_ratio_kg_per_kg(30.0, 0.54)
+    with pytest.raises(DomainError, match="relative_humidity_fraction"):
+        humidity_ratio_kg_per_kg(20.0, 1.5)
+
+
+def test_hall_design_outdoor_air_follows_vdi_2089() -> None:
+    # 100 % outdoor air at design: evaporation / (x_hall - 9 g/kg).
+    assert pool_hall_design_outdoor_air_kg_per_h(53.0, 0.0143) == pytest.approx(
+        53.0 / 0.0053, rel=1e-9
+    )
+    # A hall drier than 10 g/kg is sized on the 1 g/kg floor.
+    assert pool_hall_design_outdoor_air_kg_per_h(10.0, 0.0095) == pytest.approx(10_000.0)
+
+
+def test_hall_outdoor_air_between_its_limits() -> None:
+    evap = np.array([50.0, 50.0, 50.0, 0.0, -3.0])
+    x_out = np.array([0.004, 0.0143, 0.016, 0.004, 0.016])
+    air = pool_hall_outdoor_air_kg_per_h(evap, 0.0143, x_out, 9_000.0, 1_000.0)
+    assert air[0] == pytest.approx(50.0 / 0.0103)  # dry outdoor air: just what is needed
+    assert air[1] == air[2] == 9_000.0  # as humid as the hall or more: the design flow
+    assert air[3] == air[4] == 1_000.0  # nothing to remove: the least flow
+    assert pool_hall_outdoor_air_kg_per_h(10.0, 0.0143, 0.004, 9_000.0) == pytest.approx(
+        10.0 / 0.0103
+    )
+    with pytest.raises(DomainError, match="min_air_kg_per_h"):
+        pool_hall_outdoor_air_kg_per_h(10.0, 0.0143, 0.004, 100.0, 200.0)
+
+
+def test_hall_ventilation_heat_by_hand() -> None:
+    # 3600 kg/h (1 kg/s) from 0 to 30 C with 3 g/kg: (1006 + 1860 x 0.003) x 30 = 30,347 W,
+    # 27 % of it behind 73 % heat recovery.
+    q = pool_hall_ventilation_heat_w(3600.0, 30.0, 0.0, 0.003)
+    assert q == pytest.approx((1006.0 + 1860.0 * 0.003) * 30.0 * 0.27, rel=1e-12)
+    assert pool_hall_ventilation_heat_w(3600.0, 30.0, 0.0, 0.003, 0.0) == pytest.approx(q / 0.27)
+    # Warmer outdoors: recovery bypassed, the air brings heat (negative).
+    assert pool_hall_ventilation_heat_w(3600.0, 30.0, 34.0, 0.015) == pytest.approx(
+        -(1006.0 + 1860.0 * 0.015) * 4.0
+    )
+    with pytest.raises(DomainError, match="heat_recovery_fraction"):
+        pool_hall_ventilation_heat_w(1.0, 30.0, 0.0, 0.003, 1.2)
+
+
+def test_hall_transmission() -> None:
+    assert pool_hall_transmission_heat_w(750.0, 30.0, -10.0) == pytest.approx(30_000.0)
+    got = pool_hall_transmission_heat_w(750.0, 30.0, np.array([30.0, 35.0]))
+    np.testing.assert_allclose(got, [0.0, -3750.0])

@@ -14,7 +14,7 @@ from heatreuse import kpi
 from heatreuse.carbon import avoided_emissions_kg
 from heatreuse.errors import SimulationError, WeatherError
 from heatreuse.planning import REUSE_MODELS, StudyResult, parse_step_s, run_study
-from heatreuse.planning.study import load_study_weather
+from heatreuse.planning.study import assumptions, load_study_weather
 from heatreuse.site import Site, load_site
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -158,6 +158,8 @@ def test_report_is_self_contained_with_the_plots(pool_study: StudyResult) -> Non
     assert "estimate" in text
     assert "Umweltbundesamt" in text  # emission factor sources listed
     assert "Assumptions and sources" in text
+    # The report says what the pool demand answers to (the hall follows the weather).
+    assert "pool demand model" in text and "dehumidify the hall" in text
     sweep_page = pool_study.paths["sweep_report"].read_text(encoding="utf-8")
     assert 'id="plot-frontier"' in sweep_page
     assert not re.search(r"<script[^>]*\bsrc\s*=", sweep_page, re.IGNORECASE)
@@ -232,3 +234,16 @@ def test_steps_parse() -> None:
     assert parse_step_s("15min") == 900
     assert parse_step_s("1h") == 3600
     assert parse_step_s(None) is None
+
+
+def test_pool_demand_assumption_names_the_weather_dependence(pool_site: Site) -> None:
+    weather = pd.DataFrame()
+    row = next(r for r in assumptions(pool_site, weather) if r["name"] == "pool demand model")
+    assert "outdoor temperature and humidity" in row["value"] and row["estimate"]
+    water_only = pool_site.customer.model_copy(update={"hall_heating": False})
+    row = next(
+        r
+        for r in assumptions(pool_site.model_copy(update={"customer": water_only}), weather)
+        if r["name"] == "pool demand model"
+    )
+    assert "does not depend on the weather" in row["value"]

@@ -2,12 +2,15 @@
 
 Each store holds three local days (2026-01-05..07, Europe/Berlin) of the pool example
 run by the offline twin at 300 s steps and ingested through the file path, with one
-fault: none, a compute trip (workload), a customer disconnect (demand), a plant built
-with a 2 m3 tank instead of the 10 m3 of the site file (sizing), a supply sensor
-reading 5 K low (control), or a heat-meter calculator under-reading by 20 % (its power
-and register scaled, metering). ``compare`` always uses the unmodified site file as
-the model. One more store holds the demo's drill (``services.demo``) at the demo's
-60 s step.
+fault: none, a compute trip (workload), a customer disconnect (demand), a heat
+exchanger fouled to 30 % of its UA so that it saturates and the dry cooler rejects
+heat the customer needed (sizing), a supply sensor reading 5 K low (control), or a
+heat-meter calculator under-reading by 20 % (its power and register scaled,
+metering). ``compare`` always uses the unmodified site file as the model. A plant
+built with a 2 m3 tank instead of the site file's 10 m3 is compared in May, when the
+nights have heat to store (in January the pool takes all the heat there is, and a
+smaller tank changes nothing). One more store holds the demo's drill
+(``services.demo``) at the demo's 60 s step.
 """
 
 from __future__ import annotations
@@ -90,16 +93,11 @@ def _store(
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory, site: Site) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("compare")
-    small_yaml = tmp / "pool-small-tank.yaml"
-    text = (EXAMPLES / "pool.yaml").read_text(encoding="utf-8")
-    assert "    volume_m3: 10\n" in text
-    small_yaml.write_text(text.replace("    volume_m3: 10\n", "    volume_m3: 2\n"), "utf-8")
-    small = load_site(small_yaml)
     return {
         "clean": _store(tmp, "clean", site, site, []),
         "workload": _store(tmp, "trip", site, site, ["compute_trip@2026-01-06T10:00Z+6h"]),
         "demand": _store(tmp, "disc", site, site, ["customer_disconnect@2026-01-06T08:00Z+8h"]),
-        "sizing": _store(tmp, "small", small, site, []),
+        "sizing": _store(tmp, "fouled", site, site, ["hx_fouling@2026-01-05T00:00Z+1d:0.3"]),
         "control": _store(tmp, "sensor", site, site, ["sensor_false_low@2026-01-06T06:00Z+10h:5"]),
         "metering": _store(tmp, "meter", site, site, [], meter_factor=0.8),
     }
@@ -147,7 +145,7 @@ def test_an_injected_fault_lands_on_its_cause(results: dict[str, Comparison], ca
     _reconciles(r)
     t = r.totals
     variance = t["variance_heat_kwh"]
-    assert variance > 0.05 * t["heat_delivered_measured_kwh"]  # a real shortfall
+    assert variance > 0.03 * t["heat_delivered_measured_kwh"]  # a real shortfall
     top = r.attribution[0]
     assert top["cause"] == cause
     assert top["heat_kwh"] > 0.75 * variance
@@ -174,8 +172,9 @@ def test_evidence_names_what_happened(results: dict[str, Comparison]) -> None:
     assert "beyond the meter's MPE" in ev["metering"]["metering"]
     assert "no day beyond the meter's MPE" in ev["clean"]["metering"]
     fig = next(a for a in results["sizing"].attribution if a["cause"] == "sizing")["figures"]
-    assert fig["heat_rejected_measured_kwh"] > 1.5 * fig["heat_rejected_replay_kwh"]
+    assert fig["heat_rejected_measured_kwh"] > 100.0 + fig["heat_rejected_replay_kwh"]
     assert fig["backup_heat_measured_kwh"] > fig["backup_heat_replay_kwh"]
+    assert "heat exchanger at its limit" in ev["sizing"]["sizing"]
     meter = results["metering"]
     assert any("balance-corrected" in i["source"] for i in meter.inputs)
 
@@ -234,6 +233,33 @@ def test_out_writes_json_and_a_chart_per_day(
     assert "sizing" in html and "unexplained" in html
     data = json.loads(paths["json"].read_text(encoding="utf-8"))
     assert data["attribution"][0]["cause"] == "sizing"
+
+
+def test_a_tank_smaller_than_the_site_file_is_sizing(site: Site, tmp_path: Path) -> None:
+    small_yaml = tmp_path / "pool-small-tank.yaml"
+    text = (EXAMPLES / "pool.yaml").read_text(encoding="utf-8")
+    assert "    volume_m3: 10\n" in text
+    small_yaml.write_text(text.replace("    volume_m3: 10\n", "    volume_m3: 2\n"), "utf-8")
+    url = _store(
+        tmp_path,
+        "small",
+        load_site(small_yaml),
+        site,
+        [],
+        start="2026-05-03T22:00Z",  # local midnight (CEST)
+        end="2026-05-06T22:00Z",
+    )
+    later = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+    r = compare_period(site, "2026-05-04..2026-05-06", url, step_s=STEP_S, now=later)
+    _reconciles(r)
+    t = r.totals
+    top = r.attribution[0]
+    assert top["cause"] == "sizing"
+    assert top["heat_kwh"] > 0.5 * t["variance_heat_kwh"] > 50.0
+    assert t["heat_rejected_measured_kwh"] > 3.0 * t["heat_rejected_replay_kwh"]
+    # the rest is the model's 10 m3 starting with the heat of the real tank's
+    # temperatures (about 5 x the real 2 m3's store): reported as unexplained
+    assert 0.0 < t["unexplained_heat_kwh"] < 0.5 * t["variance_heat_kwh"]
 
 
 def test_demo_drill_runs_and_reconciles(tmp_path: Path) -> None:

@@ -27,6 +27,14 @@ def site() -> Site:
     return load_site(EXAMPLE)
 
 
+def water_only(site: Site) -> Site:
+    """The pool water circuit alone (``hall_heating: false``): the racks then cover the pool
+    on most January hours, so a drill shows the backup or the throttle taking over."""
+    return site.model_copy(
+        update={"customer": site.customer.model_copy(update={"hall_heating": False})}
+    )
+
+
 def drill(site: Site, *texts: str) -> DrillResult:
     return run_drill(site, parse_scenarios(list(texts)), year=2026)
 
@@ -61,7 +69,7 @@ def test_pump_failure_secondary_customer_goes_cold(site: Site) -> None:
 
 
 def test_pump_failure_primary_supply_falls_backup_within_control_delay(site: Site) -> None:
-    d = drill(site, "pump_failure@2026-01-13T05:00Z+5h")
+    d = drill(water_only(site), "pump_failure@2026-01-13T05:00Z+5h")
     f = d.result.frame
     before = f.loc[T0 - pd.Timedelta(minutes=10) : T0, "supply_temp_c"].mean()
     # no heat into the tank: the plant's supply temperature falls as the tank drains
@@ -165,7 +173,7 @@ def test_utility_feed_loss_pumps_and_compute_stop(site: Site) -> None:
 
 
 def test_reject_path_unavailable_rejects_nothing(site: Site) -> None:
-    d = drill(site, "reject_path_unavailable@2026-01-13T05:00Z+1d")
+    d = drill(water_only(site), "reject_path_unavailable@2026-01-13T05:00Z+1d")
     assert np.all(during(d, 24, "heat_rejected_w") == 0.0)
     # at night the pool needs less than the racks give: with no dry cooler, compute throttles
     assert d.report["fallback_modes"]["throttled"]["took_over"]
@@ -230,3 +238,20 @@ def test_standard_set_one_line_each(site: Site) -> None:
         assert "\n" not in r.line and r.line.startswith(r.verdict.upper())
         assert r.report["energy_balance"]["closes"]
         assert r.report["telemetry"]["visible"]
+
+
+def test_drill_reports_which_rule_detected_the_fault_and_how_soon(site: Site) -> None:
+    """Issue 11: drills prove the rules (rule, equipment, time to detect)."""
+    d = drill(site, "pump_failure@2026-01-13T05:00Z+5h:secondary")
+    det = d.report["detection"]
+    assert det["detected"]
+    assert 0 <= det["first_detection_s"] <= 10 * 60
+    stopped = [r for r in det["rules_fired"] if r["rule"] == "pump_stopped"]
+    assert [r["equipment"] for r in stopped] == ["pump.p-secondary"]
+    assert 0 < stopped[0]["time_to_detect_s"] <= 10 * 60  # its for: 5 min
+    assert det["firing_before_fault"] == []  # the clean days before raise nothing
+    assert "detected by " in d.line
+    # a fault the twin makes invisible to the rules says so
+    quiet = drill(site, "reject_path_unavailable@2026-01-13T05:00Z+1d")
+    assert quiet.report["detection"]["detected"] is False
+    assert "NOT detected by any rule" in quiet.line

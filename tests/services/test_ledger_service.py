@@ -152,7 +152,7 @@ def test_kpis_known_answers(env: dict) -> None:
     co2 = k["totals"]["avoided_co2"]
     assert co2["kg"] == pytest.approx(5 * (40 * 0.2020 - 0.5 * 0.380))
     assert co2["metered_kg"] == pytest.approx(3 * (40 * 0.2020 - 0.5 * 0.380))
-    assert k["method_versions"] == ["ledger-method/2"]
+    assert k["method_versions"] == ["ledger-method/3"]
     # pool: 60 kW nameplate, below the EnEfG scope (300 kW)
     enefg = k["enefg"]
     assert enefg["in_scope"] is False
@@ -337,7 +337,7 @@ def test_eed_and_monthly_report_and_cli(env: dict, capsys: pytest.CaptureFixture
     # CDN for optional topojson maps, which this page does not use)
     assert "<script src=" not in page and 'src="http' not in page
     assert len(page) > 3_000_000
-    assert "ledger-method/2" in page and "Sankey" in page
+    assert "ledger-method/3" in page and "Sankey" in page
     assert "No alerting subsystem exists yet" in page
     assert pdf_path.read_bytes().startswith(b"%PDF")
     assert (

@@ -302,7 +302,10 @@ def test_sigterm_flushes_everything_accepted(
         assert store.count_readings(site.id) == n
 
 
-def test_retention_runs_as_a_periodic_job(site: Site, tmp_path: Path) -> None:
+def test_retention_runs_as_a_periodic_job(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEATREUSE_HOME", str(tmp_path / "home"))  # the job seals into a ledger
     store = open_store(f"sqlite:///{tmp_path / 'r.db'}", create=True)
     try:
         old = int(dt.datetime(2026, 9, 15, tzinfo=dt.UTC).timestamp() * 1_000_000)

@@ -220,9 +220,15 @@ def test_live_matches_offline(site: Site, tmp_path: Path) -> None:
     np.testing.assert_allclose(live.to_numpy(), off.to_numpy(), rtol=1e-6, atol=1e-6)
 
 
-def _request(port: int, method: str, path: str, body: str | None = None) -> tuple[int, Any]:
+TOKEN = "t" * 20 + "-control-token"
+
+
+def _request(
+    port: int, method: str, path: str, body: str | None = None, token: str | None = TOKEN
+) -> tuple[int, Any]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    conn.request(method, path, body=body)
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    conn.request(method, path, body=body, headers=headers)
     resp = conn.getresponse()
     data = json.loads(resp.read().decode())
     conn.close()
@@ -235,7 +241,7 @@ def test_inject_fault_while_running_through_control_endpoint(site: Site) -> None
     twin = LiveTwin(
         site, speed=3600, step_s=60, start="2026-10-05T06:00Z", sinks=[sink], clock=clock
     )
-    control = TwinControlServer(twin, "127.0.0.1", 0)
+    control = TwinControlServer(twin, "127.0.0.1", 0, token=TOKEN)
     twin.sinks.append(control)
     twin.start_sinks()
     try:
@@ -243,7 +249,7 @@ def test_inject_fault_while_running_through_control_endpoint(site: Site) -> None
         clock.t += 1.0
         twin.advance()
         assert twin.latest["utility.feed_status"] == 1.0
-        label = inject_remote(f"127.0.0.1:{port}", "utility_feed_loss+30min")
+        label = inject_remote(f"127.0.0.1:{port}", "utility_feed_loss+30min", token=TOKEN)
         assert label == "utility_feed_loss@2026-10-05T07:00Z+30m"
         status, body = _request(port, "POST", "/faults", "compute_trip+2h")
         assert status == 201 and body["scenario"].startswith("compute_trip@2026-10-05T07:00Z")
@@ -266,7 +272,7 @@ def test_inject_fault_while_running_through_control_endpoint(site: Site) -> None
         twin.close()
     assert sink.closed
     with pytest.raises(TwinError, match="cannot reach"):
-        inject_remote(f"127.0.0.1:{port}", "compute_trip+1h", timeout_s=1)
+        inject_remote(f"127.0.0.1:{port}", "compute_trip+1h", timeout_s=1, token=TOKEN)
 
 
 def test_scenario_at_start_applies(site: Site) -> None:

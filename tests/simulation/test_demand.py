@@ -96,14 +96,53 @@ def test_pool_example_components_and_opening_hours() -> None:
 
 
 def test_pool_cover_reduces_night_losses() -> None:
-    base = _site().customer
-    open_ = customer_demand(_site(), _weather())
+    # The water surface alone (the hall envelope does not care about the cover).
+    base = _site().customer.model_copy(update={"hall_heating": False})
+    open_ = customer_demand(_with(base), _weather())
     covered = customer_demand(_with(base.model_copy(update={"cover_at_night": True})), _weather())
     closed = ~open_["operating"]
     assert covered["heat_demand_w"][closed].sum() < 0.5 * open_["heat_demand_w"][closed].sum()
     pd.testing.assert_series_equal(
         covered["heat_demand_w"][~closed], open_["heat_demand_w"][~closed]
     )
+    # With the hall: less evaporation at night also needs less outdoor air.
+    hall = _site().customer
+    open_hall = customer_demand(_site(), _weather())
+    covered_hall = customer_demand(
+        _with(hall.model_copy(update={"cover_at_night": True})), _weather()
+    )
+    assert covered_hall["heat_demand_w"][closed].sum() < open_hall["heat_demand_w"][closed].sum()
+
+
+def test_indoor_pool_demand_follows_the_climate() -> None:
+    # Potsdam (DWD TRY 2010 region 4, mean 9.5 C) against Miami (TMY2, mean 24.3 C): the hall's
+    # outdoor air and envelope make the colder climate need clearly more heat.
+    site = _site()
+    potsdam = customer_demand(site, _weather())["heat_demand_w"].sum()
+    miami = customer_demand(site, _weather("pvlib:12839.tm2"))["heat_demand_w"].sum()
+    assert potsdam > 1.1 * miami
+    # Winter against summer in Potsdam, per open hour.
+    d = customer_demand(site, _weather())
+    jan = (d.index.month == 1) & d["operating"]
+    jul = (d.index.month == 7) & d["operating"]
+    assert d["heat_demand_w"][jan].mean() > 1.2 * d["heat_demand_w"][jul].mean()
+    # The pool water alone (hall_heating off) does not see the weather: equal in both.
+    water = _with(site.customer.model_copy(update={"hall_heating": False}))
+    assert customer_demand(water, _weather())["heat_demand_w"].sum() == pytest.approx(
+        customer_demand(water, _weather("pvlib:12839.tm2"))["heat_demand_w"].sum()
+    )
+
+
+def test_indoor_pool_hall_needs_humidity(tmp_path: Path) -> None:
+    idx = pd.date_range("2025-01-01", periods=48, freq="h", tz="UTC")
+    p = tmp_path / "w.csv"
+    p.write_text("timestamp,air_temp_c\n" + "\n".join(f"{t.isoformat()},5.0" for t in idx) + "\n")
+    with pytest.raises(
+        WeatherError, match=r"no column\(s\) \['relative_humidity_fraction'\].*pool hall"
+    ):
+        customer_demand(_site(), load_weather(str(p)))
+    water = _site().customer.model_copy(update={"hall_heating": False})
+    assert customer_demand(_with(water), load_weather(str(p)))["heat_demand_w"].sum() > 0
 
 
 def test_outdoor_pool_uses_weather_and_sun() -> None:

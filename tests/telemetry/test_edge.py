@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import re
 import signal
@@ -481,6 +482,89 @@ def test_forwarder_keeps_the_watermark_on_errors(
     buf.close()
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_upstream_that_does_not_resolve_or_refuses_is_named_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    buf = EdgeBuffer(tmp_path / "edge.db")
+    with caplog.at_level(logging.INFO, logger="heatreuse.telemetry.edge"):
+        for url, why in (
+            ("http://nonexistent.invalid:8080/api/v1/sites/s/readings", "does not resolve"),
+            (f"http://127.0.0.1:{free_port()}/api/v1/sites/s/readings", "refuses connections"),
+        ):
+            caplog.clear()
+            fwd = Forwarder(buf, url)
+            fwd.probe_at_start()
+            (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+            assert why in warning.getMessage() and "not reachable at start" in warning.getMessage()
+            assert str(buf.path) in warning.getMessage()
+            # and it keeps buffering: readings are accepted locally, the watermark stays
+            buf.ingest([RawReading("hx.heat_power_w", at(1), 1.0, "t")])
+            with pytest.raises(IngestError):
+                fwd.send_one()
+            assert buf.watermark() == 0 and buf.pending() >= 1
+            fwd.stop()
+    buf.close()
+
+
+def test_forwarder_logs_state_changes_and_a_summary_not_every_post(
+    site: Site, tmp_path: Path, upstream: Upstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    buf = EdgeBuffer(tmp_path / "edge.db")
+    clock = FakeClock()
+    fwd = Forwarder(
+        buf,
+        readings_url(f"http://127.0.0.1:{upstream.port}", site.id),  # nothing listens yet
+        batch_size=5,
+        min_backoff_s=0.02,
+        max_backoff_s=0.05,
+        clock=clock,
+    )
+    with caplog.at_level(logging.DEBUG):
+        fwd.start()
+        try:
+            buf.ingest([RawReading("hx.heat_power_w", at(k), float(k), "t") for k in range(10)])
+            assert wait_until(lambda: fwd.stats.failures >= 3, TIMEOUT_S)
+            upstream.start()
+            assert wait_until(lambda: buf.pending() == 0, TIMEOUT_S)
+            for round_ in range(1, 6):  # more POSTs while the link is up
+                k0 = 10 * round_
+                buf.ingest(
+                    [RawReading("hx.heat_power_w", at(k), float(k), "t") for k in range(k0, k0 + 7)]
+                )
+                assert wait_until(lambda: buf.pending() == 0, TIMEOUT_S)
+            clock.t += 61.0  # a minute later: the summary
+            assert wait_until(
+                lambda: any("last 61 s" in r.getMessage() for r in caplog.records), TIMEOUT_S
+            )
+        finally:
+            fwd.stop()
+    posts = len(upstream.requests)
+    assert posts >= 7  # 2 batches of 5, then at least one per round
+    mine = [r for r in caplog.records if r.name == "heatreuse.telemetry.edge"]
+    info_up = [r.getMessage() for r in mine if r.levelno >= logging.INFO]
+    # the start warning names the refusal; no second "link down" while it stays down
+    assert [m for m in info_up if "not reachable at start" in m and "refuses" in m]
+    assert not [m for m in info_up if "upstream link down" in m]
+    assert len([m for m in info_up if "up again after" in m]) == 1
+    (summary,) = [m for m in info_up if "last 61 s" in m]
+    assert "45 readings buffered, 45 forwarded in" in summary and "0 pending" in summary
+    assert summary.endswith(" up")
+    assert len(info_up) <= 4  # start, up again, summary: not a line per POST
+    # the HTTP client logs nothing per request at INFO
+    assert not [r for r in caplog.records if r.name.startswith("httpx") and r.levelno >= 20]
+    # failures after the first are at debug level
+    assert [r for r in mine if r.levelno == logging.DEBUG and "in a row" in r.getMessage()]
+    buf.close()
+
+
 def test_parse_upstream_forms_and_errors(site: Site) -> None:
     http = parse_upstream("http://c:8080", "s")
     assert (http.scheme, http.url) == ("http", "http://c:8080/api/v1/sites/s/readings")
@@ -502,12 +586,13 @@ def test_parse_upstream_forms_and_errors(site: Site) -> None:
     assert TopicLayout("s", custom.topic_prefix).classify(custom.batch_topic) == ("batch", "batch")
     cases = {
         "ftp://c:21": "got scheme 'ftp'",
-        "central:1883": "the HTTP endpoint .*http://HOST:PORT.*mqtt://HOST:PORT/TOPIC-PREFIX.*got",
+        "central:1883": "the HTTP endpoint .*http://HOST:PORT.*mqtt://.*HOST:PORT/TOPIC-PREFIX.*got",
         "mqtt://c:0": "HOST and PORT 1..65535",
         "mqtt://c:port": "HOST and PORT 1..65535",
         "mqtt://:1883/p": "HOST and PORT",
-        "mqtt://u:pw@c:1883": "credentials are not supported",
-        "mqtt://c/p/#": "no query, no '#'",
+        "mqtt://c/p/#": "without '\\?' or '#'",
+        "mqtt://c/p?x=1": "without '\\?' or '#'",
+        "mqttx://c/p": "got scheme 'mqttx'",
         "mqtt://c/a/+/b": "without '#', '\\+'",
     }
     for text, message in cases.items():
@@ -515,6 +600,11 @@ def test_parse_upstream_forms_and_errors(site: Site) -> None:
             parse_upstream(text, "s")
         assert re.search(message, str(err.value)), (text, str(err.value))
         assert "\n" not in str(err.value)
+    # a user (the password from a file or the environment) and TLS: never in the URL shown
+    tls = parse_upstream("mqtts://edge-s-gw1:pw@c/heatreuse/s", "s")
+    assert tls.url == "mqtts://edge-s-gw1@c:8883/heatreuse/s/batch"
+    assert tls.connection is not None and tls.connection.tls
+    assert tls.connection.password == "pw" and "pw" not in repr(tls)
 
 
 def test_agent_refuses_an_mqtt_upstream_its_own_subscription_would_receive(site: Site) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import paho.mqtt.client as mqtt
 import pandas as pd
 import pytest
@@ -183,12 +185,20 @@ def test_live_twin_publishes_registry_points(site: Site, prefix: str) -> None:
         ):
             assert key in cfg
         assert cfg["state_topic"] == f"{prefix}/meter/heat_energy_kwh"
+        # HA 2025.10 deprecated object_id (removed in 2026.4) for default_entity_id, a full
+        # entity id: <domain>.<lower-case letters, digits, underscores>
+        assert "object_id" not in cfg
+        assert cfg["default_entity_id"] == "sensor.heatreuse_pool_potsdam_meter_heat_energy_kwh"
         assert cfg["device_class"] == "energy" and cfg["state_class"] == "total_increasing"
         assert cfg["unit_of_measurement"] == "kWh"
         status_cfg = disc[
             f"homeassistant-{node}/binary_sensor/heatreuse_pool-potsdam/pump_p-primary_status/config"
         ]
         assert status_cfg["payload_on"] == "1"
+        assert status_cfg["default_entity_id"] == (
+            "binary_sensor.heatreuse_pool_potsdam_pump_p_primary_status"
+        )
+        assert len({c["default_entity_id"] for c in disc.values()}) == len(disc)
         # retained: a client subscribing later still gets every config
         late = Listener(f"homeassistant-{node}/#")
         try:
@@ -234,3 +244,76 @@ def test_unreachable_broker_is_a_user_error(site: Site) -> None:
     publisher = MqttPublisher("127.0.0.1", 1, expand_points(site), connect_timeout_s=2)
     with pytest.raises(TwinError, match=r"--mqtt 127\.0\.0\.1:1"):
         publisher.start()
+
+
+def _retained(topic: str) -> bytes:
+    late = Listener(topic)
+    try:
+        return bytes(late.wait_for(lambda m: len(m) >= 1)[-1].payload)
+    finally:
+        late.close()
+
+
+def test_a_burst_beyond_the_queue_waits_instead_of_dropping_and_offline_follows(
+    site: Site, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Meter registers (QoS 1) in a burst larger than the client's queue: publish waits
+    for the broker instead of losing them (an unbounded paho queue reuses the 16-bit
+    message ids past 65,535 and refuses messages, 'offline' among them)."""
+    sp = expand_points(site)
+    publisher = MqttPublisher(
+        *BROKER,
+        sp,
+        prefix=prefix,
+        client_id="twin-" + uuid.uuid4().hex,
+        point_ids=["meter.heat_energy_kwh"],
+        max_queued_messages=50,
+    )
+    n = 1500
+    burst = TwinReadings(
+        pd.date_range("2026-10-05T06:00Z", periods=n, freq="10s"),
+        10,
+        ("meter.heat_energy_kwh",),
+        np.arange(n, dtype=float)[None, :],
+        np.ones((1, n), dtype=bool),
+    )
+    publisher.start()
+    with caplog.at_level(logging.INFO, logger="heatreuse.telemetry.mqtt_publish"):
+        publisher.publish(burst)
+        publisher.close()
+    assert publisher.messages_published == n and publisher.messages_dropped == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert _retained(f"{prefix}/availability") == b"offline"
+
+
+def test_offline_on_stop_even_when_the_connection_was_lost(
+    site: Site, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stopped while the link is down (the client between reconnects) and the broker
+    holding a stale retained 'online' (e.g. restarted with persistence): 'offline' goes
+    out over a second connection; before, the stop only logged "could not publish"."""
+    sp = expand_points(site)
+    publisher = MqttPublisher(*BROKER, sp, prefix=prefix, client_id="twin-" + uuid.uuid4().hex)
+    publisher.start()
+    assert _retained(f"{prefix}/availability") == b"online"
+    client = publisher._client
+    client.reconnect_delay_set(min_delay=60, max_delay=60)  # stay down while we stop
+    client.socket().close()
+    deadline = time.monotonic() + 10
+    while client.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not client.is_connected()
+    assert _retained(f"{prefix}/availability") == b"offline"  # the broker's last will
+    stale = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    stale.connect(*BROKER)
+    stale.loop_start()
+    stale.publish(f"{prefix}/availability", "online", qos=1, retain=True).wait_for_publish(5)
+    stale.loop_stop()
+    stale.disconnect()
+    assert _retained(f"{prefix}/availability") == b"online"
+    with caplog.at_level(logging.INFO, logger="heatreuse.telemetry.mqtt_publish"):
+        publisher.close()
+    assert _retained(f"{prefix}/availability") == b"offline"
+    messages = [r.getMessage() for r in caplog.records]
+    assert not any("could not publish" in m for m in messages)
+    assert any("second connection" in m for m in messages)

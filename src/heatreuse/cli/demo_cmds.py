@@ -80,6 +80,14 @@ def demo(
             else f"{att:.3%} (target {sla['target_fraction']:.1%}), "
             f"{len(interruptions)} interruption(s), longest {longest / 60:.1f} h",
         )
+        cov = sla.get("data_coverage_fraction")
+        sealed = sla.get("sealed") or {}
+        table.add_row(
+            "SLA verdict",
+            f"{sla.get('verdict', 'unknown')}, data coverage "
+            + ("n/a" if cov is None else f"{cov:.1%}")
+            + (f"; sealed in the ledger, entry {sealed['index']}" if sealed else "; not sealed"),
+        )
         breaches = sla.get("breaches", [])
         table.add_row(
             "SLA breaches",

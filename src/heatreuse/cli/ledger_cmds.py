@@ -4,7 +4,8 @@ Commands
 --------
 ``heatreuse ledger update SITE.yaml [--store URL] [--checkpoints DIR] [--key FILE]``
     Build the reuse ledger from the store (idempotent: only complete hours after the
-    watermark; changed hours as corrections) and sign a checkpoint.
+    watermark; changed hours as corrections), seal the SLA periods that have closed
+    (``sla_seal`` entries: verdict and evidence) and sign a checkpoint.
 ``heatreuse ledger export SITE.yaml --out DIR [--store URL]``
     Write the export folder that ``heatreuse verify DIR`` checks.
 ``heatreuse kpi SITE.yaml --period 2026-01|2026 [--store URL] [--json]``
@@ -75,6 +76,11 @@ def update_cmd(
     table.add_row("watermark (UTC)", str(result.watermark))
     table.add_row("checkpoint", str(result.checkpoint_path))
     table.add_row("root (base64)", str(result.root_hash_b64))
+    for seal in result.seals:
+        table.add_row(
+            "SLA sealed",
+            f"{seal['period']}: {seal['verdict']} (entry {seal['index']})",
+        )
     for note in result.notes:
         table.add_row("note", note)
     console.print(table)

@@ -73,6 +73,9 @@ def _register() -> None:
     from heatreuse.cli import twin_cmds
 
     twin_cmds.register(app)
+    from heatreuse.cli import mqtt_cmds
+
+    mqtt_cmds.register(app)
     from heatreuse.cli import compare_cmds
 
     compare_cmds.register(app)

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import typer
 
-from heatreuse.cli.options import SITE_ARG, STORE_OPT
+from heatreuse.cli.options import (
+    MQTT_CA_OPT,
+    MQTT_CERT_OPT,
+    MQTT_HELP,
+    MQTT_KEY_OPT,
+    MQTT_PASSWORD_FILE_OPT,
+    SITE_ARG,
+    STORE_OPT,
+)
 from heatreuse.errors import HeatreuseError
 from heatreuse.site import load_site
 
@@ -56,8 +64,12 @@ def serve(
     site_file: Path = SITE_ARG,
     store: str | None = STORE_OPT,
     mqtt: str | None = typer.Option(
-        None, "--mqtt", help="MQTT broker HOST:PORT to subscribe to.", show_default=False
+        None, "--mqtt", help="Subscribe to this " + MQTT_HELP, show_default=False
     ),
+    mqtt_password_file: Path | None = MQTT_PASSWORD_FILE_OPT,
+    mqtt_ca: Path | None = MQTT_CA_OPT,
+    mqtt_cert: Path | None = MQTT_CERT_OPT,
+    mqtt_key: Path | None = MQTT_KEY_OPT,
     http: str = typer.Option(
         "127.0.0.1:8080",
         "--http",
@@ -104,14 +116,18 @@ def serve(
 ) -> None:
     """Run the site's ingest service (MQTT, Modbus, HTTP into one store) until SIGTERM."""
     from heatreuse.cli.store_cmds import parse_rollup_days
-    from heatreuse.services.addresses import parse_host_port
+    from heatreuse.services.addresses import BrokerFiles, parse_broker_url, parse_host_port
     from heatreuse.services.serve import IngestService, ServeConfig
 
     _logging(log_level)
     site = load_site(site_file)
+    files = BrokerFiles(mqtt_password_file, mqtt_ca, mqtt_cert, mqtt_key)
+    broker = parse_broker_url(mqtt, "--mqtt", files) if mqtt else None
+    if broker is None and files.any_given():
+        raise HeatreuseError("--mqtt-password-file/-ca/-cert/-key need --mqtt (the broker)")
     config = ServeConfig(
         store_url=store,
-        mqtt=parse_host_port(mqtt, "--mqtt", 1883) if mqtt else None,
+        mqtt=broker,
         http=None if http.strip().lower() == "off" else parse_host_port(http, "--http", 8080),
         modbus_poll=modbus_poll or modbus is not None,
         modbus_default=parse_host_port(modbus, "--modbus", 502) if modbus else None,
@@ -128,9 +144,9 @@ def serve(
 
     def ready(svc: IngestService) -> None:
         parts = []
-        if config.mqtt:
+        if broker is not None:
             prefix = topic_prefix or f"heatreuse/{site.id}"
-            parts.append(f"mqtt {config.mqtt[0]}:{config.mqtt[1]} ({prefix}/#)")
+            parts.append(f"mqtt {broker.url} ({prefix}/#)")
         if config.http:
             parts.append(f"http http://{config.http[0]}:{config.http[1]}")
         if svc.poller is not None:
@@ -152,9 +168,27 @@ def edge(
         ...,
         "--upstream",
         help="The central heatreuse serve: its HTTP endpoint (http://central:8080) or the MQTT "
-        "broker it subscribes to, mqtt://HOST:PORT/TOPIC-PREFIX (port 1883 and prefix "
-        "heatreuse/<site id> if left out; batches go to TOPIC-PREFIX/batch).",
+        "broker it subscribes to, mqtt://[USER@]HOST:PORT/TOPIC-PREFIX or mqtts://... (port "
+        "1883/8883 and prefix heatreuse/<site id> if left out; batches go to "
+        "TOPIC-PREFIX/batch). Password with --upstream-password-file or "
+        "$HEATREUSE_UPSTREAM_PASSWORD.",
         show_default=False,
+    ),
+    upstream_password_file: Path | None = typer.Option(
+        None,
+        "--upstream-password-file",
+        help="MQTT upstream: file holding the password, or the credentials file of "
+        "`heatreuse mqtt credentials`.",
+        show_default=False,
+    ),
+    upstream_ca: Path | None = typer.Option(
+        None, "--upstream-ca", help="mqtts upstream: PEM CA of the broker.", show_default=False
+    ),
+    upstream_cert: Path | None = typer.Option(
+        None, "--upstream-cert", help="mqtts upstream: client certificate.", show_default=False
+    ),
+    upstream_key: Path | None = typer.Option(
+        None, "--upstream-key", help="mqtts upstream: client key.", show_default=False
     ),
     buffer: Path | None = typer.Option(
         None,
@@ -163,8 +197,12 @@ def edge(
         show_default=False,
     ),
     mqtt: str | None = typer.Option(
-        None, "--mqtt", help="Local MQTT broker HOST:PORT to subscribe to.", show_default=False
+        None, "--mqtt", help="Subscribe to this local " + MQTT_HELP, show_default=False
     ),
+    mqtt_password_file: Path | None = MQTT_PASSWORD_FILE_OPT,
+    mqtt_ca: Path | None = MQTT_CA_OPT,
+    mqtt_cert: Path | None = MQTT_CERT_OPT,
+    mqtt_key: Path | None = MQTT_KEY_OPT,
     modbus_poll: bool = MODBUS_POLL_OPT,
     modbus: str | None = MODBUS_OPT,
     poll_interval_s: float | None = POLL_OPT,
@@ -174,7 +212,7 @@ def edge(
     log_level: str = LOG_OPT,
 ) -> None:
     """Run the site's edge agent: buffer locally first, forward upstream in order."""
-    from heatreuse.services.addresses import parse_host_port
+    from heatreuse.services.addresses import BrokerFiles, parse_broker_url, parse_host_port
     from heatreuse.services.edge import EdgeAgent, EdgeConfig
 
     _logging(log_level)
@@ -184,10 +222,16 @@ def edge(
             "(or --modbus HOST:PORT), so that the agent has readings to buffer and forward"
         )
     site = load_site(site_file)
+    files = BrokerFiles(mqtt_password_file, mqtt_ca, mqtt_cert, mqtt_key)
+    if mqtt is None and files.any_given():
+        raise HeatreuseError("--mqtt-password-file/-ca/-cert/-key need --mqtt (the local broker)")
     config = EdgeConfig(
         upstream=upstream,
+        upstream_files=BrokerFiles(
+            upstream_password_file, upstream_ca, upstream_cert, upstream_key
+        ),
         buffer_path=buffer,
-        mqtt=parse_host_port(mqtt, "--mqtt", 1883) if mqtt else None,
+        mqtt=parse_broker_url(mqtt, "--mqtt", files) if mqtt else None,
         modbus_poll=modbus_poll or modbus is not None,
         modbus_default=parse_host_port(modbus, "--modbus", 502) if modbus else None,
         modbus_poll_interval_s=poll_interval_s,

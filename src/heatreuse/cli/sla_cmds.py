@@ -11,8 +11,23 @@ Commands
     object on stdout (keys with units, e.g. ``valid_min``,
     ``attainment_fraction``, ``burn_rate_1h``, ``interruptions``, ``breaches``)
     with the contract-year report under ``contract_year`` (or null).
+    Each period has a verdict: ``met``, ``breached`` (the data present proves
+    a breach) or ``unknown`` (too little data to say: ``data_coverage_fraction``
+    below ``contract.sla.min_data_coverage_fraction``, the period before
+    monitoring started, or broken only by missing data counted as bad);
+    ``breached`` beside it says what the contract's terms count. A sealed period
+    (``heatreuse ledger update`` seals closed ones) is read from its seal in the
+    ledger; when recomputing it from the store now differs, the report says so.
     Exit code 0 also when the SLA is breached (a report is not an error);
-    with ``--fail-on-breach`` a breach in any reported period exits 4.
+    with ``--fail-on-breach`` a reported period whose verdict is ``breached``
+    exits 4.
+``heatreuse sla seal SITE.yaml --period 2026-01|2026 [--reseal --reason TEXT]``
+    Seal one closed period into the ledger now (``ledger update`` seals closed
+    periods by itself once data came after their end, or 48 h after it). A
+    period already sealed is re-sealed only with ``--reseal --reason``: a new
+    entry naming the old one; refused when the store holds less data for the
+    period than the seal (data deleted), nothing appended when the result is the
+    same.
 ``heatreuse sla export SITE.yaml [--out FILE]``
     The SLA as OpenSLO v1 YAML (stdout or FILE).
 ``heatreuse sla import FILE.yaml``
@@ -21,6 +36,7 @@ Commands
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -28,19 +44,43 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from heatreuse.cli.options import SITE_ARG
+from heatreuse.cli.options import SITE_ARG, STORE_OPT
 from heatreuse.errors import SLABreachedError, SLAError
 from heatreuse.site import load_site
 from heatreuse.sla import SlaDefinition, SlaReport, export_openslo, import_openslo, sla_terms_yaml
+from heatreuse.sla.evaluate import BURN_WINDOWS_MIN
 
 #: Exit code of ``sla report --fail-on-breach`` when a reported period is breached.
 EXIT_BREACH = SLABreachedError.exit_code
 
 console = Console()
 sla_app = typer.Typer(
-    help="Heat-delivery SLA: report from the store, OpenSLO v1 export/import.",
+    help="Heat-delivery SLA: report from the store and its seals, seal, OpenSLO v1 export/import.",
     no_args_is_help=True,
 )
+
+
+NOW_OPT = typer.Option(
+    None,
+    "--now",
+    help="Evaluation time, ISO 8601 with offset (default: the current time).",
+    show_default=False,
+)
+
+
+def _parse_now(text: str | None) -> dt.datetime | None:
+    """``--now`` as an aware datetime; a naive or unreadable one is a user error."""
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise SLAError(
+            f"--now: expected ISO 8601 with offset (2026-02-01T00:00Z), got {text!r}"
+        ) from None
+    if when.tzinfo is None:
+        raise SLAError(f"--now: {text!r} has no UTC offset; add 'Z' or '+01:00' (never guessed)")
+    return when
 
 
 def _pct(x: float | None, digits: int = 3) -> str:
@@ -93,6 +133,15 @@ def _summary_table(reports: list[SlaReport]) -> Table:
             for r in reports
         ],
     )
+    row(
+        "data coverage",
+        [
+            ("[yellow]" if _low(r) else "")
+            + _pct(r.data_coverage_fraction, 2)
+            + f" (>= {r.min_data_coverage_fraction:.0%})"
+            for r in reports
+        ],
+    )
     row("error budget min (allowed)", [f"{r.error_budget_allowed_min:,.1f}" for r in reports])
     row("error budget min (used)", [f"{r.error_budget_used_min:,}" for r in reports])
     row(
@@ -103,8 +152,9 @@ def _summary_table(reports: list[SlaReport]) -> Table:
             for r in reports
         ],
     )
-    for b in first.burn_rates:
-        row(f"burn rate {b.window}", [_num(r.burn_rate(b.window)) for r in reports])
+    for window in BURN_WINDOWS_MIN:  # a sealed report keeps none: n/a
+        if any(r.burn_rates for r in reports):
+            row(f"burn rate {window}", [_num(r.burn_rate(window)) for r in reports])
     row(
         "alert",
         [
@@ -114,10 +164,26 @@ def _summary_table(reports: list[SlaReport]) -> Table:
     )
     row("interruptions", [str(len(r.interruptions)) for r in reports])
     row(
-        "breaches",
+        "breaches (contract terms)",
         [("[red]" if r.breaches else "[green]") + str(len(r.breaches)) for r in reports],
     )
+    row("verdict", [_verdict_text(r) for r in reports])
+    row(
+        "source",
+        [f"sealed, entry {r.sealed.get('index')}" if r.sealed else "store, now" for r in reports],
+    )
     return table
+
+
+def _low(r: SlaReport) -> bool:
+    cov = r.data_coverage_fraction
+    return cov is not None and cov < r.min_data_coverage_fraction
+
+
+def _verdict_text(r: SlaReport) -> str:
+    colour = {"met": "green", "breached": "red"}.get(r.verdict, "yellow")
+    label = r.verdict.upper() if r.verdict != "met" else "met" + ("" if r.complete else " so far")
+    return f"[{colour}]{label}[/]"
 
 
 def _interruption_table(r: SlaReport) -> Table:
@@ -163,19 +229,23 @@ def report(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON on stdout."),
     fail_on_breach: bool = typer.Option(
-        False, "--fail-on-breach", help=f"Exit {EXIT_BREACH} when any reported period is breached."
+        False,
+        "--fail-on-breach",
+        help=f"Exit {EXIT_BREACH} when any reported period's verdict is breached.",
     ),
+    now: str | None = NOW_OPT,
 ) -> None:
     """Evaluate the heat-delivery SLA from the store for a period."""
     from heatreuse.services.sla import sla_report
 
     site = load_site(site_file)
-    reports = sla_report(site, store, period)
+    reports = sla_report(site, store, period, now=_parse_now(now))
     if as_json:
         data = reports[0].to_dict()
         year = next((r for r in reports[1:] if r.period_kind == "contract_year"), None)
         data["contract_year"] = year.to_dict() if year is not None else None
         data["breached_any"] = any(r.breached for r in reports)
+        data["verdict_breached_any"] = any(r.verdict == "breached" for r in reports)
         typer.echo(json.dumps(data, indent=2))
     else:
         console.print(_summary_table(reports))
@@ -194,9 +264,16 @@ def report(
                 )
             for note in r.notes:
                 console.print(f"[dim]{r.period_label}: {note}[/]")
-        verdict = "[red]BREACHED" if any(r.breached for r in reports) else "[green]met so far"
-        console.print(f"SLA {verdict}")
-    breached = [r for r in reports if r.breached]
+        for r in reports:
+            console.print(
+                f"SLA {r.period_label}: verdict {_verdict_text(r)}, data coverage "
+                f"{_pct(r.data_coverage_fraction, 2)}, attainment {_pct(r.attainment_fraction)}"
+                + (" [red](contract terms broken)[/]" if r.breached else ""),
+                highlight=False,
+            )
+            for reason in r.verdict_reasons:
+                console.print(f"  {reason}", highlight=False, markup=False)
+    breached = [r for r in reports if r.verdict == "breached"]
     if fail_on_breach and breached:
         raise SLABreachedError(
             "SLA breached (--fail-on-breach): "
@@ -205,6 +282,62 @@ def report(
                 for r in breached
             )
         )
+
+
+def seal(
+    site_file: Path = SITE_ARG,
+    period: str = typer.Option(
+        ..., "--period", help="YYYY-MM (local month) or YYYY (contract year starting then)."
+    ),
+    store: str | None = STORE_OPT,
+    reseal: bool = typer.Option(
+        False, "--reseal", help="Replace an existing seal by a new entry that names it."
+    ),
+    reason: str | None = typer.Option(
+        None, "--reason", help="Why the sealed result is replaced (required with --reseal)."
+    ),
+    checkpoints: Path | None = typer.Option(
+        None,
+        "--checkpoints",
+        help="Checkpoint folder outside the database (default $HEATREUSE_HOME/checkpoints/<site>).",
+    ),
+    key: Path | None = typer.Option(
+        None, "--key", help="Ed25519 signing key (default $HEATREUSE_HOME/keys/<site>.key)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    now: str | None = NOW_OPT,
+) -> None:
+    """Seal a closed SLA period into the ledger (or re-seal it with a reason)."""
+    from heatreuse.services.ledger import SealRequest, update_ledger
+
+    site = load_site(site_file)
+    result = update_ledger(
+        site,
+        store,
+        now=_parse_now(now),
+        checkpoint_dir=checkpoints,
+        key_path=key,
+        intervals=False,
+        seal=SealRequest(period, reseal=reseal, reason=reason),
+    )
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    for s in result.seals:
+        cov = s["data_coverage_fraction"]
+        console.print(
+            f"sealed SLA {s['period']} of {site.id}: verdict {s['verdict']}, data coverage "
+            f"{_pct(cov, 2)}, ledger entry {s['index']}"
+            + (
+                f" (seal {s['seal_number']}, replaces entry {s['supersedes_index']})"
+                if s["supersedes_index"] is not None
+                else ""
+            ),
+            highlight=False,
+        )
+    for note in result.notes:
+        console.print(note, highlight=False, markup=False)
+    console.print(f"checkpoint {result.checkpoint_path}", highlight=False)
 
 
 def export(
@@ -235,6 +368,7 @@ def register(app: typer.Typer) -> None:
     """Add ``sla report``, ``sla export`` and ``sla import`` to the root app."""
     if not sla_app.registered_commands:
         sla_app.command("report")(report)
+        sla_app.command("seal")(seal)
         sla_app.command("export")(export)
         sla_app.command("import")(import_)
     if not any(g.typer_instance is sla_app for g in app.registered_groups):

@@ -1,14 +1,19 @@
 """``heatreuse store info|retention|init``: the telemetry store itself.
 
 ``heatreuse store info [--store URL] [--json]``
-    Schema version, sites, points, rows per table and the time range of raw data.
+    Schema version, sites, points, rows per table, the time range of raw data, the
+    retention horizons, and per site when monitoring started and which SLA periods
+    are sealed (with their verdict) and which are not.
 ``heatreuse store retention [--store URL] [--raw-days N] [--rollup-days RES=DAYS ...]
-[--quarantine-days N] [--now ISO] [--json]``
+[--quarantine-days N] [--now ISO] [--force] [--json]``
     Delete raw readings, rollups and quarantine rows older than their retention
     (:meth:`heatreuse.store.Store.apply_retention`), for every site in the store.
     Horizons count back from ``--now`` (default: the current time). Nothing is
-    deleted for a table without a horizon. ``heatreuse serve`` runs the same on a
-    schedule (``--retention-*`` options).
+    deleted for a table without a horizon. Raw and 1-min data of an SLA month that
+    is not sealed is kept: the command refuses (exit 2, naming the months) unless
+    ``--force`` (:mod:`heatreuse.services.retention`). ``heatreuse serve`` runs the
+    same on a schedule (``--retention-*`` options), sealing closed months first and
+    keeping what still blocks.
 ``heatreuse store init [URL] [--json]``
     Create the store (SQLite: the file with mode 0600 in a folder made 0700;
     PostgreSQL: the schema and tables) or migrate an older one. Every command that
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -65,8 +71,11 @@ def info_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """What the store holds: schema version, sites, points and rows per table."""
+    from heatreuse.services.retention import sla_periods_overview
+
     with opened_store(store) as opened:
         summary = opened.summary()
+        summary["sla_periods"] = sla_periods_overview(opened)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, sort_keys=True))
         return
@@ -81,7 +90,44 @@ def info_cmd(
     table.add_row("raw data from", summary["raw_first"] or "-")
     table.add_row("raw data to", summary["raw_last"] or "-")
     table.add_row("raw retention horizon", summary["raw_horizon"] or "none")
+    for name, when in summary["retention_horizons"].items():
+        if name != "raw":
+            table.add_row(f"{name} retention horizon", when)
     console.print(table)
+    for site, periods in summary["sla_periods"].items():
+        console.print(_periods_table(site, periods))
+
+
+def _periods_table(site: str, periods: dict[str, Any]) -> Table:
+    """Sealed and unsealed SLA periods of one site (the last 24 sealed ones listed)."""
+    tz = periods["timezone"]
+    table = Table(
+        title=f"SLA periods of {site} (local months in {tz or 'UTC: no SLA in its ledger yet'}); "
+        f"monitoring started {periods['monitoring_start'] or 'never (no reading accepted)'}",
+        title_justify="left",
+    )
+    table.add_column("period")
+    table.add_column("state")
+    table.add_column("verdict")
+    table.add_column("data coverage", justify="right")
+    sealed = periods["sealed"]
+    if len(sealed) > 24:
+        table.add_row(f"({len(sealed) - 24} earlier sealed periods)", "sealed", "", "")
+    for p in sealed[-24:]:
+        cov = p["data_coverage_fraction"]
+        colour = {"met": "green", "breached": "red"}.get(str(p["verdict"]), "yellow")
+        table.add_row(
+            str(p["period"]),
+            f"sealed (entry {p['index']}"
+            + (f", seal {p['seal_number']})" if p["seal_number"] != 1 else ")"),
+            f"[{colour}]{p['verdict']}[/]",
+            "n/a" if cov is None else f"{cov * 100:.1f} %",
+        )
+    for p in periods["unsealed"]:
+        table.add_row(str(p["period"]), f"[yellow]{p['state']}[/]", "-", "-")
+    if not sealed and not periods["unsealed"]:
+        table.add_row("(none)", "", "", "")
+    return table
 
 
 @store_app.command("retention")
@@ -109,6 +155,12 @@ def retention_cmd(
         help="Reference time (ISO 8601 with offset); default the current time.",
         show_default=False,
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Delete raw and 1-min data of SLA months that are not sealed too (their "
+        "verdict then reads 'unknown'); without it such a deletion is refused.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Delete stored rows older than their retention (every site of the store)."""
@@ -118,15 +170,32 @@ def retention_cmd(
             "store retention: nothing to do; expected at least one of --raw-days, "
             "--rollup-days RES=DAYS, --quarantine-days"
         )
+    from heatreuse.services.retention import apply_retention_guarded
+
     with opened_store(store) as opened:
-        res = opened.apply_retention(
-            raw_days=raw_days, rollup_days=rollups, quarantine_days=quarantine_days, now=now
+        res, blocks = apply_retention_guarded(
+            opened,
+            raw_days=raw_days,
+            rollup_days=rollups,
+            quarantine_days=quarantine_days,
+            now=now,
+            force=force,
         )
     out = {
         "raw_deleted": res.raw_deleted,
         "rollups_deleted": res.rollups_deleted,
         "quarantine_deleted": res.quarantine_deleted,
+        "forced_unsealed_periods": [
+            {"site_id": b.site_id, "period": b.period, "tables": list(b.tables)} for b in blocks
+        ],
     }
+    if blocks:
+        Console(stderr=True).print(
+            "[yellow]--force: deleted data of SLA periods that are not sealed: "
+            + "; ".join(b.describe() for b in blocks)
+            + " (their verdict now reads 'unknown')[/]",
+            highlight=False,
+        )
     if as_json:
         typer.echo(json.dumps(out, sort_keys=True))
         return

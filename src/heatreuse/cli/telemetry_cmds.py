@@ -27,6 +27,7 @@ from heatreuse.services.ingest import (
     parse_not_before,
 )
 from heatreuse.site import expand_points, load_site
+from heatreuse.site.points import Point, SitePoints
 
 console = Console()
 err_console = Console(stderr=True)
@@ -110,20 +111,60 @@ def _print_report(report: FileIngestReport) -> None:
     )
 
 
-def points_list(site_file: Path = SITE_ARG) -> None:
+def _modbus_cells(sp: SitePoints, p: Point) -> list[str]:
+    """Device, table, address, type, word order (32-bit types) and scale source of a point."""
+    reg = p.source.modbus
+    if reg is None:
+        return ["", "", "", "", "", ""]
+    order = (reg.word_order or sp.device(reg.device).word_order) if reg.width == 2 else "-"
+    return [reg.device, reg.table, str(reg.address), reg.type, order, reg.scale_source()]
+
+
+def points_list(
+    site_file: Path = SITE_ARG,
+    modbus: bool = typer.Option(
+        False,
+        "--modbus",
+        help="The Modbus register map: only points with a register, one column per field.",
+    ),
+) -> None:
     """List the site's points: id, kind, unit, range, interval, Brick class, Modbus register.
 
-    MQTT topics (below the site prefix) default to the id with '/' for '.'; the
-    full registry is in ``heatreuse points export SITE.yaml --brick``.
+    A Modbus register reads ``DEVICE TABLE ADDRESS TYPE [WORD ORDER], scale: SOURCE``:
+    the register table (holding: function 3, input: function 4), the word order
+    of 32-bit values (the register's or its device's) and where the scale
+    comes from (a fixed factor and raw unit, or the unit-code register the
+    device announces its unit in). ``--modbus`` lists the register map alone,
+    one column per field. MQTT topics (below the site prefix) default to the id
+    with '/' for '.'; the full registry is in ``heatreuse points export
+    SITE.yaml --brick``.
     """
     site = load_site(site_file)
     sp = expand_points(site)
+    if modbus:
+        rows = [p for p in sp.points if p.source.modbus is not None]
+        table = Table(
+            title=f"Modbus register map of site {site.id} ({len(rows)} points)",
+            title_justify="left",
+        )
+        table.add_column("id", no_wrap=True)
+        for col in ("device", "table", "addr", "type", "word order", "scale"):
+            table.add_column(col, overflow="fold")
+        for p in rows:
+            table.add_row(p.id, *_modbus_cells(sp, p))
+        console.print(table)
+        return
     table = Table(title=f"Points of site {site.id} ({len(sp.points)})", title_justify="left")
     table.add_column("id", no_wrap=True)
     for col in ("kind", "unit", "range", "every", "brick class", "modbus"):
         table.add_column(col, overflow="fold")
     for p in sp.points:
-        reg = p.source.modbus
+        cells = _modbus_cells(sp, p)
+        register = ""
+        if p.source.modbus is not None:
+            dev, tab, addr, typ, order, scale = cells
+            words = f" {order}" if order != "-" else ""
+            register = f"{dev} {tab} {addr} {typ}{words}, scale: {scale}"
         table.add_row(
             p.id,
             p.kind,
@@ -131,7 +172,7 @@ def points_list(site_file: Path = SITE_ARG) -> None:
             f"{p.min_value:g}..{p.max_value:g}",
             f"{p.sample_interval_s:g} s",
             p.brick_class,
-            f"{reg.device}@{reg.address} {reg.type} {reg.unit} x{reg.scale:g}" if reg else "",
+            register,
         )
     console.print(table)
 

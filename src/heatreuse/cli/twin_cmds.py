@@ -11,7 +11,14 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from heatreuse.cli.options import SITE_ARG
+from heatreuse.cli.options import (
+    MQTT_CA_OPT,
+    MQTT_CERT_OPT,
+    MQTT_HELP,
+    MQTT_KEY_OPT,
+    MQTT_PASSWORD_FILE_OPT,
+    SITE_ARG,
+)
 from heatreuse.errors import TwinError
 from heatreuse.simulation.scenarios import SCENARIO_NAMES, parse_duration_s, parse_scenarios
 from heatreuse.site import Site, load_site
@@ -132,8 +139,12 @@ def twin(
     ),
     speed: float = typer.Option(60.0, "--speed", help="Live: simulated seconds per wall second."),
     mqtt: str | None = typer.Option(
-        None, "--mqtt", help="Live: publish to the MQTT broker at HOST:PORT.", show_default=False
+        None, "--mqtt", help="Live: publish to this " + MQTT_HELP, show_default=False
     ),
+    mqtt_password_file: Path | None = MQTT_PASSWORD_FILE_OPT,
+    mqtt_ca: Path | None = MQTT_CA_OPT,
+    mqtt_cert: Path | None = MQTT_CERT_OPT,
+    mqtt_key: Path | None = MQTT_KEY_OPT,
     modbus: str | None = typer.Option(
         None,
         "--modbus",
@@ -143,8 +154,23 @@ def twin(
     control: str | None = typer.Option(
         None,
         "--control",
-        help="Live: HTTP control endpoint on HOST:PORT (POST /faults to inject a scenario).",
+        help="Live: HTTP control endpoint on PORT or HOST:PORT (POST /faults to inject a "
+        "scenario); loopback (127.0.0.1) unless --control-allow-remote; every request needs "
+        "the token the twin writes at start (path printed).",
         show_default=False,
+    ),
+    control_token_file: Path | None = typer.Option(
+        None,
+        "--control-token-file",
+        help="Live: the control token: read from FILE if it exists, else a new random token "
+        "written there (mode 0600). Default: a new token in "
+        "$HEATREUSE_HOME/twin-control-<port>.token.",
+        show_default=False,
+    ),
+    control_allow_remote: bool = typer.Option(
+        False,
+        "--control-allow-remote",
+        help="Live: allow --control on a non-loopback address (the token is still required).",
     ),
     topic_prefix: str | None = typer.Option(
         None,
@@ -172,8 +198,14 @@ def twin(
     ),
 ) -> None:
     """Run the digital twin: live over MQTT/Modbus, or offline into a readings file."""
+    from heatreuse.services.addresses import BrokerFiles, parse_broker_url
     from heatreuse.services.twin import parse_time_utc
 
+    files = BrokerFiles(mqtt_password_file, mqtt_ca, mqtt_cert, mqtt_key)
+    if mqtt is None and files.any_given():
+        raise TwinError("--mqtt-password-file/-ca/-cert/-key need --mqtt (the broker)")
+    if control is None and (control_token_file is not None or control_allow_remote):
+        raise TwinError("--control-token-file and --control-allow-remote need --control")
     site = _with_weather(load_site(site_file), weather)
     scen = parse_scenarios(scenario)
     if out is not None:
@@ -210,9 +242,11 @@ def twin(
         start=parse_time_utc(start, "--start") if start else None,
         step_s=_step(step or "10s"),
         speed=speed,
-        mqtt=mqtt,
+        mqtt=parse_broker_url(mqtt, "--mqtt", files) if mqtt else None,
         modbus=modbus,
         control=control,
+        control_token_file=control_token_file,
+        control_allow_remote=control_allow_remote,
         topic_prefix=topic_prefix,
         ha_discovery=ha_discovery,
         duration_s=parse_duration_s(duration, "--duration") if duration else None,
@@ -227,15 +261,17 @@ def _run_live(
     start: Any,
     step_s: int,
     speed: float,
-    mqtt: str | None,
+    mqtt: Any,
     modbus: str | None,
     control: str | None,
+    control_token_file: Path | None,
+    control_allow_remote: bool,
     topic_prefix: str | None,
     ha_discovery: bool,
     duration_s: float | None,
     clamp: bool,
 ) -> None:
-    from heatreuse.services.twin import build_live_twin
+    from heatreuse.services.twin import TwinControlServer, build_live_twin
 
     live = build_live_twin(
         site,
@@ -246,18 +282,28 @@ def _run_live(
         mqtt=mqtt,
         modbus=modbus,
         control=control,
+        control_token_file=control_token_file,
+        control_allow_remote=control_allow_remote,
         topic_prefix=topic_prefix,
         ha_discovery=ha_discovery,
         clamp=clamp,
     )
     live.start_sinks()
+    ctl = next((s for s in live.sinks if isinstance(s, TwinControlServer)), None)
+    ctl_text = ""
+    if ctl is not None:
+        host, port = ctl.address
+        ctl_text = f"; control http://{host}:{port}/faults (token in {ctl.token_file})"
     err_console.print(
         f"twin of site {site.id}: simulated from {live.start.isoformat()} at {speed:g}x, "
         f"{step_s} s steps"
-        + (f"; MQTT {mqtt}" if mqtt else "")
+        + (f"; MQTT {mqtt.url}" if mqtt else "")
         + (f"; Modbus {modbus}" if modbus else "")
-        + (f"; control http://{control}/faults" if control else "")
-        + (f"; faults: {', '.join(s.label() for s in live.scenarios)}" if live.scenarios else "")
+        + ctl_text
+        + (f"; faults: {', '.join(s.label() for s in live.scenarios)}" if live.scenarios else ""),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -280,11 +326,19 @@ def twin_inject(
         ..., help="The twin's control endpoint HOST:PORT.", show_default=False
     ),
     scenario: str = typer.Argument(..., help=SCENARIO_HELP, show_default=False),
+    token_file: Path | None = typer.Option(
+        None,
+        "--token-file",
+        help="The twin's control token file (printed when the twin starts). Default: "
+        "$HEATREUSE_TWIN_TOKEN, else $HEATREUSE_HOME/twin-control-<port>.token.",
+        show_default=False,
+    ),
 ) -> None:
     """Inject a fault into a running live twin (without @START: from its next step)."""
-    from heatreuse.services.twin import inject_remote
+    from heatreuse.services.twin import control_token, inject_remote
 
-    typer.echo(f"injected {inject_remote(control, scenario)}")
+    token = control_token(control, token_file)
+    typer.echo(f"injected {inject_remote(control, scenario, token=token)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -24,7 +24,7 @@ entry carries how it was obtained::
 report metered and estimated energy separately and stay recomputable by
 ``heatreuse verify`` (its totals are plain sums of one field).
 
-Method (``ledger-method/2``; the full text is in :func:`method_entry`):
+Method (``ledger-method/3``; the full text is in :func:`method_entry`):
 
 * total site energy = IT + cooling + pumps + other + heat-pump electricity;
 * heat delivered = heat-meter register delta at the customer interface; its
@@ -62,6 +62,7 @@ import pandas as pd
 from heatreuse.carbon import avoided_emissions_kg, displaced_fuel_kwh
 from heatreuse.errors import LedgerError
 from heatreuse.ledger.canonical import canonical_json_bytes
+from heatreuse.ledger.seal import ENTRY_SLA_SEAL, SEAL_REPORT_DROP, seal_evidence
 from heatreuse.physics import heat_meter_mpe_percent
 from heatreuse.site.model import Site
 from heatreuse.site.points import SitePoints, expand_points
@@ -73,6 +74,7 @@ __all__ = [
     "ENTRY_METHOD",
     "ENTRY_SITE_CONFIG",
     "ENTRY_SLA",
+    "ENTRY_SLA_SEAL",
     "METHOD_VERSION",
     "QUANTITIES",
     "SUMMABLE_FIELDS",
@@ -86,10 +88,12 @@ __all__ = [
     "method_entry",
     "site_config_entry",
     "site_config_hash",
+    "sla_definition_sha256",
     "sla_entry",
+    "sla_seal_entry",
 ]
 
-METHOD_VERSION = "ledger-method/2"
+METHOD_VERSION = "ledger-method/3"
 ENTRY_INTERVAL = "ledger_interval"
 ENTRY_CORRECTION = "ledger_correction"
 ENTRY_METHOD = "method"
@@ -757,6 +761,17 @@ def method_entry() -> dict[str, Any]:
         "missing or estimated, or the utility feed lost for part of the hour; else normal",
         "corrections": "a changed hour is appended as ledger_correction (never updated); "
         "totals = sum over ledger_interval + sum of delta over ledger_correction",
+        "sla_seal": "when an SLA period closes (site-local month; contract year, added up "
+        "from its sealed months), its result is sealed: verdict met | breached | unknown, "
+        "the contract's breached flag, data coverage and the evidence in minutes (valid, "
+        "good, bad, unknown, excluded); reports of the period read the seal; a re-seal is a "
+        "new entry naming the one it replaces (supersedes_index) with a reason",
+        "sla_verdict": "breached: the minutes with data alone prove a breach (a run of read "
+        "out-of-band minutes over the maximum interruption, more read out-of-band minutes "
+        "than the widest error budget, a metered day below the minimum heat); met: data "
+        "coverage >= min_data_coverage_fraction (minutes with a reading / operating minutes "
+        "outside announced maintenance, before monitoring start included) and no term broken; "
+        "else unknown",
         "references": [
             "ISO/IEC 30134-2, -6, -8, -9",
             "EN 1434-1:2022; Directive 2014/32/EU Annex VI MI-004",
@@ -796,4 +811,70 @@ def site_config_entry(site: Site) -> dict[str, Any]:
         "site_config_sha256": site_config_hash(site),
         "hash_of": "RFC 8785 canonical JSON of the validated site model",
         "source_file": None if site.source_path is None else site.source_path.name,
+    }
+
+
+def sla_definition_sha256(site: Site) -> str:
+    """SHA-256 (hex) of the canonical :func:`sla_entry` of ``site`` (which SLA a seal used)."""
+    return hashlib.sha256(canonical_json_bytes(sla_entry(site))).hexdigest()
+
+
+def sla_seal_entry(
+    site: Site,
+    report: Mapping[str, Any],
+    *,
+    seal_number: int = 1,
+    supersedes_index: int | None = None,
+    reason: str | None = None,
+    sealed_at: dt.datetime,
+    composed_from: Sequence[int] = (),
+) -> dict[str, Any]:
+    """The ``sla_seal`` entry of one closed SLA period (layout in :mod:`heatreuse.ledger.seal`).
+
+    Parameters
+    ----------
+    site
+        The site (its SLA definition is hashed into the entry).
+    report
+        The period's SLA report as ``SlaReport.to_dict()``; burn rates and alert state
+        are left out.
+    seal_number, supersedes_index, reason
+        1, None, None for the first seal of the period; a re-seal names the seal it
+        replaces and says why.
+    sealed_at
+        When the seal is made (tz-aware).
+    composed_from
+        Ledger indices of the month seals a contract-year seal adds up.
+
+    Raises
+    ------
+    LedgerError
+        A re-seal without the entry it replaces or without a reason.
+    """
+    if seal_number > 1 and (supersedes_index is None or not (reason or "").strip()):
+        raise LedgerError(
+            f"sla_seal {report.get('period')!r}: a re-seal (seal_number {seal_number}) must "
+            "name the seal it replaces and give a reason"
+        )
+    body = {k: v for k, v in report.items() if not any(k.startswith(p) for p in SEAL_REPORT_DROP)}
+    return {
+        "type": ENTRY_SLA_SEAL,
+        "site_id": site.id,
+        "period": str(report["period"]),
+        "period_kind": str(report["period_kind"]),
+        "period_start": _iso(pd.Timestamp(report["period_start"])),
+        "period_end": _iso(pd.Timestamp(report["period_end"])),
+        "seal_number": int(seal_number),
+        "supersedes_index": supersedes_index,
+        "reason": reason,
+        "sealed_at": _iso(sealed_at),
+        "method_version": METHOD_VERSION,
+        "sla_definition_sha256": sla_definition_sha256(site),
+        "verdict": report["verdict"],
+        "breached": bool(report["breached"]),
+        "data_coverage_fraction": report["data_coverage_fraction"],
+        "min_data_coverage_fraction": report["min_data_coverage_fraction"],
+        "evidence": seal_evidence(report),
+        "composed_from": [int(i) for i in composed_from],
+        "report": body,
     }

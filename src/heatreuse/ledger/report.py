@@ -8,8 +8,11 @@ KPIs, avoided CO2 with the method version and the uncertainty, and the signed
 checkpoint (size, root, signature) that anchors every figure.
 
 The HTML embeds plotly's JavaScript inline (``plotly.offline.get_plotlyjs``), so
-it opens offline with no CDN. The PDF is drawn with matplotlib's PDF backend
-(pure Python, no browser needed).
+it opens offline with no CDN. The PDF is a typeset document of the same blocks
+(:func:`report_blocks`: headings, paragraphs, tables, the two figures, the
+checkpoint), set with ReportLab and matplotlib: pure Python wheels from PyPI,
+no browser and no system libraries (WeasyPrint would need Pango on the
+machine, which ``./run demo`` on a fresh machine does not have).
 
 Every number comes from :func:`heatreuse.ledger.kpis.compute_kpis` /
 :func:`heatreuse.ledger.kpis.period_totals`, i.e. from ledger entries that
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +33,13 @@ import pandas as pd
 from heatreuse.htmlpage import esc, figure_html, page_html
 from heatreuse.ledger.kpis import Period
 
-__all__ = ["MonthlyReportData", "daily_frame", "render_monthly_html", "write_monthly_pdf"]
+__all__ = [
+    "MonthlyReportData",
+    "daily_frame",
+    "render_monthly_html",
+    "report_blocks",
+    "write_monthly_pdf",
+]
 
 
 @dataclass(frozen=True)
@@ -306,12 +314,68 @@ def _plot_divs(data: MonthlyReportData) -> tuple[str, str]:
     return figure_html(fig, "heat-daily"), figure_html(sankey, "sankey")
 
 
-def _sla_html(data: MonthlyReportData) -> str:
+# --------------------------------------------------------------------------- the document
+# One list of blocks is the report; the HTML page and the PDF render the same blocks, so they
+# carry the same headings, tables, figures and checkpoint. Text may hold `code` spans.
+@dataclass(frozen=True)
+class Heading:
+    """A section heading (level 1 = title, 2 = section, 3 = subsection)."""
+
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Text:
+    """A paragraph; ``kind`` is ``body``, ``sub`` (small print), ``note`` (a warning),
+    ``missing`` (data that is not there) or ``pre`` (preformatted)."""
+
+    text: str
+    kind: str = "body"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of text cells (units in the headers or the cells)."""
+
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A figure: ``daily`` (heat delivered vs customer heat use) or ``flows`` (energy flows)."""
+
+    key: str
+    caption: str
+
+
+@dataclass(frozen=True)
+class Cards:
+    """Headline figures: (title, value, small print) each."""
+
+    cards: tuple[tuple[str, str, str], ...]
+
+
+Block = Heading | Text | Table | Chart | Cards
+
+#: Chart captions (the same words above the HTML figure and under the PDF figure).
+DAILY_CAPTION = (
+    "Figure 1. Heat delivered (metered, estimated) and customer heat use = delivered + backup "
+    "[kWh per UTC day]"
+)
+FLOWS_CAPTION = "Figure 2. Energy flows of the month [kWh]"
+
+
+def _table_block(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    return Table(tuple(headers), tuple(tuple("" if c is None else str(c) for c in r) for r in rows))
+
+
+def _sla_blocks(data: MonthlyReportData) -> list[Block]:
     if not data.sla:
-        return f'<div class="missing">{esc(data.sla_note)}</div>'
-    parts = []
+        return [Text(data.sla_note, "missing")]
+    parts: list[Block] = []
     for rep in data.sla:
-        att = rep.get("attainment_fraction")
         rows = [
             [
                 "Period",
@@ -319,7 +383,8 @@ def _sla_html(data: MonthlyReportData) -> str:
                 + (", binding" if rep.get("binding") else ", not binding")
                 + ")",
             ],
-            ["Attainment", "n/a" if att is None else f"{100 * att:.3f} %"],
+            ["Verdict", _verdict(rep)],
+            ["Attainment (data coverage)", _attainment(rep)],
             ["Target", f"{100 * float(rep.get('target_fraction', 0)):.2f} %"],
             [
                 "Valid / good / bad / unknown minutes",
@@ -327,39 +392,69 @@ def _sla_html(data: MonthlyReportData) -> str:
                 f"{rep.get('unknown_min')}",
             ],
             ["Error budget left", _fmt(rep.get("error_budget_left_min"), 0, "min")],
-            ["Breaches", str(len(rep.get("breaches") or []))],
+            ["Breaches (contract terms)", str(len(rep.get("breaches") or []))],
+            ["Source", _source(rep)],
         ]
-        parts.append(_table(["SLA", "value"], rows))
+        parts.append(_table_block(["SLA", "value"], rows))
+        shown = [*(rep.get("verdict_reasons") or []), *(rep.get("notes") or [])]
+        if shown:
+            parts.append(Text(" ".join(str(x) for x in shown), "sub"))
         inter = rep.get("interruptions") or []
         if inter:
             irows = [
                 [i.get("start"), i.get("end"), _fmt(i.get("duration_min"), 0, "min")]
                 for i in inter[:50]
             ]
-            parts.append("<p>Interruptions</p>" + _table(["start", "end", "duration"], irows))
+            parts += [Text("Interruptions"), _table_block(["start", "end", "duration"], irows)]
         else:
-            parts.append("<p>No interruptions.</p>")
+            parts.append(Text("No interruptions."))
         br = rep.get("breaches") or []
         if br:
             brows = [
                 [b.get("kind"), b.get("start"), b.get("end"), b.get("detail")] for b in br[:40]
             ]
-            more = (
-                f'<p class="sub">{len(br) - 40} more breaches not listed.</p>'
-                if len(br) > 40
-                else ""
-            )
-            parts.append(
-                "<p>Breaches</p>" + _table(["kind", "start", "end", "detail"], brows) + more
-            )
+            parts += [Text("Breaches"), _table_block(["kind", "start", "end", "detail"], brows)]
+            if len(br) > 40:
+                parts.append(Text(f"{len(br) - 40} more breaches not listed.", "sub"))
     if data.sla_note:
-        parts.append(f'<p class="sub">{esc(data.sla_note)}</p>')
-    return "".join(parts)
+        parts.append(Text(data.sla_note, "sub"))
+    return parts
 
 
-def _checkpoint_html(cp: Mapping[str, Any] | None) -> str:
+def _verdict(rep: Mapping[str, Any]) -> str:
+    """``met`` / ``BREACHED`` / ``UNKNOWN`` of an SLA report dict."""
+    verdict = str(rep.get("verdict") or "unknown")
+    return verdict if verdict == "met" else verdict.upper()
+
+
+def _attainment(rep: Mapping[str, Any]) -> str:
+    """Attainment with the data coverage beside it (a figure without its coverage misleads)."""
+    att, cov = rep.get("attainment_fraction"), rep.get("data_coverage_fraction")
+    need = rep.get("min_data_coverage_fraction")
+    return (
+        ("n/a" if att is None else f"{100 * float(att):.3f} %")
+        + " (data coverage "
+        + ("n/a" if cov is None else f"{100 * float(cov):.1f} %")
+        + ("" if need is None else f", {100 * float(need):.0f} % needed")
+        + ")"
+    )
+
+
+def _source(rep: Mapping[str, Any]) -> str:
+    """Where an SLA figure comes from: its seal in the ledger, or the store now."""
+    sealed = rep.get("sealed")
+    if not sealed:
+        return "not sealed (yet): computed now from the store and any sealed months (see below)"
+    text = f"sealed in the ledger, entry {sealed.get('index')} ({sealed.get('sealed_at')})"
+    recomputed = sealed.get("recomputed") or {}
+    if recomputed and not recomputed.get("matches", True):
+        text += "; the store now gives a different result (see below)"
+    return text
+
+
+def _checkpoint_blocks(cp: Mapping[str, Any] | None) -> list[Block]:
     if not cp:
-        return '<div class="missing">No signed checkpoint found for this ledger.</div>'
+        return [Text("No signed checkpoint found for this ledger.", "missing")]
     rows = [
         ["Log origin", cp.get("origin")],
         ["Tree size (entries)", cp.get("size")],
@@ -369,55 +464,51 @@ def _checkpoint_html(cp: Mapping[str, Any] | None) -> str:
         ["Verifier key", cp.get("vkey")],
         ["Checkpoint file", cp.get("path")],
     ]
-    return (
-        _table(["checkpoint", "value"], rows)
-        + "<p>Check: <code>heatreuse ledger export SITE.yaml --out DIR</code> then "
-        "<code>heatreuse verify DIR</code>; the export's checkpoint of this size must carry "
-        "this root.</p><pre>" + esc(cp.get("note")) + "</pre>"
-    )
+    return [
+        _table_block(["checkpoint", "value"], rows),
+        Text(
+            "Check: `heatreuse ledger export SITE.yaml --out DIR` then `heatreuse verify DIR`; "
+            "the export's checkpoint of this size must carry this root."
+        ),
+        Text(str(cp.get("note") or ""), "pre"),
+    ]
 
 
-def render_monthly_html(data: MonthlyReportData) -> str:
-    """The monthly report as one self-contained HTML page (plotly JS inline, no CDN)."""
+def report_blocks(data: MonthlyReportData) -> list[Block]:
+    """The monthly report as a list of blocks (what both the HTML and the PDF show)."""
     k = data.kpis
     totals = k["totals"]
     q = totals.get("quantities", {})
     heat = q.get("heat_delivered", {})
     co2 = totals.get("avoided_co2", {})
-    heat_div, sankey_div = _plot_divs(data)
     method_version = (data.method or {}).get("version") or ", ".join(k.get("method_versions", []))
-    cards = [
+    erf = k["kpis"]["erf"]["value"]
+    cards = Cards(
         (
-            "Heat delivered",
-            _fmt(heat.get("kwh"), 0, "kWh"),
-            f"metered {_fmt(heat.get('metered_kwh'), 0)} / estimated "
-            f"{_fmt(heat.get('estimated_kwh'), 0)} kWh; ± "
-            f"{_fmt(totals.get('heat_delivered_uncertainty_kwh'), 0)} kWh (MPE)",
-        ),
-        (
-            "Avoided CO2",
-            _mass(co2.get("kg")),
-            f"± {_mass(co2.get('uncertainty_kg'))}; conservative "
-            f"{_mass(co2.get('conservative_kg'))}",
-        ),
-        (
-            "PUE",
-            _fmt(k["kpis"]["pue"]["value"], 3),
-            "EnEfG rule: " + _fmt(k["kpis"]["pue_enefg"]["value"], 3),
-        ),
-        (
-            "ERF",
-            _fmt(
-                None if k["kpis"]["erf"]["value"] is None else 100 * k["kpis"]["erf"]["value"],
-                1,
-                "%",
+            (
+                "Heat delivered",
+                _fmt(heat.get("kwh"), 0, "kWh"),
+                f"metered {_fmt(heat.get('metered_kwh'), 0)} / estimated "
+                f"{_fmt(heat.get('estimated_kwh'), 0)} kWh; ± "
+                f"{_fmt(totals.get('heat_delivered_uncertainty_kwh'), 0)} kWh (MPE)",
             ),
-            "ERE " + _fmt(k["kpis"]["ere"]["value"], 3),
-        ),
-    ]
-    card_html = "".join(
-        f'<div class="card">{esc(t)}<b>{esc(v)}</b><span class="sub">{esc(s)}</span></div>'
-        for t, v, s in cards
+            (
+                "Avoided CO2",
+                _mass(co2.get("kg")),
+                f"± {_mass(co2.get('uncertainty_kg'))}; conservative "
+                f"{_mass(co2.get('conservative_kg'))}",
+            ),
+            (
+                "PUE",
+                _fmt(k["kpis"]["pue"]["value"], 3),
+                "EnEfG rule: " + _fmt(k["kpis"]["pue_enefg"]["value"], 3),
+            ),
+            (
+                "ERF",
+                _fmt(None if erf is None else 100 * erf, 1, "%"),
+                "ERE " + _fmt(k["kpis"]["ere"]["value"], 3),
+            ),
+        )
     )
     modes = totals.get("site_mode_hours", {})
     mode_rows = [[m, str(modes.get(m, 0))] for m in ("normal", "degraded", "maintenance", "down")]
@@ -433,15 +524,11 @@ def render_monthly_html(data: MonthlyReportData) -> str:
         ]
         for t in enefg.get("targets", [])
     ]
-    alerts = (
-        _table(["cause", "count"], [[c, str(n)] for c, n in data.alerts.items()])
+    alerts: list[Block] = (
+        [_table_block(["cause", "count"], [[c, str(n)] for c, n in data.alerts.items()])]
         if data.alerts is not None
-        else f'<div class="missing">{esc(data.alerts_note)}</div>'
+        else [Text(data.alerts_note, "missing")]
     )
-    ef_rows = []
-    if data.method:
-        ef_rows.append(["Method", method_version])
-    warnings = "".join(f'<div class="note">{esc(w)}</div>' for w in data.warnings)
     co2_rows = [
         ["Avoided CO2 (central)", _fmt(co2.get("kg"), 1, "kg")],
         ["of which from metered hours", _fmt(co2.get("metered_kg"), 1, "kg")],
@@ -453,163 +540,386 @@ def render_monthly_html(data: MonthlyReportData) -> str:
         ["Formula", "Q x EF_fuel / eta_ref - (W_heat_pump + W_pumps) x EF_grid"],
     ]
     basis = k.get("kpi_basis", {})
-    body = f"""
-<h1>Monthly performance review: {esc(data.site_name)}</h1>
-<p class="sub">Site <code>{esc(data.site_id)}</code> · period {esc(data.period.label)}
-(UTC, {esc(totals.get("period_start"))} to {esc(totals.get("period_end"))}) ·
-generated {esc(data.generated_at.strftime("%Y-%m-%d %H:%M UTC"))} · ledger method
-<b>{esc(method_version)}</b></p>
-{warnings}
-<div class="cards">{card_html}</div>
-<h2>Heat delivered vs customer heat use</h2>
-{heat_div}
-<p class="sub">Customer heat use is what the customer drew from the reuse installation and
-its backup boiler (metered heat delivered + backup heat). Estimated heat is shown apart.
-Hours without heat data: {esc(heat.get("hours_missing", "n/a"))}.</p>
-<h2>SLA attainment and interruptions</h2>
-{_sla_html(data)}
-<h2>Alerts by cause</h2>
-{alerts}
-<h2>Energy flows</h2>
-{sankey_div}
-{
-        _table(
+    return [
+        Heading(f"Monthly performance review: {data.site_name}", 1),
+        Text(
+            f"Site `{data.site_id}` · period {data.period.label} (UTC, "
+            f"{totals.get('period_start')} to {totals.get('period_end')}) · generated "
+            f"{data.generated_at.strftime('%Y-%m-%d %H:%M UTC')} · ledger method "
+            f"{method_version}",
+            "sub",
+        ),
+        *[Text(w, "note") for w in data.warnings],
+        cards,
+        Heading("Heat delivered vs customer heat use"),
+        Chart("daily", DAILY_CAPTION),
+        Text(
+            "Customer heat use is what the customer drew from the reuse installation and its "
+            "backup boiler (metered heat delivered + backup heat). Estimated heat is shown "
+            f"apart. Hours without heat data: {heat.get('hours_missing', 'n/a')}.",
+            "sub",
+        ),
+        Heading("SLA attainment and interruptions"),
+        *_sla_blocks(data),
+        Heading("Alerts by cause"),
+        *alerts,
+        Heading("Energy flows"),
+        Chart("flows", FLOWS_CAPTION),
+        _table_block(
             ["quantity", "metered", "estimated", "hours estimated", "hours missing"],
             _quantity_rows(totals),
-        )
-    }
-<h2>Site modes</h2>
-{_table(["mode", "hours"], mode_rows)}
-<p class="sub">Hours in month {esc(totals.get("hours_in_period"))}, ledgered
-{esc(totals.get("hours_ledgered"))}, not ledgered {esc(totals.get("hours_not_ledgered"))}.</p>
-<h2>KPIs</h2>
-{_table(["KPI", "value", "formula", "note"], _kpi_rows(k["kpis"]))}
-<p class="sub">Basis: {esc(basis.get("hours_used"))} hours with IT, total and heat values
-({esc(basis.get("hours_with_estimates"))} with estimates); {esc(basis.get("note"))}.</p>
-<h3>EnEfG section 11 targets ({esc(enefg.get("category"))} site)</h3>
-<p class="sub">{esc(enefg.get("scope_note"))}. {esc(enefg.get("note"))}</p>
-{_table(["KPI", "target", "value", "status", "due from", "note"], enefg_rows)}
-<h2>Avoided CO2</h2>
-{_table(["item", "value"], co2_rows)}
-<h2>Checkpoint anchoring these figures</h2>
-{_checkpoint_html(data.checkpoint)}
-"""
-    return page_html(f"{data.site_id} monthly report {data.period.label}", body, _CSS)
+        ),
+        Heading("Site modes"),
+        _table_block(["mode", "hours"], mode_rows),
+        Text(
+            f"Hours in month {totals.get('hours_in_period')}, ledgered "
+            f"{totals.get('hours_ledgered')}, not ledgered {totals.get('hours_not_ledgered')}.",
+            "sub",
+        ),
+        Heading("KPIs"),
+        _table_block(["KPI", "value", "formula", "note"], _kpi_rows(k["kpis"])),
+        Text(
+            f"Basis: {basis.get('hours_used')} hours with IT, total and heat values "
+            f"({basis.get('hours_with_estimates')} with estimates); {basis.get('note')}.",
+            "sub",
+        ),
+        Heading(f"EnEfG section 11 targets ({enefg.get('category')} site)", 3),
+        Text(f"{enefg.get('scope_note')}. {enefg.get('note')}", "sub"),
+        _table_block(["KPI", "target", "value", "status", "due from", "note"], enefg_rows),
+        Heading("Avoided CO2"),
+        _table_block(["item", "value"], co2_rows),
+        Heading("Checkpoint anchoring these figures"),
+        *_checkpoint_blocks(data.checkpoint),
+    ]
+
+
+# --------------------------------------------------------------------------- HTML
+def _inline_html(text: str) -> str:
+    """Escape text; `code` spans become <code>."""
+    parts = text.split("`")
+    return "".join(f"<code>{esc(p)}</code>" if i % 2 else esc(p) for i, p in enumerate(parts))
+
+
+def render_monthly_html(data: MonthlyReportData) -> str:
+    """The monthly report as one self-contained HTML page (plotly JS inline, no CDN)."""
+    heat_div, sankey_div = _plot_divs(data)
+    charts = {"daily": heat_div, "flows": sankey_div}
+    out: list[str] = []
+    for block in report_blocks(data):
+        if isinstance(block, Heading):
+            out.append(f"<h{block.level}>{esc(block.text)}</h{block.level}>")
+        elif isinstance(block, Text):
+            if block.kind == "pre":
+                out.append(f"<pre>{esc(block.text)}</pre>")
+            elif block.kind in ("sub", "note", "missing"):
+                tag = "p" if block.kind == "sub" else "div"
+                out.append(f'<{tag} class="{block.kind}">{_inline_html(block.text)}</{tag}>')
+            else:
+                out.append(f"<p>{_inline_html(block.text)}</p>")
+        elif isinstance(block, Table):
+            out.append(_table(block.headers, block.rows))
+        elif isinstance(block, Chart):
+            out.append(f'<p class="sub">{esc(block.caption)}</p>{charts[block.key]}')
+        else:
+            out.append(
+                '<div class="cards">'
+                + "".join(
+                    f'<div class="card">{esc(t)}<b>{esc(v)}</b><span class="sub">{esc(s)}</span>'
+                    "</div>"
+                    for t, v, s in block.cards
+                )
+                + "</div>"
+            )
+    return page_html(f"{data.site_id} monthly report {data.period.label}", "\n".join(out), _CSS)
 
 
 # --------------------------------------------------------------------------- PDF
-def write_monthly_pdf(data: MonthlyReportData, path: str | Path) -> Path:
-    """Write the monthly report as a PDF with matplotlib (pure Python, no browser).
+def _pdf_fonts() -> dict[str, str]:
+    """Register DejaVu Sans (shipped with matplotlib) with ReportLab; font names by role.
 
-    Page 1: summary, KPIs, SLA, avoided CO2, checkpoint. Page 2: daily heat and the
-    energy flows.
+    A TrueType font embeds in the PDF and covers the report's characters (±, ·, —, CO2
+    subscripts aside), which the PDF base-14 fonts (Latin-1 only) do not.
     """
-    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib import get_data_path
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    fonts = {
+        "body": "HeatreuseSans",
+        "bold": "HeatreuseSans-Bold",
+        "mono": "HeatreuseMono",
+    }
+    files = {
+        "body": "DejaVuSans.ttf",
+        "bold": "DejaVuSans-Bold.ttf",
+        "mono": "DejaVuSansMono.ttf",
+    }
+    registered = set(pdfmetrics.getRegisteredFontNames())
+    ttf_dir = Path(get_data_path()) / "fonts" / "ttf"
+    for role, name in fonts.items():
+        if name not in registered:
+            pdfmetrics.registerFont(TTFont(name, str(ttf_dir / files[role])))
+    return fonts
+
+
+def _chart_png(data: MonthlyReportData, key: str) -> bytes:
+    """One report figure drawn with matplotlib, as PNG bytes (200 dpi)."""
+    import io
+
     from matplotlib.figure import Figure
 
-    target = Path(path)
-    k = data.kpis
-    totals = k["totals"]
-    q = totals.get("quantities", {})
-    heat = q.get("heat_delivered", {})
-    co2 = totals.get("avoided_co2", {})
-    method_version = (data.method or {}).get("version") or ", ".join(k.get("method_versions", []))
-    lines: list[str] = [
-        f"Site {data.site_id}: {data.site_name}",
-        f"Period {data.period.label} (UTC) - ledger method {method_version}",
-        f"Generated {data.generated_at.strftime('%Y-%m-%d %H:%M UTC')}",
-        "",
-        f"Heat delivered: {_fmt(heat.get('kwh'), 1, 'kWh')} (metered "
-        f"{_fmt(heat.get('metered_kwh'), 1)}, estimated {_fmt(heat.get('estimated_kwh'), 1)}, "
-        f"uncertainty +/- {_fmt(totals.get('heat_delivered_uncertainty_kwh'), 1)} kWh (meter "
-        "MPE); "
-        f"{heat.get('hours_missing', 'n/a')} h missing)",
-        f"Avoided CO2: {_fmt(co2.get('kg'), 1, 'kg')} +/- {_fmt(co2.get('uncertainty_kg'), 1)} "
-        f"kg (conservative {_fmt(co2.get('conservative_kg'), 1)} kg)",
-        "",
-        "KPIs:",
-    ]
-    for row in _kpi_rows(k["kpis"]):
-        lines.append(f"  {row[0]:<18} {row[1]:<20} {row[2]}")
-    lines.append("")
-    lines.append("EnEfG section 11: " + str(k.get("enefg", {}).get("scope_note", "")))
-    for t in k.get("enefg", {}).get("targets", []):
-        lines.append(
-            f"  {t['kpi']} {t['comparison']} {t['target']}: value {_fmt(t['value'], 3)} -> "
-            f"{t['status']} (due from {t['due_from']})"
-        )
-    lines.append("")
-    if data.sla:
-        for rep in data.sla:
-            att = rep.get("attainment_fraction")
-            lines.append(
-                f"SLA {rep.get('period')} ({rep.get('period_kind')}): attainment "
-                f"{'n/a' if att is None else f'{100 * att:.3f} %'}, target "
-                f"{100 * float(rep.get('target_fraction', 0)):.2f} %, interruptions "
-                f"{len(rep.get('interruptions') or [])}, breaches {len(rep.get('breaches') or [])}"
-            )
-    else:
-        lines.append("SLA: " + data.sla_note)
-    lines.append("Alerts: " + (data.alerts_note if data.alerts is None else str(data.alerts)))
-    lines.append("")
-    modes = totals.get("site_mode_hours", {})
-    lines.append("Site modes [h]: " + ", ".join(f"{m} {n}" for m, n in modes.items()))
-    lines.append("")
-    cp = data.checkpoint
-    if cp:
-        lines += [
-            "Checkpoint anchoring these figures:",
-            f"  origin {cp.get('origin')}, size {cp.get('size')}",
-            f"  root {cp.get('root_hash_b64')}",
-            f"  {cp.get('signature_line')}",
-        ]
-    else:
-        lines.append("No signed checkpoint found.")
-    for w in data.warnings:
-        lines.append("NOTE: " + w)
-
-    with PdfPages(target) as pdf:
-        page = Figure(figsize=(8.27, 11.69))
-        page.text(0.06, 0.97, "Monthly performance review", fontsize=16, weight="bold", va="top")
-        wrapped = [
-            part
-            for line in lines
-            for part in (textwrap.wrap(line, 104, subsequent_indent="      ") or [""])
-        ]
-        page.text(0.06, 0.93, "\n".join(wrapped), fontsize=7.2, family="monospace", va="top")
-        pdf.savefig(page)
-
-        page2 = Figure(figsize=(8.27, 11.69))
-        ax1 = page2.add_axes((0.1, 0.58, 0.85, 0.35))
-        d = data.daily
+    d = data.daily
+    if key == "daily":
+        fig = Figure(figsize=(7.0, 3.2))
+        ax = fig.add_subplot()
         x = list(range(len(d)))
-        ax1.bar(x, d["heat_delivered_metered_kwh"], color="#d9480f", label="delivered, metered")
-        ax1.bar(
+        ax.bar(x, d["heat_delivered_metered_kwh"], color="#d9480f", label="delivered, metered")
+        ax.bar(
             x,
             d["heat_delivered_estimated_kwh"],
             bottom=d["heat_delivered_metered_kwh"],
             color="#ffa94d",
             label="delivered, estimated",
         )
-        ax1.plot(
+        ax.plot(
             x,
             d["heat_demand_served_kwh"],
             color="#1c7ed6",
             marker=".",
             label="customer heat use (delivered + backup)",
         )
-        ax1.set_xticks(x[::3], [t.strftime("%d") for t in d.index][::3])
-        ax1.set_ylabel("kWh per day")
-        ax1.set_title("Heat delivered vs customer heat use")
-        ax1.legend(fontsize=7)
-        ax2 = page2.add_axes((0.35, 0.08, 0.6, 0.4))
-        nodes, links = _sankey_links(totals)
-        labels = [f"{nodes[a]} -> {nodes[b]}" for a, b, _ in links]
+        ax.set_xticks(x[::3], [t.strftime("%d") for t in d.index][::3])
+        ax.set_xlabel(f"day of {data.period.label} (UTC)")
+        ax.set_ylabel("heat [kWh per day]")
+        ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3, frameon=False)
+        ax.grid(axis="y", color="#dde3ea")
+    else:
+        nodes, links = _sankey_links(data.kpis["totals"])
+        fig = Figure(figsize=(7.0, 0.35 * max(len(links), 3) + 0.8))
+        ax = fig.add_subplot()
+        labels = [f"{nodes[a]} → {nodes[b]}" for a, b, _ in links]
         values = [v for _, _, v in links]
-        ax2.barh(range(len(values)), values, color="#495057")
-        ax2.set_yticks(range(len(values)), labels, fontsize=7)
-        ax2.invert_yaxis()
-        ax2.set_xlabel("kWh in the month")
-        ax2.set_title("Energy flows")
-        pdf.savefig(page2)
+        ax.barh(range(len(values)), values, color="#495057")
+        ax.set_yticks(range(len(values)), labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("energy in the month [kWh]")
+        ax.grid(axis="x", color="#dde3ea")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=200)
+    return buf.getvalue()
+
+
+def write_monthly_pdf(data: MonthlyReportData, path: str | Path) -> Path:
+    """Write the monthly report as a typeset PDF: the blocks of :func:`report_blocks`.
+
+    Headings, paragraphs and tables are set with ReportLab's Platypus (text stays text:
+    searchable, copyable), the two figures are matplotlib drawings, the font is DejaVu Sans
+    (embedded). Pure Python (``pip install reportlab``): no browser, no system libraries.
+    """
+    import io
+
+    from reportlab.lib import colors
+    from reportlab.lib.enums import TA_LEFT
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.lib.utils import ImageReader
+    from reportlab.platypus import (
+        Image,
+        KeepTogether,
+        Paragraph,
+        Preformatted,
+        SimpleDocTemplate,
+        Spacer,
+        TableStyle,
+    )
+    from reportlab.platypus import Table as PdfTable
+
+    target = Path(path)
+    fonts = _pdf_fonts()
+    ink, muted, rule = colors.HexColor("#1d2530"), colors.HexColor("#5b6775"), "#dde3ea"
+    body = ParagraphStyle(
+        "body", fontName=fonts["body"], fontSize=9, leading=12, textColor=ink, alignment=TA_LEFT
+    )
+    styles = {
+        "body": body,
+        "sub": ParagraphStyle("sub", parent=body, fontSize=8, leading=10.5, textColor=muted),
+        "note": ParagraphStyle(
+            "note",
+            parent=body,
+            backColor=colors.HexColor("#fff8e1"),
+            borderColor=colors.HexColor("#f0b400"),
+            borderPadding=4,
+            borderWidth=0.6,
+            spaceBefore=4,
+            spaceAfter=6,
+        ),
+        "missing": ParagraphStyle(
+            "missing",
+            parent=body,
+            backColor=colors.HexColor("#fdecea"),
+            borderColor=colors.HexColor("#d93025"),
+            borderPadding=4,
+            borderWidth=0.6,
+            spaceBefore=4,
+            spaceAfter=6,
+        ),
+        "cell": ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9.5),
+        "head": ParagraphStyle(
+            "head", parent=body, fontName=fonts["bold"], fontSize=7.5, leading=9.5
+        ),
+        "pre": ParagraphStyle("pre", parent=body, fontName=fonts["mono"], fontSize=7, leading=9),
+        "caption": ParagraphStyle(
+            "caption", parent=body, fontSize=8, leading=10, textColor=muted, spaceAfter=6
+        ),
+        "card_title": ParagraphStyle("card_title", parent=body, fontSize=8, textColor=muted),
+        "card_value": ParagraphStyle(
+            "card_value", parent=body, fontName=fonts["bold"], fontSize=14, leading=17
+        ),
+    }
+    headings = {
+        1: ParagraphStyle(
+            "h1", parent=body, fontName=fonts["bold"], fontSize=16, leading=20, spaceAfter=4
+        ),
+        2: ParagraphStyle(
+            "h2",
+            parent=body,
+            fontName=fonts["bold"],
+            fontSize=12,
+            leading=15,
+            spaceBefore=12,
+            spaceAfter=5,
+        ),
+        3: ParagraphStyle(
+            "h3",
+            parent=body,
+            fontName=fonts["bold"],
+            fontSize=10,
+            leading=13,
+            spaceBefore=8,
+            spaceAfter=4,
+        ),
+    }
+
+    def inline(text: str) -> str:
+        parts = text.split("`")
+        return "".join(
+            f'<font face="{fonts["mono"]}">{_xml(p)}</font>' if i % 2 else _xml(p)
+            for i, p in enumerate(parts)
+        )
+
+    page_w = A4[0]
+    margin = 16 * mm
+    width = page_w - 2 * margin - 12  # the frame's own padding: 6 pt each side
+
+    def table(block: Table) -> PdfTable:
+        n = len(block.headers)
+        longest = [
+            max([len(block.headers[j])] + [len(r[j]) for r in block.rows if j < len(r)])
+            for j in range(n)
+        ]
+        weights = [
+            min(max(w, len(h) + 3, 8), 60) for w, h in zip(longest, block.headers, strict=True)
+        ]
+        widths = [width * w / sum(weights) for w in weights]
+        rows = [[Paragraph(_xml(h), styles["head"]) for h in block.headers]]
+        rows += [[Paragraph(_xml(c), styles["cell"]) for c in r] for r in block.rows]
+        t = PdfTable(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
+        t.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor(rule)),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f3f6f9")),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("TOPPADDING", (0, 0), (-1, -1), 2),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+                ]
+            )
+        )
+        return t
+
+    story: list[Any] = []
+    pending_heading: Any = None
+    for block in report_blocks(data):
+        flow: Any
+        if isinstance(block, Heading):
+            pending_heading = Paragraph(_xml(block.text), headings[min(block.level, 3)])
+            if block.level == 1:
+                story.append(pending_heading)
+                pending_heading = None
+            continue
+        if isinstance(block, Text):
+            if block.kind == "pre":
+                flow = Preformatted(block.text, styles["pre"], maxLineLength=100, newLineChars="")
+            else:
+                flow = Paragraph(inline(block.text), styles.get(block.kind, body))
+        elif isinstance(block, Table):
+            flow = table(block)
+        elif isinstance(block, Chart):
+            png = _chart_png(data, block.key)
+            iw, ih = ImageReader(io.BytesIO(png)).getSize()
+            flow = [
+                Image(io.BytesIO(png), width=width, height=width * ih / iw),
+                Paragraph(_xml(block.caption), styles["caption"]),
+            ]
+        else:
+            cells = [
+                [
+                    [
+                        Paragraph(_xml(t), styles["card_title"]),
+                        Paragraph(_xml(v), styles["card_value"]),
+                        Paragraph(_xml(s), styles["sub"]),
+                    ]
+                    for t, v, s in block.cards
+                ]
+            ]
+            flow = PdfTable(cells, colWidths=[width / len(block.cards)] * len(block.cards))
+            flow.setStyle(
+                TableStyle(
+                    [
+                        ("BOX", (0, 0), (-1, -1), 0.5, colors.HexColor(rule)),
+                        ("INNERGRID", (0, 0), (-1, -1), 0.5, colors.HexColor(rule)),
+                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ]
+                )
+            )
+        flows = flow if isinstance(flow, list) else [flow]
+        if pending_heading is not None:  # keep a heading with what follows it (not nested:
+            # a KeepTogether inside another one always reports an infinite height)
+            story.append(KeepTogether([pending_heading, *flows]))
+            pending_heading = None
+        else:
+            story.append(KeepTogether(flows) if len(flows) > 1 else flows[0])
+        story.append(Spacer(1, 4))
+
+    footer = f"{data.site_id} · monthly report {data.period.label} · page "
+
+    def on_page(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(fonts["body"], 7)
+        canvas.setFillColor(muted)
+        canvas.drawString(margin, 9 * mm, f"{footer}{doc.page}")
+        canvas.restoreState()
+
+    doc = SimpleDocTemplate(
+        str(target),
+        pagesize=A4,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=16 * mm,
+        title=f"Monthly performance review: {data.site_name} ({data.period.label})",
+        author="heatreuse",
+        subject=f"site {data.site_id}, period {data.period.label}",
+        creator="heatreuse (ReportLab, matplotlib)",
+    )
+    doc.build(story, onFirstPage=on_page, onLaterPages=on_page)
     return target
+
+
+def _xml(text: Any) -> str:
+    """Text escaped for ReportLab's paragraph markup."""
+    from xml.sax.saxutils import escape
+
+    return escape("" if text is None else str(text))

@@ -70,6 +70,11 @@ What :func:`verify_export` checks
    the signing key) cannot show a cosigned newest checkpoint. Without a witness such
    a rebuilt log verifies: it is consistent in itself.
 
+8. Every sealed SLA result (``sla_seal`` entry) adds up (evidence, coverage, a ``met``
+   verdict with enough data and no broken term), and a period sealed twice names the
+   earlier seal with a reason (:mod:`heatreuse.ledger.seal`); exports without seals
+   pass this check trivially.
+
 Hostile folders
 ---------------
 Every file is opened without following symbolic links and must be a regular file
@@ -107,6 +112,7 @@ from heatreuse.ledger.merkle import (
     verify_inclusion,
 )
 from heatreuse.ledger.safe_files import check_real_folder, read_regular_file
+from heatreuse.ledger.seal import check_seal_entries
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -1243,6 +1249,14 @@ class _Verifier:
             else:
                 self.witnessed.append(WitnessedCheckpoint(witness.name, newest, best))
 
+    # 8. sealed SLA results ------------------------------------------------------------
+
+    def check_seals(self) -> None:
+        """Each ``sla_seal`` adds up and every period's seals form one chain
+        (:func:`heatreuse.ledger.seal.check_seal_entries`)."""
+        for i, message in check_seal_entries(self.entries):
+            self.fail(f"{ENTRIES_FILE} line {i + 1}", message, i)
+
     def report(self) -> VerifyReport:
         return VerifyReport(
             directory=str(self.dir),
@@ -1316,6 +1330,7 @@ def read_export(
         v.check_roots()
         v.localise()
         v.check_totals()
+        v.check_seals()
         v.check_witnesses(witness_keys, now_s)
     return VerifiedExport(v.report(), dict(v.signed), dict(v.notes), v.tree)
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import smtplib
+import ssl
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-from heatreuse.errors import HeatreuseError
+from heatreuse.errors import HeatreuseError, MqttConnectionError
 from heatreuse.monitoring.alerts import Alert, AlertState
 from heatreuse.monitoring.routing import Notification
+from heatreuse.mqttconf import MqttConnection
 
 WEBHOOK_VERSION = "4"
 
@@ -142,32 +145,57 @@ def send_email(
 def publish_mqtt(
     payload: Mapping[str, Any],
     *,
-    host: str,
-    port: int,
+    host: str = "",
+    port: int = 1883,
     topic: str,
     qos: int = 1,
     timeout_s: float = 10.0,
     receiver: str = "",
+    connection: MqttConnection | None = None,
 ) -> None:
-    """Publish a notification payload as JSON on an MQTT topic (waits for the PUBACK)."""
+    """Publish a notification payload as JSON on an MQTT topic (waits for the PUBACK).
+
+    ``connection`` (credentials, TLS; :class:`heatreuse.mqttconf.MqttConnection`)
+    replaces ``host`` and ``port`` when given. A broker that refuses the CONNECT
+    or fails the TLS handshake is a :class:`ReceiverError` naming the broker and
+    the user.
+    """
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
+    broker = connection or MqttConnection(host, port)
+    name = f"receiver {receiver or topic}"
+    if not broker.host:
+        raise ReceiverError(f"{name}: no MQTT broker; expected host and port or a connection")
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    connack: list[Any] = []
+    answered = threading.Event()
+
+    def on_connect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+        connack.append(rc)
+        answered.set()
+
+    client.on_connect = on_connect
     try:
-        client.connect(host, port, keepalive=30)
+        broker.configure(client)
+        client.connect(broker.host, broker.port, keepalive=30)
+    except MqttConnectionError as exc:
+        raise ReceiverError(f"{name}: {exc}") from None
+    except (ssl.SSLError, ssl.CertificateError) as exc:
+        raise ReceiverError(broker.tls_failure_message(exc, name)) from None
     except OSError as exc:
-        raise ReceiverError(
-            f"receiver {receiver or topic}: MQTT {host}:{port} unreachable: {exc}"
-        ) from None
+        raise ReceiverError(f"{name}: MQTT {broker.url} unreachable: {exc}") from None
     client.loop_start()
     try:
+        if not answered.wait(timeout_s):
+            raise ReceiverError(f"{name}: MQTT {broker.url} did not answer within {timeout_s:g} s")
+        if getattr(connack[0], "is_failure", False):
+            raise ReceiverError(broker.refusal_message(connack[0], name))
         info = client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=qos)
         info.wait_for_publish(timeout=timeout_s)
         if not info.is_published():
             raise ReceiverError(
-                f"receiver {receiver or topic}: MQTT publish to {topic!r} not acknowledged "
-                f"within {timeout_s:g} s"
+                f"{name}: MQTT publish to {topic!r} not acknowledged within {timeout_s:g} s"
             )
     finally:
         client.disconnect()

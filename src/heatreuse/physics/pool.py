@@ -15,7 +15,13 @@ Pieces, each a pure function on floats or numpy arrays:
   the sky, with the sky temperature from :func:`sky_temperature_c` [4]_ [5]_;
 * make-up (fresh) water heating: :func:`pool_makeup_heat_w`;
 * transmission through walls and floor: :func:`pool_transmission_heat_w`;
-* solar gain on an outdoor pool: :func:`pool_solar_gain_w` [6]_.
+* solar gain on an outdoor pool: :func:`pool_solar_gain_w` [6]_;
+* the hall of an indoor pool, which answers to the weather: the outdoor air
+  that carries the evaporated water away (VDI 2089-1 dehumidification with
+  outdoor air [1]_, :func:`pool_hall_outdoor_air_kg_per_h`), the heat to warm
+  that air (:func:`pool_hall_ventilation_heat_w`, moist-air properties [7]_,
+  heat recovery [8]_) and transmission through the hall envelope
+  (:func:`pool_hall_transmission_heat_w`, EN ISO 13789 [9]_).
 
 References
 ----------
@@ -34,6 +40,14 @@ References
 .. [6] Hahne, E., Kuebler, R. (1994). Monitoring and simulation of the thermal
    performance of solar heated outdoor swimming pools. Solar Energy 53, 9-19
    (solar absorptance of pool water about 0.85 for light pool linings).
+.. [7] ASHRAE (2017). Handbook of Fundamentals, ch. 1 "Psychrometrics":
+   humidity ratio W = 0.621945 p_w / (p - p_w) (eq. 20, 22); moist-air
+   enthalpy h = 1.006 t + W (2501 + 1.86 t) [kJ/kg dry air] (eq. 32).
+.. [8] Commission Regulation (EU) No 1253/2014 (ecodesign of ventilation
+   units), Annex III: minimum thermal efficiency of the heat recovery of
+   bidirectional non-residential units from 2018, 73 % (68 % run-around coils).
+.. [9] EN ISO 13789:2017, Thermal performance of buildings - Transmission and
+   ventilation heat transfer coefficients: Q = H_T (theta_i - theta_e).
 """
 
 from __future__ import annotations
@@ -85,6 +99,30 @@ POOL_COVER_SURFACE_LOSS_FACTOR = 0.5
 #: Aspect ratio (length / width) assumed to derive the wall area from the surface area: a
 #: 25 m x 12.5 m sports pool (KOK-Richtlinien fuer den Baederbau, 5th ed. 2013).
 POOL_ASPECT_RATIO = 2.0
+
+#: VDI 2089-1 (2010) sizes the outdoor-air flow of a pool hall for outdoor air of 9 g/kg
+#: against hall air of 14.3 g/kg (the sultriness limit), a difference of 5.3 g/kg; with drier
+#: outdoor air or less evaporation the outdoor-air share is turned down (VDI's answer on
+#: VDI 2089 Blatt 1 in its guideline FAQ).
+POOL_HALL_DESIGN_OUTDOOR_HUMIDITY_KG_PER_KG = 0.009
+#: Least outdoor-air share of the design flow while the pool is open: 30 % (VDI 2089-1, to
+#: carry off disinfection by-products; 15 % only with proven low trihalomethanes).
+POOL_HALL_MIN_OUTDOOR_AIR_FRACTION = 0.30
+#: Least design humidity difference used to size the outdoor air [kg/kg]: a hall kept drier
+#: than 1 g/kg above the design outdoor air cannot be dehumidified by outdoor air alone (it
+#: needs a dehumidifier); the flow is then sized on 1 g/kg (a documented floor).
+POOL_HALL_MIN_DESIGN_HUMIDITY_DIFFERENCE_KG_PER_KG = 0.001
+#: Ecodesign minimum heat-recovery efficiency of non-residential ventilation units [-]
+#: (Regulation (EU) 1253/2014, Annex III, from 2018).
+VENTILATION_HEAT_RECOVERY_FRACTION = 0.73
+#: Specific heat of dry air and of water vapour [J/(kg K)] (ASHRAE Fundamentals 2017,
+#: ch. 1, eq. 32: h = 1.006 t + W (2501 + 1.86 t) kJ/kg).
+CP_DRY_AIR_J_PER_KG_K = 1006.0
+CP_WATER_VAPOUR_J_PER_KG_K = 1860.0
+#: Ratio of the molar masses of water and dry air (ASHRAE Fundamentals 2017, ch. 1).
+_WATER_AIR_MOLAR_RATIO = 0.621945
+#: Standard atmosphere [Pa] (ISO 2533).
+_STANDARD_PRESSURE_PA = 101_325.0
 
 _MAGNUS_A = 17.625
 _MAGNUS_B_C = 243.04
@@ -621,4 +659,299 @@ def pool_solar_gain_w(
     return result(
         np.asarray(alpha * g * a, dtype=np.float64),
         is_scalar_call(area_m2, ghi_w_per_m2, absorptance_fraction),
+    )
+
+
+@overload
+def humidity_ratio_kg_per_kg(  # type: ignore[overload-overlap]
+    air_temp_c: float, relative_humidity_fraction: float, pressure_pa: float = ...
+) -> float: ...
+@overload
+def humidity_ratio_kg_per_kg(
+    air_temp_c: FloatOrArray, relative_humidity_fraction: FloatOrArray, pressure_pa: float = ...
+) -> FloatArray: ...
+def humidity_ratio_kg_per_kg(
+    air_temp_c: FloatOrArray,
+    relative_humidity_fraction: FloatOrArray,
+    pressure_pa: float = _STANDARD_PRESSURE_PA,
+) -> FloatOrArray:
+    """Humidity ratio (water content) of moist air.
+
+    Parameters
+    ----------
+    air_temp_c : float or ndarray
+        Air temperature [C], ``-50..100``.
+    relative_humidity_fraction : float or ndarray
+        Relative humidity over liquid water [-], ``0..1``.
+    pressure_pa : float, default 101325
+        Total (barometric) pressure [Pa], above the vapour pressure.
+
+    Returns
+    -------
+    float or ndarray
+        W = 0.621945 p_w / (p - p_w) [kg water per kg dry air], p_w from
+        :func:`air_vapour_pressure_pa`.
+
+    References
+    ----------
+    ASHRAE Handbook of Fundamentals (2017), ch. 1, eq. 20 and 22.
+
+    Examples
+    --------
+    The VDI 2089 hall, 30 C at 54 % RH, holds about 14.4 g/kg (the guideline's
+    14.3 g/kg sultriness limit):
+
+    >>> round(humidity_ratio_kg_per_kg(30.0, 0.54) * 1000, 1)
+    14.4
+    """
+    func = "humidity_ratio_kg_per_kg"
+    p_w = air_vapour_pressure_pa(air_temp_c, relative_humidity_fraction)
+    p = float(pressure_pa)
+    require(np.asarray(p_w < p), np.asarray(p), func, "pressure_pa", "above the vapour pressure")
+    x = _WATER_AIR_MOLAR_RATIO * np.asarray(p_w) / (p - np.asarray(p_w))
+    return result(
+        np.asarray(x, dtype=np.float64), is_scalar_call(air_temp_c, relative_humidity_fraction)
+    )
+
+
+@overload
+def pool_hall_design_outdoor_air_kg_per_h(  # type: ignore[overload-overlap]
+    design_evaporation_kg_per_h: float, hall_humidity_kg_per_kg: float
+) -> float: ...
+@overload
+def pool_hall_design_outdoor_air_kg_per_h(
+    design_evaporation_kg_per_h: FloatOrArray, hall_humidity_kg_per_kg: FloatOrArray
+) -> FloatArray: ...
+def pool_hall_design_outdoor_air_kg_per_h(
+    design_evaporation_kg_per_h: FloatOrArray, hall_humidity_kg_per_kg: FloatOrArray
+) -> FloatOrArray:
+    """Design outdoor-air flow of a pool hall, VDI 2089-1.
+
+    Parameters
+    ----------
+    design_evaporation_kg_per_h : float or ndarray
+        Evaporation with the pool in use at the hall's design state [kg/h],
+        ``>= 0`` (:func:`pool_evaporation_kg_per_h` with the in-use beta).
+    hall_humidity_kg_per_kg : float or ndarray
+        Humidity ratio of the hall air [kg/kg] (:func:`humidity_ratio_kg_per_kg`).
+
+    Returns
+    -------
+    float or ndarray
+        m_design = m_evap / (x_hall - x_out,design) [kg dry air per h], with
+        x_out,design = 9 g/kg (:data:`POOL_HALL_DESIGN_OUTDOOR_HUMIDITY_KG_PER_KG`)
+        and the difference at least 1 g/kg
+        (:data:`POOL_HALL_MIN_DESIGN_HUMIDITY_DIFFERENCE_KG_PER_KG`).
+
+    References
+    ----------
+    VDI 2089 Blatt 1 (2010): the ventilation is sized for 100 % outdoor air at
+    the design evaporation and 5.3 g/kg between exhaust (14.3 g/kg) and
+    outdoor air (9 g/kg).
+    """
+    func = "pool_hall_design_outdoor_air_kg_per_h"
+    m = non_negative(design_evaporation_kg_per_h, func, "design_evaporation_kg_per_h")
+    x = as_array(hall_humidity_kg_per_kg, func, "hall_humidity_kg_per_kg")
+    require((x >= 0.0) & (x < 1.0), x, func, "hall_humidity_kg_per_kg", "0 <= x < 1 kg/kg")
+    dx = np.maximum(
+        x - POOL_HALL_DESIGN_OUTDOOR_HUMIDITY_KG_PER_KG,
+        POOL_HALL_MIN_DESIGN_HUMIDITY_DIFFERENCE_KG_PER_KG,
+    )
+    return result(
+        np.asarray(m / dx, dtype=np.float64),
+        is_scalar_call(design_evaporation_kg_per_h, hall_humidity_kg_per_kg),
+    )
+
+
+@overload
+def pool_hall_outdoor_air_kg_per_h(  # type: ignore[overload-overlap]
+    evaporation_kg_per_h: float,
+    hall_humidity_kg_per_kg: float,
+    outdoor_humidity_kg_per_kg: float,
+    max_air_kg_per_h: float,
+    min_air_kg_per_h: float = 0.0,
+) -> float: ...
+@overload
+def pool_hall_outdoor_air_kg_per_h(
+    evaporation_kg_per_h: FloatOrArray,
+    hall_humidity_kg_per_kg: FloatOrArray,
+    outdoor_humidity_kg_per_kg: FloatOrArray,
+    max_air_kg_per_h: FloatOrArray,
+    min_air_kg_per_h: FloatOrArray = 0.0,
+) -> FloatArray: ...
+def pool_hall_outdoor_air_kg_per_h(
+    evaporation_kg_per_h: FloatOrArray,
+    hall_humidity_kg_per_kg: FloatOrArray,
+    outdoor_humidity_kg_per_kg: FloatOrArray,
+    max_air_kg_per_h: FloatOrArray,
+    min_air_kg_per_h: FloatOrArray = 0.0,
+) -> FloatOrArray:
+    """Outdoor air that carries a pool hall's evaporation away.
+
+    Parameters
+    ----------
+    evaporation_kg_per_h : float or ndarray
+        Water evaporating into the hall [kg/h] (negative: condensation).
+    hall_humidity_kg_per_kg, outdoor_humidity_kg_per_kg : float or ndarray
+        Humidity ratio of hall and outdoor air [kg/kg].
+    max_air_kg_per_h : float or ndarray
+        Design outdoor-air flow [kg dry air per h]
+        (:func:`pool_hall_design_outdoor_air_kg_per_h`), ``>= 0``.
+    min_air_kg_per_h : float or ndarray, default 0
+        Least outdoor-air flow [kg/h] (VDI 2089-1: 30 % of the design flow
+        while the pool is open), ``0 <= min <= max``.
+
+    Returns
+    -------
+    float or ndarray
+        m_air = m_evap / (x_hall - x_out), limited to ``[min, max]`` [kg dry
+        air per h]. When the outdoor air is as humid as the hall or more, the
+        design flow (the plant cannot do more; the hall humidity then rises,
+        which VDI 2089-1 accepts on humid summer days).
+
+    References
+    ----------
+    VDI 2089 Blatt 1 (2010): dehumidification with outdoor air; the outdoor-air
+    share is reduced when the outdoor air is drier than 9 g/kg or the
+    evaporation is below design.
+    """
+    func = "pool_hall_outdoor_air_kg_per_h"
+    m = as_array(evaporation_kg_per_h, func, "evaporation_kg_per_h")
+    xh = as_array(hall_humidity_kg_per_kg, func, "hall_humidity_kg_per_kg")
+    xo = as_array(outdoor_humidity_kg_per_kg, func, "outdoor_humidity_kg_per_kg")
+    hi = non_negative(max_air_kg_per_h, func, "max_air_kg_per_h")
+    lo = non_negative(min_air_kg_per_h, func, "min_air_kg_per_h")
+    require(lo <= hi, lo, func, "min_air_kg_per_h", "at most max_air_kg_per_h")
+    dx = xh - xo
+    need = np.where(dx > 0.0, np.maximum(m, 0.0) / np.where(dx > 0.0, dx, 1.0), np.inf)
+    need = np.where((dx <= 0.0) & (m <= 0.0), 0.0, need)
+    air = np.clip(need, lo, hi)
+    scalar = is_scalar_call(
+        evaporation_kg_per_h,
+        hall_humidity_kg_per_kg,
+        outdoor_humidity_kg_per_kg,
+        max_air_kg_per_h,
+        min_air_kg_per_h,
+    )
+    return result(np.asarray(air, dtype=np.float64), scalar)
+
+
+@overload
+def pool_hall_ventilation_heat_w(  # type: ignore[overload-overlap]
+    outdoor_air_kg_per_h: float,
+    hall_temp_c: float,
+    outdoor_temp_c: float,
+    outdoor_humidity_kg_per_kg: float,
+    heat_recovery_fraction: float = VENTILATION_HEAT_RECOVERY_FRACTION,
+) -> float: ...
+@overload
+def pool_hall_ventilation_heat_w(
+    outdoor_air_kg_per_h: FloatOrArray,
+    hall_temp_c: FloatOrArray,
+    outdoor_temp_c: FloatOrArray,
+    outdoor_humidity_kg_per_kg: FloatOrArray,
+    heat_recovery_fraction: FloatOrArray = VENTILATION_HEAT_RECOVERY_FRACTION,
+) -> FloatArray: ...
+def pool_hall_ventilation_heat_w(
+    outdoor_air_kg_per_h: FloatOrArray,
+    hall_temp_c: FloatOrArray,
+    outdoor_temp_c: FloatOrArray,
+    outdoor_humidity_kg_per_kg: FloatOrArray,
+    heat_recovery_fraction: FloatOrArray = VENTILATION_HEAT_RECOVERY_FRACTION,
+) -> FloatOrArray:
+    """Heat to warm a pool hall's outdoor air to the hall temperature.
+
+    Parameters
+    ----------
+    outdoor_air_kg_per_h : float or ndarray
+        Outdoor-air flow [kg dry air per h], ``>= 0``
+        (:func:`pool_hall_outdoor_air_kg_per_h`).
+    hall_temp_c, outdoor_temp_c : float or ndarray
+        Hall air and outdoor air temperature [C].
+    outdoor_humidity_kg_per_kg : float or ndarray
+        Humidity ratio of the outdoor air [kg/kg] (its vapour is warmed too).
+    heat_recovery_fraction : float or ndarray, default 0.73
+        Temperature efficiency of the exhaust-air heat recovery [-], ``0..1``
+        (ecodesign minimum, Regulation (EU) 1253/2014).
+
+    Returns
+    -------
+    float or ndarray
+        Q = m / 3600 (c_p,a + x c_p,v) (T_hall - T_out) (1 - eta) [W] when the
+        outdoor air is colder than the hall. When it is warmer the recovery is
+        bypassed and Q = m / 3600 (c_p,a + x c_p,v) (T_hall - T_out) < 0 (the
+        outdoor air brings heat into the hall).
+
+    Notes
+    -----
+    Only the sensible heat of the outdoor air is a heating load: the latent
+    heat of the evaporated water is taken from the pool water
+    (:func:`pool_evaporation_heat_w`) and leaves with the exhaust air.
+    Condensation inside the heat recoverer (which raises its yield in winter)
+    is not credited: conservative for a heat-demand estimate.
+
+    References
+    ----------
+    ASHRAE Handbook of Fundamentals (2017), ch. 1, eq. 32; EN 13053:2019 (heat
+    recovery temperature efficiency); Regulation (EU) 1253/2014, Annex III.
+    """
+    func = "pool_hall_ventilation_heat_w"
+    m = non_negative(outdoor_air_kg_per_h, func, "outdoor_air_kg_per_h")
+    th = as_array(hall_temp_c, func, "hall_temp_c")
+    to = as_array(outdoor_temp_c, func, "outdoor_temp_c")
+    x = non_negative(outdoor_humidity_kg_per_kg, func, "outdoor_humidity_kg_per_kg")
+    eta = as_array(heat_recovery_fraction, func, "heat_recovery_fraction")
+    require((eta >= 0.0) & (eta <= 1.0), eta, func, "heat_recovery_fraction", "0..1")
+    dt = th - to
+    q = m / SECONDS_PER_HOUR * (CP_DRY_AIR_J_PER_KG_K + x * CP_WATER_VAPOUR_J_PER_KG_K) * dt
+    q = np.where(dt > 0.0, q * (1.0 - eta), q)
+    scalar = is_scalar_call(
+        outdoor_air_kg_per_h,
+        hall_temp_c,
+        outdoor_temp_c,
+        outdoor_humidity_kg_per_kg,
+        heat_recovery_fraction,
+    )
+    return result(np.asarray(q, dtype=np.float64), scalar)
+
+
+@overload
+def pool_hall_transmission_heat_w(  # type: ignore[overload-overlap]
+    envelope_ua_w_per_k: float, hall_temp_c: float, outdoor_temp_c: float
+) -> float: ...
+@overload
+def pool_hall_transmission_heat_w(
+    envelope_ua_w_per_k: FloatOrArray, hall_temp_c: FloatOrArray, outdoor_temp_c: FloatOrArray
+) -> FloatArray: ...
+def pool_hall_transmission_heat_w(
+    envelope_ua_w_per_k: FloatOrArray, hall_temp_c: FloatOrArray, outdoor_temp_c: FloatOrArray
+) -> FloatOrArray:
+    """Transmission through the envelope of a pool hall.
+
+    Parameters
+    ----------
+    envelope_ua_w_per_k : float or ndarray
+        Transmission heat transfer coefficient H_T = sum(U A) of roof, walls
+        and windows facing outdoors [W/K], ``>= 0``.
+    hall_temp_c, outdoor_temp_c : float or ndarray
+        Hall air and outdoor air temperature [C].
+
+    Returns
+    -------
+    float or ndarray
+        Q = H_T (T_hall - T_out) [W] (steady state; negative when it is warmer
+        outside).
+
+    References
+    ----------
+    EN ISO 13789:2017, Thermal performance of buildings - Transmission and
+    ventilation heat transfer coefficients.
+    """
+    func = "pool_hall_transmission_heat_w"
+    ua = non_negative(envelope_ua_w_per_k, func, "envelope_ua_w_per_k")
+    th = as_array(hall_temp_c, func, "hall_temp_c")
+    to = as_array(outdoor_temp_c, func, "outdoor_temp_c")
+    return result(
+        np.asarray(ua * (th - to), dtype=np.float64),
+        is_scalar_call(envelope_ua_w_per_k, hall_temp_c, outdoor_temp_c),
     )

@@ -51,7 +51,7 @@ from heatreuse.planning.sweep import (
 )
 from heatreuse.simulation import SimulationResult, prepare, result_from_outputs, run_kernel
 from heatreuse.simulation.demand import ASSUMPTIONS, customer_demand, site_weather
-from heatreuse.site.model import CUSTOMER_KINDS, Site
+from heatreuse.site.model import CUSTOMER_KINDS, PoolCustomer, Site
 from heatreuse.weather import check_full_year, load_weather
 
 #: Default step of the main run [s] (the engine's default).
@@ -170,6 +170,44 @@ class StudyResult:
     paths: dict[str, Path] = field(default_factory=dict)
 
 
+def _pool_demand_assumptions(site: Site) -> list[dict[str, Any]]:
+    """What a pool's demand answers to (the weather, or not), for the assumptions table."""
+    c = site.customer
+    if not isinstance(c, PoolCustomer):
+        return []
+    if not c.indoor:
+        value = (
+            "outdoor pool: evaporation, convection (wind), long-wave radiation to the sky and "
+            "solar gain follow the weather"
+        )
+    elif c.hall_heating:
+        ua = (
+            f"{c.hall_envelope_ua_w_per_k:g} W/K"
+            if c.hall_envelope_ua_w_per_k is not None
+            else f"{ASSUMPTIONS.pool_hall_ua_w_per_k_per_water_m2:g} W/K per m2 of water (estimate)"
+        )
+        value = (
+            "indoor pool with its hall: pool water at fixed hall conditions, plus outdoor air to "
+            "dehumidify the hall (follows outdoor temperature and humidity; heat recovery "
+            f"{c.hall_heat_recovery_fraction:g}) and the hall envelope ({ua}) to outdoors"
+        )
+    else:
+        value = (
+            "indoor pool water only (hall_heating: false): the hall is kept at fixed air "
+            "conditions by others, so the demand does not depend on the weather (only the "
+            "mains-water season)"
+        )
+    return [
+        {
+            "name": "pool demand model",
+            "value": value,
+            "source": "VDI 2089-1 (2010) evaporation and outdoor-air dehumidification; "
+            "EN ISO 13789 transmission; heatreuse.simulation.demand",
+            "estimate": c.indoor and c.hall_heating and c.hall_envelope_ua_w_per_k is None,
+        }
+    ]
+
+
 def assumptions(site: Site, weather: pd.DataFrame) -> list[dict[str, Any]]:
     """The assumptions behind the study with their sources (for summary and report)."""
     ef = site.contract.emission_factors
@@ -182,6 +220,7 @@ def assumptions(site: Site, weather: pd.DataFrame) -> list[dict[str, Any]]:
             + (f"(station {weather.attrs['station']})" if weather.attrs.get("station") else ""),
             "estimate": False,
         },
+        *_pool_demand_assumptions(site),
         {
             "name": "grid emission factor",
             "value": f"{ef.grid.value_kg_per_kwh} kg CO2/kWh ({ef.grid.basis or 'basis n/a'})",
@@ -198,7 +237,8 @@ def assumptions(site: Site, weather: pd.DataFrame) -> list[dict[str, Any]]:
         {
             "name": "displaced plant efficiency",
             "value": f"{ef.reference_efficiency_fraction}",
-            "source": "site file; standards.md: high end (1.0 most conservative)",
+            "source": "site file; take the high end (1.0 is the most conservative), WBCSD (2023) "
+            "Guidance on Avoided Emissions",
             "estimate": False,
         },
         {

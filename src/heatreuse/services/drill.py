@@ -327,6 +327,7 @@ def run_drill(
     modes = _fallbacks(result, baseline, s0 - r0, s1 - r0, c0, step_s, site)
     energy = _energy(result, baseline, s0 - r0, s1 - r0, step_s)
     visibility = _visibility(points, fault_cmp, base_cmp, c0)
+    detection = _detection(site, result.frame, step_s, f0, defn)
     balance = result.energy_balance()
 
     interruption_breach = any(b.kind == "max_interruption" for b in window_report.breaches)
@@ -406,6 +407,7 @@ def run_drill(
             ),
         },
         "telemetry": visibility,
+        "detection": detection,
         "energy_balance": {
             "inputs_kwh": balance["inputs_kwh"],
             "outputs_kwh": balance["outputs_kwh"],
@@ -645,7 +647,90 @@ def _line(r: dict[str, Any]) -> str:
         if t["visible"]
         else "NOT visible in telemetry"
     )
+    d = r.get("detection")
+    if d is not None:
+        if d["detected"]:
+            first = next(x for x in d["rules_fired"] if x["severity"] in ("warning", "critical"))
+            parts.append(
+                f"detected by {first['rule']} on {first['equipment']} after "
+                f"{_fmt_h(first['time_to_detect_s'] / 60)}"
+            )
+        else:
+            parts.append("NOT detected by any rule")
     return parts[0] + " " + "; ".join(parts[1:])
+
+
+def _detection(
+    site: Site, frame: pd.DataFrame, step_s: int, fault_start: pd.Timestamp, defn: SlaDefinition
+) -> dict[str, Any]:
+    """Which fault rules fire on the drill's telemetry, on which equipment, how soon.
+
+    The readings are what the twin publishes (sensor noise and resolution included,
+    :class:`~heatreuse.telemetry.twin_points.TwinPointMap`), sampled at each point's
+    interval, turned into 1-minute statistics and run through every rule and the
+    alert lifecycle exactly as ``heatreuse detect`` and ``serve`` do
+    (:mod:`heatreuse.monitoring`). Alerts already firing before the fault are listed
+    apart (they are not the fault's detection).
+    """
+    from heatreuse.monitoring.alerts import AlertState
+    from heatreuse.monitoring.data import MinuteData
+    from heatreuse.monitoring.detector import Detector
+    from heatreuse.monitoring.rules import RuleContext, hx_baseline_ua_w_per_k
+    from heatreuse.site import expand_points
+
+    readings, _ = TwinPointMap(site, step_s).readings(frame)
+    steps, codes, values = readings.long_arrays()
+    ts = readings.index[steps]
+    pids = np.asarray(readings.point_ids, dtype=object)[codes]
+    start, end = readings.index[0], readings.index[-1] + pd.Timedelta(seconds=step_s)
+    data = MinuteData.from_readings(pd.DatetimeIndex(ts), pids, values, start, end)
+    sla = minute_status(
+        defn,
+        pd.Series(data.get(defn.measured_point), index=data.grid).dropna(),
+        period_start=data.grid[0],
+        period_end=data.grid[-1] + pd.Timedelta(minutes=1),
+    )
+    ctx = RuleContext(
+        site=site,
+        points={p.id: p for p in expand_points(site).points},
+        data=data,
+        rules=site.monitoring.rules,
+        mode_change_quiet_s=site.monitoring.mode_change_quiet_s,
+        sla_status=sla.to_numpy(),
+        sla_target_fraction=defn.target_fraction,
+        sla_point=defn.measured_point,
+        hx_baseline_ua_w_per_k=hx_baseline_ua_w_per_k(site),
+    )
+    fired: dict[tuple[str, str, str], dict[str, Any]] = {}
+    before: list[dict[str, Any]] = []
+    for t in Detector().run(ctx):
+        if t.to_state is not AlertState.FIRING:
+            continue
+        a = t.alert
+        row = {
+            "rule": a.rule,
+            "severity": a.severity,
+            "equipment": a.labels.get("equipment", a.labels.get("system", "")),
+            "point": a.labels.get("point"),
+            "fired_at": _iso(pd.Timestamp(t.at)),
+            "time_to_detect_s": (pd.Timestamp(t.at) - fault_start).total_seconds(),
+        }
+        if pd.Timestamp(t.at) < fault_start:
+            before.append(row)
+            continue
+        key = (a.rule, str(row["equipment"]), str(row["point"]))
+        if key not in fired:
+            fired[key] = row
+    rows = sorted(fired.values(), key=lambda r: r["time_to_detect_s"])
+    severe = [r for r in rows if r["severity"] in ("warning", "critical")]
+    return {
+        "detected": bool(severe),
+        "rules_fired": rows,
+        "first_detection_s": severe[0]["time_to_detect_s"] if severe else None,
+        "firing_before_fault": before,
+        "method": "every monitoring rule over the twin's published readings (sensor noise "
+        "on), 1-minute statistics, the same lifecycle as heatreuse detect",
+    }
 
 
 # --------------------------------------------------------------------------- output

@@ -14,13 +14,19 @@ Upstream (``--upstream``, :func:`parse_upstream`)
 ``http://HOST:PORT`` (or ``https``)    ``POST`` to the push endpoint of ``heatreuse serve
                                        --http`` (``/api/v1/sites/<site>/readings``
                                        appended unless given); acknowledged by ``200``
-``mqtt://HOST[:PORT][/TOPIC-PREFIX]``  QoS 1 ``PUBLISH`` to ``TOPIC-PREFIX/batch`` on the
+``mqtt://[USER@]HOST[:PORT][/PREFIX]``  QoS 1 ``PUBLISH`` to ``PREFIX/batch`` on the
                                        broker that ``heatreuse serve --mqtt`` subscribes
-                                       to; ``PORT`` defaults to 1883, ``TOPIC-PREFIX`` to
+                                       to; ``PORT`` defaults to 1883, ``PREFIX`` to
                                        serve's default ``heatreuse/<site id>`` (give
                                        serve's ``--topic-prefix`` if it has one);
                                        acknowledged by the broker's PUBACK
+``mqtts://[USER@]HOST[:PORT][/PREFIX]``  the same over TLS (port 8883; the broker's CA
+                                       with ``--upstream-ca``)
 =====================================  ===============================================
+
+The upstream's password comes from ``--upstream-password-file`` (or
+``HEATREUSE_UPSTREAM_PASSWORD``); the URL is parsed by the one broker-URL
+parser, :func:`heatreuse.services.addresses.parse_broker_url`.
 
 This module wires the adapters: the batch topic comes from
 :class:`heatreuse.telemetry.mqtt.TopicLayout` (the layout ``serve`` subscribes
@@ -37,9 +43,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
 
-from heatreuse.errors import IngestError
+from heatreuse.errors import AddressError, IngestError
+from heatreuse.locations import redact_url
+from heatreuse.mqttconf import MqttConnection, as_connection
+from heatreuse.services.addresses import BrokerFiles, parse_broker_url
 from heatreuse.services.lifecycle import run_until_signal
 from heatreuse.services.serve import LoopThread
 from heatreuse.site import Site, expand_points
@@ -65,8 +73,8 @@ def default_buffer_path(site_id: str) -> Path:
 
 UPSTREAM_FORMS = (
     "the HTTP endpoint of a heatreuse serve (http://HOST:PORT) or the MQTT broker it "
-    "subscribes to (mqtt://HOST:PORT/TOPIC-PREFIX; port 1883 and prefix heatreuse/<site id> "
-    "if left out)"
+    "subscribes to (mqtt://[USER@]HOST:PORT/TOPIC-PREFIX or mqtts://...; port 1883 (8883) and "
+    "prefix heatreuse/<site id> if left out)"
 )
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -80,9 +88,12 @@ class Upstream:
     scheme
         ``http`` (also for https) or ``mqtt``.
     url
-        HTTP: the push endpoint; MQTT: ``mqtt://HOST:PORT/<batch topic>``.
+        HTTP: the push endpoint; MQTT: ``mqtt[s]://[USER@]HOST:PORT/<batch topic>``
+        (never the password).
     host, port
         The MQTT broker (empty and 0 for HTTP).
+    connection
+        The MQTT broker with credentials and TLS (None for HTTP).
     topic_prefix
         The site prefix ``serve`` subscribes to (MQTT; empty for HTTP).
     batch_topic
@@ -95,16 +106,26 @@ class Upstream:
     port: int = 0
     topic_prefix: str = ""
     batch_topic: str = ""
+    connection: MqttConnection | None = None
 
 
-def parse_upstream(upstream: str, site_id: str) -> Upstream:
+def parse_upstream(upstream: str, site_id: str, files: BrokerFiles | None = None) -> Upstream:
     """Parse ``--upstream`` (see the module docstring for the forms).
+
+    Parameters
+    ----------
+    upstream
+        What the user typed.
+    site_id
+        The site (default topic prefix, HTTP endpoint).
+    files
+        ``--upstream-password-file``, ``--upstream-ca``, ... (MQTT only).
 
     Raises
     ------
     IngestError
-        Another scheme, no host, a bad port, credentials, a query or
-        fragment, or a topic prefix with ``+``/``#``: one line naming
+        Another scheme, no host, a bad port, a query or fragment, a topic
+        prefix with ``+``/``#``, bad credentials options: one line naming
         ``--upstream``, what is expected and what came.
     """
     from heatreuse.telemetry.mqtt import TopicLayout
@@ -112,44 +133,31 @@ def parse_upstream(upstream: str, site_id: str) -> Upstream:
     text = upstream.strip()
     scheme = text.partition("://")[0].lower() if "://" in text else ""
     if scheme in ("http", "https"):
+        if files is not None and files.any_given():
+            raise IngestError(
+                "--upstream-password-file/-ca/-cert/-key apply to an MQTT upstream "
+                f"(mqtt:// or mqtts://); got {redact_url(upstream)!r}"
+            )
         return Upstream("http", readings_url(text, site_id))
-    if scheme != "mqtt":
-        got = f"scheme {scheme!r} in {upstream!r}" if scheme else repr(upstream)
+    if scheme not in ("mqtt", "mqtts"):
+        got = f"scheme {scheme!r} in {redact_url(upstream)!r}" if scheme else repr(upstream)
         raise IngestError(f"--upstream: expected {UPSTREAM_FORMS}; got {got}")
-    example = f"mqtt://central:1883/heatreuse/{site_id}"
-    if any(c in text for c in "?#"):
-        raise IngestError(
-            f"--upstream: expected {example} (no query, no '#' or '+' in the topic prefix); "
-            f"got {upstream!r}"
-        )
-    parts = urlsplit(text)
-    if "@" in parts.netloc:
-        raise IngestError(
-            f"--upstream: expected {example} without user:password@ (MQTT credentials are "
-            f"not supported yet); got {upstream!r}"
-        )
     try:
-        port = parts.port if parts.port is not None else 1883
-    except ValueError:
-        port = 0
-    host = parts.hostname or ""
-    if not host or not 0 < port < 65536:
-        raise IngestError(
-            f"--upstream: expected {example} (HOST and PORT 1..65535); got {upstream!r}"
-        )
-    prefix = unquote(parts.path).strip("/") or None
+        conn = parse_broker_url(text, "--upstream", files, allow_prefix=True)
+    except AddressError as exc:
+        raise IngestError(str(exc)) from None
     try:
-        layout = TopicLayout(site_id, prefix)
+        layout = TopicLayout(site_id, conn.topic_prefix)
     except IngestError as exc:
-        raise IngestError(f"--upstream {upstream!r}: {exc}") from None
-    netloc = f"[{host}]" if ":" in host else host
+        raise IngestError(f"--upstream {redact_url(upstream)!r}: {exc}") from None
     return Upstream(
         "mqtt",
-        f"mqtt://{netloc}:{port}/{layout.batch_topic}",
-        host=host,
-        port=port,
+        f"{conn.url}/{layout.batch_topic}",
+        host=conn.host,
+        port=conn.port,
         topic_prefix=layout.base,
         batch_topic=layout.batch_topic,
+        connection=conn,
     )
 
 
@@ -173,8 +181,11 @@ class EdgeConfig:
         (:func:`parse_upstream`).
     buffer_path
         The local buffer file (None: :func:`default_buffer_path`).
+    upstream_files
+        ``--upstream-password-file``, ``--upstream-ca``, ... of an MQTT upstream.
     mqtt
-        Local broker ``(host, port)``, or None.
+        Local broker: a :class:`heatreuse.mqttconf.MqttConnection` or a plain
+        ``(host, port)``; None for no local MQTT.
     modbus_poll
         Poll the site's Modbus devices.
     modbus_default
@@ -203,7 +214,8 @@ class EdgeConfig:
 
     upstream: str
     buffer_path: Path | None = None
-    mqtt: tuple[str, int] | None = None
+    upstream_files: BrokerFiles | None = None
+    mqtt: MqttConnection | tuple[str, int] | None = None
     modbus_poll: bool = False
     modbus_default: tuple[str, int] | None = None
     modbus_poll_interval_s: float | None = None
@@ -224,7 +236,7 @@ class EdgeAgent:
     def __init__(self, site: Site, config: EdgeConfig) -> None:
         self.site = site
         self.config = config
-        self.upstream = parse_upstream(config.upstream, site.id)
+        self.upstream = parse_upstream(config.upstream, site.id, config.upstream_files)
         self._check_no_loop()
         self.url = self.upstream.url
         self.buffer: EdgeBuffer | None = None
@@ -240,10 +252,13 @@ class EdgeAgent:
             return
         self._started = True
         path = self.config.buffer_path or default_buffer_path(self.site.id)
+        transport = self._transport()
+        if isinstance(transport, MqttTransport):
+            transport.open()  # a refused user or a failed TLS handshake stops here (exit 2)
         self.buffer = EdgeBuffer(path)
         self.forwarder = Forwarder(
             self.buffer,
-            self._transport(),
+            transport,
             batch_size=self.config.batch_size,
             min_backoff_s=self.config.min_backoff_s,
             max_backoff_s=self.config.max_backoff_s,
@@ -253,13 +268,15 @@ class EdgeAgent:
             from heatreuse.telemetry.mqtt import MqttSettings, MqttSubscriber, TopicLayout
 
             layout = TopicLayout(self.site.id, self.config.topic_prefix)
-            host, port = self.config.mqtt
+            local = as_connection(self.config.mqtt)
+            assert local is not None
             self.subscriber = MqttSubscriber(
                 layout,
                 self.buffer,
                 MqttSettings(
-                    host=host,
-                    port=port,
+                    host=local.host,
+                    port=local.port,
+                    connection=local,
                     client_id=self.config.client_id or f"heatreuse-edge-{self.site.id}",
                     session_expiry_s=self.config.session_expiry_s,
                     availability_topic=layout.service_status_topic("edge"),
@@ -296,9 +313,10 @@ class EdgeAgent:
         if up.scheme != "mqtt" or self.config.mqtt is None:
             return
         local = TopicLayout(self.site.id, self.config.topic_prefix)
-        if _same_broker((up.host, up.port), self.config.mqtt) and up.batch_topic.startswith(
-            local.base + "/"
-        ):
+        broker = as_connection(self.config.mqtt)
+        assert broker is not None
+        same = _same_broker((up.host, up.port), (broker.host, broker.port))
+        if same and up.batch_topic.startswith(local.base + "/"):
             raise IngestError(
                 f"--upstream {self.config.upstream}: publishes to {up.batch_topic}, which this "
                 f"agent's own --mqtt subscription {local.subscription} on the same broker would "
@@ -317,6 +335,7 @@ class EdgeAgent:
             up.host,
             up.port,
             up.batch_topic,
+            connection=up.connection,
             client_id=f"{local_id}-upstream",
             timeout_s=cfg.upstream_timeout_s,
             connect_wait_s=cfg.upstream_connect_wait_s,

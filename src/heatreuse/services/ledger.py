@@ -42,6 +42,7 @@ from heatreuse.errors import (
     LedgerConflictError,
     LedgerError,
     LedgerIntegrityError,
+    SLAError,
     VerificationError,
 )
 from heatreuse.ledger.build import (
@@ -62,6 +63,7 @@ from heatreuse.ledger.build import (
     site_config_entry,
     site_config_hash,
     sla_entry,
+    sla_seal_entry,
 )
 from heatreuse.ledger.checkpoint import Checkpoint, parse_note, verify_checkpoint
 from heatreuse.ledger.keys import (
@@ -86,6 +88,7 @@ from heatreuse.ledger.report import (
     render_monthly_html,
     write_monthly_pdf,
 )
+from heatreuse.ledger.seal import ENTRY_SLA_SEAL, SEAL_EVIDENCE_FIELDS
 from heatreuse.ledger.store_log import (
     LedgerDatabase,
     SqlLogStorage,
@@ -103,6 +106,7 @@ __all__ = [
     "COMPLETE_TOLERANCE_S",
     "EXPORT_TOTAL_FIELDS",
     "LedgerContext",
+    "SealRequest",
     "UpdateResult",
     "export_eed",
     "export_ledger",
@@ -491,10 +495,12 @@ class UpdateResult:
     root_hash_b64: str | None
     checkpoints_checked: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    seals: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
+            "seals": [dict(x) for x in self.seals],
             "site_id": self.site_id,
             "appended": self.appended,
             "intervals": self.intervals,
@@ -548,6 +554,130 @@ def _comparable(entry: Mapping[str, Any]) -> str:
     return interval_digest(json.loads(json.dumps({k: v for k, v in entry.items()})))
 
 
+@dataclass(frozen=True)
+class SealRequest:
+    """Seal one period now (``heatreuse sla seal SITE --period P``).
+
+    Attributes
+    ----------
+    period
+        ``YYYY-MM`` (local month) or ``YYYY`` (contract year starting that year).
+    reseal
+        Replace an existing seal. A re-seal is a new entry that names the seal it
+        replaces and carries ``reason``; it is refused when the store now holds less
+        data for the period than when it was sealed (retention deleted some: a
+        re-seal would seal thinner evidence), and nothing is appended when the
+        recomputation equals the seal.
+    reason
+        Why the sealed result is replaced (required with ``reseal``).
+    """
+
+    period: str
+    reseal: bool = False
+    reason: str | None = None
+
+
+def _seal_entries(
+    site: Site,
+    store: Any,
+    entries: Sequence[Mapping[str, Any]],
+    now: pd.Timestamp,
+    first_index: int,
+    request: SealRequest | None,
+    grace: pd.Timedelta,
+    notes: list[str],
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``sla_seal`` entries for closed unsealed periods (and ``request``), with a summary."""
+    seals = sla_service.latest_seals([e for e in entries if e.get("type") == ENTRY_SLA_SEAL])
+    specs = sla_service.closed_unsealed_periods(
+        store, site, now.to_pydatetime(), seals, grace=grace
+    )
+    reseal: sla_service.PeriodSpec | None = None
+    if request is not None:
+        spec = sla_service.find_period(site, request.period)
+        if spec.end > now:
+            raise SLAError(
+                f"--period {request.period}: {spec.label} has not ended yet (it ends "
+                f"{spec.end.isoformat()}); only a closed period is sealed"
+            )
+        existing = seals.get(spec.label)
+        if existing is None:
+            if all(s.label != spec.label for s in specs):
+                specs.append(spec)
+        elif not request.reseal:
+            raise SLAError(
+                f"--period {request.period}: {spec.label} is already sealed (ledger entry "
+                f"{existing.get('index')}, verdict {existing.get('verdict')}); pass --reseal "
+                "--reason TEXT to record a new seal that names it"
+            )
+        elif not (request.reason or "").strip():
+            raise SLAError(
+                f"--reseal {spec.label}: --reason TEXT is required (why the sealed result is "
+                "replaced; it goes into the ledger)"
+            )
+        else:
+            reseal = spec
+    specs.sort(key=lambda s: (s.kind != "month", s.start))
+    index_of = {label: int(s["index"]) for label, s in seals.items()}
+    out: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def add(cand: sla_service.SealCandidate, **kw: Any) -> None:
+        rep = cand.report
+        entry = sla_seal_entry(
+            site,
+            rep.to_dict(),
+            sealed_at=now.to_pydatetime(),
+            composed_from=[index_of[m] for m in cand.composed_from if m in index_of],
+            **kw,
+        )
+        index = first_index + len(out)
+        index_of[rep.period_label] = index
+        out.append(
+            (
+                entry,
+                {
+                    "period": rep.period_label,
+                    "period_kind": rep.period_kind,
+                    "verdict": rep.verdict,
+                    "breached": rep.breached,
+                    "data_coverage_fraction": rep.data_coverage_fraction,
+                    "index": index,
+                    "seal_number": entry["seal_number"],
+                    "supersedes_index": entry["supersedes_index"],
+                },
+            )
+        )
+
+    for cand in sla_service.seal_candidates(store, site, specs, seals):
+        add(cand)
+    if reseal is not None:
+        existing = seals[reseal.label]
+        others = {k: v for k, v in seals.items() if k != reseal.label}
+        (cand,) = sla_service.seal_candidates(store, site, [reseal], others)
+        old = sla_service.sealed_report(existing)
+        then, now_ = sla_service.evidence_of(old), sla_service.evidence_of(cand.report)
+        if then == now_:
+            notes.append(
+                f"{reseal.label}: recomputing gives the sealed result again (verdict "
+                f"{old.verdict}); nothing re-sealed"
+            )
+        elif cand.report.good_min + cand.report.bad_min < old.good_min + old.bad_min:
+            raise SLAError(
+                f"--reseal {reseal.label}: refused, the store now holds less data for it than "
+                f"when it was sealed ({cand.report.good_min + cand.report.bad_min} minutes with "
+                f"a reading, sealed with {old.good_min + old.bad_min}): data was deleted, and a "
+                "re-seal would replace the evidence with less of it"
+            )
+        else:
+            add(
+                cand,
+                seal_number=int(existing.get("seal_number", 1)) + 1,
+                supersedes_index=int(existing["index"]),
+                reason=(request.reason if request else None),
+            )
+    return out
+
+
 def update_ledger(
     site: Site,
     store_url: str | None = None,
@@ -558,8 +688,17 @@ def update_ledger(
     recheck_hours: int = 48,
     store: Any = None,
     points: LedgerPoints | None = None,
+    intervals: bool = True,
+    seal: SealRequest | None = None,
+    seal_grace: pd.Timedelta = sla_service.SEAL_GRACE,
 ) -> UpdateResult:
     """Bring a site's ledger up to date with the store (idempotent).
+
+    Besides the hourly intervals, every SLA period (site-local month; contract year
+    when the SLA has one) that has closed since monitoring started and is not
+    sealed yet is sealed: one ``sla_seal`` entry with its verdict and evidence
+    (:mod:`heatreuse.ledger.seal`). A period is closed when data arrived after its
+    end or ``seal_grace`` has passed.
 
     Parameters
     ----------
@@ -580,6 +719,12 @@ def update_ledger(
         An open telemetry store (else opened from ``store_url``).
     points
         Point roles (default from the site's registry).
+    intervals
+        Build hourly intervals (default); False only seals (what ``serve`` runs daily).
+    seal
+        Also seal (or re-seal) this one period now (``heatreuse sla seal``).
+    seal_grace
+        How long after its end a period is sealed when no later data came [time].
 
     Returns
     -------
@@ -591,7 +736,10 @@ def update_ledger(
         When the database ledger does not match a published checkpoint, or holds
         entries beyond the last checkpoint that no signed append wrote (exit 3).
     LedgerError
-        When the store cannot be read.
+        When the database ledger does not match a published checkpoint, or the
+        store cannot be read.
+    SLAError
+        A seal request that is refused (see :class:`SealRequest`).
 
     Notes
     -----
@@ -610,6 +758,9 @@ def update_ledger(
                 recheck_hours=recheck_hours,
                 store=store,
                 points=points,
+                intervals=intervals,
+                seal=seal,
+                seal_grace=seal_grace,
             )
         except LedgerConflictError:
             if attempt == 2:
@@ -627,6 +778,9 @@ def _update_once(
     recheck_hours: int = 48,
     store: Any = None,
     points: LedgerPoints | None = None,
+    intervals: bool = True,
+    seal: SealRequest | None = None,
+    seal_grace: pd.Timedelta = sla_service.SEAL_GRACE,
 ) -> UpdateResult:
     now_ts = pd.Timestamp(now if now is not None else dt.datetime.now(dt.UTC))
     if now_ts.tzinfo is None:
@@ -675,8 +829,10 @@ def _update_once(
                 if lookback_start is not None
                 else pd.Timestamp("1990-01-01", tz="UTC")
             )
-            first, last, last_reading = _data_bounds(
-                st, site.id, ids, scan_start, now_ts + pd.Timedelta(hours=1)
+            first, last, last_reading = (
+                _data_bounds(st, site.id, ids, scan_start, now_ts + pd.Timedelta(hours=1))
+                if intervals
+                else (None, None, None)
             )
             if last is not None and last_reading is not None:
                 end_hour = last
@@ -724,8 +880,12 @@ def _update_once(
                             )
                             n_corrections += 1
                     new_watermark = end_hour if watermark is None else max(end_hour, watermark)
-            else:
+            elif intervals:
                 notes.append("no readings in the store for this site's ledger points")
+            sealed = _seal_entries(
+                site, st, entries, now_ts, ctx.log.size + len(new), seal, seal_grace, notes
+            )
+            new.extend(e for e, _ in sealed)
 
         storage = ctx.log.storage
         assert isinstance(storage, SqlLogStorage)
@@ -754,12 +914,14 @@ def _update_once(
             root_hash_b64=root_b64,
             checkpoints_checked=checked,
             notes=tuple(notes),
+            seals=tuple(info for _, info in sealed),
         )
 
 
 # --------------------------------------------------------------------------- export
 def total_specs(entries: Sequence[Mapping[str, Any]]) -> list[TotalSpec]:
-    """Monthly totals an export reports: intervals plus correction deltas per field."""
+    """Totals an export reports: monthly intervals plus correction deltas per field, and the
+    evidence minutes of each sealed SLA result."""
     months_int: set[str] = set()
     months_cor: set[str] = set()
     for e in entries:
@@ -782,6 +944,20 @@ def total_specs(entries: Sequence[Mapping[str, Any]]) -> list[TotalSpec]:
                     "period_start",
                     month,
                     name=f"{f} {month} (correction deltas)",
+                )
+            )
+    # each sealed SLA result: its evidence minutes, recomputed and proven included by verify
+    for e in entries:
+        if e.get("type") != ENTRY_SLA_SEAL:
+            continue
+        where = (("period", str(e["period"])), ("seal_number", int(e["seal_number"])))
+        for f in SEAL_EVIDENCE_FIELDS:
+            specs.append(
+                TotalSpec(
+                    ENTRY_SLA_SEAL,
+                    f"evidence.{f}",
+                    where=where,
+                    name=f"SLA {e['period']} seal {e['seal_number']}: {f}",
                 )
             )
     return specs

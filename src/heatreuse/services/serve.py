@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from heatreuse.errors import HeatreuseError
+from heatreuse.mqttconf import MqttConnection, as_connection
 from heatreuse.services.ingest import make_ingestor
 from heatreuse.services.lifecycle import run_until_signal
 from heatreuse.site import Site, expand_points
@@ -205,7 +206,9 @@ class ServeConfig:
     store_url
         Store URL (None: :func:`heatreuse.store.default_store_url`).
     mqtt
-        Broker ``(host, port)``, or None for no MQTT subscriber.
+        The broker to subscribe to: a :class:`heatreuse.mqttconf.MqttConnection`
+        (credentials, TLS; :func:`heatreuse.services.addresses.parse_broker_url`)
+        or a plain ``(host, port)``; None for no MQTT subscriber.
     http
         Listen ``(host, port)`` of the HTTP endpoint, or None for none.
     modbus_poll
@@ -222,6 +225,9 @@ class ServeConfig:
         ``heatreuse-ingest-<site>``.
     session_expiry_s
         How long the broker keeps the session while we are down [s].
+    watch
+        Run the fault rules live (:class:`heatreuse.services.watch.LiveWatch`): woken
+        by each commit, at least every ``watch_interval_s`` [s].
     job_tick_s
         How often due periodic jobs are checked [s].
     stop_timeout_s
@@ -240,10 +246,17 @@ class ServeConfig:
         Ingest counts as *stalled* (``/healthz`` 503) when an MQTT message
         received this long ago is still not acknowledged, or a store write has
         been running this long [s].
+        Period of the retention job [s]. Before deleting, the job seals the site's
+        closed SLA periods into its ledger (``ledger update`` without intervals), and
+        it keeps raw and 1-min data of periods still unsealed (logged as a warning;
+        :func:`heatreuse.services.retention.apply_retention_guarded` with ``clamp``).
+    checkpoint_dir, key_path
+        Ledger checkpoint folder and signing key for that sealing (default under
+        ``$HEATREUSE_HOME``, as ``heatreuse ledger update``).
     """
 
     store_url: str | None = None
-    mqtt: tuple[str, int] | None = None
+    mqtt: MqttConnection | tuple[str, int] | None = None
     http: tuple[str, int] | None = ("127.0.0.1", 8080)
     modbus_poll: bool = False
     modbus_default: tuple[str, int] | None = None
@@ -252,6 +265,8 @@ class ServeConfig:
     client_id: str | None = None
     session_expiry_s: int = 7 * 86_400
     job_tick_s: float = 1.0
+    watch: bool = True
+    watch_interval_s: float = 5.0
     stop_timeout_s: float = 30.0
     retention_raw_days: float | None = None
     retention_quarantine_days: float | None = None
@@ -259,6 +274,8 @@ class ServeConfig:
     retention_interval_s: float = 86_400.0
     http_max_body_bytes: int = 8 * 1024 * 1024
     stall_after_s: float = 120.0
+    checkpoint_dir: str | None = None
+    key_path: str | None = None
 
 
 def _esc(text: str) -> str:
@@ -311,6 +328,9 @@ class IngestService:
         self._stop_jobs = threading.Event()
         self._jobs_thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        self.watch: Any = None
+        self._watch_wake = threading.Event()
+        self._watch_thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- app
     @property
@@ -398,6 +418,7 @@ class IngestService:
             self.stop()
             raise
         self._add_retention_job()
+        self._start_watch()
         self._jobs_thread = threading.Thread(
             target=self._jobs_main, name=f"jobs-{self.site.id}", daemon=True
         )
@@ -415,10 +436,12 @@ class IngestService:
         assert self.config.mqtt is not None and self.ingestor is not None
         layout = TopicLayout(self.site.id, self.config.topic_prefix)
         check_point_topics(layout, [p.mqtt_topic for p in self.ingestor.registry.points])
-        host, port = self.config.mqtt
+        broker = as_connection(self.config.mqtt)
+        assert broker is not None
         settings = MqttSettings(
-            host=host,
-            port=port,
+            host=broker.host,
+            port=broker.port,
+            connection=broker,
             client_id=self.config.client_id or f"heatreuse-ingest-{self.site.id}",
             session_expiry_s=self.config.session_expiry_s,
             availability_topic=layout.service_status_topic("ingest"),
@@ -489,11 +512,47 @@ class IngestService:
         if raw_days is None and q_days is None and not rollup_days:
             return
         store = self.store
+        site = self.site
 
         def retention(now: dt.datetime) -> None:
-            res = store.apply_retention(
-                raw_days=raw_days, rollup_days=rollup_days, quarantine_days=q_days, now=now
+            from heatreuse.services.ledger import update_ledger
+            from heatreuse.services.retention import apply_retention_guarded
+
+            # seal the site's closed SLA periods first: their data may go once sealed
+            try:
+                upd = update_ledger(
+                    site,
+                    store.url,
+                    now=now,
+                    store=store,
+                    intervals=False,
+                    checkpoint_dir=self.config.checkpoint_dir,
+                    key_path=self.config.key_path,
+                )
+            except HeatreuseError as exc:
+                log.error("retention: sealing closed SLA periods failed: %s", exc)
+            else:
+                for seal in upd.seals:
+                    log.info(
+                        "retention: sealed SLA %s of %s: %s (ledger entry %s)",
+                        seal["period"],
+                        site.id,
+                        seal["verdict"],
+                        seal["index"],
+                    )
+            res, blocks = apply_retention_guarded(
+                store,
+                raw_days=raw_days,
+                rollup_days=rollup_days,
+                quarantine_days=q_days,
+                now=now,
+                clamp=True,
             )
+            if blocks:
+                log.warning(
+                    "retention: kept raw/1-min data of SLA periods that are not sealed: %s",
+                    "; ".join(b.describe() for b in blocks),
+                )
             log.info(
                 "retention: %d raw reading(s), %s, %d quarantine row(s) deleted",
                 res.raw_deleted,
@@ -505,6 +564,33 @@ class IngestService:
         self.jobs.add(
             "retention", self.config.retention_interval_s, retention, first_due=self.clock()
         )
+
+    def _start_watch(self) -> None:
+        if not self.config.watch or self.ingestor is None:
+            return
+        from heatreuse.services.watch import LiveWatch
+
+        self.watch = LiveWatch(self.site, self.store, self.clock)
+        self.ingestor.on_commit = self._watch_wake.set
+        self._watch_thread = threading.Thread(
+            target=self._watch_main, name=f"watch-{self.site.id}", daemon=True
+        )
+        self._watch_thread.start()
+
+    def _watch_main(self) -> None:
+        while not self._stop_jobs.is_set():
+            woke = self._watch_wake.wait(self.config.watch_interval_s)
+            if self._stop_jobs.is_set():
+                return
+            if woke:
+                # let the rest of a burst of commits land, then evaluate once
+                self._stop_jobs.wait(0.1)
+            self._watch_wake.clear()
+            try:
+                self.watch.tick()
+            except Exception as exc:
+                self.watch.tick_errors += 1
+                log.error("live monitoring tick failed: %s: %s", type(exc).__name__, exc)
 
     def _jobs_main(self) -> None:
         while not self._stop_jobs.wait(self.config.job_tick_s):
@@ -540,6 +626,9 @@ class IngestService:
             ok = self._loop.join(timeout) and ok
         if self._jobs_thread is not None:
             self._jobs_thread.join(timeout)
+        if self._watch_thread is not None:
+            self._watch_wake.set()
+            self._watch_thread.join(timeout)
         if self.store is not None:
             try:
                 self.store.flush()
@@ -679,4 +768,9 @@ class IngestService:
                     f'heatreuse_modbus_polls_total{{site="{site}",device="{d}",outcome="failed"}} '
                     f"{st['failures']}"
                 )
+        if self.watch is not None:
+            try:
+                lines += self.watch.prometheus_lines()
+            except Exception as exc:  # metrics never fail because the watch did
+                log.error("live monitoring metrics failed: %s", exc)
         return text + ("\n".join(lines) + "\n" if lines else "")

@@ -18,14 +18,23 @@ once it has caught up, runs in real time, so nothing it publishes is
 "from the future" for the ingest service. Faults can be injected while it
 runs (:meth:`LiveTwin.inject`, and the loopback HTTP control endpoint
 :class:`TwinControlServer`: ``POST /faults``).
+
+The control endpoint changes plant state, so it binds to loopback unless
+told otherwise (``--control-allow-remote``) and every request must carry the
+twin's token (``Authorization: Bearer TOKEN``): a random token made at start
+and written with mode 0600 to ``$HEATREUSE_HOME/twin-control-<port>.token``
+(or ``--control-token-file``), which ``heatreuse twin-inject`` reads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 import logging
 import math
+import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -41,7 +50,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from heatreuse.errors import HeatreuseError, ScenarioError, TwinError, WeatherError
-from heatreuse.services.addresses import parse_host_port
+from heatreuse.locations import heatreuse_home, make_private_dirs
+from heatreuse.mqttconf import MqttConnection
+from heatreuse.services.addresses import (
+    is_loopback_host,
+    parse_broker_url,
+    parse_host_port,
+    parse_listen_address,
+)
 from heatreuse.simulation import (
     KernelInputs,
     SimulationState,
@@ -595,21 +611,126 @@ class LiveTwin:
 
 
 # --------------------------------------------------------------------------- control endpoint
+#: Environment variable ``heatreuse twin-inject`` reads the control token from.
+TWIN_TOKEN_ENV = "HEATREUSE_TWIN_TOKEN"
+#: Shortest control token accepted (characters); generated tokens have 43.
+MIN_TOKEN_CHARS = 16
+#: Largest request body the control endpoint reads [bytes].
+MAX_CONTROL_BODY_BYTES = 64 * 1024
+
+
+def default_control_token_path(port: int) -> Path:
+    """``$HEATREUSE_HOME/twin-control-<port>.token``: where a twin on ``port`` keeps its token."""
+    return heatreuse_home() / f"twin-control-{int(port)}.token"
+
+
+def write_token_file(path: Path, token: str) -> None:
+    """Write ``token`` to ``path`` with mode 0600 (folder 0700 if created), replacing it whole."""
+    path = Path(path)
+    make_private_dirs(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, (token + "\n").encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def read_token_file(path: Path, what: str) -> str:
+    """The token held in ``path`` (surrounding white space dropped).
+
+    Raises
+    ------
+    TwinError
+        Missing, unreadable, or shorter than :data:`MIN_TOKEN_CHARS`.
+    """
+    p = Path(path)
+    try:
+        token = p.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise TwinError(
+            f"{what} {p}: no such file; expected the token file the twin printed at start"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TwinError(f"{what} {p}: cannot read it ({exc})") from None
+    _check_token(token, f"{what} {p}")
+    return token
+
+
+def _check_token(token: str, where: str) -> None:
+    if len(token) < MIN_TOKEN_CHARS or any(c.isspace() for c in token):
+        raise TwinError(
+            f"{where}: expected a token of at least {MIN_TOKEN_CHARS} characters without spaces; "
+            f"got {len(token)} characters"
+        )
+
+
 class TwinControlServer:
-    """Loopback HTTP control endpoint of a live twin.
+    """HTTP control endpoint of a live twin: loopback by default, every request with a token.
 
     ``GET /status`` (JSON status), ``GET /faults`` (active scenario labels),
     ``POST /faults`` with ``{"scenario": "pump_failure+2h"}`` (JSON) or the
     scenario text as the body (201 + the scenario with its start),
-    ``DELETE /faults`` (clear). Errors: 400 with ``{"error": ...}``.
+    ``DELETE /faults`` (clear). Every request needs ``Authorization: Bearer
+    TOKEN``; without it or with another token the answer is 401 and nothing
+    changes (the token is compared in constant time). Errors: 400/401/404/413
+    with ``{"error": ...}``.
 
-    Only binds to the address given (loopback by default).
+    Parameters
+    ----------
+    twin
+        The live twin.
+    host, port
+        Address to bind (port 0: any free port).
+    token
+        The token; None: read from ``token_file`` if it exists, else a new
+        random one (:func:`secrets.token_urlsafe`) written there with mode
+        0600 (default :func:`default_control_token_path` of the bound port).
+    token_file
+        Where the token is read from or written to.
+    allow_remote
+        Allow a non-loopback bind address (the token is still required).
+
+    Raises
+    ------
+    TwinError
+        A non-loopback address without ``allow_remote``; a given token or
+        token file that is unreadable or too short.
     """
 
-    def __init__(self, twin: LiveTwin, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        twin: LiveTwin,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        token: str | None = None,
+        token_file: Path | None = None,
+        allow_remote: bool = False,
+    ) -> None:
         self.twin = twin
         self.host = host
         self.port = port
+        self.allow_remote = allow_remote
+        if not self.allow_remote and not is_loopback_host(self.host):
+            raise TwinError(
+                f"--control {self.host}:{self.port}: the control endpoint changes plant state and "
+                "binds to loopback only; expected 127.0.0.1:PORT (or just PORT), or add "
+                "--control-allow-remote to expose it beyond this machine (the token is still "
+                "required)"
+            )
+        self.token_file = Path(token_file) if token_file is not None else None
+        self._generated = False
+        if token is not None:
+            _check_token(token, "twin control token")
+        elif self.token_file is not None and self.token_file.exists():
+            token = read_token_file(self.token_file, "--control-token-file")
+        else:
+            token = secrets.token_urlsafe(32)
+            self._generated = True
+        self._token = token.encode()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -622,21 +743,58 @@ class TwinControlServer:
         return str(host), int(port)
 
     def start(self) -> None:
+        """Bind and serve in a thread; write a generated token to its file.
+
+        Raises
+        ------
+        TwinError
+            The address cannot be bound, or the token file cannot be written.
+        """
         twin = self.twin
+        expected = self._token
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("twin control: " + format, *args)
 
-            def _send(self, code: int, body: Any) -> None:
+            def _send(self, code: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _authorised(self) -> bool:
+                scheme, _, given = (self.headers.get("Authorization") or "").partition(" ")
+                ok = scheme.lower() == "bearer" and hmac.compare_digest(
+                    given.strip().encode(), expected
+                )
+                if not ok:
+                    log.warning(
+                        "twin control: %s %s from %s refused: %s",
+                        self.command,
+                        self.path,
+                        self.client_address[0],
+                        "wrong token" if given else "no token",
+                    )
+                    self.close_connection = True
+                    self._send(
+                        401,
+                        {
+                            "error": "expected the header 'Authorization: Bearer TOKEN' with the "
+                            "twin's control token (its file is printed when the twin starts; "
+                            "heatreuse twin-inject --token-file FILE)"
+                        },
+                        {"WWW-Authenticate": 'Bearer realm="heatreuse-twin"'},
+                    )
+                return ok
+
             def do_GET(self) -> None:
+                if not self._authorised():
+                    return
                 if self.path.rstrip("/") == "/status":
                     self._send(200, twin.status())
                 elif self.path.rstrip("/") == "/faults":
@@ -645,10 +803,22 @@ class TwinControlServer:
                     self._send(404, {"error": f"no route {self.path}; try /status or /faults"})
 
             def do_POST(self) -> None:
+                if not self._authorised():
+                    return
                 if self.path.rstrip("/") != "/faults":
                     self._send(404, {"error": f"no route {self.path}; POST /faults"})
                     return
-                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if not 0 <= length <= MAX_CONTROL_BODY_BYTES:
+                    self.close_connection = True
+                    self._send(
+                        413,
+                        {"error": f"expected a body of at most {MAX_CONTROL_BODY_BYTES} bytes"},
+                    )
+                    return
                 body = self.rfile.read(length).decode("utf-8", "replace").strip()
                 text = body
                 if body.startswith("{"):
@@ -665,6 +835,8 @@ class TwinControlServer:
                 self._send(201, {"scenario": s.label()})
 
             def do_DELETE(self) -> None:
+                if not self._authorised():
+                    return
                 if self.path.rstrip("/") != "/faults":
                     self._send(404, {"error": f"no route {self.path}; DELETE /faults"})
                     return
@@ -677,6 +849,17 @@ class TwinControlServer:
             raise TwinError(
                 f"--control {self.host}:{self.port}: cannot bind the control endpoint: {exc}"
             ) from None
+        if self._generated:
+            if self.token_file is None:
+                self.token_file = default_control_token_path(self.address[1])
+            try:
+                write_token_file(self.token_file, self._token.decode())
+            except OSError as exc:
+                self._server.server_close()
+                self._server = None
+                raise TwinError(
+                    f"--control-token-file {self.token_file}: cannot write the token ({exc})"
+                ) from None
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="twin-control", daemon=True
@@ -694,15 +877,48 @@ class TwinControlServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self._generated and self.token_file is not None:
+            self.token_file.unlink(missing_ok=True)  # the token died with the endpoint
 
 
-def inject_remote(address: str, scenario: str, timeout_s: float = 5.0) -> str:
+def control_token(
+    address: str,
+    token_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The token ``twin-inject`` sends: ``--token-file``, else ``HEATREUSE_TWIN_TOKEN``, else
+    the default token file of the port (a twin on this machine, same ``HEATREUSE_HOME``).
+
+    Raises
+    ------
+    TwinError
+        No token found, or a token file that is missing, unreadable or too short.
+    """
+    env = os.environ if environ is None else environ
+    if token_file is not None:
+        return read_token_file(token_file, "--token-file")
+    if env.get(TWIN_TOKEN_ENV):
+        token = env[TWIN_TOKEN_ENV].strip()
+        _check_token(token, TWIN_TOKEN_ENV)
+        return token
+    _, port = parse_host_port(address, "--control")
+    default = default_control_token_path(port)
+    if default.exists():
+        return read_token_file(default, "token file")
+    raise TwinError(
+        f"twin control {address}: no token; expected --token-file FILE (the path the twin printed "
+        f"at start) or {TWIN_TOKEN_ENV}; no token file at {default}"
+    )
+
+
+def inject_remote(address: str, scenario: str, timeout_s: float = 5.0, *, token: str) -> str:
     """POST a scenario to a running twin's control endpoint; return its label.
 
     Raises
     ------
     TwinError
-        The endpoint is unreachable or refuses the scenario (its message).
+        The endpoint is unreachable, refuses the token (401) or the scenario
+        (its message).
     """
     import http.client
 
@@ -713,7 +929,7 @@ def inject_remote(address: str, scenario: str, timeout_s: float = 5.0) -> str:
             "POST",
             "/faults",
             body=json.dumps({"scenario": scenario}),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         )
         resp = conn.getresponse()
         body = json.loads(resp.read().decode() or "{}")
@@ -721,6 +937,11 @@ def inject_remote(address: str, scenario: str, timeout_s: float = 5.0) -> str:
         raise TwinError(f"twin control {host}:{port}: cannot reach the endpoint: {exc}") from None
     finally:
         conn.close()
+    if resp.status == 401:
+        raise TwinError(
+            f"twin control {host}:{port}: the token was refused (401); expected the token the "
+            f"twin wrote at start (--token-file FILE or {TWIN_TOKEN_ENV})"
+        )
     if resp.status != 201:
         raise TwinError(f"twin control {host}:{port}: {body.get('error', resp.status)}")
     return str(body["scenario"])
@@ -733,16 +954,22 @@ def build_live_twin(
     start: Any = None,
     step_s: int = 10,
     speed: float = 1.0,
-    mqtt: str | None = None,
+    mqtt: str | MqttConnection | None = None,
     modbus: str | None = None,
     control: str | None = None,
     topic_prefix: str | None = None,
     ha_discovery: bool = False,
     clamp: bool = True,
+    control_token_file: Path | None = None,
+    control_allow_remote: bool = False,
 ) -> LiveTwin:
     """Wire a live twin to its outputs: MQTT publisher, Modbus server, control endpoint.
 
-    Addresses are ``HOST:PORT`` text as typed (``--mqtt``, ``--modbus``, ``--control``).
+    Addresses are text as typed: ``--mqtt`` a broker URL (or a parsed
+    :class:`~heatreuse.mqttconf.MqttConnection` with credentials and TLS),
+    ``--modbus`` ``HOST:PORT``, ``--control`` ``HOST:PORT`` or ``PORT``
+    (127.0.0.1); see :class:`TwinControlServer` for ``control_token_file`` and
+    ``control_allow_remote``.
 
     Raises
     ------
@@ -760,12 +987,13 @@ def build_live_twin(
     site_points = expand_points(site)
     sinks: list[TwinSink] = []
     if mqtt:
-        host, port = parse_host_port(mqtt, "--mqtt")
+        broker = mqtt if isinstance(mqtt, MqttConnection) else parse_broker_url(mqtt, "--mqtt")
         sinks.append(
             MqttPublisher(
-                host,
-                port,
+                broker.host,
+                broker.port,
                 site_points,
+                connection=broker,
                 prefix=topic_prefix,
                 site_name=site.site.name,
                 ha_discovery=ha_discovery,
@@ -784,6 +1012,14 @@ def build_live_twin(
         clamp_to_wall=clamp,
     )
     if control:
-        host, port = parse_host_port(control, "--control")
-        live.sinks.append(TwinControlServer(live, host, port))
+        host, port = parse_listen_address(control, "--control")
+        live.sinks.append(
+            TwinControlServer(
+                live,
+                host,
+                port,
+                token_file=control_token_file,
+                allow_remote=control_allow_remote,
+            )
+        )
     return live

@@ -24,7 +24,8 @@ day/night set points and draw times are resolved at the target resolution.
 
 Each model's assumptions are constants in :data:`ASSUMPTIONS` (one place),
 with their sources. ``operating`` drives the models as follows: pool (opening
-hours set the VDI 2089 beta, "in use" or "at rest", and when the cover is on),
+hours set the VDI 2089 beta, "in use" or "at rest", when the cover is on and the
+least outdoor air of an indoor pool's hall),
 DHW (draws happen only in operating hours), district preheat (heat accepted
 only in operating hours); greenhouse and space heating lose heat whether or not
 anyone is there, so ``operating`` is reported but does not gate their demand.
@@ -63,10 +64,16 @@ from heatreuse.physics.pool import (
     POOL_BETA_M_PER_H,
     POOL_COVER_EVAPORATION_FACTOR,
     POOL_COVER_SURFACE_LOSS_FACTOR,
+    POOL_HALL_MIN_OUTDOOR_AIR_FRACTION,
     dew_point_temp_c,
+    humidity_ratio_kg_per_kg,
     pool_convection_heat_w,
     pool_evaporation_heat_w,
     pool_evaporation_kg_per_h,
+    pool_hall_design_outdoor_air_kg_per_h,
+    pool_hall_outdoor_air_kg_per_h,
+    pool_hall_transmission_heat_w,
+    pool_hall_ventilation_heat_w,
     pool_makeup_heat_w,
     pool_radiation_heat_w,
     pool_solar_gain_w,
@@ -130,6 +137,13 @@ class DemandAssumptions:
     #: as DhwPreheatCustomer: central European drinking water, 11 +- 4 C; estimate).
     pool_cold_water_mean_temp_c: float = 11.0
     pool_cold_water_amplitude_k: float = 4.0
+    #: Indoor pool hall: transmission coefficient per m2 of water surface [W/K per m2] when
+    #: the site file gives no ``hall_envelope_ua_w_per_k`` (estimate). Derivation: hall floor
+    #: 2.6 x the water area (a 25 m x 12.5 m pool in a 33 m x 25 m hall, KOK-Richtlinien
+    #: 2013 layout), 6.5 m high; roof (U 0.20) and walls (U 0.28, 40 % windows at U 1.3) to
+    #: outdoors, the GEG 2020 Anlage 2 reference values for non-residential buildings, plus
+    #: 0.05 W/(m2 K) for thermal bridges: about 760 W/K for 312.5 m2 of water.
+    pool_hall_ua_w_per_k_per_water_m2: float = 2.4
     #: DHW preheat: the preheated water ends this far below the highest supply
     #: temperature the plant may deliver, and the heating water returns this far above
     #: the cold water [K] (counter-flow plate exchanger approach; estimate).
@@ -516,6 +530,7 @@ def _pool(
     tw = c.water_temp_c
     beta = np.where(operating, POOL_BETA_M_PER_H[c.use], POOL_BETA_M_PER_H["at_rest"])
     covered = np.asarray(c.cover_at_night & ~operating, dtype=bool)
+    hall = np.zeros(n)
     if c.indoor:
         air = np.full(n, c.air_temp_c)
         rh = np.full(n, c.air_relative_humidity_fraction)
@@ -562,12 +577,60 @@ def _pool(
         tw,
         c.ground_temp_c,
     )
-    total = evap + conv + rad + makeup + trans - solar
+    water = np.maximum(evap + conv + rad + makeup + trans - solar, 0.0)
+    if c.indoor and c.hall_heating:
+        hall = _pool_hall_w(c, steps, operating, evap_kg_per_h, conv + rad)
     return (
-        np.maximum(total, 0.0),
+        water + hall,
         c.supply_band.min_temp_c,
         tw + a.pool_return_approach_k,
     )
+
+
+def _pool_hall_w(
+    c: PoolCustomer,
+    steps: _Steps,
+    operating: npt.NDArray[np.bool_],
+    evap_kg_per_h: FloatArray,
+    surface_to_air_w: FloatArray,
+) -> FloatArray:
+    """Heat the hall of an indoor pool needs [W], >= 0.
+
+    Hall air balance (VDI 2089-1 dehumidification with outdoor air; EN ISO 13789
+    transmission): outdoor air carries the evaporation away
+    (m = m_evap / (x_hall - x_out), between 30 % of the design flow while open and the
+    design flow), is warmed to the hall temperature behind the heat recovery, and the
+    envelope loses H_T (T_hall - T_out); the water surface gives the hall
+    ``surface_to_air_w`` (convection + radiation, negative when the hall warms the water,
+    which the hall must then make up). Gains from people, lights and sun are not
+    credited (an overestimate, mostly in summer); a hall that would need cooling counts 0.
+    """
+    who = "indoor pool hall (VDI 2089 outdoor-air dehumidification; or hall_heating: false)"
+    t_out = steps.air_temp_c
+    rh_out = _column(steps, RELATIVE_HUMIDITY, who)
+    x_hall = humidity_ratio_kg_per_kg(c.air_temp_c, c.air_relative_humidity_fraction)
+    x_out = humidity_ratio_kg_per_kg(np.clip(t_out, -50.0, 60.0), np.clip(rh_out, 0.0, 1.0))
+    design_evap = pool_evaporation_kg_per_h(
+        c.area_m2,
+        c.water_temp_c,
+        c.air_temp_c,
+        c.air_relative_humidity_fraction,
+        POOL_BETA_M_PER_H[c.use],
+    )
+    design_air = pool_hall_design_outdoor_air_kg_per_h(max(design_evap, 0.0), x_hall)
+    min_air = np.where(operating, POOL_HALL_MIN_OUTDOOR_AIR_FRACTION * design_air, 0.0)
+    air = pool_hall_outdoor_air_kg_per_h(evap_kg_per_h, x_hall, x_out, design_air, min_air)
+    vent = pool_hall_ventilation_heat_w(
+        air, c.air_temp_c, t_out, x_out, c.hall_heat_recovery_fraction
+    )
+    ua = (
+        c.hall_envelope_ua_w_per_k
+        if c.hall_envelope_ua_w_per_k is not None
+        else ASSUMPTIONS.pool_hall_ua_w_per_k_per_water_m2 * c.area_m2
+    )
+    envelope = pool_hall_transmission_heat_w(ua, c.air_temp_c, t_out)
+    out: FloatArray = np.maximum(envelope + vent - surface_to_air_w, 0.0)
+    return out
 
 
 def _per_day_sum(local_day: npt.NDArray[np.int64], values: FloatArray) -> FloatArray:

@@ -184,8 +184,14 @@ def show_number(number: float) -> str:
 class SiteModel(BaseModel):
     """Base of every site-file model: frozen, no unknown fields, plausible numbers only."""
 
+    # Attribute docstrings become field descriptions: docs/site-file.md shows them
+    # (heatreuse.site.reference).
     model_config = ConfigDict(
-        frozen=True, extra="forbid", str_strip_whitespace=True, allow_inf_nan=False
+        frozen=True,
+        extra="forbid",
+        str_strip_whitespace=True,
+        allow_inf_nan=False,
+        use_attribute_docstrings=True,
     )
 
     @model_validator(mode="before")

@@ -80,6 +80,36 @@ registers per pump in the order of ``plant.pumps`` (pump k starts at 10 k)::
     +1    pump.<id>.speed_fraction  float32  %         0.01
     +3    pump.<id>.power_w         float32  W         1
 
+Other register maps (a real meter)
+----------------------------------
+A point's ``source.modbus`` may say ``table: input`` (input registers,
+function code 4; registry key ``modbus:<device>:input:<address>``),
+``word_order: little`` (or the device's ``word_order``), and, instead of a
+fixed ``unit``, a ``unit_code`` register in which the device announces the
+raw unit at run time. The code is looked up in a code table of the device's
+``kind`` (data in the site file) and converted into the point's unit
+(:func:`heatreuse.units.unit_factor`)::
+
+    points:
+      unit_code_tables:
+        acme_mc603:                       # a device kind: its manual's code tables
+          energy: [[0, Wh], [1, kWh], [2, MWh], [3, GJ]]    # [code, unit]
+          power: [[0, W], [1, kW]]
+      modbus_devices:
+        - {id: heat-meter, kind: acme_mc603, host: 10.0.0.20, word_order: little,
+           unit_code_interval_s: 300}     # re-read the codes every 5 min (default: every poll)
+      entries:
+        - id: meter.heat_energy_kwh
+          source:
+            modbus: {device: heat-meter, table: input, address: 8, type: float32,
+                     unit_code: {address: 40, table: input, codes: energy}}
+
+The value is ``raw x scale x f(announced unit -> point unit)``; a code that
+is not in the table is a device error (quarantined as ``unknown_unit_code``
+naming the register; the point's readings are withheld until a known code
+comes). Loading the site checks that every unit of the table converts into
+the point's unit and that the code register overlaps no value register.
+
 References
 ----------
 Brick Schema 1.4/1.5 class names (https://brickschema.org/ontology); Project
@@ -98,7 +128,7 @@ from pydantic import Field, field_validator, model_validator
 
 from heatreuse.errors import SiteConfigError
 from heatreuse.site.base import SiteModel
-from heatreuse.units import UNIT_SUFFIXES, split_unit_suffix
+from heatreuse.units import UNIT_SUFFIXES, split_unit_suffix, unit_factor
 
 if TYPE_CHECKING:
     from heatreuse.site.model import Site
@@ -135,22 +165,71 @@ class _Model(SiteModel):
 
 
 # --------------------------------------------------------------------------- modbus
+RegisterTable = Literal["holding", "input"]
+UnitCodeType = Literal["uint16", "int16", "uint32", "int32"]
+
+
+def modbus_source_key(device: str, address: int, table: str = "holding") -> str:
+    """Registry source key of a Modbus register.
+
+    ``modbus:<device>:<address>`` for a holding register (function 3),
+    ``modbus:<device>:input:<address>`` for an input register (function 4).
+    """
+    if table == "input":
+        return f"modbus:{device}:input:{address}"
+    return f"modbus:{device}:{address}"
+
+
+class UnitCodeRegister(_Model):
+    """A register in which the device announces, at run time, the unit of a value register.
+
+    The code read from it is looked up in the code table ``codes`` of the
+    device's kind (``points.unit_code_tables[<kind>][<codes>]``: code ->
+    unit); an unknown code is a device error (quarantined as
+    ``unknown_unit_code``, the point's readings withheld until a known code
+    comes).
+    """
+
+    address: Annotated[int, Field(ge=0, le=65535)]
+    table: RegisterTable = "holding"
+    type: UnitCodeType = "uint16"
+    codes: Identifier = Field(description="Name of the code table of the device's kind.")
+
+    @property
+    def width(self) -> int:
+        """Number of 16-bit registers the code occupies."""
+        return REGISTER_WIDTH[self.type]
+
+
 class ModbusRegister(_Model):
     """Where a point sits in a Modbus device.
 
     The value in the point's unit is ``raw * scale``, ``raw`` the register
-    content decoded as ``type`` with ``word_order`` (for 32-bit types).
+    content decoded as ``type`` with ``word_order`` (for 32-bit types). With
+    ``unit_code``, the raw unit is read from the device at run time and the
+    value is ``raw * scale * f``, ``f`` converting the announced unit into
+    the point's (:func:`heatreuse.units.unit_factor`; MWh -> kWh: 1000).
     """
 
     device: Identifier
+    """Id of the Modbus device (under `points.modbus_devices`)."""
     address: Annotated[int, Field(ge=0, le=65535)]
+    """Register address, 0-based (first register of a 32-bit value)."""
     type: RegisterType = "float32"
+    """How the register content is decoded."""
     word_order: WordOrder | None = Field(
         None, description="Word order of 32-bit values; None: the device's."
     )
     scale: float = 1.0
-    unit: str = Field(description="Unit of the raw register value, e.g. 'kW', 'Wh', 'degC'.")
-    table: Literal["holding", "input"] = "holding"
+    unit: str | None = Field(
+        None,
+        description="Unit of the raw register value, e.g. 'kW', 'Wh', 'degC'; with "
+        "unit_code: the unit the device is set to (what the twin announces), else required.",
+    )
+    table: RegisterTable = "holding"
+    unit_code: UnitCodeRegister | None = Field(
+        None, description="Register announcing the raw unit at run time (scale source)."
+    )
 
     @field_validator("scale")
     @classmethod
@@ -159,24 +238,64 @@ class ModbusRegister(_Model):
             raise ValueError(f"scale must be a finite non-zero number, got {value}")
         return value
 
+    @model_validator(mode="after")
+    def _unit_given(self) -> ModbusRegister:
+        if self.unit is None and self.unit_code is None:
+            raise ValueError(
+                f"Modbus register {self.address} of '{self.device}': expected 'unit' (the raw "
+                "unit, e.g. 'Wh') or 'unit_code' (a register announcing it)"
+            )
+        return self
+
     @property
     def width(self) -> int:
         """Number of 16-bit registers the value occupies."""
         return REGISTER_WIDTH[self.type]
 
+    @property
+    def source_key(self) -> str:
+        """Registry source key (:func:`modbus_source_key`)."""
+        return modbus_source_key(self.device, self.address, self.table)
+
+    def scale_source(self) -> str:
+        """Where the scale comes from, for listings: ``x0.001 (Wh)`` or the unit-code register."""
+        if self.unit_code is None:
+            return f"x{self.scale:g} ({self.unit})"
+        uc = self.unit_code
+        extra = f" x{self.scale:g}" if self.scale != 1.0 else ""
+        return f"unit code {uc.table} {uc.address} ({uc.codes}){extra}"
+
 
 class ModbusDevice(_Model):
-    """A Modbus TCP device (heat meter, pump controller, ...)."""
+    """A Modbus TCP device (heat meter, pump controller, ...).
+
+    ``kind`` is ``heat_meter``, ``pump_controller``, ``generic`` or a device
+    model of your own (``acme_mc603``); it names the device's code tables in
+    ``points.unit_code_tables``.
+    """
 
     id: Identifier
-    kind: Literal["heat_meter", "pump_controller", "generic"] = "generic"
+    """Device id (referred to by `source.modbus.device`)."""
+    kind: Identifier = "generic"
+    """What the device is: `heat_meter`, `pump_controller`, `generic` or a model name of
+    your own (the key of its `unit_code_tables`)."""
     unit_id: Annotated[int, Field(ge=0, le=255)] = 1
+    """Modbus unit (slave) id."""
     host: str | None = Field(None, description="Address; None: given on the command line.")
     port: Annotated[int, Field(ge=1, le=65535)] = 502
+    """TCP port."""
     word_order: WordOrder = "big"
+    """Word order of 32-bit values: `big` high word first (ABCD), `little` low word first (CDAB)."""
     poll_interval_s: Annotated[float, Field(gt=0.0)] = 10.0
+    """Time between polls of the device."""
     pause_between_requests_s: Annotated[float, Field(ge=0.0)] = 0.05
+    """Pause between two requests to the device."""
     timeout_s: Annotated[float, Field(gt=0.0)] = 3.0
+    """Time to wait for an answer."""
+    unit_code_interval_s: Annotated[float, Field(gt=0.0)] | None = Field(
+        None,
+        description="Re-read the unit-code registers at most this often [s]; None: every poll.",
+    )
 
 
 # --------------------------------------------------------------------------- points
@@ -188,16 +307,22 @@ class PointSource(_Model):
     """
 
     mqtt_topic: str | None = None
+    """Topic below the site prefix; default: the point id with `.` replaced by `/`."""
     modbus: ModbusRegister | None = None
+    """Where the point sits in a Modbus device; default: not polled."""
     file_column: str | None = None
+    """Column name in a wide CSV/Parquet file; default: the point id."""
 
 
 class Equipment(_Model):
     """A piece of equipment (or a loop) that points belong to."""
 
     id: Identifier
+    """Equipment id (points refer to it)."""
     brick_class: BrickClass
+    """Brick class, e.g. `Hot_Water_Pump`."""
     name: str = ""
+    """Human-readable name."""
     part_of: Identifier | None = Field(None, description="Parent equipment id (brick:hasPart).")
     feeds: tuple[Identifier, ...] = Field(default=(), description="Equipment this one feeds.")
     meters: Identifier | None = Field(None, description="Equipment this meter meters.")
@@ -269,15 +394,17 @@ class Point(_Model):
         """Value at which this counter wraps to 0 [the point's unit], or ``None``.
 
         ``rollover_value`` when given; else, for a counter read from an unsigned
-        Modbus register, ``2**(16 x width) x scale`` (a ``uint32`` Wh register
-        with scale 0.001 wraps at 4,294,967.296 kWh); else ``None``.
+        Modbus register with a fixed scale, ``2**(16 x width) x scale`` (a
+        ``uint32`` Wh register with scale 0.001 wraps at 4,294,967.296 kWh);
+        else ``None`` (a register whose unit the device announces wraps at a
+        value that depends on the unit: give ``rollover_value``).
         """
         if self.kind != "counter":
             return None
         if self.rollover_value is not None:
             return self.rollover_value
         reg = self.source.modbus
-        if reg is not None and reg.type.startswith("uint"):
+        if reg is not None and reg.type.startswith("uint") and reg.unit_code is None:
             return float(2 ** (16 * reg.width)) * abs(reg.scale)
         return None
 
@@ -296,29 +423,84 @@ class PointEntry(_Model):
     """A ``points.entries`` item: a new point (all fields) or an override (id + changes)."""
 
     id: PointId
+    """Point id; it ends with its unit (`_temp_c`, `_power_w`, `_energy_kwh`); a package point to
+    override or a new one."""
     equipment: Identifier | None = None
+    """Equipment id the point belongs to (new points: required)."""
     quantity: str | None = None
+    """Measured quantity, e.g. `temperature` (new points: required)."""
     unit: str | None = None
+    """Unit, matching the id's suffix (`degC`, `W`, `kWh`; status points `1`) (new points:
+    required)."""
     kind: PointKind | None = None
+    """`measurement`, `counter` (a monotonic register) or `status` (0/1) (new points: required)."""
     brick_class: BrickClass | None = None
+    """Brick class of the point, e.g. `Supply_Water_Temperature_Sensor` (new points: required)."""
     haystack_tags: tuple[str, ...] | None = None
+    """Project Haystack tags."""
     min_value: float | None = None
+    """Lowest physically possible value; readings below are quarantined `out_of_range` (new points:
+    required)."""
     max_value: float | None = None
+    """Highest physically possible value (new points: required)."""
     sample_interval_s: Annotated[float, Field(gt=0.0)] | None = None
+    """Expected time between readings (new points: required)."""
     source: PointSource | None = None
+    """Where readings come from (MQTT topic, Modbus register, file column)."""
     accuracy_class: AccuracyClass | None = None
+    """EN 1434 accuracy class of a heat meter."""
     rollover_value: float | None = None
+    """Counters: value at which the register wraps to 0."""
     description: str | None = None
+    """What the point measures."""
+
+
+#: Code tables of one device kind: table name -> code -> unit (``{energy: {0: Wh, 1: kWh}}``).
+UnitCodeTables = dict[str, dict[int, str]]
+UnitCode = Annotated[int, Field(ge=-(2**31), le=2**32 - 1)]
+UnitName = Annotated[str, Field(min_length=1, max_length=32)]
 
 
 class PointsConfig(_Model):
     """The ``points:`` section of a site file."""
 
     package: Literal["standard_hydronic", "none"] = "standard_hydronic"
+    """Sensor package: `standard_hydronic` (the standard point list built from the plant) or `none`.
+    """
     entries: list[PointEntry] = Field(default_factory=list)
+    """Points to add, or changes to package points (matched by `id`)."""
     remove: list[str] = Field(default_factory=list)
+    """Package point ids the site does not have."""
     equipment: list[Equipment] = Field(default_factory=list)
+    """Extra equipment for added points."""
     modbus_devices: list[ModbusDevice] = Field(default_factory=list)
+    """Modbus devices; replace package devices by `id` (e.g. to set `host` and `port`)."""
+    unit_code_tables: dict[Identifier, dict[Identifier, list[tuple[UnitCode, UnitName]]]] = Field(
+        default_factory=dict,
+        description="Per device kind: code tables of unit-code registers, name -> "
+        "[[code, unit], ...] (e.g. energy: [[0, Wh], [1, kWh], [2, MWh]]).",
+    )
+
+    @field_validator("unit_code_tables")
+    @classmethod
+    def _codes_unique(
+        cls, value: dict[str, dict[str, list[tuple[int, str]]]]
+    ) -> dict[str, dict[str, list[tuple[int, str]]]]:
+        for kind, tables in value.items():
+            for name, rows in tables.items():
+                seen: set[int] = set()
+                for code, _unit in rows:
+                    if code in seen:
+                        raise ValueError(f"{kind}.{name}: code {code} given twice")
+                    seen.add(code)
+        return value
+
+    def code_tables(self) -> dict[str, UnitCodeTables]:
+        """``unit_code_tables`` as kind -> table -> {code: unit}."""
+        return {
+            kind: {name: dict(rows) for name, rows in tables.items()}
+            for kind, tables in self.unit_code_tables.items()
+        }
 
     @model_validator(mode="after")
     def _unique(self) -> PointsConfig:
@@ -343,6 +525,7 @@ class SitePoints(_Model):
     equipment: tuple[Equipment, ...]
     points: tuple[Point, ...]
     modbus_devices: tuple[ModbusDevice, ...]
+    unit_code_tables: dict[str, UnitCodeTables] = Field(default_factory=dict)
 
     def by_id(self) -> dict[str, Point]:
         """Points keyed by id."""
@@ -381,6 +564,55 @@ class SitePoints(_Model):
             f"points.modbus_devices: no device '{device_id}'; expected one of "
             f"{sorted(d.id for d in self.modbus_devices)}"
         )
+
+    def unit_codes(self, register: ModbusRegister) -> dict[int, str]:
+        """Code table (code -> unit) of a register with a ``unit_code``.
+
+        Raises
+        ------
+        SiteConfigError
+            No unit-code register, or no such table for the device's kind.
+        """
+        if register.unit_code is None:
+            raise SiteConfigError(
+                f"Modbus register {register.address} of '{register.device}' has no unit_code"
+            )
+        kind = self.device(register.device).kind
+        tables = self.unit_code_tables.get(kind, {})
+        name = register.unit_code.codes
+        if name not in tables:
+            raise SiteConfigError(
+                f"points.unit_code_tables: device kind '{kind}' has no code table '{name}'; "
+                f"expected one of {sorted(tables)}"
+            )
+        return dict(tables[name])
+
+
+def unit_code_scale(register: ModbusRegister, raw_unit: str, point_unit: str) -> float:
+    """Scale of a register whose raw unit ``raw_unit`` was announced by the device.
+
+    ``register.scale x unit_factor(raw_unit, point_unit)``: a float32 energy
+    register announced in MWh for a kWh point has scale 1000.
+
+    Raises
+    ------
+    ValueError
+        The announced unit cannot be converted into the point's unit.
+    """
+    return register.scale * unit_factor(raw_unit, point_unit)
+
+
+def default_unit_code(codes: dict[int, str], register: ModbusRegister, point_unit: str) -> int:
+    """The code a device set up as the register says announces (what the twin serves).
+
+    The code of ``register.unit`` when given, else of the point's own unit,
+    else the lowest code.
+    """
+    for want in (register.unit, point_unit):
+        for code in sorted(codes):
+            if want is not None and codes[code] == want:
+                return code
+    return min(codes)
 
 
 # --------------------------------------------------------------------------- default maps
@@ -564,14 +796,19 @@ def standard_hydronic_points(site: Site) -> SitePoints:
     max_heat_w = max(max_heat_w, max_flow * 1163.0 * plant.buffer_tank.max_temp_c)
     loop = "hot-water-loop"
     equipment: list[Equipment] = [
-        Equipment(id=loop, brick_class="Hot_Water_Loop", name="Heat-recovery hot-water loop"),
+        Equipment(
+            id=loop,
+            brick_class="Heat_Recovery_Hot_Water_System",
+            name="Heat-recovery hot-water loop",
+        ),
         Equipment(id="it-loop", brick_class="Water_Loop", name="IT coolant loop", feeds=("hx",)),
+        # Brick 1.5 lets HVAC equipment (the HX) feed only HVAC equipment, valves and spaces,
+        # not a tank: the HX charges the tank through the loop both are part of.
         Equipment(
             id="hx",
             brick_class="Plate_Heat_Exchanger",
             name="Heat-recovery plate heat exchanger",
             part_of=loop,
-            feeds=("tank",),
         ),
         Equipment(
             id="tank",
@@ -697,7 +934,8 @@ def standard_hydronic_points(site: Site) -> SitePoints:
                 name=f"{pump.role} pump {pump.id}",
                 part_of=loop if pump.role != "primary" else "it-loop",
             ),
-            Equipment(id=vfd, brick_class="Pump_VFD", name=f"Drive of {pump.id}", part_of=eq),
+            # the drive feeds the pump (Brick 1.5: an HVAC pump's parts are HVAC equipment)
+            Equipment(id=vfd, brick_class="Pump_VFD", name=f"Drive of {pump.id}", feeds=(eq,)),
         ]
         base = PUMP_BLOCK_REGISTERS * k
         regs = {
@@ -1035,6 +1273,7 @@ def expand_points(site: Site) -> SitePoints:
             if ref is not None and ref not in equipment:
                 problems.append(f"{where}: equipment '{e.id}': refers to unknown '{ref}'")
     used: dict[tuple[str, str, int], str] = {}
+    code_regs: dict[tuple[str, str, int], UnitCodeRegister] = {}
     for p in points.values():
         reg = p.source.modbus
         if reg is None:
@@ -1054,6 +1293,19 @@ def expand_points(site: Site) -> SitePoints:
                 )
                 break
             used[key] = p.id
+        if reg.unit_code is not None:
+            problems += _check_unit_code(
+                where, p, reg, devices[reg.device], cfg.code_tables(), code_regs
+            )
+    for (dev_id, table, address), uc in code_regs.items():
+        for a in range(address, address + uc.width):
+            code_key = (dev_id, table, a)
+            if code_key in used:
+                problems.append(
+                    f"{where}: unit-code {table} register {address} of device '{dev_id}' "
+                    f"overlaps the value register of '{used[code_key]}'"
+                )
+                break
     sla_point = site.contract.sla.measured_point
     for field, ref_id in (
         ("contract.sla.measured_point", sla_point),
@@ -1072,4 +1324,52 @@ def expand_points(site: Site) -> SitePoints:
         equipment=tuple(equipment.values()),
         points=tuple(points.values()),
         modbus_devices=tuple(d for d in devices.values() if d.id in used_devices),
+        unit_code_tables=cfg.code_tables(),
     )
+
+
+def _check_unit_code(
+    where: str,
+    point: Point,
+    reg: ModbusRegister,
+    device: ModbusDevice,
+    tables: dict[str, UnitCodeTables],
+    code_regs: dict[tuple[str, str, int], UnitCodeRegister],
+) -> list[str]:
+    """Problems of one point's unit-code register: table, units, shared register type."""
+    uc = reg.unit_code
+    assert uc is not None
+    head = f"{where}: point '{point.id}': unit_code {uc.table} register {uc.address}"
+    kinds = tables.get(device.kind)
+    if kinds is None or uc.codes not in kinds:
+        known = sorted(kinds) if kinds else []
+        return [
+            f"{head}: expected a code table '{uc.codes}' for device kind '{device.kind}' under "
+            f"points.unit_code_tables.{device.kind}; "
+            + (f"that kind has {known}" if known else "none is declared")
+        ]
+    codes = kinds[uc.codes]
+    problems: list[str] = []
+    if not codes:
+        problems.append(f"{head}: code table '{uc.codes}' of '{device.kind}' is empty")
+    for code, unit in sorted(codes.items()):
+        try:
+            unit_factor(unit, point.unit)
+        except ValueError as exc:
+            problems.append(
+                f"{head}: code {code} of table {device.kind}.{uc.codes} means {unit!r}, which "
+                f"a point in {point.unit!r} cannot take ({exc})"
+            )
+    if reg.unit is not None and reg.unit not in codes.values():
+        problems.append(
+            f"{head}: unit {reg.unit!r} is not in code table {device.kind}.{uc.codes} "
+            f"({sorted(set(codes.values()))})"
+        )
+    key = (reg.device, uc.table, uc.address)
+    other = code_regs.setdefault(key, uc)
+    if other.type != uc.type:
+        problems.append(
+            f"{head}: type {uc.type} differs from {other.type} given for the same register by "
+            "another point"
+        )
+    return problems

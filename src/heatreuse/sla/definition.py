@@ -19,7 +19,11 @@ Rules (operations.md, "Heat-delivery SLA as data"):
 - a valid slice with no reading is *unknown*: counted bad
   (``missing_data == "bad"``) unless the ``redundant_point`` has a reading
   for that minute, or left out of the attainment denominator
-  (``missing_data == "excluded"``).
+  (``missing_data == "excluded"``);
+- the verdict (met / breached / unknown) also weighs how much of the period
+  has data: ``met`` needs at least ``min_data_coverage_fraction`` of the
+  operating minutes read (see :func:`heatreuse.sla.evaluate.sla_verdict`);
+- minutes before ``monitoring_start`` are out of scope (unmonitored).
 
 References
 ----------
@@ -126,6 +130,13 @@ class SlaDefinition:
         attainment denominator and the budget base; still reported).
     escalation_ladder_h
         Interruption durations at which the ladder escalates [h].
+    min_data_coverage_fraction
+        Share of the expected minutes (operating, not in announced maintenance,
+        monitored or not) that need a reading before the verdict can be ``met``
+        [-], (0, 1].
+    monitoring_start
+        When monitoring began, set in the site file (tz-aware); ``None``: the
+        store's recorded first reading of the site decides.
     """
 
     site_id: str
@@ -145,6 +156,8 @@ class SlaDefinition:
     slice_rule: SliceRule = "mean"
     missing_data: MissingDataRule = "bad"
     escalation_ladder_h: tuple[float, ...] = (0.25, 1.0, 2.0, 3.0)
+    min_data_coverage_fraction: float = 0.95
+    monitoring_start: dt.datetime | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -185,6 +198,17 @@ class SlaDefinition:
             raise SLAError(f"max_interruption_h: expected > 0, got {self.max_interruption_h}")
         if self.min_heat_per_day_kwh is not None and self.min_heat_per_day_kwh < 0:
             raise SLAError(f"min_heat_per_day_kwh: expected >= 0, got {self.min_heat_per_day_kwh}")
+        if not 0.0 < self.min_data_coverage_fraction <= 1.0:
+            raise SLAError(
+                "min_data_coverage_fraction: expected (0, 1], got "
+                f"{self.min_data_coverage_fraction}"
+            )
+        if self.monitoring_start is not None:
+            if self.monitoring_start.tzinfo is None:
+                raise SLAError(
+                    f"monitoring_start: expected a tz-aware time, got {self.monitoring_start}"
+                )
+            object.__setattr__(self, "monitoring_start", self.monitoring_start.astimezone(dt.UTC))
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -249,6 +273,8 @@ class SlaDefinition:
             slice_rule=sla.slice_rule,
             missing_data=sla.missing_data,
             escalation_ladder_h=tuple(float(x) for x in sla.escalation_ladder_h),
+            min_data_coverage_fraction=float(sla.min_data_coverage_fraction),
+            monitoring_start=sla.monitoring_start,
         )
 
     # ------------------------------------------------------------------ views
@@ -308,6 +334,9 @@ class SlaDefinition:
         if self.min_heat_per_day_kwh is not None:
             out["min_heat_per_day_kwh"] = self.min_heat_per_day_kwh
         out["escalation_ladder_h"] = list(self.escalation_ladder_h)
+        out["min_data_coverage_fraction"] = self.min_data_coverage_fraction
+        if self.monitoring_start is not None:
+            out["monitoring_start"] = self.monitoring_start
         out["maintenance"] = {
             "notice_h": self.maintenance_notice_h,
             "windows": [

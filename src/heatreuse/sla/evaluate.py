@@ -65,7 +65,8 @@ ch. 5 "Alerting on SLOs" (burn rate, multiwindow multi-burn-rate alerts).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -106,7 +107,13 @@ class BurnRate:
 
 @dataclass(frozen=True)
 class Interruption:
-    """One continuous run of bad or unknown valid minutes (see module notes)."""
+    """One continuous run of bad or unknown valid minutes (see module notes).
+
+    ``open_at_end``: the run lasts to the last valid minute evaluated;
+    ``open_at_start``: it holds the period's first valid minute (it may have begun
+    before, in the previous period); ``max_bad_run_min``: its longest run of read
+    out-of-band minutes (what the data proves).
+    """
 
     start: dt.datetime
     end: dt.datetime
@@ -119,6 +126,8 @@ class Interruption:
     escalation_level: int
     open_at_end: bool
     starts_before_period: bool
+    max_bad_run_min: int = 0
+    open_at_start: bool = False
 
     @property
     def all_unknown(self) -> bool:
@@ -160,6 +169,35 @@ class DailyHeat:
     date: dt.date
     heat_kwh: float | None
     below_min: bool
+
+
+@dataclass(frozen=True)
+class DailyMinutes:
+    """Minute counts of one site-local calendar day of the period [min].
+
+    The evidence a sealed period keeps per day, so that a longer period (a
+    contract year) can be summed from sealed months that no longer have data.
+    """
+
+    date: dt.date
+    good_min: int
+    bad_min: int
+    unknown_min: int
+    excluded_closed_min: int
+    excluded_maintenance_min: int
+    excluded_unmonitored_min: int
+    future_min: int
+    covered_by_redundant_min: int
+    scheduled_valid_min: int
+
+    @property
+    def valid_min(self) -> int:
+        """Good, bad and unknown minutes (elapsed valid minutes) [min]."""
+        return self.good_min + self.bad_min + self.unknown_min
+
+
+#: Verdicts of :func:`sla_verdict`.
+VERDICTS = ("met", "breached", "unknown")
 
 
 @dataclass(frozen=True)
@@ -211,17 +249,34 @@ class SlaReport:
     max_interruption_h: float | None
     heat_method: str | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    verdict: str = "unknown"
+    verdict_reasons: tuple[str, ...] = field(default_factory=tuple)
+    data_coverage_fraction: float | None = None
+    min_data_coverage_fraction: float = 0.95
+    monitoring_start: dt.datetime | None = None
+    daily_minutes: tuple[DailyMinutes, ...] = field(default_factory=tuple)
+    sealed: Mapping[str, Any] | None = None
 
     @property
     def breached(self) -> bool:
-        """True when any SLA term is broken."""
+        """True when any SLA term is broken, as the contract counts (``missing_data`` rule).
+
+        See :attr:`verdict` for what the data present proves.
+        """
         return bool(self.breaches)
+
+    @property
+    def complete(self) -> bool:
+        """True when the period is over (evaluated to its end)."""
+        return self.evaluated_until >= self.period_end
 
     def burn_rate(self, window: str) -> float | None:
         """Burn rate of one window label (``5m``, ``30m``, ``1h``, ``6h``, ``3d``)."""
         for b in self.burn_rates:
             if b.window == window:
                 return b.burn_rate
+        if window in BURN_WINDOWS_MIN:
+            return None  # a sealed report keeps no burn rates (they describe a moment)
         raise SLAError(
             f"burn rate window: expected one of {[b.window for b in self.burn_rates]}, "
             f"got {window!r}"
@@ -299,10 +354,17 @@ class SlaReport:
                 "escalation_level": i.escalation_level,
                 "open_at_end": i.open_at_end,
                 "starts_before_period": i.starts_before_period,
+                "max_bad_run_min": i.max_bad_run_min,
+                "open_at_start": i.open_at_start,
             }
             for i in self.interruptions
         ]
         out["breached"] = self.breached
+        out["verdict"] = self.verdict
+        out["verdict_reasons"] = list(self.verdict_reasons)
+        out["data_coverage_fraction"] = self.data_coverage_fraction
+        out["min_data_coverage_fraction"] = self.min_data_coverage_fraction
+        out["monitoring_start"] = iso(self.monitoring_start)
         out["breaches"] = [
             {
                 "kind": b.kind,
@@ -334,8 +396,196 @@ class SlaReport:
             {"date": d.date.isoformat(), "heat_kwh": d.heat_kwh, "below_min": d.below_min}
             for d in self.daily_heat
         ]
+        out["daily_minutes"] = [
+            {
+                "date": d.date.isoformat(),
+                "good_min": d.good_min,
+                "bad_min": d.bad_min,
+                "unknown_min": d.unknown_min,
+                "excluded_closed_min": d.excluded_closed_min,
+                "excluded_maintenance_min": d.excluded_maintenance_min,
+                "excluded_unmonitored_min": d.excluded_unmonitored_min,
+                "future_min": d.future_min,
+                "covered_by_redundant_min": d.covered_by_redundant_min,
+                "scheduled_valid_min": d.scheduled_valid_min,
+            }
+            for d in self.daily_minutes
+        ]
         out["notes"] = list(self.notes)
+        out["sealed"] = None if self.sealed is None else dict(self.sealed)
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SlaReport:
+        """Rebuild a report from :meth:`to_dict` output (e.g. a sealed ledger entry).
+
+        Raises
+        ------
+        SLAError
+            A field is missing or of the wrong kind (the message names it).
+        """
+        try:
+            return _from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SLAError(
+                f"SLA report data: expected the fields of SlaReport.to_dict(), got a problem "
+                f"with {exc!r}"
+            ) from None
+
+
+def _when(text: Any) -> dt.datetime | None:
+    if text is None:
+        return None
+    value = dt.datetime.fromisoformat(str(text))
+    if value.tzinfo is None:
+        raise ValueError(f"naive time {text!r}")
+    return value.astimezone(dt.UTC)
+
+
+def _when_req(text: Any) -> dt.datetime:
+    value = _when(text)
+    if value is None:
+        raise ValueError("a required time is null")
+    return value
+
+
+def _from_dict(d: Mapping[str, Any]) -> SlaReport:
+    burn = tuple(
+        BurnRate(
+            str(b["window"]),
+            int(b["window_min"]),
+            int(b["counted_min"]),
+            int(b["bad_min"]),
+            None if b["burn_rate"] is None else float(b["burn_rate"]),
+            bool(b["truncated"]),
+        )
+        for b in d.get("burn_rate_windows") or []
+    )
+    interruptions = tuple(
+        Interruption(
+            start=_when_req(i["start"]),
+            end=_when_req(i["end"]),
+            duration_min=int(i["duration_min"]),
+            span_min=int(i["span_min"]),
+            unknown_min=int(i["unknown_min"]),
+            min_temp_c=None if i["min_temp_c"] is None else float(i["min_temp_c"]),
+            max_temp_c=None if i["max_temp_c"] is None else float(i["max_temp_c"]),
+            exceeds_max_interruption=bool(i["exceeds_max_interruption"]),
+            escalation_level=int(i["escalation_level"]),
+            open_at_end=bool(i["open_at_end"]),
+            starts_before_period=bool(i["starts_before_period"]),
+            max_bad_run_min=int(i.get("max_bad_run_min", 0)),
+            open_at_start=bool(i.get("open_at_start", False)),
+        )
+        for i in d["interruptions"]
+    )
+    breaches = tuple(
+        Breach(
+            kind=str(b["kind"]),
+            start=_when(b["start"]),
+            end=_when(b["end"]),
+            value=None if b["value"] is None else float(b["value"]),
+            limit=float(b["limit"]),
+            unit=str(b["unit"]),
+            detail=str(b["detail"]),
+        )
+        for b in d["breaches"]
+    )
+    maintenance = tuple(
+        MaintenanceVerdict(
+            start=_when_req(m["start"]),
+            end=_when_req(m["end"]),
+            announced_at=_when_req(m["announced_at"]),
+            notice_given_h=float(m["notice_given_h"]),
+            notice_required_h=float(m["notice_required_h"]),
+            excluded=bool(m["excluded"]),
+            excluded_min=int(m["excluded_min"]),
+            description=str(m["description"]),
+        )
+        for m in d["maintenance_windows"]
+    )
+    daily_heat = tuple(
+        DailyHeat(
+            dt.date.fromisoformat(str(h["date"])),
+            None if h["heat_kwh"] is None else float(h["heat_kwh"]),
+            bool(h["below_min"]),
+        )
+        for h in d["daily_heat"]
+    )
+    daily_minutes = tuple(
+        DailyMinutes(
+            date=dt.date.fromisoformat(str(m["date"])),
+            good_min=int(m["good_min"]),
+            bad_min=int(m["bad_min"]),
+            unknown_min=int(m["unknown_min"]),
+            excluded_closed_min=int(m["excluded_closed_min"]),
+            excluded_maintenance_min=int(m["excluded_maintenance_min"]),
+            excluded_unmonitored_min=int(m["excluded_unmonitored_min"]),
+            future_min=int(m["future_min"]),
+            covered_by_redundant_min=int(m["covered_by_redundant_min"]),
+            scheduled_valid_min=int(m["scheduled_valid_min"]),
+        )
+        for m in d.get("daily_minutes") or []
+    )
+
+    def opt_float(key: str) -> float | None:
+        value = d.get(key)
+        return None if value is None else float(value)
+
+    return SlaReport(
+        site_id=str(d["site_id"]),
+        period_label=str(d["period"]),
+        period_kind=str(d["period_kind"]),
+        binding=bool(d["binding"]),
+        period_start=_when_req(d["period_start"]),
+        period_end=_when_req(d["period_end"]),
+        evaluated_until=_when_req(d["evaluated_until"]),
+        timezone=str(d["timezone"]),
+        measured_point=str(d["measured_point"]),
+        band_min_temp_c=float(d["band_min_temp_c"]),
+        band_max_temp_c=float(d["band_max_temp_c"]),
+        target_fraction=float(d["target_fraction"]),
+        slice_rule=str(d["slice_rule"]),
+        missing_data=str(d["missing_data"]),
+        period_min=int(d["period_min"]),
+        elapsed_min=int(d["elapsed_min"]),
+        future_min=int(d["future_min"]),
+        valid_min=int(d["valid_min"]),
+        good_min=int(d["good_min"]),
+        bad_min=int(d["bad_min"]),
+        unknown_min=int(d["unknown_min"]),
+        excluded_min=int(d["excluded_min"]),
+        excluded_closed_min=int(d["excluded_closed_min"]),
+        excluded_maintenance_min=int(d["excluded_maintenance_min"]),
+        excluded_unmonitored_min=int(d["excluded_unmonitored_min"]),
+        covered_by_redundant_min=int(d["covered_by_redundant_min"]),
+        counted_min=int(d["counted_min"]),
+        scheduled_valid_min=int(d["scheduled_valid_min"]),
+        attainment_fraction=opt_float("attainment_fraction"),
+        error_budget_allowed_min=float(d["error_budget_allowed_min"]),
+        error_budget_used_min=int(d["error_budget_used_min"]),
+        error_budget_left_min=float(d["error_budget_left_min"]),
+        error_budget_left_fraction=opt_float("error_budget_left_fraction"),
+        burn_rates=burn,
+        page_alert=bool(d.get("page_alert", False)),
+        ticket_alert=bool(d.get("ticket_alert", False)),
+        alert_reasons=tuple(str(x) for x in d.get("alert_reasons") or []),
+        interruptions=interruptions,
+        breaches=breaches,
+        maintenance=maintenance,
+        daily_heat=daily_heat,
+        min_heat_per_day_kwh=opt_float("min_heat_per_day_kwh"),
+        max_interruption_h=opt_float("max_interruption_h"),
+        heat_method=None if d.get("heat_method") is None else str(d["heat_method"]),
+        notes=tuple(str(x) for x in d.get("notes") or []),
+        verdict=str(d.get("verdict", "unknown")),
+        verdict_reasons=tuple(str(x) for x in d.get("verdict_reasons") or []),
+        data_coverage_fraction=opt_float("data_coverage_fraction"),
+        min_data_coverage_fraction=float(d.get("min_data_coverage_fraction", 0.95)),
+        monitoring_start=_when(d.get("monitoring_start")),
+        daily_minutes=daily_minutes,
+        sealed=None if d.get("sealed") is None else dict(d["sealed"]),
+    )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -591,6 +841,154 @@ def minute_status(
     return pd.Series(names, index=grid, name="sla_status")
 
 
+def _daily_minutes(
+    keys: npt.NDArray[np.int64], inverse: npt.NDArray[np.intp], masks: Mapping[str, BoolArray]
+) -> tuple[DailyMinutes, ...]:
+    """Per local day (``keys`` as YYYYMMDD) the count of each mask, for days in the period."""
+    counts = {
+        name: np.bincount(inverse, weights=mask, minlength=len(keys)).astype(np.int64)
+        for name, mask in masks.items()
+    }
+    out: list[DailyMinutes] = []
+    for j, key in enumerate(keys.tolist()):
+        row = {name: int(c[j]) for name, c in counts.items()}
+        if not any(row.values()):
+            continue  # a look-back day before the period
+        out.append(DailyMinutes(date=dt.date(key // 10000, key // 100 % 100, key % 100), **row))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- verdict
+def data_coverage(report: SlaReport) -> float | None:
+    """Share of the expected minutes that have a reading [-]; ``None`` when none is expected.
+
+    Expected: elapsed operating minutes outside announced maintenance, those before
+    monitoring started included (a period nobody watched is not covered). Read:
+    good and bad minutes (a reading of the measured or the redundant point).
+    """
+    expected = report.valid_min + report.excluded_unmonitored_min
+    if expected <= 0:
+        return None
+    return (report.good_min + report.bad_min) / expected
+
+
+def proven_breaches(report: SlaReport) -> list[str]:
+    """Breaches the minutes *with* data prove, whatever the minutes without data were.
+
+    - an interruption holding a run of read out-of-band minutes longer than
+      ``max_interruption_h`` (excluded minutes skipped, as for interruptions);
+    - more read out-of-band minutes than the largest error budget the period could
+      have, ``(1 - target) x`` its scheduled valid minutes (every unknown minute
+      counted as if it were good);
+    - a day whose metered heat is below ``min_heat_per_day_kwh``.
+    """
+    out: list[str] = []
+    limit_min = None if report.max_interruption_h is None else report.max_interruption_h * 60.0
+    if limit_min is not None:
+        for i in report.interruptions:
+            if i.max_bad_run_min > limit_min + _EPS_MIN:
+                out.append(
+                    f"{i.max_bad_run_min / 60:.2f} h of read out-of-band minutes in a row from "
+                    f"{i.start.isoformat()} exceed the {report.max_interruption_h:g} h maximum"
+                )
+    widest_budget = (1.0 - report.target_fraction) * report.scheduled_valid_min
+    if report.bad_min > widest_budget + _EPS_MIN:
+        out.append(
+            f"{report.bad_min} read out-of-band minutes exceed the error budget of "
+            f"{widest_budget:.1f} min even if every minute without data was good"
+        )
+    for d in report.daily_heat:
+        if d.heat_kwh is not None and d.below_min:
+            out.append(
+                f"{d.date.isoformat()}: {d.heat_kwh:.1f} kWh delivered, below the "
+                f"{report.min_heat_per_day_kwh:g} kWh minimum"
+            )
+    return out
+
+
+def sla_verdict(report: SlaReport) -> tuple[str, tuple[str, ...], float | None]:
+    """The verdict of a report: ``met``, ``breached`` or ``unknown``, with the reasons.
+
+    Rules (missing data never reads as healthy, nor as a disaster):
+
+    - ``breached`` when the data present alone proves a breach
+      (:func:`proven_breaches`);
+    - ``met`` when the data coverage (:func:`data_coverage`) is at least
+      ``min_data_coverage_fraction`` and no term is broken as the contract counts
+      (:attr:`SlaReport.breached`, unknown minutes per ``missing_data``);
+    - ``unknown`` otherwise: too little data, or the contract's terms are broken only
+      by minutes without data. :attr:`SlaReport.breached` still says what the
+      contract counts.
+
+    Returns
+    -------
+    (verdict, reasons, data_coverage_fraction)
+    """
+    coverage = data_coverage(report)
+    proven = proven_breaches(report)
+    so_far = "" if report.complete else " so far"
+    need = report.min_data_coverage_fraction
+    if proven:
+        return "breached", tuple(proven), coverage
+    if coverage is None:
+        if report.elapsed_min == 0:
+            return "unknown", ("the period has not started",), None
+        if not report.breached:
+            return (
+                "met",
+                ("no operating minutes outside announced maintenance: nothing was owed",),
+                None,
+            )
+    reasons: list[str] = []
+    before = (
+        report.monitoring_start is not None
+        and report.good_min + report.bad_min + report.unknown_min == 0
+        and report.excluded_unmonitored_min > 0
+    )
+    if before:
+        assert report.monitoring_start is not None
+        reasons.append(
+            f"the period lies before monitoring started ({report.monitoring_start.isoformat()}): "
+            "out of scope, nothing is known about it"
+        )
+    elif coverage is not None and coverage < need:
+        reasons.append(
+            f"data coverage {coverage:.2%} is below the {need:.0%} needed to call the SLA met"
+            + (
+                f" ({report.excluded_unmonitored_min} min before monitoring started)"
+                if report.excluded_unmonitored_min
+                else ""
+            )
+        )
+    if report.breached:
+        no_heat = sum(1 for d in report.daily_heat if d.heat_kwh is None)
+        reasons.append(
+            f"the contract's terms are broken as it counts missing data (missing_data: "
+            f"{report.missing_data}; {report.unknown_min} min without a reading"
+            + (f", {no_heat} day(s) without heat data" if no_heat else "")
+            + "), but the data present alone proves no breach"
+        )
+    if reasons:
+        return "unknown", tuple(reasons), coverage
+    return (
+        "met",
+        (
+            f"every term met{so_far} with data coverage "
+            + ("n/a" if coverage is None else f"{coverage:.2%}")
+            + f" (>= {need:.0%} needed)",
+        ),
+        coverage,
+    )
+
+
+def with_verdict(report: SlaReport) -> SlaReport:
+    """``report`` with :attr:`~SlaReport.verdict`, its reasons and the coverage filled in."""
+    verdict, reasons, coverage = sla_verdict(report)
+    return replace(
+        report, verdict=verdict, verdict_reasons=reasons, data_coverage_fraction=coverage
+    )
+
+
 # --------------------------------------------------------------------------- evaluate
 def evaluate(
     defn: SlaDefinition,
@@ -783,11 +1181,19 @@ def evaluate(
     unk_cum = np.concatenate(([0], np.cumsum(vst == UNKNOWN, dtype=np.int64)))
     run_min = _reduce_runs(np.fmin, s.lo[vidx], starts, ends)
     run_max = _reduce_runs(np.fmax, s.hi[vidx], starts, ends)
+    # longest run of read out-of-band minutes inside each interruption (what the data proves)
+    bad_starts, bad_ends = _run_bounds(vst == BAD)
+    max_bad_run = np.zeros(len(starts), dtype=np.int64)
+    if len(bad_starts):
+        owner = np.searchsorted(starts, bad_starts, side="right") - 1
+        np.maximum.at(max_bad_run, owner, (bad_ends - bad_starts).astype(np.int64))
     max_int_min = None if defn.max_interruption_h is None else defn.max_interruption_h * 60.0
     ladder_min = np.asarray(defn.escalation_ladder_h, dtype=float) * 60.0
     interruptions: list[Interruption] = []
     breaches: list[Breach] = []
     ps_i = ps.value
+    # position (among the valid minutes) of the period's first valid minute
+    first_in_period = int(np.searchsorted(gi[vidx], ps_i, side="left")) if len(vidx) else 0
     for k in range(len(starts)):
         g0 = int(vidx[starts[k]])
         g1 = int(vidx[ends[k] - 1])
@@ -810,6 +1216,8 @@ def evaluate(
             escalation_level=int((ladder_min <= duration + _EPS_MIN).sum()),
             open_at_end=bool(ends[k] == len(flag)),
             starts_before_period=bool(gi[g0] < ps_i),
+            max_bad_run_min=int(max_bad_run[k]),
+            open_at_start=bool(starts[k] <= first_in_period < ends[k]),
         )
         interruptions.append(intr)
         if exceeds and defn.max_interruption_h is not None:
@@ -850,6 +1258,26 @@ def evaluate(
             )
         )
 
+    # ---- minute counts per local day (the evidence a seal keeps)
+    local = grid.tz_convert(defn.timezone)
+    day_key = np.asarray(local.year * 10000 + local.month * 100 + local.day, dtype=np.int64)
+    keys, inverse = np.unique(day_key, return_inverse=True)
+    daily_minutes = _daily_minutes(
+        keys,
+        inverse,
+        {
+            "good_min": inp & (st == GOOD),
+            "bad_min": inp & (st == BAD),
+            "unknown_min": inp & (st == UNKNOWN),
+            "excluded_closed_min": inp & elapsed & ~s.operating,
+            "excluded_maintenance_min": inp & elapsed & s.operating & s.maintenance,
+            "excluded_unmonitored_min": inp & elapsed & s.operating & ~s.maintenance & ~s.monitored,
+            "future_min": inp & ~elapsed,
+            "covered_by_redundant_min": s.covered & inp,
+            "scheduled_valid_min": inp & scheduled_valid,
+        },
+    )
+
     # ---- minimum heat per local day
     notes: list[str] = []
     daily: list[DailyHeat] = []
@@ -858,9 +1286,6 @@ def evaluate(
         if heat_map is None:
             notes.append("minimum heat per day not evaluated: no heat meter data passed")
         else:
-            local = grid.tz_convert(defn.timezone)
-            day_key = np.asarray(local.year * 10000 + local.month * 100 + local.day, dtype=np.int64)
-            keys, inverse = np.unique(day_key, return_inverse=True)
             valid_per_day = np.bincount(inverse, weights=scheduled_valid & inp)
             for j, key in enumerate(keys):
                 day = dt.date(int(key // 10000), int(key // 100 % 100), int(key % 100))
@@ -915,7 +1340,7 @@ def evaluate(
         notes.append(f"period not over: evaluated until {t_end.isoformat()}")
     breaches.sort(key=lambda b: (b.start or pd.Timestamp(0, tz="UTC").to_pydatetime(), b.kind))
 
-    return SlaReport(
+    report = SlaReport(
         site_id=defn.site_id,
         period_label=period_label or f"{ps.isoformat()}..{pe.isoformat()}",
         period_kind=period_kind,
@@ -961,4 +1386,12 @@ def evaluate(
         max_interruption_h=defn.max_interruption_h,
         heat_method=heat_method,
         notes=tuple(notes),
+        min_data_coverage_fraction=defn.min_data_coverage_fraction,
+        monitoring_start=(
+            None
+            if monitoring_start is None
+            else _utc_any(monitoring_start, "monitoring_start").to_pydatetime()
+        ),
+        daily_minutes=daily_minutes,
     )
+    return with_verdict(report)

@@ -24,7 +24,8 @@ Mapping
   measured point;
 - annotations: band, measured/redundant point, slice rule, missing-data rule,
   operating hours, maintenance notice and windows, per-event limit, minimum
-  heat per day, escalation ladder, period, contract start date, site id.
+  heat per day, escalation ladder, period, contract start date, site id, minimum data
+  coverage for a "met" verdict, monitoring start.
 
 Import accepts what export writes (lossless round trip) and any OpenSLO v1 SLO
 with an inline ratio SLI, a calendar 1M/1Y window and the band annotations;
@@ -62,6 +63,8 @@ A_MIN_HEAT = PREFIX + "min-heat-per-day-kwh"
 A_LADDER = PREFIX + "escalation-ladder-h"
 A_PERIOD = PREFIX + "period"
 A_START = PREFIX + "contract-start-date"
+A_COVERAGE = PREFIX + "min-data-coverage-fraction"
+A_MONITORING = PREFIX + "monitoring-start"
 
 _DURATION = {"month": "1M", "contract_year": "1Y"}
 _NAME_BAD = re.compile(r"[^a-z0-9-]+")
@@ -100,7 +103,10 @@ def _annotations(defn: SlaDefinition) -> dict[str, str]:
         ),
         A_LADDER: json.dumps(list(defn.escalation_ladder_h)),
         A_PERIOD: defn.period,
+        A_COVERAGE: _num(defn.min_data_coverage_fraction),
     }
+    if defn.monitoring_start is not None:
+        a[A_MONITORING] = defn.monitoring_start.isoformat()
     if defn.redundant_point is not None:
         a[A_REDUNDANT] = defn.redundant_point
     if defn.max_interruption_h is not None:
@@ -400,6 +406,16 @@ def _parse_one(doc: Any, where: str) -> tuple[str, SlaDefinition]:
     if not isinstance(ladder, list):
         raise SLAError(f"{where}: metadata.annotations[{A_LADDER}]: expected a JSON list")
     notice = ann_num(A_NOTICE)
+    coverage = ann_num(A_COVERAGE)
+    monitoring_start: dt.datetime | None = None
+    if A_MONITORING in ann:
+        try:
+            monitoring_start = dt.datetime.fromisoformat(str(ann[A_MONITORING]))
+        except ValueError:
+            raise SLAError(
+                f"{where}: metadata.annotations[{A_MONITORING}]: expected ISO 8601 with offset, "
+                f"got {ann[A_MONITORING]!r}"
+            ) from None
     band_min, band_max = ann_num(A_BAND_MIN), ann_num(A_BAND_MAX)
     assert band_min is not None and band_max is not None
     try:
@@ -423,6 +439,8 @@ def _parse_one(doc: Any, where: str) -> tuple[str, SlaDefinition]:
             escalation_ladder_h=tuple(
                 _float(x, f"metadata.annotations[{A_LADDER}]", where) for x in ladder
             ),
+            min_data_coverage_fraction=0.95 if coverage is None else coverage,
+            monitoring_start=monitoring_start,
         )
     except SLAError as exc:
         raise SLAError(f"{where}: {exc}") from None

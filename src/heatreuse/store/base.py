@@ -55,6 +55,10 @@ Agg = Literal["mean", "min", "max", "sum", "count", "first", "last", "delta"]
 
 #: Meta key holding the raw retention horizon [µs since epoch]; writes older are refused.
 RAW_HORIZON_META_KEY = "store.raw_horizon_us"
+#: Meta key prefix of each rollup's retention horizon (``store.rollup_horizon_us.1min``).
+ROLLUP_HORIZON_META_PREFIX = "store.rollup_horizon_us."
+#: ``site_facts`` fact: the first reading the store accepted for a site [µs since epoch].
+FIRST_READING_FACT = "first_reading_us"
 
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _US_PER_DAY = 86_400_000_000
@@ -84,6 +88,8 @@ class QuarantineReason(enum.StrEnum):
     BEFORE_RETENTION = "before_retention"
     DEVICE_EXCEPTION = "device_exception"
     STORE_REFUSED = "store_refused"
+    IMPLAUSIBLE_DECODE = "implausible_decode"
+    UNKNOWN_UNIT_CODE = "unknown_unit_code"
     OTHER = "other"
 
 
@@ -722,7 +728,8 @@ class Store(abc.ABC):
 
     def summary(self) -> dict[str, Any]:
         """What the store holds: URL (without password), schema version, sites, series,
-        rows per table, first/last raw timestamp (ISO UTC) and the raw retention horizon."""
+        rows per table, first/last raw timestamp (ISO UTC), the retention horizons and
+        each site's recorded first reading (when its monitoring started)."""
         tables = (
             "readings",
             *(t for t, _ in rollups.ROLLUP_TABLES.values()),
@@ -748,15 +755,24 @@ class Store(abc.ABC):
                 return None
             return pd.Timestamp(us, unit="us", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
+        sites = self.list_sites()
+        started = {site: self.first_reading(site) for site in sites}
         return {
             "url": redact_url(self.url),
             "schema_version": version,
-            "sites": self.list_sites(),
+            "sites": sites,
             "series": len(sids),
             "rows": rows,
             "raw_first": iso(min(first)) if first else None,
             "raw_last": iso(max(last)) if last else None,
             "raw_horizon": iso(int(horizon[0][0])) if horizon else None,
+            "retention_horizons": {
+                k: iso(int(v.value // 1000)) for k, v in sorted(self.retention_horizons().items())
+            },
+            "first_reading": {
+                site: None if t is None else iso(int(t.value // 1000))
+                for site, t in started.items()
+            },
         }
 
     def extent(self, site_id: str, point_id: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -774,6 +790,81 @@ class Store(abc.ABC):
             pd.Timestamp(int(lo[0][0]), unit="us", tz="UTC"),
             pd.Timestamp(int(hi[0][0]), unit="us", tz="UTC"),
         )
+
+    # ---- site facts -------------------------------------------------------------------
+
+    @staticmethod
+    def _record_first_reading(tx: SQLSession, site_id: str, ts_us: int) -> None:
+        """Move the site's first-reading fact earlier when ``ts_us`` precedes it."""
+        rows = tx.execute(
+            "SELECT value_us FROM site_facts WHERE site_id = ? AND fact = ?",
+            (site_id, FIRST_READING_FACT),
+        )
+        if not rows:
+            tx.execute(
+                "INSERT INTO site_facts (site_id, fact, value_us, updated_at_us) "
+                "VALUES (?, ?, ?, ?)",
+                (site_id, FIRST_READING_FACT, ts_us, now_us()),
+            )
+        elif ts_us < int(rows[0][0]):
+            tx.execute(
+                "UPDATE site_facts SET value_us = ?, updated_at_us = ? "
+                "WHERE site_id = ? AND fact = ?",
+                (ts_us, now_us(), site_id, FIRST_READING_FACT),
+            )
+
+    def first_reading(self, site_id: str) -> pd.Timestamp | None:
+        """The first reading the store ever accepted for a site (UTC), or ``None``.
+
+        A recorded fact (``site_facts``), written with the readings and only ever
+        moved earlier: retention deleting the data does not move it, so it says
+        when monitoring of the site started, not what the store holds today.
+        """
+        with self.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT value_us FROM site_facts WHERE site_id = ? AND fact = ?",
+                (site_id, FIRST_READING_FACT),
+            )
+        if not rows:
+            return None
+        return pd.Timestamp(int(rows[0][0]), unit="us", tz="UTC")
+
+    def retention_horizons(self) -> dict[str, pd.Timestamp]:
+        """Where retention has cut each table (``raw``, ``1min``, ...), as UTC instants.
+
+        Data before a horizon was deleted (or never kept); tables retention never
+        touched are absent.
+        """
+        with self.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT key, value FROM meta WHERE key = ? OR key LIKE ?",
+                (RAW_HORIZON_META_KEY, ROLLUP_HORIZON_META_PREFIX + "%"),
+            )
+        out: dict[str, pd.Timestamp] = {}
+        for key, value in rows:
+            name = "raw" if key == RAW_HORIZON_META_KEY else key[len(ROLLUP_HORIZON_META_PREFIX) :]
+            out[str(name)] = pd.Timestamp(int(value), unit="us", tz="UTC")
+        return out
+
+    def has_data_in(
+        self, site_id: str, table: Literal["raw", "1min"], start: Any, end: Any
+    ) -> bool:
+        """True when the site has raw readings (or 1-min rollups) with ``start <= ts < end``."""
+        lo, hi = to_epoch_us(start, "start"), to_epoch_us(end, "end")
+        if hi <= lo:
+            return False
+        with self.transaction(write=False) as tx:
+            sids = [
+                int(r[0])
+                for r in tx.execute("SELECT series_id FROM series WHERE site_id = ?", (site_id,))
+            ]
+            sql = (
+                "SELECT 1 FROM readings WHERE series_id = ? AND ts_us >= ? AND ts_us < ? LIMIT 1"
+                if table == "raw"
+                else f"SELECT 1 FROM {rollups.ROLLUP_TABLES['1min'][0]} WHERE series_id = ? "
+                "AND bucket_us >= ? AND bucket_us < ? LIMIT 1"
+            )
+            return any(tx.execute(sql, (sid, lo, hi)) for sid in sids)
 
     def count_readings(
         self,
@@ -942,6 +1033,7 @@ class Store(abc.ABC):
         inserted = len(ts)
         if inserted:
             self._insert_readings(tx, sid, ts, vals)
+            self._record_first_reading(tx, site_id, int(ts.min()))
             for table, width_us in rollups.ROLLUP_TABLES.values():
                 agg = rollups.aggregate(sid, ts, vals, width_us)
                 # per series: stored rows of the bucket range the batch touches
@@ -1401,17 +1493,7 @@ class Store(abc.ABC):
         """
         ref = now_us() if now is None else to_epoch_us(now, "now")
         rollup_days = dict(rollup_days or {})
-        for res in rollup_days:
-            if res not in rollups.ROLLUP_TABLES:
-                raise StoreError(
-                    f"apply_retention: rollup resolution {res!r}; expected one of "
-                    f"{list(rollups.ROLLUP_TABLES)}"
-                )
-        for name, days in [("raw_days", raw_days), ("quarantine_days", quarantine_days)] + [
-            (f"rollup_days[{k}]", v) for k, v in rollup_days.items()
-        ]:
-            if days is not None and not days >= 0:
-                raise StoreError(f"apply_retention: {name}={days!r}; expected >= 0 days")
+        self.check_retention(raw_days, rollup_days, quarantine_days)
         raw_deleted = 0
         roll_deleted: dict[str, int] = {}
         q_deleted = 0
@@ -1428,6 +1510,10 @@ class Store(abc.ABC):
                 cutoff = ref - int(days * _US_PER_DAY)
                 tx.execute(f"DELETE FROM {table} WHERE bucket_us < ?", (cutoff,))
                 roll_deleted[res] = tx.rowcount
+                key = ROLLUP_HORIZON_META_PREFIX + res
+                old = tx.execute("SELECT value FROM meta WHERE key = ?", (key,))
+                if not old or int(old[0][0]) < cutoff:
+                    self._set_meta(tx, key, str(cutoff))
                 if res == rollups.HOUR_BLOCK_RESOLUTION:
                     self._cut_hour_blocks(tx, cutoff)
             if quarantine_days is not None:
@@ -1437,6 +1523,32 @@ class Store(abc.ABC):
                 )
                 q_deleted = tx.rowcount
         return RetentionResult(raw_deleted, roll_deleted, q_deleted)
+
+    @staticmethod
+    def check_retention(
+        raw_days: float | None = None,
+        rollup_days: Mapping[str, float] | None = None,
+        quarantine_days: float | None = None,
+    ) -> None:
+        """Refuse retention horizons :meth:`apply_retention` cannot apply.
+
+        Raises
+        ------
+        StoreError
+            An unknown rollup resolution or a negative (or NaN) number of days.
+        """
+        rollup_days = dict(rollup_days or {})
+        for res in rollup_days:
+            if res not in rollups.ROLLUP_TABLES:
+                raise StoreError(
+                    f"apply_retention: rollup resolution {res!r}; expected one of "
+                    f"{list(rollups.ROLLUP_TABLES)}"
+                )
+        for name, days in [("raw_days", raw_days), ("quarantine_days", quarantine_days)] + [
+            (f"rollup_days[{k}]", v) for k, v in rollup_days.items()
+        ]:
+            if days is not None and not days >= 0:
+                raise StoreError(f"apply_retention: {name}={days!r}; expected >= 0 days")
 
     @staticmethod
     def _cut_hour_blocks(tx: SQLSession, cutoff_us: int) -> None:

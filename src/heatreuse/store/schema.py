@@ -25,6 +25,11 @@ Tables (identical columns and keys in both dialects):
     rejected inputs with source, raw payload, reason and detail.
 ``meta``
     key-value state for components (``key, value, updated_at_us``).
+``site_facts``
+    recorded facts of a site (``site_id, fact, value_us, updated_at_us``),
+    primary key ``(site_id, fact)``. ``first_reading_us``: the first reading
+    the store ever accepted for the site, written with the readings (only ever
+    moved earlier, never by retention): when monitoring started.
 ``readings_v``
     a view of ``readings`` with ``site_id`` and ``point_id`` for ad-hoc SQL.
 """
@@ -32,7 +37,7 @@ Tables (identical columns and keys in both dialects):
 from __future__ import annotations
 
 from heatreuse.store import rollups
-from heatreuse.store.base import Migration, SQLSession
+from heatreuse.store.base import FIRST_READING_FACT, Migration, SQLSession, now_us
 
 #: Bootstrap statement (both dialects), run before any migration.
 SCHEMA_VERSION_DDL = (
@@ -120,6 +125,41 @@ def backfill_hour_blocks(tx: SQLSession) -> None:
         tx.executemany(rollups.UPSERT_HOUR_BLOCK, list(zip(*packed, strict=True)))
 
 
+_V3 = (
+    "CREATE TABLE site_facts (site_id TEXT NOT NULL, fact TEXT NOT NULL, "
+    "value_us BIGINT NOT NULL, updated_at_us BIGINT NOT NULL, PRIMARY KEY (site_id, fact))",
+)
+
+
+def backfill_first_readings(tx: SQLSession) -> None:
+    """Record each site's first reading from what the store holds (migration 3).
+
+    The earliest of the raw readings and the first reading kept in each rollup
+    (``first_ts_us``). A store that already deleted data by retention yields the
+    earliest reading left; set ``contract.sla.monitoring_start`` in the site file
+    when monitoring began earlier.
+    """
+    first: dict[str, int] = {}
+    for sid, site in tx.execute("SELECT series_id, site_id FROM series ORDER BY series_id"):
+        found: list[int] = []
+        rows = tx.execute("SELECT MIN(ts_us) FROM readings WHERE series_id = ?", (int(sid),))
+        if rows and rows[0][0] is not None:
+            found.append(int(rows[0][0]))
+        for table, _ in rollups.ROLLUP_TABLES.values():
+            rows = tx.execute(
+                f"SELECT first_ts_us FROM {table} WHERE series_id = ? ORDER BY bucket_us LIMIT 1",
+                (int(sid),),
+            )
+            if rows:
+                found.append(int(rows[0][0]))
+        if found:
+            first[str(site)] = min(min(found), first.get(str(site), min(found)))
+    tx.executemany(
+        "INSERT INTO site_facts (site_id, fact, value_us, updated_at_us) VALUES (?, ?, ?, ?)",
+        [(site, FIRST_READING_FACT, us, now_us()) for site, us in sorted(first.items())],
+    )
+
+
 #: Migrations of the component ``"store"``.
 STORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -134,5 +174,12 @@ STORE_MIGRATIONS: tuple[Migration, ...] = (
         sqlite=_V2_SQLITE,
         postgresql=_V2_POSTGRES,
         backfill=backfill_hour_blocks,
+    ),
+    Migration(
+        version=3,
+        description="site_facts: recorded facts per site (first accepted reading)",
+        sqlite=_V3,
+        postgresql=_V3,
+        backfill=backfill_first_readings,
     ),
 )

@@ -86,18 +86,22 @@ MQTT Version 5.0, OASIS Standard, 7 March 2019, sections 3.3 (PUBLISH), 3.4
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
-from heatreuse.errors import IngestError
+from heatreuse.errors import IngestError, MqttConnectionError
 from heatreuse.locations import create_private_file
+from heatreuse.mqttconf import MqttConnection, is_fatal_refusal, try_first_connect
 from heatreuse.rawtext import bounded_text, capped_payload
 from heatreuse.telemetry.validate import RawReading, reading_field_problems
 
@@ -217,6 +221,12 @@ class EdgeBuffer:
             self._appended += len(rows)
             self._added.notify_all()
         return len(rows)
+
+    @property
+    def appended(self) -> int:
+        """Readings appended since the buffer was opened."""
+        with self._lock:
+            return self._appended
 
     def reject(
         self,
@@ -395,6 +405,32 @@ def read_rejects(
 
 
 # --------------------------------------------------------------------------- transports
+def probe_tcp(host: str, port: int, timeout_s: float = 3.0) -> str | None:
+    """Why a TCP connection to ``host:port`` cannot be made now, or None if it can.
+
+    Used once at start to warn about an upstream that does not resolve or
+    refuses; the forwarder buffers and retries either way.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"host {host!r} does not resolve ({getattr(exc, 'strerror', None) or exc})"
+    reason = f"{host}:{port}: no address to connect to"
+    for family, kind, proto, _name, addr in infos:
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.settimeout(timeout_s)
+                sock.connect(addr)
+            return None
+        except ConnectionRefusedError:
+            reason = f"{host}:{port} refuses connections"
+        except TimeoutError:
+            reason = f"{host}:{port} does not answer within {timeout_s:g} s"
+        except OSError as exc:
+            reason = f"{host}:{port}: {exc.strerror or exc}"
+    return reason
+
+
 def readings_url(upstream: str, site_id: str) -> str:
     """The push endpoint for an upstream given as base URL (or as the full endpoint).
 
@@ -431,6 +467,9 @@ class Transport(Protocol):
     def send(self, batch: BufferedBatch) -> None:
         """Send ``batch``; return only once the upstream acknowledged it."""
 
+    def probe(self) -> str | None:
+        """Why the upstream cannot be reached now (does not resolve, refuses), or None."""
+
     def close(self) -> None:
         """Release connections."""
 
@@ -449,6 +488,8 @@ class HttpTransport:
     def __init__(self, url: str, timeout_s: float = 30.0) -> None:
         import httpx
 
+        # our own logging policy: state changes and summaries (Forwarder), not a line per POST
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         self._url = url
         self._client = httpx.Client(timeout=timeout_s)
 
@@ -476,6 +517,15 @@ class HttpTransport:
                 f"expected 200, got {resp.status_code}: {resp.text[:300]}"
             )
 
+    def probe(self, timeout_s: float = 3.0) -> str | None:
+        """Can a TCP connection to the endpoint's host be made (:func:`probe_tcp`)?"""
+        parts = urlsplit(self._url)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return f"{self._url}: not a valid port"
+        return probe_tcp(parts.hostname or "", port, timeout_s)
+
     def close(self) -> None:
         """Close the HTTP client."""
         self._client.close()
@@ -496,9 +546,13 @@ class MqttTransport:
     Parameters
     ----------
     host, port
-        The upstream broker.
+        The upstream broker (without credentials; see ``connection``).
     topic
         The topic batches are published to.
+    connection
+        The upstream broker with credentials and TLS
+        (:class:`heatreuse.mqttconf.MqttConnection`); when given, it replaces
+        ``host`` and ``port``.
     client_id
         MQTT client id of the publisher (clean start, no session kept).
     timeout_s
@@ -512,8 +566,11 @@ class MqttTransport:
 
     Notes
     -----
-    The connection is made on the first :meth:`send` and remade by paho's
-    network thread. A batch whose PUBACK did not come (timeout, connection lost)
+    The connection is made by :meth:`open` (which raises
+    :class:`~heatreuse.errors.MqttConnectionError` when TLS fails or the broker
+    refuses the user for good) or on the first :meth:`send`, and remade by paho's
+    network thread; every refused CONNECT is logged as an error naming the
+    broker and the user. A batch whose PUBACK did not come (timeout, connection lost)
     stays in paho's outgoing queue and is resent by paho after a reconnect; a
     later :meth:`send` of the same batch (the forwarder resends it unchanged)
     waits for that copy instead of publishing another one.
@@ -526,6 +583,7 @@ class MqttTransport:
         topic: str,
         *,
         client_id: str,
+        connection: MqttConnection | None = None,
         timeout_s: float = 30.0,
         connect_wait_s: float = 5.0,
         keepalive_s: int = 30,
@@ -539,17 +597,18 @@ class MqttTransport:
             raise IngestError(
                 f"edge forwarder: MQTT topic {topic!r}: expected a topic without '#', '+' or NUL"
             )
-        self.host = host
-        self.port = int(port)
+        self.broker = connection or MqttConnection(host, int(port), option="--upstream")
+        self.host = self.broker.host
+        self.port = self.broker.port
         self.topic = topic
         self.timeout_s = float(timeout_s)
         self.connect_wait_s = float(connect_wait_s)
         self.keepalive_s = int(keepalive_s)
-        netloc = f"[{host}]" if ":" in host else host
-        self._url = f"mqtt://{netloc}:{self.port}/{topic}"
+        self._url = f"{self.broker.url}/{topic}"
         self._client = Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
         )
+        self.broker.configure(self._client)
         self._client.reconnect_delay_set(
             max(1, int(reconnect_min_delay_s)),
             max(1, int(reconnect_min_delay_s), int(reconnect_max_delay_s)),
@@ -562,13 +621,16 @@ class MqttTransport:
         self._closed = False
         self._started = False
         self._last_error = ""
+        self._connack = False  # the broker answered a CONNECT (accepted or refused)
+        self._ever_connected = False
+        self._refused: str | None = None  # a refusal retrying cannot cure, before any success
         self._reasons: dict[int, Any] = {}  # mid -> PUBACK reason code
         self._ignored: set[int] = set()  # mids of batches no longer waited for
         self._inflight: tuple[tuple[int, int], int] | None = None  # ((first, last) seq, mid)
 
     @property
     def url(self) -> str:
-        """``mqtt://HOST:PORT/<topic>``."""
+        """``mqtt[s]://[USER@]HOST:PORT/<topic>`` (never the password)."""
         return self._url
 
     @property
@@ -582,16 +644,16 @@ class MqttTransport:
         self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
         with self._cond:
+            self._connack = True
             if getattr(reason_code, "is_failure", False):
-                self._last_error = f"the broker refused the connection: {reason_code}"
-                log.error(
-                    "edge forwarder: MQTT %s:%s refused the connection: %s",
-                    self.host,
-                    self.port,
-                    reason_code,
-                )
+                message = self.broker.refusal_message(reason_code, "edge forwarder")
+                self._last_error = message
+                if is_fatal_refusal(reason_code) and not self._ever_connected:
+                    self._refused = message
+                log.error("%s; retrying with backoff", message)
             else:
                 self._connected = True
+                self._ever_connected = True
                 self._last_error = ""
             self._cond.notify_all()
 
@@ -601,6 +663,11 @@ class MqttTransport:
         with self._cond:
             if self._connected and not self._closed:
                 self._last_error = f"connection lost ({reason_code})"
+            elif not self._ever_connected and not self._connack and not self._closed:
+                # closed before any CONNACK: a TLS port spoken to in plain MQTT, not a broker
+                self._last_error = self.broker.no_connack_message(reason_code, "edge forwarder")
+                self._refused = self._last_error
+                self._connack = True
             self._connected = False
             self._cond.notify_all()
 
@@ -615,18 +682,52 @@ class MqttTransport:
             self._cond.notify_all()
 
     # ----------------------------------------------------------------- sending
-    def _start(self) -> None:
+    def _start(self) -> bool:
+        """Connect (TCP and TLS now, the rest in paho's thread); False: unreachable, retrying.
+
+        Raises
+        ------
+        MqttConnectionError
+            The TLS handshake failed (tried again on the next call).
+        """
         if self._started:
-            return
-        self._started = True
+            return True
         self._client.connect_async(
             self.host, self.port, keepalive=self.keepalive_s, clean_start=True
         )
+        try:
+            reachable = try_first_connect(self._client, self.broker, "edge forwarder")
+        except MqttConnectionError as exc:
+            with self._cond:
+                self._last_error = str(exc)
+            raise
+        self._started = True
         self._client.loop_start()
+        return reachable
+
+    def open(self, wait_s: float | None = None) -> None:
+        """Connect now and wait for the broker's answer (a broker not reachable yet is fine).
+
+        Raises
+        ------
+        MqttConnectionError
+            The TLS handshake failed, the broker refused the user for good
+            (bad user name or password, not authorised) or closed the
+            connection without answering (e.g. a TLS port spoken to in plain MQTT).
+        """
+        if not self._start():
+            return
+        wait = self.connect_wait_s if wait_s is None else wait_s
+        with self._cond:
+            self._cond.wait_for(lambda: self._connack or self._closed, timeout=wait)
+            refused = self._refused
+        if refused is not None:
+            self.close()
+            raise MqttConnectionError(refused)
 
     def _fail(self, batch: BufferedBatch, what: str) -> IngestError:
         return IngestError(
-            f"edge forwarder: PUBLISH {self.topic} to mqtt://{self.host}:{self.port} "
+            f"edge forwarder: PUBLISH {self.topic} to {self.broker.url} "
             f"(seq {batch.first_seq}..{batch.last_seq}) failed: {what}"
         )
 
@@ -642,7 +743,10 @@ class MqttTransport:
         """
         from paho.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS, error_string
 
-        self._start()
+        try:
+            self._start()
+        except MqttConnectionError as exc:
+            raise self._fail(batch, str(exc)) from None
         key = (batch.first_seq, batch.last_seq)
         with self._cond:
             if self._closed:
@@ -701,6 +805,10 @@ class MqttTransport:
                 "and a live persistent session; keeping the batch",
             )
 
+    def probe(self, timeout_s: float = 3.0) -> str | None:
+        """Can a TCP connection to the broker be made (:func:`probe_tcp`)?"""
+        return probe_tcp(self.host, self.port, timeout_s)
+
     def close(self) -> None:
         """Disconnect (a batch waiting for its PUBACK is resent from the buffer next time)."""
         with self._cond:
@@ -712,6 +820,10 @@ class MqttTransport:
 
 
 # --------------------------------------------------------------------------- forwarder
+#: Interval of the forwarder's summary line at INFO [s].
+SUMMARY_INTERVAL_S = 60.0
+
+
 @dataclass
 class ForwarderStats:
     """Counters of a forwarder (cumulative)."""
@@ -726,6 +838,13 @@ class ForwarderStats:
 
 class Forwarder:
     """Send the buffer upstream in order; advance the watermark after each acknowledgement.
+
+    Logging (one line per change, not per request): at start, a warning when
+    the upstream does not resolve or refuses connections (the buffer keeps
+    filling); a warning when the link goes down, an info line when it is up
+    again; and about every ``summary_interval_s`` an info summary (readings
+    received and forwarded, batches, failed attempts, pending, link state).
+    Repeated failures are logged at debug level.
 
     Parameters
     ----------
@@ -742,6 +861,10 @@ class Forwarder:
         Retry interval bounds after a failure [s] (doubling).
     sleep
         Injectable wait function ``sleep(seconds, stop_event)``.
+    summary_interval_s
+        Interval of the summary line [s].
+    clock
+        Monotonic time [s] for the summary interval (injectable).
     """
 
     def __init__(
@@ -754,6 +877,8 @@ class Forwarder:
         min_backoff_s: float = 0.5,
         max_backoff_s: float = 60.0,
         sleep: Callable[[float, threading.Event], None] | None = None,
+        summary_interval_s: float = SUMMARY_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if batch_size < 1:
             raise IngestError(f"edge forwarder: batch_size must be >= 1, got {batch_size}")
@@ -767,6 +892,12 @@ class Forwarder:
         self.max_backoff_s = max_backoff_s
         self._sleep = sleep or (lambda s, ev: ev.wait(s) and None)
         self.stats = ForwarderStats()
+        self.summary_interval_s = float(summary_interval_s)
+        self._clock = clock
+        self._link: Literal["unknown", "up", "down"] = "unknown"
+        self._down_since: dt.datetime | None = None
+        self._summary_at = clock()
+        self._summary_base = (0, 0, 0, buffer.appended)
         self._retry: BufferedBatch | None = None  # sent, not acknowledged: resent unchanged
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -793,21 +924,94 @@ class Forwarder:
         self.stats.readings_sent += batch.count
         return batch.count
 
+    def probe_at_start(self) -> None:
+        """Warn once when the upstream does not resolve or refuses (the buffer keeps filling)."""
+        probe = getattr(self.transport, "probe", None)
+        if probe is None:
+            return
+        reason = probe()
+        if reason is None:
+            log.info("edge forwarder: upstream %s answers; forwarding in order", self.url)
+            return
+        self._link = "down"
+        self._down_since = dt.datetime.now(dt.UTC)
+        self.stats.last_error = reason
+        log.warning(
+            "edge forwarder: upstream %s is not reachable at start (%s); readings are buffered "
+            "in %s and forwarded in order when it answers",
+            self.url,
+            reason,
+            self.buffer.path,
+        )
+
     def _failed(self, exc: Exception) -> None:
         st = self.stats
         st.failures += 1
         st.consecutive_failures += 1
         st.last_error = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
         st.link_up = False
-        if st.consecutive_failures == 1:
-            log.error("%s; buffering and retrying with backoff", st.last_error)
+        if self._link != "down":
+            self._link = "down"
+            self._down_since = dt.datetime.now(dt.UTC)
+            log.warning(
+                "%s; upstream link down: buffering and retrying with backoff (repeats at debug "
+                "level)",
+                st.last_error,
+            )
         else:
             log.debug("%s (failure %d in a row)", st.last_error, st.consecutive_failures)
 
+    def _succeeded(self) -> None:
+        st = self.stats
+        if self._link != "up":
+            if self._link == "down":
+                log.info(
+                    "edge forwarder: upstream %s is up again after %d failed attempt(s) since "
+                    "%s; replaying the buffer in order",
+                    self.url,
+                    st.consecutive_failures,
+                    _clock_text(self._down_since),
+                )
+            else:
+                log.info("edge forwarder: upstream %s acknowledged the first batch", self.url)
+            self._link = "up"
+            self._down_since = None
+        st.consecutive_failures = 0
+        st.last_error = ""
+        st.link_up = True
+
+    def summary(self) -> str:
+        """The summary line since the last one (and start a new interval)."""
+        st = self.stats
+        sent0, batches0, failures0, appended0 = self._summary_base
+        appended = self.buffer.appended
+        now = self._clock()
+        span = now - self._summary_at
+        self._summary_at = now
+        self._summary_base = (st.readings_sent, st.batches_sent, st.failures, appended)
+        if self._link == "down":
+            link = (
+                f"upstream {self.url} down since {_clock_text(self._down_since)} "
+                f"({st.consecutive_failures} failed attempts; last: {st.last_error})"
+            )
+        else:
+            link = f"upstream {self.url} {self._link}"
+        return (
+            f"edge forwarder: last {span:.0f} s: {appended - appended0} readings buffered, "
+            f"{st.readings_sent - sent0} forwarded in {st.batches_sent - batches0} batches, "
+            f"{st.failures - failures0} failed attempts; {self.buffer.pending()} pending; {link}"
+        )
+
+    def _maybe_summary(self) -> None:
+        if self._clock() - self._summary_at >= self.summary_interval_s:
+            log.info("%s", self.summary())
+
     def run(self) -> None:
         """Forward until :meth:`stop`: drain, wait for new readings, retry with backoff."""
+        self.probe_at_start()
         backoff = self.min_backoff_s
         while not self._stop.is_set():
+            self._maybe_summary()
             try:
                 sent = self.send_one()
             except IngestError as exc:
@@ -826,15 +1030,8 @@ class Forwarder:
                 self._sleep(backoff, self._stop)
                 backoff = min(backoff * 2.0, self.max_backoff_s)
                 continue
-            if self.stats.consecutive_failures:
-                log.info(
-                    "edge forwarder: upstream %s recovered after %d failure(s)",
-                    self.url,
-                    self.stats.consecutive_failures,
-                )
-                self.stats.consecutive_failures = 0
-                self.stats.last_error = ""
-            self.stats.link_up = True
+            if sent:
+                self._succeeded()
             backoff = self.min_backoff_s
             if sent == 0:
                 self.buffer.wait_for_readings(0.5)
@@ -864,3 +1061,7 @@ class Forwarder:
             "consecutive_failures": st.consecutive_failures,
             "last_error": st.last_error,
         }
+
+
+def _clock_text(when: dt.datetime | None) -> str:
+    return "start" if when is None else when.strftime("%H:%M:%S UTC")

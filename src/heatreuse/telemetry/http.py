@@ -28,16 +28,17 @@ Responses:
   read (a ``Content-Length`` over the limit) or as soon as the bytes read
   pass it (chunked bodies); nothing is parsed or stored.
 * **422** malformed request (not JSON, no ``readings`` list, an item that is
-  not an object or lacks ``point_id``/``ts``/``value``, too many readings) or
-  hostile text in a field (a point id longer than
-  :data:`~heatreuse.telemetry.validate.MAX_POINT_KEY_CHARS`, a control
-  character such as NUL or a lone surrogate in ``point_id``, ``ts`` or a text
-  ``value``: see :func:`~heatreuse.telemetry.validate.reading_field_problems`).
-  No reading is stored; the body says where (``loc``, e.g.
-  ``["body", "readings", 3, "point_id"]``) and what. The refused body is kept
-  as one quarantine row (reason ``unparseable``, source ``http:<client>``, the
-  body capped: first bytes, size and SHA-256), so an operator sees what a
-  client sent.
+  not an object, lacks ``point_id``/``ts``/``value`` or has another field --
+  ``{"point": ...}`` is answered "unknown field 'point' (did you mean
+  'point_id'?)" --, too many readings) or hostile text in a field (a point id
+  longer than :data:`~heatreuse.telemetry.validate.MAX_POINT_KEY_CHARS`, a
+  control character such as NUL or a lone surrogate in ``point_id``, ``ts`` or
+  a text ``value``: see
+  :func:`~heatreuse.telemetry.validate.reading_field_problems`). No reading is
+  stored; the body says where (``loc``, e.g. ``["body", "readings", 3,
+  "point_id"]``) and what. The refused body is kept as one quarantine row
+  (reason ``unparseable``, source ``http:<client>``, the body capped: first
+  bytes, size and SHA-256), so an operator sees what a client sent.
 * **503** the store failed; nothing is acknowledged, retry later.
 
 ``GET /api/v1/sites/{site_id}/ingest/counters`` returns the cumulative
@@ -50,13 +51,14 @@ another app.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from heatreuse.errors import HeatreuseError, StoreError
@@ -96,6 +98,24 @@ class ReadingIn(BaseModel):
     point_id: str = Field(min_length=1, description="Point id or source key.")
     ts: Any = Field(description="ISO 8601 with Z/offset, or epoch seconds (UTC).")
     value: Any = Field(description="Number in the point's unit; status 0/1.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        """Name the expected field for an unknown one (``point`` -> ``point_id``)."""
+        if isinstance(data, dict):
+            unknown = [k for k in data if k not in cls.model_fields]
+            if unknown:
+                hints = []
+                for key in unknown:
+                    close = difflib.get_close_matches(str(key), list(cls.model_fields), n=1)
+                    name = bounded_text(str(key), 64)
+                    hints.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+                raise ValueError(
+                    f"unknown field {', '.join(hints)}; a reading has the fields "
+                    f"{', '.join(cls.model_fields)}"
+                )
+        return data
 
     @field_validator("point_id")
     @classmethod

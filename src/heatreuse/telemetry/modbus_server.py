@@ -2,13 +2,16 @@
 
 Serves every Modbus device of the site's point list (default: the heat meter,
 unit id 1, and the pump controller, unit id 2; register maps in
-:mod:`heatreuse.site.points`) on one TCP address, holding registers (function
-code 3; input registers, code 4, read the same words). Values are encoded
-exactly as the registry's map says (type, scale, word order;
-:func:`heatreuse.telemetry.twin_points.encode_register`) and updated live
-from the twin's latest step. Addresses outside the map answer exception 2
-(illegal data address); writes are refused the same way (the twin is a meter,
-not an actuator).
+:mod:`heatreuse.site.points`) on one TCP address. Values are encoded exactly as
+the registry's map says (table, type, scale, word order, unit codes;
+:func:`heatreuse.telemetry.twin_points.device_words`) and updated live from the
+twin's latest step. A device whose map has input registers serves holding
+(function code 3) and input registers (code 4) as separate tables; a map of
+holding registers only (the standard maps) answers code 4 with the same words.
+Unit-code registers announce the unit the map says (:meth:`set_unit_code`
+switches it at run time, as a meter reconfigured on site; the values follow).
+Addresses outside the map answer exception 2 (illegal data address); writes
+are refused the same way (the twin is a meter, not an actuator).
 
 The server runs its own asyncio loop in a background thread; the twin calls
 :meth:`ModbusTwinServer.publish` from its thread, which swaps in the new
@@ -34,7 +37,7 @@ from typing import Any
 
 from heatreuse.errors import TwinError
 from heatreuse.site.points import SitePoints
-from heatreuse.telemetry.twin_points import TwinReadings, device_words
+from heatreuse.telemetry.twin_points import TwinReadings, device_unit_codes, device_words
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +66,15 @@ class ModbusTwinServer:
         self.port = int(port)
         self.site_points = site_points
         self.device_ids = tuple(device_ids or [d.id for d in site_points.modbus_devices])
-        self._words: dict[int, dict[int, int]] = {}
+        self._words: dict[int, dict[tuple[str, int], int]] = {}
         self._unit_of: dict[str, int] = {}
+        self._codes: dict[str, dict[tuple[str, int], int]] = {}
+        self._values: dict[str, float] = {}
         for dev_id in self.device_ids:
             device = site_points.device(dev_id)
             self._unit_of[dev_id] = device.unit_id
             self._words[device.unit_id] = {}
+            self._codes[dev_id] = device_unit_codes(site_points, dev_id)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Any = None
@@ -85,18 +91,33 @@ class ModbusTwinServer:
         devices = []
         for dev_id in self.device_ids:
             unit = self._unit_of[dev_id]
-            blocks = []
+            mapped: set[tuple[str, int]] = set()
             for _point, reg in self.site_points.register_map(dev_id):
+                mapped.update((reg.table, reg.address + k) for k in range(reg.width))
+                uc = reg.unit_code
+                if uc is not None:
+                    mapped.update((uc.table, uc.address + k) for k in range(uc.width))
+            if not mapped:
+                continue
+            # one SimData per run of addresses (both tables share pymodbus's address space;
+            # the action answers per table)
+            addresses = sorted({a for _t, a in mapped})
+            blocks = []
+            run = [addresses[0]]
+            for a in addresses[1:]:
+                if a == run[-1] + 1:
+                    run.append(a)
+                    continue
                 blocks.append(
                     SimData(
-                        reg.address,
-                        values=[0] * reg.width,
-                        datatype=DataType.REGISTERS,
-                        readonly=True,
+                        run[0], values=[0] * len(run), datatype=DataType.REGISTERS, readonly=True
                     )
                 )
-            if not blocks:
-                continue
+                run = [a]
+            blocks.append(
+                SimData(run[0], values=[0] * len(run), datatype=DataType.REGISTERS, readonly=True)
+            )
+            split = any(t == "input" for t, _a in mapped)
 
             async def action(
                 function_code: int,
@@ -106,15 +127,19 @@ class ModbusTwinServer:
                 registers: list[int],
                 set_values: list[int] | list[bool] | None,
                 _unit: int = unit,
+                _mapped: frozenset[tuple[str, int]] = frozenset(mapped),
+                _split: bool = split,
             ) -> Any:
-                if set_values is not None:
+                if set_values is not None or function_code not in (3, 4):
+                    return ExcCodes.ILLEGAL_ADDRESS
+                table = "input" if function_code == 4 and _split else "holding"
+                wanted = [(table, a) for a in range(address, address + count)]
+                if any(key not in _mapped for key in wanted):
                     return ExcCodes.ILLEGAL_ADDRESS
                 with self._lock:
                     words = self._words[_unit]
-                    for a in range(address, address + count):
-                        w = words.get(a)
-                        if w is not None:
-                            registers[a - start_address] = w
+                    for key in wanted:
+                        registers[key[1] - start_address] = words.get(key, 0)
                 return None
 
             devices.append(SimDevice(unit, simdata=blocks, action=action))
@@ -183,13 +208,39 @@ class ModbusTwinServer:
 
     def set_values(self, values: Mapping[str, float]) -> None:
         """Encode point values into the served registers (points not given keep theirs)."""
-        new: dict[int, dict[int, int]] = {}
+        self._values.update(values)
+        new: dict[int, dict[tuple[str, int], int]] = {}
         for dev_id in self.device_ids:
-            new[self._unit_of[dev_id]] = device_words(self.site_points, dev_id, values)
+            new[self._unit_of[dev_id]] = device_words(
+                self.site_points, dev_id, self._values, self._codes[dev_id]
+            )
         with self._lock:
             for unit, words in new.items():
                 self._words[unit].update(words)
         self.updates += 1
+
+    def set_unit_code(
+        self, device_id: str, address: int, code: int, table: str = "holding"
+    ) -> None:
+        """Announce another unit code (a meter reconfigured on site, or a wrong code).
+
+        The values the code scales are re-encoded in the unit it means; a code
+        that is not in the table is served as is and the values keep their
+        last words (a device error, for drills and tests).
+
+        Raises
+        ------
+        TwinError
+            The device has no unit-code register there.
+        """
+        codes = self._codes.get(device_id)
+        if codes is None or (table, address) not in codes:
+            raise TwinError(
+                f"Modbus {device_id}: no unit-code {table} register {address}; expected one of "
+                f"{sorted(codes or {})}"
+            )
+        codes[(table, address)] = int(code)
+        self.set_values({})  # re-encodes every last value with the new code
 
     def publish(self, readings: TwinReadings) -> None:
         """Serve the last step's values from now on."""

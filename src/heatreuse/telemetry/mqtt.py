@@ -60,6 +60,16 @@ retried with backoff (nothing is lost). :meth:`MqttSubscriber.stats` reports
 ``pending_acks`` and ``oldest_unacked_age_s`` so a health check can tell a
 stalled writer from an idle one.
 
+Connection
+----------
+Credentials and TLS come from :class:`heatreuse.mqttconf.MqttConnection`
+(``MqttSettings.connection``), which sets up the paho client. :meth:`MqttSubscriber.start`
+opens the first connection itself: a failed TLS handshake, or a broker that
+refuses the CONNECT for good (bad user name or password, not authorised), is
+raised as :class:`~heatreuse.errors.MqttConnectionError` naming the broker and
+the user instead of being retried; a broker that cannot be reached yet is
+retried in the background.
+
 This module parses and subscribes; it does not know about stores, HTTP,
 files or Modbus (services wire them).
 
@@ -82,7 +92,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from heatreuse.errors import IngestError, StoreError
+from heatreuse.errors import IngestError, MqttConnectionError, StoreError
+from heatreuse.mqttconf import MqttConnection, is_fatal_refusal, try_first_connect
 from heatreuse.rawtext import bounded_text
 from heatreuse.telemetry.validate import RawReading
 
@@ -363,6 +374,12 @@ class MqttSettings:
         Messages stored in one store transaction (then acknowledged together).
     availability_topic
         Retained ``online``/``offline`` of this subscriber (last will), or None.
+    connection
+        The broker with credentials and TLS; when given, its host and port are
+        used instead of ``host`` and ``port``.
+    connect_wait_s
+        How long :meth:`MqttSubscriber.start` waits for the broker's answer to
+        the first CONNECT [s].
     """
 
     host: str = "127.0.0.1"
@@ -375,6 +392,13 @@ class MqttSettings:
     reconnect_max_delay_s: int = 60
     max_group_messages: int = 200
     availability_topic: str | None = None
+    connection: MqttConnection | None = None
+    connect_wait_s: float = 10.0
+
+    @property
+    def broker(self) -> MqttConnection:
+        """The broker: :attr:`connection`, or ``host``/``port`` without credentials."""
+        return self.connection or MqttConnection(self.host, self.port)
 
 
 @dataclass
@@ -452,6 +476,8 @@ class MqttSubscriber:
             protocol=MQTTProtocolVersion.MQTTv5,
             manual_ack=True,
         )
+        self.broker = self.settings.broker
+        self.broker.configure(self._client)
         self._client.reconnect_delay_set(
             self.settings.reconnect_min_delay_s, self.settings.reconnect_max_delay_s
         )
@@ -471,12 +497,27 @@ class MqttSubscriber:
         self._stats = SubscriberStats()
         self._stats_lock = threading.Lock()
         self._connected = threading.Event()
+        self._connack = threading.Event()
+        self._refused: str | None = None
+        self._starting = False  # start() waits for the first CONNACK
         self._writer: threading.Thread | None = None
         self._started = False
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
-        """Connect (in the background) and start the writer thread."""
+        """Connect and start the writer thread; returns once the broker answered the CONNECT.
+
+        A broker that cannot be reached yet is retried in the background (this
+        returns at once).
+
+        Raises
+        ------
+        MqttConnectionError
+            The TLS handshake failed, the broker refused the CONNECT for good
+            (bad user name or password, not authorised), or it closed the
+            connection without answering (a TLS port spoken to in plain MQTT):
+            retrying cannot help.
+        """
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
@@ -486,21 +527,45 @@ class MqttSubscriber:
         self._accepting = True
         self._stopping = False
         self._abandoned = 0
+        self._connack.clear()
+        self._refused = None
+        self._starting = True
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = int(self.settings.session_expiry_s)
         props.ReceiveMaximum = int(self.settings.receive_maximum)
         self._client.connect_async(
-            self.settings.host,
-            self.settings.port,
+            self.broker.host,
+            self.broker.port,
             keepalive=self.settings.keepalive_s,
             clean_start=False,
             properties=props,
         )
+        try:
+            reachable = try_first_connect(self._client, self.broker, "MQTT subscriber")
+        except MqttConnectionError:
+            self._started = False
+            self._accepting = False
+            self._starting = False
+            raise
         self._writer = threading.Thread(
             target=self._writer_main, name=f"mqtt-writer-{self.layout.site_id}", daemon=True
         )
         self._writer.start()
         self._client.loop_start()
+        answered = reachable and self._connack.wait(self.settings.connect_wait_s)
+        self._starting = False
+        if not reachable:
+            return
+        if not answered:
+            log.warning(
+                "MQTT %s: no answer to CONNECT within %g s; still trying",
+                self.broker.url,
+                self.settings.connect_wait_s,
+            )
+        elif self._refused is not None:
+            message = self._refused
+            self.stop(timeout_s=1.0)
+            raise MqttConnectionError(message)
 
     def wait_connected(self, timeout_s: float) -> bool:
         """Block until connected and subscribed (SUBACK received; True) or the timeout passed."""
@@ -589,13 +654,20 @@ class MqttSubscriber:
         from paho.mqtt.subscribeoptions import SubscribeOptions
 
         if getattr(reason_code, "is_failure", False):
-            log.error(
-                "MQTT %s:%s refused the connection: %s",
-                self.settings.host,
-                self.settings.port,
-                reason_code,
-            )
+            message = self.broker.refusal_message(reason_code, "MQTT subscriber")
+            with self._stats_lock:
+                self._stats.last_error = message
+            if is_fatal_refusal(reason_code) and self._starting:
+                self._refused = message
+                client.disconnect()  # no retry loop: start() raises this
+            else:
+                log.error("%s; retrying with backoff", message)
+            self._connack.set()
             return
+        self._connack.set()
+        with self._stats_lock:
+            if self._stats.last_error.startswith("MQTT subscriber: "):
+                self._stats.last_error = ""  # a refusal that is over
         with self._cond:
             self._generation += 1
             self._link_up = True
@@ -612,9 +684,8 @@ class MqttSubscriber:
         with self._stats_lock:
             self._stats.connects += 1
         log.info(
-            "MQTT connected to %s:%s as %s (session present: %s); subscribing to %s",
-            self.settings.host,
-            self.settings.port,
+            "MQTT connected to %s as %s (session present: %s); subscribing to %s",
+            self.broker.url,
             self.settings.client_id,
             getattr(flags, "session_present", "?"),
             self.layout.subscription,
@@ -636,6 +707,10 @@ class MqttSubscriber:
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
+        if self._starting and not self._connack.is_set():
+            # closed before any CONNACK: a TLS port spoken to in plain MQTT, not a broker, ...
+            self._refused = self.broker.no_connack_message(reason_code, "MQTT subscriber")
+            self._connack.set()
         was = self._connected.is_set()
         with self._cond:
             self._link_up = False
@@ -644,9 +719,8 @@ class MqttSubscriber:
             self._stats.connected = False
         if was and self._accepting:
             log.warning(
-                "MQTT connection to %s:%s lost (%s); reconnecting with backoff",
-                self.settings.host,
-                self.settings.port,
+                "MQTT connection to %s lost (%s); reconnecting with backoff",
+                self.broker.url,
                 reason_code,
             )
 

@@ -9,7 +9,9 @@ key                                  meaning
 ``hx.secondary_supply_temp_c``       the canonical point id itself
 ``mqtt:<topic suffix>``              e.g. ``mqtt:rack/tank-a/it_power_w``
                                      (topic below the site prefix)
-``modbus:<device>:<address>``        e.g. ``modbus:heat-meter:8`` (first register)
+``modbus:<device>:<address>``        e.g. ``modbus:heat-meter:8`` (first register; a
+                                     holding register)
+``modbus:<device>:input:<address>``  an input register (function code 4)
 ``file:<column>``                    a column name in a wide file
 ===================================  ==========================================
 
@@ -69,7 +71,7 @@ class PointRegistry:
             add(f"file:{p.file_column}", i, f"file column '{p.file_column}'")
             if p.source.modbus is not None:
                 reg = p.source.modbus
-                add(f"modbus:{reg.device}:{reg.address}", i, f"Modbus register {reg.address}")
+                add(reg.source_key, i, f"Modbus {reg.table} register {reg.address}")
         if problems:
             raise SiteConfigError(problems)
         self._keys = keys

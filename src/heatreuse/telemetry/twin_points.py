@@ -91,7 +91,13 @@ import pandas as pd
 from heatreuse.errors import TwinError
 from heatreuse.physics.water import water_cp_j_per_kg_k, water_density_kg_per_m3
 from heatreuse.site import Site, expand_points
-from heatreuse.site.points import ModbusRegister, Point, SitePoints
+from heatreuse.site.points import (
+    ModbusRegister,
+    Point,
+    SitePoints,
+    default_unit_code,
+    unit_code_scale,
+)
 from heatreuse.units import GRAVITY_M_PER_S2, J_PER_KWH, PA_PER_BAR, SECONDS_PER_HOUR
 
 FloatArray = npt.NDArray[np.float64]
@@ -572,19 +578,28 @@ class _Ctx:
         start = self.counters_in.get(pid, 0.0)
         energy_kwh = power_w * (self.step_s / J_PER_KWH)
         before = np.concatenate(([0.0], np.cumsum(energy_kwh)[:-1])) if self.n else energy_kwh
-        self.counters_out[pid] = start + float(np.sum(energy_kwh))
-        return start + before
+        values = start + before
+        # The next chunk starts from the last value plus the last step (not from a separately
+        # rounded sum), so a register never steps back by a rounding error at a chunk edge.
+        self.counters_out[pid] = float(values[-1] + energy_kwh[-1]) if self.n else start
+        return values
 
 
 # --------------------------------------------------------------------------- modbus encoding
-def encode_register(value: float, reg: ModbusRegister, device_word_order: str = "big") -> list[int]:
+def encode_register(
+    value: float,
+    reg: ModbusRegister,
+    device_word_order: str = "big",
+    scale: float | None = None,
+) -> list[int]:
     """Encode a point value into the 16-bit words of its register(s).
 
     ``raw = value / scale`` in the register's type; 32-bit types span two
     registers, high word first for word order ``big`` (the Modbus default,
     "ABCD"), low word first for ``little`` ("CDAB"). Unsigned counters roll
     over (``uint32``: modulo 2**32); other values outside the type's range
-    raise.
+    raise. ``scale`` overrides ``reg.scale`` (a register whose unit the
+    device announces: :func:`heatreuse.site.points.unit_code_scale`).
 
     Raises
     ------
@@ -595,7 +610,8 @@ def encode_register(value: float, reg: ModbusRegister, device_word_order: str = 
         raise TwinError(
             f"Modbus {reg.device}:{reg.address}: expected a finite number, got {value!r}"
         )
-    raw = value / reg.scale
+    scale = reg.scale if scale is None else scale
+    raw = value / scale
     order = reg.word_order or device_word_order
     kind = reg.type
     if kind == "float32":
@@ -605,7 +621,7 @@ def encode_register(value: float, reg: ModbusRegister, device_word_order: str = 
         iv = round(raw)
         if iv < 0:
             raise TwinError(
-                f"Modbus {reg.device}:{reg.address} ({kind}, scale {reg.scale}): expected a "
+                f"Modbus {reg.device}:{reg.address} ({kind}, scale {scale}): expected a "
                 f"value >= 0, got negative {value}"
             )
         iv %= 1 << bits  # registers roll over
@@ -615,8 +631,8 @@ def encode_register(value: float, reg: ModbusRegister, device_word_order: str = 
         lim = 1 << (31 if kind == "int32" else 15)
         if not -lim <= iv < lim:
             raise TwinError(
-                f"Modbus {reg.device}:{reg.address} ({kind}, scale {reg.scale}): expected "
-                f"{-lim * reg.scale:g}..{(lim - 1) * reg.scale:g} in point units, got {value}"
+                f"Modbus {reg.device}:{reg.address} ({kind}, scale {scale}): expected "
+                f"{-lim * scale:g}..{(lim - 1) * scale:g} in point units, got {value}"
             )
         data = struct.pack(">i" if kind == "int32" else ">h", iv)
     else:  # pragma: no cover - RegisterType is exhaustive
@@ -638,20 +654,63 @@ def decode_register(words: list[int], reg: ModbusRegister, device_word_order: st
     return float(struct.unpack(fmt, data)[0]) * reg.scale
 
 
-def device_words(
-    site_points: SitePoints, device_id: str, values: Mapping[str, float]
-) -> dict[int, int]:
-    """Register address -> word for one Modbus device from point values.
+def device_unit_codes(site_points: SitePoints, device_id: str) -> dict[tuple[str, int], int]:
+    """The unit codes a device set up as its register map says announces.
 
-    Points of the device with no value (not produced) are left out.
+    ``(table, address)`` of each unit-code register -> code
+    (:func:`heatreuse.site.points.default_unit_code` of its first point).
+    """
+    out: dict[tuple[str, int], int] = {}
+    for point, reg in site_points.register_map(device_id):
+        uc = reg.unit_code
+        if uc is not None and (uc.table, uc.address) not in out:
+            codes = site_points.unit_codes(reg)
+            out[(uc.table, uc.address)] = default_unit_code(codes, reg, point.unit)
+    return out
+
+
+def device_words(
+    site_points: SitePoints,
+    device_id: str,
+    values: Mapping[str, float],
+    unit_codes: Mapping[tuple[str, int], int] | None = None,
+) -> dict[tuple[str, int], int]:
+    """``(table, address)`` -> word for one Modbus device from point values.
+
+    Points of the device with no value (not produced) are left out. Unit-code
+    registers hold ``unit_codes`` (default :func:`device_unit_codes`) and the
+    values they scale are encoded in the unit their code announces.
+
+    Raises
+    ------
+    TwinError
+        A unit code that is not in the register's code table.
     """
     device = site_points.device(device_id)
-    out: dict[int, int] = {}
+    codes_now = dict(device_unit_codes(site_points, device_id))
+    codes_now.update(unit_codes or {})
+    out: dict[tuple[str, int], int] = {}
     for point, reg in site_points.register_map(device_id):
+        uc = reg.unit_code
+        scale = None
+        if uc is not None:
+            code = codes_now[(uc.table, uc.address)]
+            table = site_points.unit_codes(reg)
+            code_words = encode_register(
+                float(code),
+                ModbusRegister(device=reg.device, address=uc.address, type=uc.type, unit="1"),
+                device.word_order,
+            )
+            for k, w in enumerate(code_words):
+                out[(uc.table, uc.address + k)] = w
+            if code not in table:  # a device error the twin can play: values keep the last unit
+                continue
+            scale = unit_code_scale(reg, table[code], point.unit)
         if point.id not in values:
             continue
-        for k, w in enumerate(encode_register(values[point.id], reg, device.word_order)):
-            out[reg.address + k] = w
+        words = encode_register(values[point.id], reg, device.word_order, scale)
+        for k, w in enumerate(words):
+            out[(reg.table, reg.address + k)] = w
     return out
 
 

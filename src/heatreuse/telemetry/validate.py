@@ -38,6 +38,15 @@ reason                 when
                        (:class:`~heatreuse.errors.StoreError`) for this one
                        reading; it was isolated from its batch (bisection), the
                        rest of the batch stored, the error is the detail
+``implausible_decode`` not a reading: Modbus registers that decode to no
+                       physical value (a NaN, infinite or subnormal float32,
+                       or a float32 out of range whose swapped-word reading
+                       is in range: a wrong word order); raw payload the
+                       registers; once per episode and register
+``unknown_unit_code``  not a reading: a Modbus unit-code register holds a code
+                       that is not in the device kind's code table (raw
+                       payload the registers and code); the points it scales
+                       are withheld until a known code comes; once per episode
 =====================  =======================================================
 
 Raw payloads are kept by the store in a capped, always storable form
@@ -118,6 +127,8 @@ REASONS: tuple[str, ...] = (
     "before_retention",
     "device_exception",
     "store_refused",
+    "implausible_decode",
+    "unknown_unit_code",
 )
 OK = 0
 UNPARSEABLE, UNKNOWN_POINT, WRONG_TYPE, NOT_FINITE, OUT_OF_RANGE = 1, 2, 3, 4, 5
@@ -605,6 +616,9 @@ class Ingestor:
         self._lock = threading.Lock()
         self._busy_since_s: float | None = None
         self._categories = pd.Index(list(self.registry.ids), dtype=object)
+        #: Called (no arguments) after readings were committed; ``serve`` wakes its
+        #: live monitoring with it. Must be quick and never block.
+        self.on_commit: Callable[[], None] | None = None
 
     # ----------------------------------------------------------------- counters
     def counters(self) -> dict[str, Any]:
@@ -720,7 +734,16 @@ class Ingestor:
         conflict checks run here, against what is stored now. Returns after
         the store committed.
         """
-        return self._store(checked)
+        return self._committed(self._store(checked))
+
+    def _committed(self, result: IngestResult) -> IngestResult:
+        """Tell :attr:`on_commit` (``serve``'s live monitoring) that readings were stored."""
+        if result.accepted and self.on_commit is not None:
+            try:
+                self.on_commit()
+            except Exception:  # a watcher's failure never fails ingest
+                log.exception("ingest: the on_commit hook failed")
+        return result
 
     def reject(
         self,
@@ -753,7 +776,7 @@ class Ingestor:
     def _process(
         self, batch: ReadingBatch, labels: Callable[[npt.NDArray[np.int64]], Sequence[str]]
     ) -> IngestResult:
-        return self._store(self._check(batch, labels))
+        return self._committed(self._store(self._check(batch, labels)))
 
     def _check(
         self, batch: ReadingBatch, labels: Callable[[npt.NDArray[np.int64]], Sequence[str]]
