@@ -333,6 +333,10 @@ def test_weather_file_is_used_and_checked(
     assert str(path) in weather_input["source"]
     assert not any("typical year" in n for n in r.notes)
     _reconciles(r)
+    # the pool hall's ventilation follows the outdoor air: 12 C instead of a typical
+    # January lowers the modelled demand
+    base = compare_period(site, PERIOD, stores["clean"], now=NOW, step_s=STEP_S)
+    assert r.totals["heat_demand_model_kwh"] < 0.97 * base.totals["heat_demand_model_kwh"]
     short = tmp_path / "short.csv"
     frame.iloc[:48].to_csv(short, index=False)
     with pytest.raises(WeatherError, match="the period is"):
