@@ -160,6 +160,10 @@ class TwinError(HeatreuseError):
     """The twin cannot run: bad address, port in use, broker unreachable, bad fault request."""
 
 
+class CompareError(HeatreuseError):
+    """Measured vs model: a period without measurements, a bad weather file or period."""
+
+
 class AddressError(HeatreuseError, ValueError):
     """A HOST:PORT given on the command line is malformed."""
 

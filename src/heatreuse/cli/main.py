@@ -63,6 +63,7 @@ COMMAND_MODULES = (
     "twin_cmds",
     "mqtt_cmds",
     "monitoring_cmds",
+    "compare_cmds",
 )
 #: First word of a command line -> the one module that registers it, so that ``heatreuse
 #: validate`` imports neither the ledger nor the twin. A word missing here (help, a typo,
@@ -97,6 +98,7 @@ COMMAND_MODULE_OF = {
     "silences": "monitoring_cmds",
     "incidents": "monitoring_cmds",
     "actions": "monitoring_cmds",
+    "compare": "compare_cmds",
 }
 #: Modules already registered in this process: each registers once (typer rebuilds every
 #: registered group per call, so repeated registration slows every later call).

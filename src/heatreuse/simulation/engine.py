@@ -193,6 +193,7 @@ def simulate(
     faults: FaultTimeline | Sequence[Fault] | None = None,
     initial_state: SimulationState | None = None,
     record_layers: bool = False,
+    it_power_w: pd.Series | None = None,
 ) -> SimulationResult:
     """Simulate a site against a customer demand frame.
 
@@ -214,6 +215,10 @@ def simulate(
         State at ``start`` (default: half-charged tank, loop at design).
     record_layers
         Add ``tank_layer_<i>_temp_c`` columns.
+    it_power_w
+        Measured IT power [W] (regular UTC index covering the period) used
+        instead of the site's utilisation profile, e.g. to replay a period
+        that was metered (see :func:`heatreuse.simulation.inputs.prepare`).
 
     Returns
     -------
@@ -233,5 +238,6 @@ def simulate(
         faults=faults,
         initial_state=initial_state,
         record_layers=record_layers,
+        it_power_w=it_power_w,
     )
     return result_from_outputs(inputs, run_kernel(inputs))

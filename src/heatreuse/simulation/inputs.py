@@ -284,33 +284,9 @@ def check_demand(demand: Any) -> tuple[pd.DataFrame, int]:
             f"{list(map(str, demand.columns))}"
         )
     idx = demand.index
-    if not isinstance(idx, pd.DatetimeIndex):
-        raise SimulationError(f"demand: expected a DatetimeIndex (UTC), got {type(idx).__name__}")
-    if idx.tz is None:
-        raise SimulationError("demand: expected a tz-aware UTC index, got a naive DatetimeIndex")
-    if len(idx) < 1:
-        raise SimulationError("demand: the frame is empty")
-    if str(idx.tz) != "UTC":
+    if isinstance(idx, pd.DatetimeIndex) and idx.tz is not None and str(idx.tz) != "UTC":
         demand = demand.tz_convert("UTC")
-        idx = demand.index
-    if len(idx) == 1:
-        raise SimulationError("demand: needs at least two rows to know its step length")
-    deltas = np.diff(idx.as_unit("ns").asi8)
-    if np.any(deltas <= 0):
-        bad = int(np.argmax(deltas <= 0)) + 1
-        raise SimulationError(
-            f"demand: index must be strictly increasing; row {bad} ({idx[bad]}) is not after "
-            f"row {bad - 1} ({idx[bad - 1]})"
-        )
-    step_ns = int(deltas[0])
-    if np.any(deltas != step_ns):
-        bad = int(np.argmax(deltas != step_ns)) + 1
-        raise SimulationError(
-            f"demand: irregular index; expected a step of {step_ns / 1e9:g} s throughout, but "
-            f"row {bad} ({idx[bad]}) comes {deltas[bad - 1] / 1e9:g} s after the previous row"
-        )
-    if step_ns % 1_000_000_000:
-        raise SimulationError(f"demand: step must be whole seconds, got {step_ns / 1e9} s")
+    step_s = _regular_step_s(demand.index, "demand")
     for col in DEMAND_COLUMNS:
         values = demand[col]
         if values.isna().any():
@@ -324,7 +300,36 @@ def check_demand(demand: Any) -> tuple[pd.DataFrame, int]:
     if (demand["heat_demand_w"] < 0).any():
         first = demand.index[(demand["heat_demand_w"] < 0).to_numpy()][0]
         raise SimulationError(f"demand: heat_demand_w must be >= 0, negative first at {first}")
-    return demand, step_ns // 1_000_000_000
+    return demand, step_s
+
+
+def _regular_step_s(idx: Any, what: str) -> int:
+    """Step [s] of a regular, strictly increasing, tz-aware UTC index (else SimulationError)."""
+    if not isinstance(idx, pd.DatetimeIndex):
+        raise SimulationError(f"{what}: expected a DatetimeIndex (UTC), got {type(idx).__name__}")
+    if idx.tz is None:
+        raise SimulationError(f"{what}: expected a tz-aware UTC index, got a naive DatetimeIndex")
+    if len(idx) < 1:
+        raise SimulationError(f"{what}: the frame is empty")
+    if len(idx) == 1:
+        raise SimulationError(f"{what}: needs at least two rows to know its step length")
+    deltas = np.diff(idx.as_unit("ns").asi8)
+    if np.any(deltas <= 0):
+        bad = int(np.argmax(deltas <= 0)) + 1
+        raise SimulationError(
+            f"{what}: index must be strictly increasing; row {bad} ({idx[bad]}) is not after "
+            f"row {bad - 1} ({idx[bad - 1]})"
+        )
+    step_ns = int(deltas[0])
+    if np.any(deltas != step_ns):
+        bad = int(np.argmax(deltas != step_ns)) + 1
+        raise SimulationError(
+            f"{what}: irregular index; expected a step of {step_ns / 1e9:g} s throughout, but "
+            f"row {bad} ({idx[bad]}) comes {deltas[bad - 1] / 1e9:g} s after the previous row"
+        )
+    if step_ns % 1_000_000_000:
+        raise SimulationError(f"{what}: step must be whole seconds, got {step_ns / 1e9} s")
+    return step_ns // 1_000_000_000
 
 
 def _utc_time(value: Any, what: str) -> pd.Timestamp:
@@ -340,32 +345,86 @@ def _align_demand(
     demand: pd.DataFrame, d_step: int, index: pd.DatetimeIndex, step_s: int
 ) -> dict[str, np.ndarray]:
     """Demand values per simulation step: held when coarser, averaged when finer."""
-    d_idx = demand.index
+    d_idx = pd.DatetimeIndex(demand.index)
+    out: dict[str, np.ndarray] = {}
+    for c in ("heat_demand_w", "supply_temp_required_c", "return_temp_c"):
+        out[c] = _align_values(
+            demand[c].to_numpy(dtype=np.float64), d_idx, d_step, index, step_s, "demand"
+        )
+    op = demand["operating"].to_numpy().astype(bool)
+    if d_step >= step_s:
+        pos = np.asarray(d_idx.searchsorted(index, side="right")) - 1
+        out["operating"] = op[pos]
+    else:
+        k = step_s // d_step
+        first = int((index[0] - d_idx[0]).total_seconds() // d_step)
+        rows = op[first : first + len(index) * k].reshape(len(index), k)
+        out["operating"] = np.asarray(rows.any(axis=1), dtype=bool)
+    return out
+
+
+def _align_values(
+    values: FloatArray,
+    d_idx: pd.DatetimeIndex,
+    d_step: int,
+    index: pd.DatetimeIndex,
+    step_s: int,
+    what: str,
+) -> FloatArray:
+    """Values of a regular series per simulation step: held when coarser, averaged when finer.
+
+    Means over the finer rows keep the energy of a power series.
+    """
     offset_s = (index[0] - d_idx[0]).total_seconds()
     if d_step >= step_s:
         if d_step % step_s or offset_s % step_s:
             raise SimulationError(
-                f"demand: its step ({d_step} s) and start ({d_idx[0]}) must line up with the "
+                f"{what}: its step ({d_step} s) and start ({d_idx[0]}) must line up with the "
                 f"simulation step ({step_s} s) starting {index[0]}"
             )
         pos = np.asarray(d_idx.searchsorted(index, side="right")) - 1
-        held = {c: demand[c].to_numpy()[pos] for c in DEMAND_COLUMNS}
-        held["operating"] = held["operating"].astype(bool)
+        held: FloatArray = values[pos]
         return held
     if step_s % d_step or offset_s % d_step:
         raise SimulationError(
-            f"demand: the simulation step ({step_s} s) must be a multiple of the demand step "
-            f"({d_step} s), with steps starting on demand rows"
+            f"{what}: the simulation step ({step_s} s) must be a multiple of its step "
+            f"({d_step} s), with steps starting on its rows"
         )
     k = step_s // d_step
     first = int(offset_s // d_step)
-    rows = slice(first, first + len(index) * k)
-    out: dict[str, np.ndarray] = {}
-    for c in ("heat_demand_w", "supply_temp_required_c", "return_temp_c"):
-        out[c] = demand[c].to_numpy(dtype=np.float64)[rows].reshape(len(index), k).mean(axis=1)
-    op = demand["operating"].to_numpy().astype(bool)[rows].reshape(len(index), k)
-    out["operating"] = np.asarray(op.any(axis=1), dtype=bool)
-    return out
+    mean: FloatArray = values[first : first + len(index) * k].reshape(len(index), k).mean(axis=1)
+    return mean
+
+
+def check_it_power(it_power_w: Any, nameplate_w: float) -> tuple[pd.Series, int]:
+    """Validate a measured IT power series and return it (UTC index) with its step [s].
+
+    Raises :class:`SimulationError` naming the problem: not a Series, index not
+    tz-aware or irregular, missing, negative or non-finite values.
+    """
+    if not isinstance(it_power_w, pd.Series):
+        raise SimulationError(
+            f"it_power_w: expected a pandas Series of IT power [W], got {type(it_power_w).__name__}"
+        )
+    index = it_power_w.index
+    if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
+        index = index.tz_convert("UTC")
+    step = _regular_step_s(index, "it_power_w")
+    values = pd.to_numeric(it_power_w, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values) | (values < 0.0)
+    if bad.any():
+        first = it_power_w.index[bad][0]
+        raise SimulationError(
+            f"it_power_w: expected finite IT power >= 0 W in every row, got "
+            f"{it_power_w.iloc[int(np.argmax(bad))]!r} at {first}"
+        )
+    if nameplate_w <= 0.0 and (values > 0.0).any():
+        raise SimulationError(
+            "it_power_w: the site has no IT nameplate power (compute.racks), so measured IT "
+            "power cannot be replayed"
+        )
+    series = pd.Series(values, index=index, name="it_power_w")
+    return series, step
 
 
 def _utilisation_fraction(site: Site, index: pd.DatetimeIndex) -> FloatArray:
@@ -660,6 +719,7 @@ def prepare(
     faults: FaultTimeline | Sequence[Fault] | None = None,
     initial_state: SimulationState | None = None,
     record_layers: bool = False,
+    it_power_w: pd.Series | None = None,
 ) -> KernelInputs:
     """Turn a site and a demand frame into kernel inputs.
 
@@ -684,6 +744,13 @@ def prepare(
         State at ``start``; default :func:`default_initial_state`.
     record_layers
         Keep every tank layer temperature in the result.
+    it_power_w
+        Measured IT power [W] on a regular tz-aware UTC index covering the
+        period (aligned like the demand: held or averaged), used instead of
+        the site's utilisation profile: the kernel's IT fraction is
+        ``it_power_w / compute.nameplate_it_power_w`` (it may exceed 1 when
+        the site drew more than its nameplate). Faults still act on it
+        (``compute_trip`` multiplies it). Default: the utilisation profile.
 
     Returns
     -------
@@ -719,7 +786,27 @@ def prepare(
 
     series = np.empty((K.N_SERIES, n))
     flags = np.zeros((K.N_FLAGS, n), dtype=np.uint8)
-    series[K.X_IT_FRACTION] = _utilisation_fraction(site, index)
+    nameplate_w = site.compute.nameplate_it_power_w
+    if it_power_w is None:
+        series[K.X_IT_FRACTION] = _utilisation_fraction(site, index)
+    else:
+        it_series, it_step = check_it_power(it_power_w, nameplate_w)
+        it_start = it_series.index[0]
+        it_end = it_series.index[-1] + pd.Timedelta(seconds=it_step)
+        if t0 < it_start or t1 > it_end:
+            raise SimulationError(
+                f"it_power_w: simulated period {t0} .. {t1} is not covered by the IT power "
+                f"series ({it_start} .. {it_end})"
+            )
+        watts = _align_values(
+            it_series.to_numpy(dtype=np.float64),
+            pd.DatetimeIndex(it_series.index),
+            it_step,
+            index,
+            step,
+            "it_power_w",
+        )
+        series[K.X_IT_FRACTION] = watts / nameplate_w if nameplate_w > 0.0 else 0.0
     series[K.X_DEMAND_W] = values["heat_demand_w"]
     series[K.X_SUPPLY_REQUIRED_C] = values["supply_temp_required_c"]
     series[K.X_RETURN_C] = values["return_temp_c"]
