@@ -73,6 +73,9 @@ def _register() -> None:
     from heatreuse.cli import twin_cmds
 
     twin_cmds.register(app)
+    from heatreuse.cli import template_cmds
+
+    template_cmds.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

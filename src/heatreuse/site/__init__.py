@@ -16,6 +16,7 @@ from heatreuse.site.model import (
     HeatExchanger,
     HeatPump,
     HeatReject,
+    MaintenanceTask,
     OperatingHours,
     Ownership,
     Pipe,
@@ -27,6 +28,7 @@ from heatreuse.site.model import (
     SpaceHeatingCustomer,
     Tariffs,
     TempBand,
+    TemplateRef,
 )
 from heatreuse.site.points import (
     Equipment,
@@ -55,6 +57,7 @@ __all__ = [
     "HeatExchanger",
     "HeatPump",
     "HeatReject",
+    "MaintenanceTask",
     "ModbusDevice",
     "ModbusRegister",
     "OperatingHours",
@@ -71,6 +74,7 @@ __all__ = [
     "SpaceHeatingCustomer",
     "Tariffs",
     "TempBand",
+    "TemplateRef",
     "expand_points",
     "load_site",
     "load_site_text",
