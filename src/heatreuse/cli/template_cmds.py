@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from heatreuse.errors import HeatreuseError, SiteConfigError
 from heatreuse.site import Site
@@ -70,17 +71,20 @@ def list_cmd(json_out: bool = JSON_OPT) -> None:
     )
 
 
-def _rows(title: str, headers: tuple[str, ...], rows: Sequence[Sequence[str]]) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=False)
-    for h in headers:
-        table.add_column(h, overflow="fold")
-    for row in rows:
-        table.add_row(*(escape(c) for c in row))
-    return table
-
-
 def _level(required: bool) -> str:
     return "required" if required else "recommended"
+
+
+def _heading(text: str) -> None:
+    console.print(f"\n[bold]{escape(text)}[/]")
+
+
+def _item(head: str, *lines: str) -> None:
+    """An indented entry whose wrapped lines keep their indent."""
+    console.print(Padding(Text(head), (0, 0, 0, 2), expand=False))
+    for line in lines:
+        if line:
+            console.print(Padding(Text(line, style="dim"), (0, 0, 0, 6), expand=False))
 
 
 def show_cmd(
@@ -93,60 +97,42 @@ def show_cmd(
     if json_out:
         typer.echo(json.dumps(spec.model_dump(mode="json"), indent=2))
         return
-    out = console.print
-    out(
-        f"[bold]Template {spec.name}[/] v{spec.version} ({spec.customer_kind}): "
-        f"{escape(spec.title)}"
+    console.print(
+        f"[bold]Template {spec.name}[/] v{spec.version} (customer {spec.customer_kind}): "
+        f"{escape(spec.title)}",
+        highlight=False,
     )
-    out(escape(spec.description), highlight=False)
+    console.print(escape(spec.description), highlight=False)
     arch = spec.reference_architecture
-    out("")
-    out("[bold]Reference architecture[/]")
-    out(escape(arch.text), highlight=False)
+    _heading("Reference architecture")
+    console.print(escape(arch.text), highlight=False)
     if arch.cooling is not None:
-        out(f"cooling: {', '.join(arch.cooling.architectures)} ({_level(arch.cooling.required)})")
-    out(
-        _rows(
-            "Equipment chain",
-            ("step", "site file", "level"),
-            [(s.step, s.site_path or "", _level(s.required)) for s in arch.chain],
+        console.print(
+            f"cooling: {', '.join(arch.cooling.architectures)} ({_level(arch.cooling.required)})"
         )
-    )
+    console.print("Equipment chain, heat source first (where the site file has it):")
+    for i, step in enumerate(arch.chain, 1):
+        _item(f"{i}. {step.step}", f"{step.site_path or '-'} ({_level(step.required)})")
     pkg = spec.sensor_package
-    out(f"[bold]Sensor package[/] {pkg.package}: {escape(pkg.note)}", highlight=False)
-    out(
-        _rows(
-            "Points",
-            ("point", "level"),
-            [(p, "required") for p in pkg.required_points]
-            + [(p, "recommended") for p in pkg.recommended_points],
-        )
-    )
-    out(
-        _rows(
-            "Commissioning checklist",
-            ("id", "item", "reference", "level"),
-            [(c.id, c.item, c.reference, _level(c.required)) for c in spec.commissioning],
-        )
-    )
-    out(
-        _rows(
-            "Maintenance schedule",
-            ("id", "task", "every [d]", "standard", "level"),
-            [
-                (m.id, m.task, f"{m.interval_d:g}", m.standard, _level(m.required))
-                for m in spec.maintenance
-            ],
-        )
-    )
-    clauses = []
+    _heading(f"Sensor package {pkg.package}")
+    console.print(escape(pkg.note), highlight=False)
+    _item("required points:", ", ".join(pkg.required_points))
+    _item("recommended points:", ", ".join(pkg.recommended_points) or "none")
+    _heading("Commissioning checklist")
+    for check in spec.commissioning:
+        _item(f"[{check.id}] ({_level(check.required)}) {check.item}", check.reference)
+    _heading("Maintenance schedule")
+    for m in spec.maintenance:
+        _item(f"[{m.id}] every {m.interval_d:g} d ({_level(m.required)}): {m.task}", m.standard)
+    _heading("SLA clauses")
     for c in spec.sla:
-        rule = f"{c.compare.replace('_', ' ')} {c.value}" if c.value is not None else "present"
-        clauses.append((c.id, f"contract.sla.{c.field}", rule, c.text, _level(c.required)))
-    out(_rows("SLA clauses", ("id", "field", "rule", "contract text", "level"), clauses))
-    out(f"[bold]Report[/] ({spec.report.period}ly): " + escape(spec.report.notes), highlight=False)
+        value = f"{c.value:g}" if isinstance(c.value, float) else c.value
+        rule = f"{c.compare.replace('_', ' ')} {value}" if c.value is not None else "given"
+        _item(f"[{c.id}] contract.sla.{c.field} {rule} ({_level(c.required)})", c.text)
+    _heading(f"Report ({spec.report.period}ly)")
+    console.print(escape(spec.report.notes), highlight=False)
     for i, section in enumerate(spec.report.sections, 1):
-        out(f"  {i}. {REPORT_SECTIONS[section]} [dim]({section})[/]")
+        _item(f"{i}. {REPORT_SECTIONS[section]} ({section})")
 
 
 def new_site(

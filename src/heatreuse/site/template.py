@@ -184,7 +184,9 @@ class TemplateTask(MaintenanceTask):
     """A site schedule without it (or with a longer interval) is an error (else a warning)."""
 
 
-SlaValue = float | str
+#: Text values of the `contract.sla` terms a clause can compare (missing_data, slice_rule, period).
+SlaText = Literal["bad", "excluded", "mean", "whole_minute", "month", "contract_year", "both"]
+SlaValue = float | SlaText
 
 
 class SlaClause(_Model):
@@ -198,7 +200,7 @@ class SlaClause(_Model):
     """How the site's value must relate to `value` (`present`: given at all)."""
     value: SlaValue | None = None
     """The template's value (none for `present`)."""
-    order: list[str] = Field(default_factory=list)
+    order: list[SlaText] = Field(default_factory=list)
     """Text values from weakest to strongest, for `at_least`/`at_most` on a text field."""
     required: bool = False
     """A weaker site value is an error (else a warning)."""
