@@ -842,7 +842,7 @@ class MaintenanceTask(_Model):
 
     The standard tasks of each site template (heat-meter re-verification under the
     German MessEV, water quality after VDI 2035, pump and heat-exchanger service after
-    VDMA 24186-1, sensor checks after EN 1434) are in ``heatreuse template show NAME``.
+    VDMA 24186-2, sensor checks after EN 1434-6) are in `heatreuse template show NAME`.
     """
 
     id: Identifier
