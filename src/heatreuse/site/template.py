@@ -43,10 +43,11 @@ from heatreuse.site.loader import (
     MAX_SITE_FILE_BYTES,
     PLACEHOLDER,
     Path_,
+    _dotted,
     load_site,
     parse_yaml_with_lines,
 )
-from heatreuse.site.model import MaintenanceTask, Site, SlaTerms
+from heatreuse.site.model import Identifier, MaintenanceTask, Site, SlaTerms
 from heatreuse.site.points import PointId, PointsConfig, expand_points
 
 #: Folder of the shipped templates (package data, ``<name>.yaml``).
@@ -65,7 +66,6 @@ REPORT_SECTIONS: dict[str, str] = {
     "checkpoint": "Checkpoint anchoring these figures",
 }
 
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=64)]
 CustomerKind = Literal["pool", "dhw_preheat", "district_preheat", "greenhouse", "space_heating"]
 CoolingArchitecture = Literal["air", "direct_liquid", "immersion", "hybrid"]
 ReportSection = Literal[
@@ -772,13 +772,6 @@ class _Checker:
                     task.required,
                     item,
                 )
-
-
-def _dotted(path: Path_) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + part
-    return out
 
 
 def check_site(
