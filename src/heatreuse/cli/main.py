@@ -64,6 +64,7 @@ COMMAND_MODULES = (
     "mqtt_cmds",
     "monitoring_cmds",
     "compare_cmds",
+    "template_cmds",
 )
 #: First word of a command line -> the one module that registers it, so that ``heatreuse
 #: validate`` imports neither the ledger nor the twin. A word missing here (help, a typo,
@@ -99,6 +100,7 @@ COMMAND_MODULE_OF = {
     "incidents": "monitoring_cmds",
     "actions": "monitoring_cmds",
     "compare": "compare_cmds",
+    "template": "template_cmds",
 }
 #: Modules already registered in this process: each registers once (typer rebuilds every
 #: registered group per call, so repeated registration slows every later call).

@@ -20,12 +20,25 @@ site_app = typer.Typer(help="Inspect a site file.", no_args_is_help=True)
 
 
 def validate(site_file: Path = SITE_ARG) -> None:
-    """Check a site YAML file; exit 0 when valid, 2 with every problem listed when not."""
+    """Check a site YAML file; exit 0 when valid, 2 with every problem listed when not.
+
+    A site with a `template:` reference is also checked against that template: deviations
+    from required items are errors (exit 2), from recommended ones warnings.
+    """
     site = load_site(site_file)
+    check = None
+    if site.template is not None:
+        from heatreuse.cli.template_cmds import template_check
+
+        check = template_check(site, site_file)
     console.print(
         f"[green]OK[/] {site_file}: site '{site.id}' ({site.site.name}), customer "
         f"'{site.customer.kind}', {site.compute.nameplate_it_power_w / 1000:g} kW IT nameplate"
     )
+    if check is not None:
+        from heatreuse.cli.template_cmds import print_template_check
+
+        print_template_check(check, site_file)
 
 
 def _kv_table(title: str, rows: list[tuple[str, str]]) -> Table:
@@ -193,4 +206,7 @@ def register(app: typer.Typer) -> None:
     """Add ``validate`` and ``site show`` to the root app."""
     app.command("validate")(validate)
     site_app.command("show")(show)
+    from heatreuse.cli.template_cmds import new_site
+
+    site_app.command("new")(new_site)
     app.add_typer(site_app, name="site")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         HeatExchanger,
         HeatPump,
         HeatReject,
+        MaintenanceTask,
         OperatingHours,
         Ownership,
         Pipe,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
         SpaceHeatingCustomer,
         Tariffs,
         TempBand,
+        TemplateRef,
     )
     from heatreuse.site.points import (
         Equipment,
@@ -71,6 +73,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "HeatExchanger",
         "HeatPump",
         "HeatReject",
+        "MaintenanceTask",
         "OperatingHours",
         "Ownership",
         "Pipe",
@@ -82,6 +85,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "SpaceHeatingCustomer",
         "Tariffs",
         "TempBand",
+        "TemplateRef",
     ),
     ".points": (
         "Equipment",
@@ -111,6 +115,7 @@ __all__ = [
     "HeatExchanger",
     "HeatPump",
     "HeatReject",
+    "MaintenanceTask",
     "ModbusDevice",
     "ModbusRegister",
     "OperatingHours",
@@ -127,6 +132,7 @@ __all__ = [
     "SpaceHeatingCustomer",
     "Tariffs",
     "TempBand",
+    "TemplateRef",
     "expand_points",
     "load_site",
     "load_site_text",

@@ -23,11 +23,18 @@ quickly with its line, never crashes or stalls the loader:
 
 What the numbers may be (finite, not a boolean, in a plausible range for the
 unit in the field name) is decided by the models (:mod:`heatreuse.site.base`).
+
+A value written ``TODO(...)`` is a placeholder that a site template
+(:mod:`heatreuse.site.template`) left for the site to fill in, the brackets
+holding the template's example: every placeholder is reported as ``FILE:LINE:
+field.path: to fill in ...`` (and no other error is reported for that field),
+so a site made with ``heatreuse site new`` is refused until it is filled in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +77,8 @@ _EXPECTED_BY_TAG = {
     _TIMESTAMP: "a date or date-time such as 2026-01-31 or 2026-01-31T06:00:00Z",
 }
 _NULLS = ("", "~", "null", "Null", "NULL")
+#: A placeholder for a site-specific value: ``TODO(<the template's example>)``.
+PLACEHOLDER = re.compile(r"^TODO\((?P<example>.*)\)$", re.DOTALL)
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _BAD = object()  # a scalar that could not be constructed (its problem is recorded)
 
@@ -608,15 +617,47 @@ def _first_model(annotation: Any, node: Any, m: Any) -> Any:
     return None
 
 
-def _format_errors(exc: ValidationError, data: Any, lines: _LineMap, file: str) -> list[str]:
+def placeholders(data: Any, path: Path_ = ()) -> Iterator[tuple[Path_, str]]:
+    """Every ``TODO(...)`` placeholder in parsed site data: (field path, the placeholder)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from placeholders(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from placeholders(value, (*path, i))
+    elif isinstance(data, str) and PLACEHOLDER.match(data):
+        yield path, data
+
+
+def _placeholder_problems(found: dict[Path_, str], lines: _LineMap, file: str) -> list[str]:
+    return [
+        f"{file}:{lines.line_of(path)}: {_dotted(path)}: to fill in: expected this site's value; "
+        f"got the template's placeholder {_shown(text)} (the brackets hold its example)"
+        for path, text in found.items()
+    ]
+
+
+def _format_errors(
+    exc: ValidationError,
+    data: Any,
+    lines: _LineMap,
+    file: str,
+    skip: Collection[Path_] = (),
+) -> list[str]:
     from heatreuse.site.model import CUSTOMER_KINDS
 
     problems: list[str] = []
     for err in exc.errors(include_url=False):
         path = _resolve_loc(data, tuple(err["loc"]))
+        kind = err["type"]
+        if any(
+            path[: len(p)] == p  # at or below a placeholder
+            or (kind == "value_error" and path and p[: len(path)] == path)  # a check above it
+            for p in skip
+        ):
+            continue  # a placeholder (reported as "to fill in") or a check that reads it
         line = lines.line_of(path)
         where = f"{file}:{line}: {_dotted(path) or '<top>'}"
-        kind = err["type"]
         got = err.get("input")
         if kind == "missing":
             problems.append(f"{where}: required field missing")
@@ -738,10 +779,14 @@ def load_site_text(text: str, file: str = "<site>", source_path: Path | None = N
             f"{file}:1: expected a mapping of sections (site, location, compute, plant, "
             f"customer, contract, ownership), got {type(data).__name__}"
         )
+    found = dict(placeholders(data))
+    todo = _placeholder_problems(found, lines, file)
     try:
         site = Site.model_validate(data)
     except ValidationError as exc:
-        raise _raise(_format_errors(exc, data, lines, file)) from None
+        raise _raise(todo + _format_errors(exc, data, lines, file, skip=found)) from None
+    if todo:
+        raise _raise(todo)
     problems = _boiling_problems(site, data, lines, file)
     if problems:
         raise _raise(problems)

@@ -836,6 +836,34 @@ class Ownership(_Model):
         return self
 
 
+# --------------------------------------------------------------------------- standards
+class MaintenanceTask(_Model):
+    """One recurring task of the site's maintenance schedule.
+
+    The standard tasks of each site template (heat-meter re-verification under the
+    German MessEV, water quality after VDI 2035, pump and heat-exchanger service after
+    VDMA 24186-2, sensor checks after EN 1434-6) are in `heatreuse template show NAME`.
+    """
+
+    id: Identifier
+    """Task id; a template's task is matched by it."""
+    task: Annotated[str, Field(min_length=3)]
+    """What is done."""
+    interval_d: PositiveFloat
+    """Longest time between two executions of the task."""
+    standard: str = ""
+    """The standard, regulation or manual that sets the task and its interval."""
+
+
+class TemplateRef(_Model):
+    """The standard template a site follows: a name and version of `heatreuse template list`."""
+
+    name: Identifier
+    """Template name, e.g. `pool_modular`."""
+    version: Annotated[int, Field(ge=1, le=1000)]
+    """Template version the site was made from (the installed version is checked)."""
+
+
 # --------------------------------------------------------------------------- the site
 class Site(_Model):
     """A whole site: location, compute, plant, heat customer, contract, ownership."""
@@ -861,6 +889,21 @@ class Site(_Model):
     """Measured points (sensor package, additions, Modbus devices)."""
     monitoring: Monitoring = Field(default_factory=Monitoring)
     """Fault-detection rules: thresholds and which rules run."""
+    maintenance_schedule: list[MaintenanceTask] | None = None
+    """Recurring maintenance tasks; not given: the schedule of the site's `template` applies."""
+    template: TemplateRef | None = None
+    """The standard template the site follows (`heatreuse site new --template`); `heatreuse
+    validate` names the site's deviations from it."""
+
+    @field_validator("maintenance_schedule")
+    @classmethod
+    def _task_ids_unique(cls, value: list[MaintenanceTask] | None) -> list[MaintenanceTask] | None:
+        seen: set[str] = set()
+        for task in value or []:
+            if task.id in seen:
+                raise ValueError(f"task id '{task.id}' given twice; expected one entry per task")
+            seen.add(task.id)
+        return value
 
     _source_path: Path | None = PrivateAttr(default=None)
 
