@@ -319,6 +319,7 @@ def test_retention_runs_as_a_periodic_job(
                 retention_raw_days=30,
                 retention_rollup_days={"1min": 30, "1h": 400},
                 job_tick_s=3600,
+                watch=False,  # (live monitoring adds its escalation job; not this test's)
             ),
             store=store,
             clock=lambda: now[0],

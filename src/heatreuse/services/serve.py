@@ -282,6 +282,16 @@ def _esc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _record(site: Site, store: Any, watch: Any, transitions: list[Any]) -> None:
+    """Record the live watch's final transitions: alert rows, incidents, corrective actions
+    (the one recording path ``heatreuse detect`` uses), in one store transaction."""
+    from heatreuse.services.monitoring import AlertRecorder
+
+    recorder = AlertRecorder(site, store, watch.active)
+    with store.transaction():
+        recorder.apply(transitions)
+
+
 # --------------------------------------------------------------------------- the service
 class IngestService:
     """The ingest process of one site: MQTT + Modbus + HTTP into one store.
@@ -331,6 +341,7 @@ class IngestService:
         self.watch: Any = None
         self._watch_wake = threading.Event()
         self._watch_thread: threading.Thread | None = None
+        self._record_alerts: Callable[[list[Any]], None] = lambda _t: None
 
     # ----------------------------------------------------------------- app
     @property
@@ -568,10 +579,25 @@ class IngestService:
     def _start_watch(self) -> None:
         if not self.config.watch or self.ingestor is None:
             return
+        from heatreuse.services.monitoring import escalate_due, stored_silences
         from heatreuse.services.watch import LiveWatch
 
-        self.watch = LiveWatch(self.site, self.store, self.clock)
+        store, site = self.store, self.site
+        self.watch = LiveWatch(
+            site,
+            store,
+            self.clock,
+            silences=lambda: stored_silences(store, site.id),
+            escalate=False,
+        )
+        self._record_alerts = lambda transitions: _record(site, store, self.watch, transitions)
         self.ingestor.on_commit = self._watch_wake.set
+
+        def escalation(now: dt.datetime) -> None:
+            for step in escalate_due(site, store, now=now):
+                log.warning("escalation: %s", step)
+
+        self.jobs.add("escalation", 30.0, escalation, first_due=self.clock())
         self._watch_thread = threading.Thread(
             target=self._watch_main, name=f"watch-{self.site.id}", daemon=True
         )
@@ -587,7 +613,9 @@ class IngestService:
                 self._stop_jobs.wait(0.1)
             self._watch_wake.clear()
             try:
-                self.watch.tick()
+                final = self.watch.tick()
+                if final:
+                    self._record_alerts(final)
             except Exception as exc:
                 self.watch.tick_errors += 1
                 log.error("live monitoring tick failed: %s: %s", type(exc).__name__, exc)

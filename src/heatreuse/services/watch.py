@@ -163,6 +163,10 @@ class LiveWatch:
         Returns the silences in force (from the store); default none.
     send
         Replaces the receivers' senders (tests).
+    escalate
+        Run the RACI escalation ladder in memory. ``serve`` passes False and runs the
+        store's audited escalation of incidents instead
+        (:func:`heatreuse.services.monitoring.escalate_due`).
     """
 
     def __init__(
@@ -174,6 +178,7 @@ class LiveWatch:
         on_transition: Callable[[Transition], None] | None = None,
         silences: Callable[[], list[Silence]] | None = None,
         send: Callable[[Receiver, Notification], None] | None = None,
+        escalate: bool = True,
     ) -> None:
         from heatreuse.sla.definition import SlaDefinition
 
@@ -186,6 +191,8 @@ class LiveWatch:
         self.route: Route = route_from_config(site.monitoring.route or default_route(site))
         self.inhibit = inhibit_rules(site)
         self._silences = silences or (lambda: [])
+        self._silences_now: list[Silence] = []
+        self.escalate = escalate
         self.notifier = Notifier(site, {r.name: r for r in site.monitoring.receivers}, send=send)
         self.dispatcher = Dispatcher(self.route, muted=self._muted)
         self.on_transition = on_transition
@@ -259,7 +266,7 @@ class LiveWatch:
         )
 
     def _muted(self, alert: Alert, now: dt.datetime) -> str | None:
-        return mute_reason(alert.labels, now, self._silences(), self.inhibit, self.active)
+        return mute_reason(alert.labels, now, self._silences_now, self.inhibit, self.active)
 
     @property
     def active(self) -> list[Alert]:
@@ -272,6 +279,7 @@ class LiveWatch:
     def tick(self, now: dt.datetime | None = None) -> list[Transition]:
         """Evaluate the new minutes; notify and escalate what is due. Returns final transitions."""
         t = pd.Timestamp(now or self.clock())
+        self._silences_now = list(self._silences())  # once per tick, not per alert
         data = self._refresh(t)
         ctx = self._ctx(data)
         complete_end = t.floor("min")  # minutes before this are complete
@@ -330,7 +338,8 @@ class LiveWatch:
         del provisional
         for n in self.dispatcher.flush(now):
             self.notifier.notify(n)
-            self._escalate(n, now)
+            if self.escalate:
+                self._escalate(n, now)
         for key, esc in list(self.escalations.items()):
             for page in esc.due(now):
                 self.pages.append((key, page))
