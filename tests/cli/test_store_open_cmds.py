@@ -48,6 +48,7 @@ def _readers(url: str, out: Path) -> dict[str, list[str]]:
         "incidents list": ["incidents", "list", site, "--store", url],
         "incidents show": ["incidents", "show", site, "1", "--store", url],
         "actions list": ["actions", "list", site, "--store", url],
+        "compare": ["compare", site, "--period", "2026-01", "--store", url],
     }
 
 

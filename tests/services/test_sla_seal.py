@@ -350,7 +350,7 @@ def test_serve_daily_job_seals_closed_months_and_keeps_unsealed_data(
         store.write_readings(SITE_ID, SUPPLY, nov, np.full(len(nov), 38.0))
         service = IngestService(
             site,
-            ServeConfig(http=None, retention_raw_days=5, job_tick_s=3600),
+            ServeConfig(http=None, retention_raw_days=5, job_tick_s=3600, watch=False),
             store=store,
             clock=lambda: DEC,
         )
