@@ -45,8 +45,8 @@ __all__ = [
     "drill_status",
     "due_tasks",
     "list_records",
-    "record_drill",
     "record_dict",
+    "record_drill",
     "schedule",
 ]
 
@@ -331,7 +331,9 @@ def due_tasks(
                 last_us, last_by = drilled[-1], "drill --record"
         interval = pd.Timedelta(days=float(task.interval_d))
         linked = [
-            info for started, info in alerts.get(task.id, []) if last_us is None or started > last_us
+            info
+            for started, info in alerts.get(task.id, [])
+            if last_us is None or started > last_us
         ]
         if last_us is not None:
             due = _ts(last_us) + interval
@@ -461,12 +463,9 @@ def drill_status(
     at = _ts(last.drilled_at_us)
     age_d = (now_ts - at) / pd.Timedelta(days=1)
     due = age_d > DRILL_INTERVAL_D
-    reason = (
-        f"last drill {_iso(last.drilled_at_us)} ({last.verdict}), {age_d:.0f} d ago; "
-        + (
-            f"older than {DRILL_INTERVAL_D} d: due now"
-            if due
-            else f"next due by {_iso(_us(at + pd.Timedelta(days=DRILL_INTERVAL_D)))}"
-        )
+    reason = f"last drill {_iso(last.drilled_at_us)} ({last.verdict}), {age_d:.0f} d ago; " + (
+        f"older than {DRILL_INTERVAL_D} d: due now"
+        if due
+        else f"next due by {_iso(_us(at + pd.Timedelta(days=DRILL_INTERVAL_D)))}"
     )
     return DrillStatus(due, at, last.verdict, age_d, reason)
