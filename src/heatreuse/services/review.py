@@ -400,7 +400,7 @@ def _audit_section(
     site: Site, store: Store, start: pd.Timestamp, end: pd.Timestamp
 ) -> tuple[list[Block], list[dict[str, Any]]]:
     lo, hi = int(start.value // 1000), int(end.value // 1000)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": r.id,
             "at": pd.Timestamp(r.at_us, unit="us", tz="UTC").strftime("%Y-%m-%dT%H:%MZ"),
@@ -417,7 +417,10 @@ def _audit_section(
         blocks.append(
             Table(
                 ("when", "who", "what", "on", "why"),
-                tuple((r["at"], r["actor"], r["action"], r["target"], r["reason"]) for r in rows),
+                tuple(
+                    tuple(str(r[k]) for k in ("at", "actor", "action", "target", "reason"))
+                    for r in rows
+                ),
             )
         )
         changes = [
@@ -491,7 +494,7 @@ def _coming_week(
                 raise MaintenanceError(
                     f"--weather {weather!r}: no data for {start.date()} .. {end.date()}"
                 )
-            daily = part.groupby(part.index.tz_convert(tz).date).mean()
+            daily = part.groupby(pd.DatetimeIndex(part.index).tz_convert(tz).date).mean()
             data["weather"] = {str(k): round(float(v), 1) for k, v in daily.items()}
             blocks.append(
                 Table(
