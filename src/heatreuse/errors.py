@@ -164,6 +164,10 @@ class CompareError(HeatreuseError):
     """Measured vs model: a period without measurements, a bad weather file or period."""
 
 
+class MaintenanceError(HeatreuseError):
+    """Maintenance, drill records or the weekly review got something they cannot use."""
+
+
 class AddressError(HeatreuseError, ValueError):
     """A HOST:PORT given on the command line is malformed."""
 

@@ -49,12 +49,25 @@ def _readers(url: str, out: Path) -> dict[str, list[str]]:
         "incidents show": ["incidents", "show", site, "1", "--store", url],
         "actions list": ["actions", "list", site, "--store", url],
         "compare": ["compare", site, "--period", "2026-01", "--store", url],
+        "maintenance list": ["maintenance", "list", site, "--store", url],
+        "maintenance due": ["maintenance", "due", site, "--store", url],
+        "review monthly": [
+            *("review", "monthly", site, "--period", "2026-01", "--out", str(out)),
+            *("--store", url),
+        ],
+        "review weekly": [
+            *("review", "weekly", site, "--week", "2026-W03", "--out", str(out)),
+            *("--store", url),
+        ],
     }
 
 
 READERS = sorted(_readers("URL", Path("OUT")))
 #: Commands with --store that create the store when it is missing.
-WRITERS = {"ingest", "serve", "ledger update", "sla seal", "detect", "silences add"}
+WRITERS = {
+    *("ingest", "serve", "ledger update", "sla seal", "detect", "silences add"),
+    *("maintenance add", "drill"),  # (drill writes only with --record)
+}
 
 
 def _mode(path: Path) -> int:

@@ -17,6 +17,7 @@ from heatreuse.cli.options import (
     MQTT_KEY_OPT,
     MQTT_PASSWORD_FILE_OPT,
     SITE_ARG,
+    STORE_OPT,
 )
 from heatreuse.cli.output import make_console
 from heatreuse.errors import TwinError
@@ -78,6 +79,16 @@ def drill(
         "scenarios without @START; default this year.",
         show_default=False,
     ),
+    record: bool = typer.Option(
+        False,
+        "--record",
+        help="Keep the result in the store as evidence (the quarterly drill of `heatreuse "
+        "review`), with an audit entry; needs --by.",
+    ),
+    by: str | None = typer.Option(
+        None, "--by", help="With --record: who ran the drill (audit trail).", show_default=False
+    ),
+    store: str | None = STORE_OPT,
 ) -> None:
     """Run failure drills and write reports (JSON + self-contained HTML)."""
     from heatreuse.services.drill import run_drill, run_drill_set, write_drill
@@ -86,6 +97,8 @@ def drill(
     site = _with_weather(load_site(site_file), weather)
     step_s = _step(step)
     scen = parse_scenarios(scenario)
+    if record and not (by or "").strip():
+        raise TwinError("--record: give --by NAME (who ran the drill, for the audit trail)")
     if all_:
         if scen:
             raise TwinError("--all runs the standard set; give either --all or --scenario")
@@ -107,6 +120,8 @@ def drill(
         out.mkdir(parents=True, exist_ok=True)
         (out / "drills.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         err_console.print(f"reports in {out}/<scenario>/drill.html; summary {out / 'drills.json'}")
+        if record:
+            _record(site, [r.report for r in results], [r.line for r in results], by, store)
         return
     if not scen:
         raise TwinError("drill: give --scenario NAME@START+DURATION:SEVERITY or --all")
@@ -114,6 +129,30 @@ def drill(
     json_path, html_path = write_drill(result, out)
     typer.echo(result.line)
     err_console.print(f"report: {html_path}  data: {json_path}")
+    if record:
+        _record(site, [result.report], [result.line], by, store)
+
+
+def _record(
+    site: Site, reports: list[dict[str, Any]], lines: list[str], by: str | None, store: str | None
+) -> None:
+    """Store the drill result(s) as evidence with an audit entry (``drill --record``)."""
+    from heatreuse.services.ingest import opened_store
+    from heatreuse.services.maintenance import drill_evidence, record_drill
+
+    verdicts = {str(r.get("verdict")) for r in reports}
+    verdict = verdicts.pop() if len(verdicts) == 1 else "mixed"
+    summary = lines[0] if len(lines) == 1 else f"{len(lines)} drills: " + "; ".join(lines)
+    with opened_store(store, create=True) as opened:
+        rec = record_drill(
+            site,
+            opened,
+            verdict=verdict,
+            summary=summary,
+            evidence=drill_evidence(reports),
+            by=by or "",
+        )
+    err_console.print(f"recorded as drill {rec['id']} ({rec['verdict']}) at {rec['drilled_at']}")
 
 
 # --------------------------------------------------------------------------- twin

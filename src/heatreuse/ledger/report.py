@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,18 @@ from heatreuse.htmlpage import esc, figure_html, page_html
 from heatreuse.ledger.kpis import Period
 
 __all__ = [
+    "Block",
+    "Cards",
+    "Chart",
+    "Heading",
     "MonthlyReportData",
+    "Table",
+    "Text",
     "daily_frame",
+    "render_blocks_html",
     "render_monthly_html",
     "report_blocks",
+    "write_blocks_pdf",
     "write_monthly_pdf",
 ]
 
@@ -672,8 +680,21 @@ def render_monthly_html(data: MonthlyReportData) -> str:
     """The monthly report as one self-contained HTML page (plotly JS inline, no CDN)."""
     heat_div, sankey_div = _plot_divs(data)
     charts = {"daily": heat_div, "flows": sankey_div}
+    return render_blocks_html(
+        f"{data.site_id} monthly report {data.period.label}", report_blocks(data), charts
+    )
+
+
+def render_blocks_html(
+    title: str, blocks: Sequence[Block], charts: Mapping[str, str] | None = None
+) -> str:
+    """A list of report blocks as one self-contained HTML page (the report's CSS).
+
+    ``charts``: chart key -> HTML of the figure (:func:`heatreuse.htmlpage.figure_html`).
+    """
+    charts = charts or {}
     out: list[str] = []
-    for block in report_blocks(data):
+    for block in blocks:
         if isinstance(block, Heading):
             out.append(f"<h{block.level}>{esc(block.text)}</h{block.level}>")
         elif isinstance(block, Text):
@@ -698,7 +719,7 @@ def render_monthly_html(data: MonthlyReportData) -> str:
                 )
                 + "</div>"
             )
-    return page_html(f"{data.site_id} monthly report {data.period.label}", "\n".join(out), _CSS)
+    return page_html(title, "\n".join(out), _CSS)
 
 
 # --------------------------------------------------------------------------- PDF
@@ -784,6 +805,30 @@ def write_monthly_pdf(data: MonthlyReportData, path: str | Path) -> Path:
     Headings, paragraphs and tables are set with ReportLab's Platypus (text stays text:
     searchable, copyable), the two figures are matplotlib drawings, the font is DejaVu Sans
     (embedded). Pure Python (``pip install reportlab``): no browser, no system libraries.
+    """
+    return write_blocks_pdf(
+        report_blocks(data),
+        path,
+        title=f"Monthly performance review: {data.site_name} ({data.period.label})",
+        subject=f"site {data.site_id}, period {data.period.label}",
+        footer=f"{data.site_id} · monthly report {data.period.label} · page ",
+        chart_png=lambda key: _chart_png(data, key),
+    )
+
+
+def write_blocks_pdf(
+    blocks: Sequence[Block],
+    path: str | Path,
+    *,
+    title: str,
+    subject: str,
+    footer: str,
+    chart_png: Callable[[str], bytes] | None = None,
+) -> Path:
+    """Write report blocks as a typeset A4 PDF (ReportLab Platypus, DejaVu Sans embedded).
+
+    ``footer``: text before the page number on each page; ``chart_png``: chart key -> PNG
+    bytes (a :class:`Chart` block without it is an error).
     """
     import io
 
@@ -909,7 +954,7 @@ def write_monthly_pdf(data: MonthlyReportData, path: str | Path) -> Path:
 
     story: list[Any] = []
     pending_heading: Any = None
-    for block in report_blocks(data):
+    for block in blocks:
         flow: Any
         if isinstance(block, Heading):
             pending_heading = Paragraph(_xml(block.text), headings[min(block.level, 3)])
@@ -925,7 +970,9 @@ def write_monthly_pdf(data: MonthlyReportData, path: str | Path) -> Path:
         elif isinstance(block, Table):
             flow = table(block)
         elif isinstance(block, Chart):
-            png = _chart_png(data, block.key)
+            if chart_png is None:
+                raise ValueError(f"chart {block.key!r}: no chart renderer given")
+            png = chart_png(block.key)
             iw, ih = ImageReader(io.BytesIO(png)).getSize()
             flow = [
                 Image(io.BytesIO(png), width=width, height=width * ih / iw),
@@ -961,8 +1008,6 @@ def write_monthly_pdf(data: MonthlyReportData, path: str | Path) -> Path:
             story.append(KeepTogether(flows) if len(flows) > 1 else flows[0])
         story.append(Spacer(1, 4))
 
-    footer = f"{data.site_id} · monthly report {data.period.label} · page "
-
     def on_page(canvas: Any, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(fonts["body"], 7)
@@ -977,9 +1022,9 @@ def write_monthly_pdf(data: MonthlyReportData, path: str | Path) -> Path:
         rightMargin=margin,
         topMargin=margin,
         bottomMargin=16 * mm,
-        title=f"Monthly performance review: {data.site_name} ({data.period.label})",
+        title=title,
         author="heatreuse",
-        subject=f"site {data.site_id}, period {data.period.label}",
+        subject=subject,
         creator="heatreuse (ReportLab, matplotlib)",
     )
     doc.build(story, onFirstPage=on_page, onLaterPages=on_page)

@@ -486,6 +486,41 @@ class AuditRecord:
 
 
 @dataclass(frozen=True)
+class MaintenanceRecord:
+    """A maintenance task done (a row of ``maintenance_records``).
+
+    ``task_id``: an id of the site's maintenance schedule; ``done_at_us``: when the work
+    was done [µs since epoch, UTC]; ``done_by``: who did it; ``note``: what was found.
+    """
+
+    site_id: str
+    task_id: str
+    done_at_us: int
+    done_by: str
+    note: str
+    recorded_at_us: int
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class DrillRecord:
+    """A drill kept as evidence (a row of ``drill_records``, ``heatreuse drill --record``).
+
+    ``verdict``: the drill's (``pass``, ``degraded``, ``fail``; ``mixed`` for a set);
+    ``summary``: its one-line result; ``evidence``: JSON-ready summary of the report.
+    """
+
+    site_id: str
+    drilled_at_us: int
+    recorded_by: str
+    verdict: str
+    summary: str
+    evidence: Mapping[str, Any]
+    recorded_at_us: int
+    id: int | None = None
+
+
+@dataclass(frozen=True)
 class RetentionResult:
     """Rows deleted by :meth:`Store.apply_retention`."""
 
@@ -2000,6 +2035,92 @@ class Store(abc.ABC):
                 target=str(r[5]),
                 reason=str(r[6]),
                 detail=json.loads(r[7]),
+            )
+            for r in rows
+        ]
+
+    # ---- pilot to routine: maintenance and drill records ---------------------------------
+
+    def add_maintenance_record(self, rec: MaintenanceRecord) -> int:
+        """Insert a maintenance record; returns its id."""
+        with self.transaction() as tx:
+            rows = tx.execute(
+                "INSERT INTO maintenance_records (site_id, task_id, done_at_us, done_by, note, "
+                "recorded_at_us) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    rec.site_id,
+                    rec.task_id,
+                    int(rec.done_at_us),
+                    rec.done_by,
+                    rec.note,
+                    int(rec.recorded_at_us),
+                ),
+            )
+        return int(rows[0][0])
+
+    def list_maintenance_records(
+        self, site_id: str, task_id: str | None = None
+    ) -> list[MaintenanceRecord]:
+        """Maintenance records of a site (optionally one task), oldest work first."""
+        sql = (
+            "SELECT id, site_id, task_id, done_at_us, done_by, note, recorded_at_us "
+            "FROM maintenance_records WHERE site_id = ?"
+        )
+        params: list[Any] = [site_id]
+        if task_id is not None:
+            sql += " AND task_id = ?"
+            params.append(task_id)
+        with self.transaction(write=False) as tx:
+            rows = tx.execute(sql + " ORDER BY done_at_us, id", params)
+        return [
+            MaintenanceRecord(
+                id=int(r[0]),
+                site_id=str(r[1]),
+                task_id=str(r[2]),
+                done_at_us=int(r[3]),
+                done_by=str(r[4]),
+                note=str(r[5]),
+                recorded_at_us=int(r[6]),
+            )
+            for r in rows
+        ]
+
+    def add_drill_record(self, rec: DrillRecord) -> int:
+        """Insert a drill record; returns its id."""
+        with self.transaction() as tx:
+            rows = tx.execute(
+                "INSERT INTO drill_records (site_id, drilled_at_us, recorded_by, verdict, "
+                "summary, evidence, recorded_at_us) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    rec.site_id,
+                    int(rec.drilled_at_us),
+                    rec.recorded_by,
+                    rec.verdict,
+                    rec.summary,
+                    _json(dict(rec.evidence)),
+                    int(rec.recorded_at_us),
+                ),
+            )
+        return int(rows[0][0])
+
+    def list_drill_records(self, site_id: str) -> list[DrillRecord]:
+        """Drill records of a site, oldest drill first."""
+        with self.transaction(write=False) as tx:
+            rows = tx.execute(
+                "SELECT id, site_id, drilled_at_us, recorded_by, verdict, summary, evidence, "
+                "recorded_at_us FROM drill_records WHERE site_id = ? ORDER BY drilled_at_us, id",
+                (site_id,),
+            )
+        return [
+            DrillRecord(
+                id=int(r[0]),
+                site_id=str(r[1]),
+                drilled_at_us=int(r[2]),
+                recorded_by=str(r[3]),
+                verdict=str(r[4]),
+                summary=str(r[5]),
+                evidence=json.loads(r[6]),
+                recorded_at_us=int(r[7]),
             )
             for r in rows
         ]
