@@ -506,7 +506,13 @@ CUSTOMER_FLOW_TOL_K = 1e-3
 
 @njit(cache=True)
 def _top_inlet_c(
-    a_b: float, b_b: float, m_s: float, kk: float, c_m: float, t_l: float, q_net: float,
+    a_b: float,
+    b_b: float,
+    m_s: float,
+    kk: float,
+    c_m: float,
+    t_l: float,
+    q_net: float,
     cp_s: float,
 ) -> float:
     """Top inlet temperature T_in of the coupled implicit tank-exchanger-loop step [C].
@@ -889,8 +895,18 @@ def run_steps(
             if serving and m_cap > 0.0:
                 for _fp in range(CUSTOMER_FLOW_ITERATIONS):
                     m_c, q_hp, w_hp = _customer_flow(
-                        t_src, q_d, t_req, t_ret, offset, m_cap, cp_s, pipe_ua, t_sur, has_hp,
-                        params, hp_curve,
+                        t_src,
+                        q_d,
+                        t_req,
+                        t_ret,
+                        offset,
+                        m_cap,
+                        cp_s,
+                        pipe_ua,
+                        t_sur,
+                        has_hp,
+                        params,
+                        hp_curve,
                     )
                     if m_c > 0.0:
                         a_pipe = math.exp(-pipe_ua / (m_c * cp_s))
@@ -905,8 +921,14 @@ def run_steps(
                     tank_advection_coefficients(t, r_layer, m_s, m_c, t_rt, coef_a, coef_b)
                     have_coef = True
                     t_top_new = coef_a[0] + coef_b[0] * _top_inlet_c(
-                        coef_a[n_layers - 1], coef_b[n_layers - 1], m_s, kk, c_m, t_l,
-                        q_cap - q_rej, cp_s,
+                        coef_a[n_layers - 1],
+                        coef_b[n_layers - 1],
+                        m_s,
+                        kk,
+                        c_m,
+                        t_l,
+                        q_cap - q_rej,
+                        cp_s,
                     )
                     converged = abs(t_top_new - t_src) <= CUSTOMER_FLOW_TOL_K
                     t_src = t_top_new
