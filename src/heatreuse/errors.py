@@ -162,3 +162,15 @@ class TwinError(HeatreuseError):
 
 class AddressError(HeatreuseError, ValueError):
     """A HOST:PORT given on the command line is malformed."""
+
+
+class FleetConfigError(SiteConfigError):
+    """The fleet YAML of ``heatreuse plan-fleet`` is malformed or invalid.
+
+    One problem per line, each naming file, line and field path (like
+    :class:`SiteConfigError`, whose problems a listed site file brings along).
+    """
+
+
+class ClusterError(HeatreuseError):
+    """A Dask scheduler cannot be reached, has no workers, or runs another heatreuse."""
