@@ -27,6 +27,8 @@ from heatreuse.services.addresses import parse_host_port
 #: How long to wait for a scheduler to answer, and for it to have a worker [s].
 CONNECT_TIMEOUT_S = 10.0
 WORKER_WAIT_S = 30.0
+#: Where the LocalCluster's HTTP servers listen (loopback, any free port).
+LOOPBACK_ANY_PORT = "127.0.0.1:0"
 
 
 def scheduler_address(text: str) -> str:
@@ -84,12 +86,16 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             ) from None
     else:
         n = workers if workers is not None else default_workers()
+        # no dashboard; the HTTP servers (health, metrics) that scheduler and workers
+        # start anyway listen on loopback at a free port, not on all interfaces at :8787
         cluster = dist.LocalCluster(
             n_workers=n,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            scheduler_kwargs={"dashboard": False, "dashboard_address": LOOPBACK_ANY_PORT},
+            worker_dashboard_address=None,
             silence_logs=logging.ERROR,
         )
         client = dist.Client(cluster)
