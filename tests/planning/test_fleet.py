@@ -56,7 +56,7 @@ def problems(path: Path, **kwargs: object) -> str:
 # --------------------------------------------------------------------------- the file
 def test_example_fleet_loads_with_paths_relative_to_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir("/")  # site files resolve against the fleet file, not the cwd
-    fleet = load_fleet(EXAMPLES / "fleet.yaml")
+    fleet = load_fleet(EXAMPLES / "fleets" / "three-sites.yaml")
     assert [s.site.id for s in fleet.sites] == [
         "pool-potsdam",
         "dh-hamburg",
