@@ -79,13 +79,13 @@ def tank_scheme_part(contexts: dict[str, SweepContext], n_tanks: int) -> None:
 
 
 def fleet_file(folder: Path, total: int) -> Path:
-    """Three sites x tank volumes x capture fractions, ``total`` points together."""
-    per_site = [total // 3 + (1 if i < total % 3 else 0) for i in range(3)]
+    """Three sites x 20 tank volumes x capture fractions, ``total`` points together."""
+    tanks = 20
+    rows = total // tanks  # capture fractions over all sites
+    per_site = [rows // 3 + (1 if i < rows % 3 else 0) for i in range(3)]
     lines = ["schema_version: 1", "fleet:", "  id: bench", "step_s: 3600", "sites:"]
-    for name, n in zip(SITES, per_site, strict=True):
-        tanks = 20 if n >= 20 else n
-        k = -(-n // tanks)
-        captures = np.round(np.linspace(0.6, 1.0, k), 6).tolist()
+    for name, k in zip(SITES, per_site, strict=True):
+        captures = np.round(np.linspace(0.6, 1.0, k), 6).tolist() if k > 1 else [0.8]
         lines += [
             f"  - file: {EXAMPLES / name}",
             "    sweep:",

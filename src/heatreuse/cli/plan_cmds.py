@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -258,19 +259,20 @@ def plan_fleet(
         f"{result.site_years / max(result.elapsed_s, 1e-9):.1f} site-years/s"
     )
     console.print(f"ranked by {metric}: {RANK_METRICS[metric].description}")
-    t = Table(title="Best point of each site (SLA-feasible first)")
-    for head in ("rank", "site", "tank [m3]", "IT [kW]", metric, "SLA in band", "feasible"):
+    t = Table(title="Best point of each site")
+    heads = ("rank", "site_id", "tank_volume_m3", "it_power_kw", metric, "sla_in_band", "sla_ok")
+    for head in heads:
         t.add_column(head)
+    digits = 3 if metric.endswith("fraction") or metric == "erf" else 0
     for _, r in result.frame[result.frame["site_best"]].iterrows():
+        in_band = float(r["sla_in_band_fraction"])
         t.add_row(
             str(int(r["rank"])),
             str(r["site_id"]),
             _num(r["tank_volume_m3"], 1),
             _num(r["it_power_kw"], 0),
-            _num(r[metric], 3 if metric.endswith("fraction") or metric == "erf" else 0),
-            _pct(r["sla_in_band_fraction"])
-            if r["sla_in_band_fraction"] == r["sla_in_band_fraction"]
-            else "unknown",
+            _num(r[metric], digits),
+            "unknown" if math.isnan(in_band) else f"{in_band:.1%}",
             "yes" if r["sla_feasible"] else "no",
         )
     console.print(t)

@@ -27,7 +27,7 @@ from heatreuse.errors import ClusterError
 from heatreuse.planning.sweep import Progress, SweepContext, SweepJob, SweepRows, sweep_point
 
 
-def _task(ctx: SweepContext, point: Mapping[str, float]) -> tuple[dict[str, Any], str]:
+def _task(point: Mapping[str, float], ctx: SweepContext) -> tuple[dict[str, Any], str]:
     """One site x point on a Dask worker: the sweep's task, and the worker that ran it."""
     from distributed import get_worker
 
@@ -110,26 +110,26 @@ class DaskExecutor:
                 continue
             shared = client.scatter(ctx, broadcast=True, hash=False)
             scattered.append(shared)
-            for i, point in enumerate(points):
-                fut = client.submit(
-                    _task,
-                    shared,
-                    dict(point),
-                    key=f"heatreuse-sweep-{run_id}-{j}-{i}",
-                    pure=False,
-                )
-                futures[fut] = (j, i)
+            batch = client.map(
+                _task,
+                [dict(p) for p in points],
+                ctx=shared,
+                key=[f"heatreuse-sweep-{run_id}-{j}-{i}" for i in range(len(points))],
+                pure=False,
+            )
+            futures.update({fut: (j, i) for i, fut in enumerate(batch)})
         done = 0
         per_worker: Counter[str] = Counter()
         if progress:
             progress(done, total)
         try:
-            for fut in as_completed(list(futures)):
-                j, i = futures[fut]
-                row, worker = fut.result()
-                rows[j][i] = row
-                per_worker[worker] += 1
-                done += 1
+            finished = as_completed(list(futures), with_results=True)
+            for batch_done in finished.batches():
+                for fut, (row, worker) in batch_done:
+                    j, i = futures[fut]
+                    rows[j][i] = row
+                    per_worker[worker] += 1
+                done += len(batch_done)
                 if progress:
                     progress(done, total)
         except BaseException:
