@@ -623,13 +623,18 @@ def run_steps(
 ) -> None:
     """Advance the site over steps ``i0 .. i1-1``, writing outputs and totals.
 
-    One sub-step of length dt (``substeps`` per step) does, in this order:
+    One sub-step of length dt (``substeps`` per step) does the steps below;
+    the code takes the hot side's decisions (step 5) first, then the
+    customer's (steps 2-3), then updates the tank (step 6), then books the
+    customer side and the backup boiler (step 4) on the supply as delivered:
 
     1. **IT load.** P_req = P_nameplate * u(t) * m_fault(t) * feed(t); heat
        captured to water Q_cap = f_capture * P_it, the rest (1 - f_capture) P_it
        goes to room air ("heat to room", ASHRAE TC 9.9 liquid cooling
        guidelines). Cooling electricity = f_cooling * P_it; other = constant.
-    2. **Customer side** (from the tank top T_top, start of sub-step). The
+    2. **Customer side** (from the tank top T_top: at the start of the
+       sub-step with the explicit tank update, the new top with the implicit
+       one, see step 6). The
        customer takes heat whenever it is connected and its demand is
        positive: the demand models already set the demand to zero when the
        customer does not accept heat (DHW draws, district preheat outside its
