@@ -190,3 +190,15 @@ class MqttConnectionError(HeatreuseError):
 
 class AccessDeniedError(HeatreuseError):
     """A state-changing endpoint refused a request: no token or a wrong one (HTTP 401)."""
+
+
+class FleetConfigError(SiteConfigError):
+    """The fleet YAML of ``heatreuse plan-fleet`` is malformed or invalid.
+
+    One problem per line, each naming file, line and field path (like
+    :class:`SiteConfigError`, whose problems a listed site file brings along).
+    """
+
+
+class ClusterError(HeatreuseError):
+    """A Dask scheduler cannot be reached, has no workers, or runs another heatreuse."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -215,6 +216,77 @@ def plan(
     _print_study(study)
 
 
+def plan_fleet(
+    fleet_file: Path = typer.Argument(
+        ..., help="The fleet YAML file (candidate site files, sweeps).", show_default=False
+    ),
+    out: Path = typer.Option(..., "--out", help="Output folder: fleet.parquet, fleet.html..."),
+    sweep: list[str] | None = typer.Option(
+        None,
+        "--sweep",
+        help="PARAM=START:STOP:STEP, repeatable; every site uses this grid instead of the file's.",
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="A running Dask scheduler, tcp://HOST:PORT (default: a LocalCluster on this "
+        "machine's cores).",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="LocalCluster worker processes (default: local cores)."
+    ),
+    rank_by: str | None = typer.Option(
+        None, "--rank-by", help="Ranking metric instead of the file's ranking.metric."
+    ),
+) -> None:
+    """Plan a fleet: every candidate site x sizing point as a Dask task, ranked."""
+    from heatreuse.planning.fleet import RANK_METRICS
+    from heatreuse.services.fleet_plan import plan_fleet as run
+
+    bar = _SweepBar()
+    try:
+        result, paths = run(
+            fleet_file,
+            out,
+            sweeps=sweep or [],
+            scheduler=scheduler,
+            workers=workers,
+            metric=rank_by,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    fleet = result.fleet
+    metric = fleet.metric
+    console.print(
+        f"[bold]{fleet.id}[/]: {len(fleet.sites)} sites, {len(result.frame)} points "
+        f"({result.site_years:.0f} site-years at {fleet.step_s} s) in {result.elapsed_s:.1f} s "
+        f"on {result.workers} worker(s) ({result.executor}), "
+        f"{result.site_years / max(result.elapsed_s, 1e-9):.1f} site-years/s"
+    )
+    console.print(f"ranked by {metric}: {RANK_METRICS[metric].description}")
+    t = Table(title="Best point of each site")
+    heads = ("rank", "site_id", "tank_volume_m3", "it_power_kw", metric, "sla_in_band", "sla_ok")
+    for head in heads:
+        t.add_column(head)
+    digits = 3 if metric.endswith("fraction") or metric == "erf" else 0
+    for _, r in result.frame[result.frame["site_best"]].iterrows():
+        in_band = float(r["sla_in_band_fraction"])
+        t.add_row(
+            str(int(r["rank"])),
+            str(r["site_id"]),
+            _num(r["tank_volume_m3"], 1),
+            _num(r["it_power_kw"], 0),
+            _num(r[metric], digits),
+            "unknown" if math.isnan(in_band) else f"{in_band:.1%}",
+            "yes" if r["sla_feasible"] else "no",
+        )
+    console.print(t)
+    for name, path in paths.items():
+        console.print(f"wrote {name}: {path}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``plan`` to the root app."""
+    """Add ``plan`` and ``plan-fleet`` to the root app."""
     app.command("plan")(plan)
+    app.command("plan-fleet")(plan_fleet)

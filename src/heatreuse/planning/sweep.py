@@ -4,10 +4,13 @@
 Cartesian grid of both axes (20 x 10 = 200 site-years). The site and demand
 are prepared once (:func:`heatreuse.simulation.prepare`); each grid point
 only changes kernel parameters (:meth:`KernelInputs.with_params`) and runs
-the compiled kernel, so a point costs one kernel run. Points run in worker
-processes (:class:`concurrent.futures.ProcessPoolExecutor`, one per local
-core by default) in chunks; the parent runs the first point itself so the
-kernel is compiled (or loaded from numba's cache) before workers fork.
+the compiled kernel, so a point costs one kernel run. The task is
+:func:`sweep_point`; an executor decides where tasks run: in worker processes
+(:class:`LocalExecutor`, a :class:`concurrent.futures.ProcessPoolExecutor`
+with one process per local core by default, points in chunks; the parent
+runs the first point itself so the kernel is compiled or loaded from numba's
+cache before workers fork) or on Dask distributed
+(``heatreuse.planning.dask_executor``, used by ``heatreuse plan-fleet``).
 
 Ranges are ``START:STOP:STEP`` with STOP included when the steps land on it
 (``2:40:2`` is 2, 4, ..., 40). Parameters are listed in
@@ -27,14 +30,15 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from heatreuse.errors import SimulationError
 from heatreuse.planning.economics import capex_breakdown
+from heatreuse.planning.feasibility import sla_estimate
 from heatreuse.planning.figures import study_figures
 from heatreuse.simulation import KernelInputs, SimulationResult, prepare, run_kernel
 from heatreuse.site.model import Site
@@ -162,8 +166,10 @@ def parameter(name: str) -> SweepParameter:
         ) from None
 
 
-def parse_range(name: str, text: str) -> np.ndarray:
+def parse_range(name: str, text: str, where: str | None = None) -> np.ndarray:
     """Values of ``START:STOP:STEP`` (STOP included when reached), checked for ``name``.
+
+    ``where`` names the place in messages (default ``--sweep NAME=TEXT``).
 
     Raises
     ------
@@ -172,7 +178,7 @@ def parse_range(name: str, text: str) -> np.ndarray:
         values outside the parameter's range.
     """
     p = parameter(name)
-    where = f"--sweep {name}={text}"
+    where = where or f"--sweep {name}={text}"
     parts = text.split(":")
     if len(parts) != 3:
         raise SimulationError(f"{where}: expected START:STOP:STEP such as 2:40:2, got {text!r}")
@@ -192,6 +198,36 @@ def parse_range(name: str, text: str) -> np.ndarray:
     if n > MAX_GRID_POINTS:
         raise SimulationError(f"{where}: {n} values, more than the limit of {MAX_GRID_POINTS}")
     values = np.round(start + step * np.arange(n), 10)
+    _check_bounds(p, values, where)
+    return values
+
+
+def parse_values(name: str, values: Sequence[float], where: str | None = None) -> np.ndarray:
+    """An explicit list of values for ``name`` (sorted, duplicates dropped), checked.
+
+    Raises
+    ------
+    SimulationError
+        Empty, not finite, too many, or outside the parameter's range.
+    """
+    p = parameter(name)
+    where = where or f"--sweep {name}"
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        raise SimulationError(f"{where}: expected at least one value")
+    if not np.isfinite(arr).all():
+        raise SimulationError(f"{where}: expected finite numbers, got {list(values)!r}")
+    if arr.size > MAX_GRID_POINTS:
+        raise SimulationError(
+            f"{where}: {arr.size} values, more than the limit of {MAX_GRID_POINTS}"
+        )
+    out = np.unique(arr)
+    _check_bounds(p, out, where)
+    return out
+
+
+def _check_bounds(p: SweepParameter, values: np.ndarray, where: str) -> None:
+    """Raise when the smallest or largest of ``values`` (ascending) is outside ``p``'s range."""
     low = p.min_exclusive
     if low is not None and values[0] <= low:
         raise SimulationError(f"{where}: {p.description} must be > {low:g}, got {values[0]:g}")
@@ -201,7 +237,6 @@ def parse_range(name: str, text: str) -> np.ndarray:
         raise SimulationError(
             f"{where}: {p.description} must be <= {p.max_inclusive:g}, got {values[-1]:g}"
         )
-    return values
 
 
 def parse_sweep_specs(specs: Sequence[str]) -> dict[str, np.ndarray]:
@@ -270,29 +305,48 @@ def pareto_frontier(
 
 
 # --------------------------------------------------------------------------- running
-@dataclass
-class _Context:
+@dataclass(frozen=True, eq=False)
+class SweepContext:
+    """What every point of one site's sweep shares: the site and its prepared inputs.
+
+    Built once per site in the parent; executors ship it to their workers once
+    (a process pool's initializer, a Dask scatter) and every task is
+    :func:`sweep_points` on it.
+    """
+
     inputs: KernelInputs
     site: Site
-    empty: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-_CONTEXT: _Context | None = None
+_EMPTY = pd.DataFrame()
 
 
-def _init_worker(inputs: KernelInputs, site: Site) -> None:
-    global _CONTEXT
-    _CONTEXT = _Context(inputs, site)
+def sweep_point(ctx: SweepContext, point: Mapping[str, float]) -> dict[str, Any]:
+    """The task of a sweep: run one grid point and return its row.
 
+    Parameters
+    ----------
+    ctx
+        The site and its prepared inputs.
+    point
+        Parameter name (:data:`SWEEP_PARAMETERS`) -> value in the name's unit;
+        empty for the site as designed.
 
-def _point(ctx: _Context, point: Mapping[str, float]) -> dict[str, Any]:
+    Returns
+    -------
+    dict
+        The point's parameters, the figures in :data:`POINT_COLUMNS` (NaN when
+        a figure does not exist, e.g. no payback) and the SLA estimate in
+        ``heatreuse.planning.feasibility.SLA_COLUMNS``
+        (:func:`~heatreuse.planning.feasibility.sla_estimate`).
+    """
     overrides = {
         SWEEP_PARAMETERS[n].kernel_name: v * SWEEP_PARAMETERS[n].to_kernel for n, v in point.items()
     }
-    inputs = ctx.inputs.with_params(**overrides)
+    inputs = ctx.inputs.with_params(**overrides) if overrides else ctx.inputs
     out = run_kernel(inputs)
     result = SimulationResult(
-        frame=ctx.empty,
+        frame=_EMPTY,
         step_s=inputs.step_s,
         totals_j=out.totals_j,
         initial_state=out.state_in,
@@ -316,12 +370,127 @@ def _point(ctx: _Context, point: Mapping[str, float]) -> dict[str, Any]:
     for col in POINT_COLUMNS:
         value = merged.get(col)
         row[col] = float("nan") if value is None else float(value)
+    row.update(sla_estimate(ctx.site, inputs, out.out))
     return row
 
 
-def _run_chunk(points: list[dict[str, float]]) -> list[dict[str, Any]]:
-    assert _CONTEXT is not None, "worker not initialised"
-    return [_point(_CONTEXT, p) for p in points]
+def sweep_points(ctx: SweepContext, points: Sequence[Mapping[str, float]]) -> list[dict[str, Any]]:
+    """Rows of several points of one site (:func:`sweep_point` each), in order."""
+    return [sweep_point(ctx, p) for p in points]
+
+
+#: A site's share of a run: its context and the points to run on it.
+SweepJob = tuple[SweepContext, Sequence[Mapping[str, float]]]
+#: Rows of a run: one list per job, in the order of its points.
+SweepRows = list[list[dict[str, Any]]]
+
+
+class SweepExecutor(Protocol):
+    """Runs the points of one or more sites and returns their rows.
+
+    :func:`run_sweep` and the fleet plan
+    (:func:`heatreuse.planning.fleet.run_fleet`) hand their jobs to one; the
+    task is always :func:`sweep_point`. :class:`LocalExecutor` runs in this
+    process or a local process pool; ``heatreuse.planning.dask_executor``
+    runs on Dask distributed.
+    """
+
+    @property
+    def workers(self) -> int:
+        """Workers the points run on (1: in this process)."""
+        ...
+
+    def run(self, jobs: Sequence[SweepJob], progress: Progress | None = None) -> SweepRows:
+        """Rows of every job's points, in the order given (one list per job)."""
+        ...
+
+
+_CONTEXTS: tuple[SweepContext, ...] = ()
+
+
+def _init_worker(contexts: tuple[SweepContext, ...]) -> None:
+    global _CONTEXTS
+    _CONTEXTS = contexts
+
+
+def _run_chunk(job: int, points: list[Mapping[str, float]]) -> list[dict[str, Any]]:
+    assert _CONTEXTS, "worker not initialised"
+    return sweep_points(_CONTEXTS[job], points)
+
+
+class LocalExecutor:
+    """Points in this process, or in a local process pool (one process per core by default).
+
+    The pool's processes receive the contexts once (initializer) and run
+    chunks of points; the parent runs the very first point itself so the
+    kernel is compiled (or loaded from numba's cache) before workers fork.
+
+    Parameters
+    ----------
+    workers
+        Worker processes; default :func:`default_workers`. 1, or fewer than 4
+        points in all, runs in this process.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self._requested = workers if workers is not None else default_workers()
+        self._used = 1
+
+    @property
+    def workers(self) -> int:
+        """Workers the last run used."""
+        return self._used
+
+    def run(self, jobs: Sequence[SweepJob], progress: Progress | None = None) -> SweepRows:
+        """Rows of every job's points (see :class:`SweepExecutor`)."""
+        tasks = [(j, i) for j, (_, points) in enumerate(jobs) for i in range(len(points))]
+        n = len(tasks)
+        rows: list[list[dict[str, Any] | None]] = [[None] * len(points) for _, points in jobs]
+        if n == 0:
+            return [[] for _ in jobs]
+        j0, i0 = tasks[0]
+        rows[j0][i0] = sweep_point(jobs[j0][0], jobs[j0][1][i0])  # compiles before any fork
+        done = 1
+        rest = tasks[1:]
+        n_workers = min(self._requested, n)
+        if n_workers <= 1 or n < 4:
+            self._used = 1
+            if progress:
+                progress(done, n)
+            chunk = max(1, n // 100)
+            for start in range(0, len(rest), chunk):
+                for j, i in rest[start : start + chunk]:
+                    rows[j][i] = sweep_point(jobs[j][0], jobs[j][1][i])
+                done += len(rest[start : start + chunk])
+                if progress:
+                    progress(done, n)
+        else:
+            self._used = n_workers
+            size = max(1, math.ceil(len(rest) / (n_workers * 8)))
+            chunks: list[tuple[int, list[int]]] = []
+            for j in range(len(jobs)):
+                idx = [i for jj, i in rest if jj == j]
+                chunks += [(j, idx[k : k + size]) for k in range(0, len(idx), size)]
+            with ProcessPoolExecutor(
+                max_workers=n_workers,
+                mp_context=_mp_context(),
+                initializer=_init_worker,
+                initargs=(tuple(ctx for ctx, _ in jobs),),
+            ) as pool:
+                futures = {
+                    pool.submit(_run_chunk, j, [jobs[j][1][i] for i in idx]): (j, idx)
+                    for j, idx in chunks
+                }
+                if progress:
+                    progress(done, n)
+                for fut in as_completed(futures):
+                    j, idx = futures[fut]
+                    for i, row in zip(idx, fut.result(), strict=True):
+                        rows[j][i] = row
+                    done += len(idx)
+                    if progress:
+                        progress(done, n)
+        return [[r for r in job_rows if r is not None] for job_rows in rows]
 
 
 @dataclass(frozen=True)
@@ -406,6 +575,7 @@ def run_sweep(
     inputs: KernelInputs | None = None,
     cost_column: str = "capex_eur",
     benefit_column: str = "demand_coverage_fraction",
+    executor: SweepExecutor | None = None,
 ) -> SweepResult:
     """Run every grid point and mark the Pareto frontier.
 
@@ -428,6 +598,10 @@ def run_sweep(
         Already prepared inputs for ``site`` and ``demand`` at ``step_s``.
     cost_column, benefit_column
         Frontier axes (minimise cost, maximise benefit).
+    executor
+        Where the points run; default :class:`LocalExecutor` with ``workers``
+        (a Dask executor runs them on a cluster, see
+        ``heatreuse.planning.dask_executor``).
 
     Returns
     -------
@@ -452,43 +626,9 @@ def run_sweep(
         )
     prepared = inputs if inputs is not None else prepare(site, demand, step_s)
     n = len(points)
-    n_workers = min(workers if workers is not None else default_workers(), n)
+    runner = executor if executor is not None else LocalExecutor(workers)
     t0 = time.perf_counter()
-    ctx = _Context(prepared, site)
-    rows: list[dict[str, Any] | None] = [None] * n
-    rows[0] = _point(ctx, points[0])  # compiles / loads the kernel before any fork
-    done = 1
-    rest = list(range(1, n))
-    if n_workers <= 1 or n < 4:
-        n_workers = 1
-        if progress:
-            progress(done, n)
-        chunk = max(1, n // 100)
-        for start in range(0, len(rest), chunk):
-            for i in rest[start : start + chunk]:
-                rows[i] = _point(ctx, points[i])
-            done += len(rest[start : start + chunk])
-            if progress:
-                progress(done, n)
-    else:
-        size = max(1, math.ceil(len(rest) / (n_workers * 8)))
-        chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
-        with ProcessPoolExecutor(
-            max_workers=n_workers,
-            mp_context=_mp_context(),
-            initializer=_init_worker,
-            initargs=(prepared, site),
-        ) as pool:
-            futures = {pool.submit(_run_chunk, [points[i] for i in c]): c for c in chunks}
-            if progress:
-                progress(done, n)
-            for fut in as_completed(futures):
-                idx = futures[fut]
-                for i, row in zip(idx, fut.result(), strict=True):
-                    rows[i] = row
-                done += len(idx)
-                if progress:
-                    progress(done, n)
+    (rows,) = runner.run([(SweepContext(prepared, site), points)], progress)
     elapsed = time.perf_counter() - t0
     frame = pd.DataFrame(rows)
     frame["on_frontier"] = pareto_frontier(
@@ -500,7 +640,7 @@ def run_sweep(
         axes={k: [float(v) for v in vals] for k, vals in axes.items()},
         step_s=prepared.step_s,
         elapsed_s=elapsed,
-        workers=n_workers,
+        workers=runner.workers,
         site_years=n * duration_h / HOURS_PER_YEAR,
         cost_column=cost_column,
         benefit_column=benefit_column,

@@ -82,6 +82,11 @@ MIN_LOOP_VOLUME_M3 = 0.02
 HP_EVAPORATOR_MIN_C = 5.0
 #: Upper bound of any heat pump COP used by the kernel [-].
 HP_COP_MAX = 10.0
+#: Tank volumes that may pass through a port in one sub-step of the implicit tank
+#: update [-] (:func:`heatreuse.simulation.kernel.substeps`).
+TANK_TURNOVER_MAX = 0.5
+#: Tank advection schemes by name (:meth:`KernelInputs.with_tank_scheme`).
+TANK_SCHEMES: dict[str, int] = {"implicit": K.TANK_IMPLICIT, "explicit": K.TANK_EXPLICIT}
 
 #: Parameters that :meth:`KernelInputs.with_params` can change, with their kernel index.
 TUNABLE_PARAMS: dict[str, int] = {
@@ -234,6 +239,30 @@ class KernelInputs:
             if name == "heat_capture_fraction" and v > 1.0:
                 raise SimulationError(f"parameter {name}: expected <= 1, got {v}")
             params[TUNABLE_PARAMS[name]] = v
+        return replace(self, params=params)
+
+    def with_tank_scheme(self, scheme: str, turnover_max: float | None = None) -> KernelInputs:
+        """A copy whose tank advection uses ``scheme`` (``"implicit"`` or ``"explicit"``).
+
+        ``"implicit"`` (the default of :func:`prepare`) is the backward-Euler
+        update coupled with the loop; ``"explicit"`` the explicit upwind update
+        with one layer per sub-step at most, kept as the reference that
+        convergence tests and benchmarks compare with
+        (:func:`heatreuse.simulation.kernel.substeps`). ``turnover_max`` sets
+        the implicit scheme's sub-step limit (tank volumes per port and
+        sub-step, default :data:`TANK_TURNOVER_MAX`).
+        """
+        if scheme not in TANK_SCHEMES:
+            raise SimulationError(
+                f"tank scheme: expected one of {sorted(TANK_SCHEMES)}, got {scheme!r}"
+            )
+        params = self.params.copy()
+        params[K.P_TANK_SCHEME] = TANK_SCHEMES[scheme]
+        if turnover_max is not None:
+            v = float(turnover_max)
+            if not (math.isfinite(v) and v > 0.0):
+                raise SimulationError(f"tank turnover_max: expected a number > 0, got {v}")
+            params[K.P_TANK_TURNOVER_MAX] = v
         return replace(self, params=params)
 
     def with_faults(self, faults: FaultTimeline | Sequence[Fault] | None) -> KernelInputs:
@@ -689,6 +718,8 @@ def _plant_params(
     p[K.P_HP_EVAPORATOR_MIN_C] = HP_EVAPORATOR_MIN_C
     p[K.P_HP_COP_MAX] = HP_COP_MAX
     p[K.P_COURANT_MAX] = 1.0
+    p[K.P_TANK_SCHEME] = K.TANK_IMPLICIT
+    p[K.P_TANK_TURNOVER_MAX] = TANK_TURNOVER_MAX
     return p, hp_curve, prop_err
 
 

@@ -91,9 +91,17 @@ P_HP_CARNOT_FRACTION = 35
 P_HP_APPROACH_K = 36
 P_HP_EVAPORATOR_MIN_C = 37
 P_HP_COP_MAX = 38
-P_COURANT_MAX = 39
+P_COURANT_MAX = 39  # explicit scheme: largest layer Courant number per sub-step
 P_RHO_PRIMARY_KG_PER_M3 = 40
-N_PARAMS = 41
+P_TANK_SCHEME = 41  # TANK_IMPLICIT or TANK_EXPLICIT
+P_TANK_TURNOVER_MAX = 42  # implicit scheme: largest tank volumes through a port per sub-step
+N_PARAMS = 43
+
+#: Tank advection schemes (``P_TANK_SCHEME``): backward-Euler upwind coupled with the
+#: primary loop (the default, unconditionally stable), and the explicit upwind update
+#: it replaced (kept as the reference the convergence tests and benchmarks compare with).
+TANK_IMPLICIT = 0
+TANK_EXPLICIT = 1
 
 # --------------------------------------------------------------------------- series and flags
 X_IT_FRACTION = 0  # utilisation, fraction of nameplate
@@ -326,19 +334,116 @@ def heat_pump_cop(
 
 @njit(cache=True)
 def substeps(params: np.ndarray, n_layers: int) -> int:
-    """Sub-steps per step so that no flow moves more than one tank layer per sub-step.
+    """Sub-steps per step: an accuracy limit (implicit tank) or the stability limit (explicit).
 
-    The explicit upwind tank update is monotone (no new extrema, so no layer
-    leaves the range of its inlet temperatures) and stable for a Courant number
-    mdot * dt / m_layer <= 1 (Duffie and Beckman, Solar Engineering of Thermal
-    Processes, 4th ed., section 8.4; LeVeque, Finite Volume Methods for
-    Hyperbolic Problems, 2002, section 4.7).
+    * ``TANK_IMPLICIT`` (default): the backward-Euler tank update
+      (:func:`tank_advection_coefficients`) is stable and monotone for any
+      step, so the sub-step only bounds how stale the controller's view of the
+      tank may get: at most ``P_TANK_TURNOVER_MAX`` tank volumes pass through a
+      port per sub-step, mdot * dt / m_tank <= turnover_max. The plant's
+      decisions (customer flow, charging flow, backup, reject) are taken on
+      the tank temperatures at the start of the sub-step, so a tank that turns
+      over several times per sub-step would be controlled on stale figures.
+    * ``TANK_EXPLICIT``: the explicit upwind update is monotone (no new
+      extrema) and stable only for a Courant number mdot * dt / m_layer <= 1
+      (Duffie and Beckman, Solar Engineering of Thermal Processes, 4th ed.,
+      section 8.4; LeVeque, Finite Volume Methods for Hyperbolic Problems,
+      2002, section 4.7): ``n_layers`` times as many sub-steps.
     """
-    m_layer = params[P_TANK_VOLUME_M3] * params[P_RHO_SECONDARY_KG_PER_M3] / n_layers
+    m_tank = params[P_TANK_VOLUME_M3] * params[P_RHO_SECONDARY_KG_PER_M3]
     mdot = max(params[P_MDOT_SECONDARY_KG_PER_S], params[P_MDOT_CUSTOMER_KG_PER_S])
-    courant = mdot * params[P_DT_S] / m_layer / params[P_COURANT_MAX]
+    if params[P_TANK_SCHEME] == TANK_EXPLICIT:
+        courant = mdot * params[P_DT_S] / (m_tank / n_layers) / params[P_COURANT_MAX]
+    else:
+        courant = mdot * params[P_DT_S] / m_tank / params[P_TANK_TURNOVER_MAX]
     n: int = max(math.ceil(courant - 1e-9), 1)
     return n
+
+
+@njit(cache=True)
+def tank_advection_coefficients(
+    t: np.ndarray,
+    r_kg_per_s: float,
+    m_top_in_kg_per_s: float,
+    m_bottom_in_kg_per_s: float,
+    t_bottom_in_c: float,
+    coef_a: np.ndarray,
+    coef_b: np.ndarray,
+) -> None:
+    """Backward-Euler upwind advection of the layered tank, affine in the top inlet temperature.
+
+    The tank has N equal, fully mixed layers of mass m (top first) and fixed
+    inlets: the charging flow m_s enters the top at T_in (from the heat
+    exchanger) and leaves at the bottom; the customer's return m_c enters the
+    bottom at T_rt and leaves at the top. The net flow between layers is
+    m_s - m_c (down when positive). The fully implicit (backward Euler) first-
+    order upwind finite-volume update over dt is, with r = m / dt,
+
+        r (T_j' - T_j) = sum_in mdot (T_upwind' or inlet) - (sum_out mdot) T_j'
+
+    (Patankar, Numerical Heat Transfer and Fluid Flow, 1980, sections 4.3
+    and 5.2: fully implicit scheme with upwind convection). Every neighbour
+    coefficient is non-negative and the centre coefficient equals r plus their
+    sum, so the update is unconditionally stable and monotone (Patankar's rule
+    2; LeVeque, Finite Volume Methods for Hyperbolic Problems, 2002, section
+    8.3: implicit upwind has no CFL limit): no layer leaves the range of the
+    old temperatures and the inlets, whatever the flows. Because the net flow
+    has one direction, the matrix is bidiagonal and one sweep solves it
+    (downflow: from the top; upflow: from the bottom). The energy change of the
+    tank is exactly m_s cp (T_in - T_N') + m_c cp (T_rt - T_1') (outflows at
+    the new outlet temperatures), which is what the kernel books.
+
+    The top inlet temperature depends on the new bottom temperature (the
+    exchanger heats what leaves the bottom), so the solution is returned
+    affine in it: T_j' = coef_a[j] + coef_b[j] * T_in.
+
+    Parameters
+    ----------
+    t
+        Layer temperatures at the start of the step [C] (not changed).
+    r_kg_per_s
+        Layer mass over the step length, m / dt [kg/s].
+    m_top_in_kg_per_s, m_bottom_in_kg_per_s
+        Charging flow m_s and customer return flow m_c [kg/s], >= 0.
+    t_bottom_in_c
+        Customer return temperature entering the bottom [C].
+    coef_a, coef_b
+        Output, length N: T_j' = coef_a[j] + coef_b[j] * T_in [C, -].
+    """
+    n = t.shape[0]
+    r = r_kg_per_s
+    m_s = m_top_in_kg_per_s
+    m_c = m_bottom_in_kg_per_s
+    if n == 1:
+        d = r + m_s + m_c
+        coef_a[0] = (r * t[0] + m_c * t_bottom_in_c) / d
+        coef_b[0] = m_s / d
+        return
+    m_net = m_s - m_c
+    if m_net >= 0.0:
+        down = m_net
+        inv = 1.0 / (r + m_s)
+        coef_a[0] = r * t[0] * inv
+        coef_b[0] = m_s * inv
+        keep = r / (r + down)  # weight of the layer's old temperature
+        take = down / (r + down)  # weight of the layer above (upwind)
+        for j in range(1, n - 1):
+            coef_a[j] = keep * t[j] + take * coef_a[j - 1]
+            coef_b[j] = take * coef_b[j - 1]
+        coef_a[n - 1] = (r * t[n - 1] + down * coef_a[n - 2] + m_c * t_bottom_in_c) * inv
+        coef_b[n - 1] = down * coef_b[n - 2] * inv
+    else:
+        up = -m_net
+        inv = 1.0 / (r + m_c)
+        coef_a[n - 1] = (r * t[n - 1] + m_c * t_bottom_in_c) * inv
+        coef_b[n - 1] = 0.0
+        keep = r / (r + up)
+        take = up / (r + up)
+        for j in range(n - 2, 0, -1):
+            coef_a[j] = keep * t[j] + take * coef_a[j + 1]
+            coef_b[j] = 0.0
+        coef_a[0] = (r * t[0] + up * coef_a[1]) * inv
+        coef_b[0] = m_s * inv
 
 
 @njit(cache=True)
@@ -393,6 +498,114 @@ def _mix_inversions(t: np.ndarray, val: np.ndarray, cnt: np.ndarray) -> None:
             j += 1
 
 
+#: Most fixed-point iterations of the customer flow against the implicit tank's new
+#: top temperature per sub-step, and their tolerance on that temperature [K].
+CUSTOMER_FLOW_ITERATIONS = 8
+CUSTOMER_FLOW_TOL_K = 1e-3
+
+
+@njit(cache=True)
+def _top_inlet_c(
+    a_b: float,
+    b_b: float,
+    m_s: float,
+    kk: float,
+    c_m: float,
+    t_l: float,
+    q_net: float,
+    cp_s: float,
+) -> float:
+    """Top inlet temperature T_in of the coupled implicit tank-exchanger-loop step [C].
+
+    T_in = alpha + beta T_b' (the exchanger heats what leaves the bottom, the loop
+    in backward Euler) and T_b' = a_b + b_b T_in (the tank,
+    :func:`tank_advection_coefficients`); ``q_net`` = Q_cap - Q_rej [W].
+    """
+    if m_s <= 0.0:
+        return a_b  # no charging flow: the value is not used
+    den = (c_m + kk) * m_s * cp_s
+    gamma = kk / den
+    beta = 1.0 - kk * c_m / den
+    out: float = (gamma * (c_m * t_l + q_net) + beta * a_b) / (1.0 - beta * b_b)
+    return out
+
+
+@njit(cache=True)
+def _customer_flow(
+    t_src: float,
+    q_d: float,
+    t_req: float,
+    t_ret: float,
+    offset: float,
+    m_cap: float,
+    cp_s: float,
+    pipe_ua: float,
+    t_sur: float,
+    has_hp: bool,
+    params: np.ndarray,
+    hp_curve: np.ndarray,
+) -> tuple[float, float, float]:
+    """Customer flow and heat pump lift for a tank top temperature ``t_src`` [C].
+
+    Returns ``(m_c [kg/s], q_hp [W], w_hp [W])``: the flow that serves the demand
+    at the measured supply (pipe loss iterated), and the heat pump's heat and
+    electricity when the measured supply falls short of the requirement (see
+    :func:`run_steps`, steps 2 and 3).
+    """
+    m_c = 0.0
+    q_hp = 0.0
+    w_hp = 0.0
+    denom0 = max(t_src + offset, t_req) - t_ret
+    if t_src + offset > t_ret and denom0 > 1e-6:
+        m_c = min(q_d / (cp_s * denom0), m_cap)
+        for _it in range(3):
+            a = math.exp(-pipe_ua / (m_c * cp_s))
+            t_out = t_sur + (t_src - t_sur) * a
+            t_meas = t_out + offset
+            if t_meas <= t_ret:
+                m_c = 0.0
+                break
+            m_c = min(q_d / (cp_s * (max(t_meas, t_req) - t_ret)), m_cap)
+    # heat pump lift when the supply (as measured) is below the requirement
+    if has_hp and t_req > t_ret:
+        a = 1.0
+        if m_c > 0.0:
+            a = math.exp(-pipe_ua / (m_c * cp_s))
+            t_meas_plain = t_sur + (t_src - t_sur) * a + offset
+        else:
+            t_meas_plain = t_src + offset
+        if t_meas_plain < t_req:
+            m_c = min(q_d / (cp_s * (t_req - t_ret)), m_cap)
+            a = math.exp(-pipe_ua / (m_c * cp_s))
+            t_out_target = t_req - offset
+            q_h = 0.0
+            t_hp = t_out_target
+            if a > 1e-3:  # else the pipe loses (nearly) all heat: no lift helps
+                t_hp = t_sur + (t_out_target - t_sur) / a
+                q_h = m_c * cp_s * (t_hp - t_src)
+            if q_h > 0.0:
+                t_rt_pipe = t_sur + (t_ret - t_sur) * a
+                cop = heat_pump_cop(
+                    t_hp,
+                    t_rt_pipe,
+                    params[P_HP_CARNOT_FRACTION],
+                    params[P_HP_APPROACH_K],
+                    params[P_HP_COP_MAX],
+                    hp_curve,
+                )
+                q_h = min(q_h, params[P_HP_MAX_HEAT_W])
+                q_src_max = m_c * cp_s * max(t_rt_pipe - params[P_HP_EVAPORATOR_MIN_C], 0.0)
+                src_fraction = 1.0 - 1.0 / cop
+                if q_h * src_fraction > q_src_max:
+                    q_h = q_src_max / src_fraction
+                q_hp = q_h
+                w_hp = q_h / cop
+    if m_c <= 0.0:
+        q_hp = 0.0
+        w_hp = 0.0
+    return m_c, q_hp, w_hp
+
+
 @njit(cache=True, error_model="numpy")
 def run_steps(
     params: np.ndarray,
@@ -410,13 +623,18 @@ def run_steps(
 ) -> None:
     """Advance the site over steps ``i0 .. i1-1``, writing outputs and totals.
 
-    One sub-step of length dt (``substeps`` per step) does, in this order:
+    One sub-step of length dt (``substeps`` per step) does the steps below;
+    the code takes the hot side's decisions (step 5) first, then the
+    customer's (steps 2-3), then updates the tank (step 6), then books the
+    customer side and the backup boiler (step 4) on the supply as delivered:
 
     1. **IT load.** P_req = P_nameplate * u(t) * m_fault(t) * feed(t); heat
        captured to water Q_cap = f_capture * P_it, the rest (1 - f_capture) P_it
        goes to room air ("heat to room", ASHRAE TC 9.9 liquid cooling
        guidelines). Cooling electricity = f_cooling * P_it; other = constant.
-    2. **Customer side** (from the tank top T_top, start of sub-step). The
+    2. **Customer side** (from the tank top T_top: at the start of the
+       sub-step with the explicit tank update, the new top with the implicit
+       one, see step 6). The
        customer takes heat whenever it is connected and its demand is
        positive: the demand models already set the demand to zero when the
        customer does not accept heat (DHW draws, district preheat outside its
@@ -445,9 +663,12 @@ def run_steps(
        ``P_HP_EVAPORATOR_MIN_C``). Q_H = Q_src + W (standards.md, heat pumps).
     4. **Backup boiler**: the controller's deficit is
        Q_short = Q_d - mdot cp (T_meas - T_ret) (> 0.5 % of demand + 1 W, or
-       T_meas < T_req). After the deficit has lasted ``control_delay_s`` the
-       boiler adds min(Q_short, capacity) on the customer side; fuel =
-       Q_backup / efficiency. Unmet (truth) = max(Q_d - Q_del - Q_backup, 0).
+       T_meas < T_req), judged on the supply of the sub-step as delivered
+       (the boiler does not touch the tank, so it is evaluated after the tank
+       update). After the deficit has lasted ``control_delay_s`` the boiler
+       adds min(Q_short, capacity) on the customer side, for the part of the
+       sub-step after the delay ran out; fuel = Q_backup / efficiency. Unmet
+       (truth) = max(Q_d - Q_del - Q_backup, 0).
        The boiler is the customer's and keeps running when the site's utility
        feed is lost. A false-low sensor makes the controller draw more flow
        and fire the boiler although the truth needs neither.
@@ -470,11 +691,25 @@ def run_steps(
        recorded). No charging when the tank top is at its maximum temperature
        or the loop is colder than the tank bottom.
     6. **Tank**: N equal layers, fixed inlets (charge at the top, customer
-       return at the bottom), explicit first-order upwind advection with the
-       net flow between layers (Duffie and Beckman, 4th ed., eq. 8.4.2, fixed
-       inlet variant), buoyancy mixing of inversions, losses
-       UA_tank / N per layer to ambient integrated exactly:
-       T' = T_a + (T - T_a) exp(-UA_j dt / (m_j cp)).
+       return at the bottom), first-order upwind advection with the net flow
+       between layers (Duffie and Beckman, 4th ed., eq. 8.4.2, fixed inlet
+       variant), buoyancy mixing of inversions, losses UA_tank / N per layer
+       to ambient integrated exactly: T' = T_a + (T - T_a) exp(-UA_j dt / (m_j cp)).
+       The advection is implicit by default (``TANK_IMPLICIT``): backward
+       Euler (:func:`tank_advection_coefficients`) solved together with the
+       exchanger and the loop of step 5, which then see the new bottom
+       temperature, while the customer of step 2 draws the new top
+       temperature (its flow is iterated to that top temperature, at most
+       ``CUSTOMER_FLOW_ITERATIONS`` times, to ``CUSTOMER_FLOW_TOL_K``). The
+       duties decided on the start-of-sub-step temperatures are then corrected
+       in one affine step each so the loop limit, the dry cooler's floor and
+       throttling still hold. Every port flow is booked at the temperature it
+       leaves the tank with, so the balance below stays exact, and the update
+       is stable and monotone for any sub-step, so sub-steps only bound how
+       many tank volumes pass a port (``P_TANK_TURNOVER_MAX``, see
+       :func:`substeps`). ``TANK_EXPLICIT`` is the explicit update with old
+       temperatures throughout, stable only up to one layer per sub-step;
+       it is kept as the reference of the convergence tests.
 
     7. **Electricity**: pumps follow the affinity laws, P = P_rated (f)^3
        with f the flow fraction of the rated flow (Gulich, Centrifugal Pumps,
@@ -527,9 +762,13 @@ def run_steps(
     rho_p = params[P_RHO_PRIMARY_KG_PER_M3]
     rho_s = params[P_RHO_SECONDARY_KG_PER_M3]
 
+    implicit = params[P_TANK_SCHEME] != TANK_EXPLICIT
+    r_layer = m_layer / dts  # layer mass over the sub-step [kg/s]
     t = state[N_SCALAR_STATE:]
     tmp_val = np.empty(n_layers)
     tmp_cnt = np.empty(n_layers)
+    coef_a = np.empty(n_layers)
+    coef_b = np.empty(n_layers)
     acc = np.zeros(N_OUT)
     lay_acc = np.zeros(n_layers)
 
@@ -572,144 +811,13 @@ def run_steps(
             t_top = t[0]
             t_bot = t[n_layers - 1]
 
-            # ---------------------------------------------------------------- customer side
-            m_c = 0.0
-            t_out = state[S_SUPPLY_C]
-            q_del = 0.0
-            q_pipe = 0.0
-            q_hp = 0.0
-            w_hp = 0.0
-            t_rt = t_ret  # what enters the tank bottom
-            serving = connected and q_d > 0.0
-            if serving and m_cap > 0.0:
-                denom0 = max(t_top + offset, t_req) - t_ret
-                if t_top + offset > t_ret and denom0 > 1e-6:
-                    m_c = min(q_d / (cp_s * denom0), m_cap)
-                    for _it in range(3):
-                        a = math.exp(-pipe_ua / (m_c * cp_s))
-                        t_out = t_sur + (t_top - t_sur) * a
-                        t_meas = t_out + offset
-                        if t_meas <= t_ret:
-                            m_c = 0.0
-                            break
-                        m_c = min(q_d / (cp_s * (max(t_meas, t_req) - t_ret)), m_cap)
-                # heat pump lift when the supply (as measured) is below the requirement
-                if has_hp and t_req > t_ret:
-                    a = 1.0
-                    if m_c > 0.0:
-                        a = math.exp(-pipe_ua / (m_c * cp_s))
-                        t_meas_plain = t_sur + (t_top - t_sur) * a + offset
-                    else:
-                        t_meas_plain = t_top + offset
-                    if t_meas_plain < t_req:
-                        m_c = min(q_d / (cp_s * (t_req - t_ret)), m_cap)
-                        a = math.exp(-pipe_ua / (m_c * cp_s))
-                        t_out_target = t_req - offset
-                        q_h = 0.0
-                        if a > 1e-3:  # else the pipe loses (nearly) all heat: no lift helps
-                            t_hp = t_sur + (t_out_target - t_sur) / a
-                            q_h = m_c * cp_s * (t_hp - t_top)
-                        if q_h > 0.0:
-                            t_rt_pipe = t_sur + (t_ret - t_sur) * a
-                            cop = heat_pump_cop(
-                                t_hp,
-                                t_rt_pipe,
-                                params[P_HP_CARNOT_FRACTION],
-                                params[P_HP_APPROACH_K],
-                                params[P_HP_COP_MAX],
-                                hp_curve,
-                            )
-                            q_h = min(q_h, params[P_HP_MAX_HEAT_W])
-                            q_src_max = (
-                                m_c * cp_s * max(t_rt_pipe - params[P_HP_EVAPORATOR_MIN_C], 0.0)
-                            )
-                            src_fraction = 1.0 - 1.0 / cop
-                            if q_h * src_fraction > q_src_max:
-                                q_h = q_src_max / src_fraction
-                            q_hp = q_h
-                            w_hp = q_h / cop
-                if m_c > 0.0:
-                    a = math.exp(-pipe_ua / (m_c * cp_s))
-                    t_hp_out = t_top + q_hp / (m_c * cp_s)
-                    t_out = t_sur + (t_hp_out - t_sur) * a
-                    t_rt_pipe = t_sur + (t_ret - t_sur) * a
-                    q_del = m_c * cp_s * (t_out - t_ret)
-                    q_pipe = m_c * cp_s * ((t_hp_out - t_out) + (t_ret - t_rt_pipe))
-                    t_rt = t_rt_pipe - (q_hp - w_hp) / (m_c * cp_s)
-                else:
-                    q_hp = 0.0
-                    w_hp = 0.0
-            if m_c <= 0.0:
-                # no flow: the water standing in the pipe cools towards the surroundings
-                t_out = t_sur + (state[S_SUPPLY_C] - t_sur) * pipe_idle_factor
-            state[S_SUPPLY_C] = t_out
-            t_meas = t_out + offset
-
-            # backup boiler after the control delay (the controller acts on t_meas)
-            q_bkp = 0.0
-            unmet = 0.0
-            if serving:
-                q_short = q_d - m_c * cp_s * (t_meas - t_ret)
-                deficit = q_short > 0.005 * q_d + 1.0 or t_meas < t_req
-                # Hot standby: the boiler is pre-started (its control delay runs) as soon as
-                # the plant works at its limit (customer flow at its cap) or the measured
-                # supply comes within BACKUP_ARM_MARGIN_K of the requirement, so that it can
-                # take over when the deficit comes instead of letting the supply dip for
-                # the whole delay every time the tank runs low.
-                near_limit = (m_cap > 0.0 and m_c >= 0.98 * m_cap) or (
-                    t_meas < t_req + BACKUP_ARM_MARGIN_K
-                )
-                if not near_limit and has_backup:
-                    # Optimum start: demand known from the schedule (e.g. opening hours)
-                    # that the plant cannot cover within the boiler's control delay.
-                    j_end = min(i + 1 + int(params[P_BACKUP_DELAY_S] / dt_step), n_steps_all)
-                    cap_now = m_cap * cp_s * max(t_top - t_ret, 0.0)
-                    for j in range(i + 1, j_end):
-                        if series[X_DEMAND_W, j] > cap_now:
-                            near_limit = True
-                            break
-                # The boiler sits in the customer circuit and shares its circulation pump:
-                # with that pump down (m_cap == 0) no heat, recovered or backup, reaches
-                # the customer.
-                if deficit or near_limit:
-                    if (
-                        deficit
-                        and has_backup
-                        and m_cap > 0.0
-                        and state[S_BACKUP_TIMER_S] >= params[P_BACKUP_DELAY_S]
-                    ):
-                        q_bkp = min(max(q_short, 0.0), params[P_BACKUP_CAPACITY_W])
-                    state[S_BACKUP_TIMER_S] += dts
-                else:
-                    state[S_BACKUP_TIMER_S] = 0.0
-                unmet = max(q_d - q_del - q_bkp, 0.0)
-            else:
-                state[S_BACKUP_TIMER_S] = 0.0
-            m_cust_circuit = 0.0
-            if serving and t_req > t_ret:
-                m_cust_circuit = q_d / (cp_s * (t_req - t_ret))
-            # Supply temperature at the customer interface (the SLA's point):
-            # - nothing demanded: the water standing in (or flowing through) the pipe;
-            # - demand met by the plant alone: the plant's supply as it arrives;
-            # - demand met with backup heat: the boiler lifts the flow to (at least) the
-            #   requirement;
-            # - demand not met (deficit before the boiler takes over, boiler too small, or
-            #   the circuit pump down): the customer circuit only reaches
-            #   T_ret + (Q_del + Q_backup) / (mdot_design cp), down to the return
-            #   temperature when no heat arrives at all.
-            t_cust = t_out
-            if m_cust_circuit > 0.0:
-                q_in = q_del + q_bkp
-                if q_in < q_d * (1.0 - 0.005) - 1.0:
-                    t_cust = t_ret + q_in / (m_cust_circuit * cp_s)
-                elif q_bkp > 0.0:
-                    t_cust = max(t_out, t_req)
-
             # ---------------------------------------------------------------- hot side
             m_p = params[P_MDOT_PRIMARY_KG_PER_S] * av_p
             c_p = m_p * cp_p
             q_cap = f_cap * p_req
+            q_cap_req = q_cap
             t_l = state[S_LOOP_C]
+            t_rej_floor = t_set  # the dry cooler takes only heat that would lift the loop above
             m_s_max = params[P_MDOT_SECONDARY_KG_PER_S] * av_s
             if t_top >= params[P_TANK_MAX_C] or t_l < t_bot:
                 m_s_max = 0.0  # tank at its limit, or no driving temperature difference
@@ -753,6 +861,7 @@ def run_steps(
                 q_rej = 0.0
                 if can_reject:
                     t_floor = max(t_set, t_bot)
+                    t_rej_floor = t_floor
                     q_rej = min(
                         max(base + q_cap - (c_m + kk) * t_floor, 0.0), params[P_REJECT_CAPACITY_W]
                     )
@@ -768,39 +877,247 @@ def run_steps(
                     q_cap = q_cap_lim
                     p_it = q_cap / f_cap
                 t_new = (base + q_cap - q_rej) / (c_m + kk)
-            q_hx = kk * (t_new - t_bot)
+
+            # ---------------------------------------------------------------- customer side
+            # The controller sets the customer flow for the supply the tank top gives it
+            # (:func:`_customer_flow`). Explicit tank: the top at the start of the sub-step
+            # is what flows out. Implicit tank: what flows out is the new top temperature,
+            # which depends on the flow; the flow is iterated to that fixed point (the
+            # controller holds the delivered heat on the demand) and the last flow is the
+            # one the tank update and the books use.
+            m_c = 0.0
+            t_out = state[S_SUPPLY_C]
+            q_del = 0.0
+            q_pipe = 0.0
+            q_hp = 0.0
+            w_hp = 0.0
+            t_rt = t_ret  # what enters the tank bottom
+            a_pipe = 1.0  # pipe transmission factor exp(-U'L / (mdot cp)) at the customer flow
+            t_rt_pipe = t_ret  # return after the pipe, before the heat pump's evaporator
+            serving = connected and q_d > 0.0
+            t_src = t_top
+            have_coef = False  # coef_a/coef_b hold the tank solve for the final m_c and t_rt
+            if serving and m_cap > 0.0:
+                for _fp in range(CUSTOMER_FLOW_ITERATIONS):
+                    m_c, q_hp, w_hp = _customer_flow(
+                        t_src,
+                        q_d,
+                        t_req,
+                        t_ret,
+                        offset,
+                        m_cap,
+                        cp_s,
+                        pipe_ua,
+                        t_sur,
+                        has_hp,
+                        params,
+                        hp_curve,
+                    )
+                    if m_c > 0.0:
+                        a_pipe = math.exp(-pipe_ua / (m_c * cp_s))
+                        t_rt_pipe = t_sur + (t_ret - t_sur) * a_pipe
+                        t_rt = t_rt_pipe - (q_hp - w_hp) / (m_c * cp_s)
+                    else:
+                        a_pipe = 1.0
+                        t_rt_pipe = t_ret
+                        t_rt = t_ret
+                    if not implicit or m_c <= 0.0:
+                        break
+                    tank_advection_coefficients(t, r_layer, m_s, m_c, t_rt, coef_a, coef_b)
+                    have_coef = True
+                    t_top_new = coef_a[0] + coef_b[0] * _top_inlet_c(
+                        coef_a[n_layers - 1],
+                        coef_b[n_layers - 1],
+                        m_s,
+                        kk,
+                        c_m,
+                        t_l,
+                        q_cap - q_rej,
+                        cp_s,
+                    )
+                    converged = abs(t_top_new - t_src) <= CUSTOMER_FLOW_TOL_K
+                    t_src = t_top_new
+                    if converged:
+                        break
+                if m_c > 0.0:
+                    t_hp_out = t_src + q_hp / (m_c * cp_s)
+                    t_out = t_sur + (t_hp_out - t_sur) * a_pipe
+                    q_del = m_c * cp_s * (t_out - t_ret)
+                    q_pipe = m_c * cp_s * ((t_hp_out - t_out) + (t_ret - t_rt_pipe))
+            if m_c <= 0.0:
+                # no flow: the water standing in the pipe cools towards the surroundings
+                t_out = t_sur + (state[S_SUPPLY_C] - t_sur) * pipe_idle_factor
+            # ---------------------------------------------------------------- tank
+            t_top_out = t_top  # what leaves the top port for the customer
+            if implicit:
+                # Backward Euler, coupled: the tank (tank_advection_coefficients), the
+                # exchanger heating what leaves the bottom, T_in = T_b' + Q_hx / (m_s cp),
+                # and the loop, (C_l/dt) (T_l' - T_l) = Q_cap - Q_rej - kk (T_l' - T_b'),
+                # are solved together with the flows and duties decided above, so the
+                # heat that leaves each port is booked at the temperature it leaves with.
+                # Everything is affine in the net loop duty q = Q_cap - Q_rej:
+                # T_in = alpha(q) + beta T_b', T_b' = a_b + b_b T_in.
+                if not have_coef or m_c <= 0.0:
+                    tank_advection_coefficients(t, r_layer, m_s, m_c, t_rt, coef_a, coef_b)
+                a_b = coef_a[n_layers - 1]
+                b_b = coef_b[n_layers - 1]
+                gamma = 0.0  # d alpha / d q
+                beta = 1.0
+                if m_s > 0.0:
+                    den = (c_m + kk) * m_s * cp_s
+                    gamma = kk / den
+                    beta = 1.0 - kk * c_m / den
+                inv = 1.0 / (1.0 - beta * b_b)
+                t_in = (gamma * (c_m * t_l + q_cap - q_rej) + beta * a_b) * inv
+                t_b_new = a_b + b_b * t_in
+                t_new = (c_m * t_l + kk * t_b_new + q_cap - q_rej) / (c_m + kk)
+                # The decisions used the bottom temperature at the start of the sub-step;
+                # with the new one, hold the loop limit (more reject, then throttle), let
+                # the dry cooler hold its floor when it runs or charging is at full flow,
+                # and give back what the loop no longer needs (less throttling or reject).
+                # T_l' rises with q at the rate dt_dq > 0, so each is one affine step.
+                dt_dq = (1.0 + kk * b_b * gamma * inv) / (c_m + kk)
+                rej_cap = params[P_REJECT_CAPACITY_W]
+                changed = False
+                if t_new > t_max:
+                    excess = (t_new - t_max) / dt_dq
+                    if can_reject and q_rej < rej_cap:
+                        extra = min(excess, rej_cap - q_rej)
+                        q_rej += extra
+                        excess -= extra
+                    cut = min(excess, q_cap)
+                    if cut > 0.0:
+                        q_cap -= cut
+                        p_it = q_cap / f_cap
+                    changed = True
+                elif q_cap < q_cap_req:
+                    q_cap += min((t_max - t_new) / dt_dq, q_cap_req - q_cap)
+                    p_it = q_cap / f_cap
+                    changed = True
+                elif (
+                    can_reject
+                    and t_new > t_rej_floor
+                    and q_rej < rej_cap
+                    and (q_rej > 0.0 or kk >= k_max)
+                ):
+                    q_rej += min((t_new - t_rej_floor) / dt_dq, rej_cap - q_rej)
+                    changed = True
+                elif q_rej > 0.0 and t_new < t_rej_floor:
+                    q_rej -= min((t_rej_floor - t_new) / dt_dq, q_rej)
+                    changed = True
+                if changed:
+                    t_in = (gamma * (c_m * t_l + q_cap - q_rej) + beta * a_b) * inv
+                    t_b_new = a_b + b_b * t_in
+                    t_new = (c_m * t_l + kk * t_b_new + q_cap - q_rej) / (c_m + kk)
+                q_hx = kk * (t_new - t_b_new)
+                for j in range(n_layers):
+                    t[j] = coef_a[j] + coef_b[j] * t_in
+                t_top_out = t[0]
+            else:
+                # explicit upwind with fixed inlets; old temperatures throughout
+                q_hx = kk * (t_new - t_bot)
+                t_hx_out = t_bot
+                if m_s > 0.0:
+                    t_hx_out = t_bot + q_hx / (m_s * cp_s)
+                f = dts / m_layer
+                m_net = m_s - m_c  # downward net flow between layers
+                if n_layers == 1:
+                    t[0] += f * (m_s * (t_hx_out - t_top) + m_c * (t_rt - t_bot))
+                else:
+                    down = max(m_net, 0.0)
+                    up = max(-m_net, 0.0)
+                    prev_old = t[0]
+                    t[0] += f * (m_s * (t_hx_out - t[0]) + up * (t[1] - t[0]))
+                    for j in range(1, n_layers - 1):
+                        cur_old = t[j]
+                        t[j] += f * (down * (prev_old - cur_old) + up * (t[j + 1] - cur_old))
+                        prev_old = cur_old
+                    j = n_layers - 1
+                    t[j] += f * (m_c * (t_rt - t[j]) + down * (prev_old - t[j]))
             state[S_LOOP_C] = t_new
             state[S_SECONDARY_FLOW_KG_PER_S] = m_s
-            t_hx_out = t_bot
-            if m_s > 0.0:
-                t_hx_out = t_bot + q_hx / (m_s * cp_s)
             t_coolant_supply = t_new
             if m_p > 0.0:
                 t_coolant_supply = t_new - (q_hx + q_rej) / c_p
-
-            # ---------------------------------------------------------------- tank
-            # explicit upwind with fixed inlets; old temperatures throughout
-            f = dts / m_layer
-            m_net = m_s - m_c  # downward net flow between layers
-            if n_layers == 1:
-                t[0] += f * (m_s * (t_hx_out - t_top) + m_c * (t_rt - t_bot))
-            else:
-                down = max(m_net, 0.0)
-                up = max(-m_net, 0.0)
-                prev_old = t[0]
-                t[0] += f * (m_s * (t_hx_out - t[0]) + up * (t[1] - t[0]))
-                for j in range(1, n_layers - 1):
-                    cur_old = t[j]
-                    t[j] += f * (down * (prev_old - cur_old) + up * (t[j + 1] - cur_old))
-                    prev_old = cur_old
-                j = n_layers - 1
-                t[j] += f * (m_c * (t_rt - t[j]) + down * (prev_old - t[j]))
             q_tank_loss_j = 0.0
             for j in range(n_layers):
                 t_j = t_amb + (t[j] - t_amb) * loss_factor
                 q_tank_loss_j += c_layer * (t[j] - t_j)
                 t[j] = t_j
             _mix_inversions(t, tmp_val, tmp_cnt)
+
+            # ---------------------------------------------------------------- customer, booked
+            # what reached the customer: the water that left the top port (at its new
+            # temperature with the implicit update), lifted by the heat pump, through the pipe
+            if implicit and m_c > 0.0:
+                t_hp_out = t_top_out + q_hp / (m_c * cp_s)
+                t_out = t_sur + (t_hp_out - t_sur) * a_pipe
+                q_del = m_c * cp_s * (t_out - t_ret)
+                q_pipe = m_c * cp_s * ((t_hp_out - t_out) + (t_ret - t_rt_pipe))
+            state[S_SUPPLY_C] = t_out
+            t_meas = t_out + offset
+
+            # backup boiler after the control delay (the controller acts on t_meas); it is
+            # the customer's and does not touch the tank, so it acts on the supply of this
+            # sub-step as delivered
+            q_bkp = 0.0
+            unmet = 0.0
+            if serving:
+                q_short = q_d - m_c * cp_s * (t_meas - t_ret)
+                deficit = q_short > 0.005 * q_d + 1.0 or t_meas < t_req
+                # Hot standby: the boiler is pre-started (its control delay runs) as soon as
+                # the plant works at its limit (customer flow at its cap) or the measured
+                # supply comes within BACKUP_ARM_MARGIN_K of the requirement, so that it can
+                # take over when the deficit comes instead of letting the supply dip for
+                # the whole delay every time the tank runs low.
+                near_limit = (m_cap > 0.0 and m_c >= 0.98 * m_cap) or (
+                    t_meas < t_req + BACKUP_ARM_MARGIN_K
+                )
+                if not near_limit and has_backup:
+                    # Optimum start: demand known from the schedule (e.g. opening hours)
+                    # that the plant cannot cover within the boiler's control delay.
+                    j_end = min(i + 1 + int(params[P_BACKUP_DELAY_S] / dt_step), n_steps_all)
+                    cap_now = m_cap * cp_s * max(t_top - t_ret, 0.0)
+                    for j in range(i + 1, j_end):
+                        if series[X_DEMAND_W, j] > cap_now:
+                            near_limit = True
+                            break
+                # The boiler sits in the customer circuit and shares its circulation pump:
+                # with that pump down (m_cap == 0) no heat, recovered or backup, reaches
+                # the customer.
+                if deficit or near_limit:
+                    # the boiler fires once the control delay has run: for the part of the
+                    # sub-step after that (all of it when the delay ran out before)
+                    on_s = state[S_BACKUP_TIMER_S] + dts - params[P_BACKUP_DELAY_S]
+                    if deficit and has_backup and m_cap > 0.0 and on_s > 0.0:
+                        q_bkp = min(max(q_short, 0.0), params[P_BACKUP_CAPACITY_W])
+                        if on_s < dts:
+                            q_bkp *= on_s / dts
+                    state[S_BACKUP_TIMER_S] += dts
+                else:
+                    state[S_BACKUP_TIMER_S] = 0.0
+                unmet = max(q_d - q_del - q_bkp, 0.0)
+            else:
+                state[S_BACKUP_TIMER_S] = 0.0
+            m_cust_circuit = 0.0
+            if serving and t_req > t_ret:
+                m_cust_circuit = q_d / (cp_s * (t_req - t_ret))
+            # Supply temperature at the customer interface (the SLA's point):
+            # - nothing demanded: the water standing in (or flowing through) the pipe;
+            # - demand met by the plant alone: the plant's supply as it arrives;
+            # - demand met with backup heat: the boiler lifts the flow to (at least) the
+            #   requirement;
+            # - demand not met (deficit before the boiler takes over, boiler too small, or
+            #   the circuit pump down): the customer circuit only reaches
+            #   T_ret + (Q_del + Q_backup) / (mdot_design cp), down to the return
+            #   temperature when no heat arrives at all.
+            t_cust = t_out
+            if m_cust_circuit > 0.0:
+                q_in = q_del + q_bkp
+                if q_in < q_d * (1.0 - 0.005) - 1.0:
+                    t_cust = t_ret + q_in / (m_cust_circuit * cp_s)
+                elif q_bkp > 0.0:
+                    t_cust = max(t_out, t_req)
 
             # ---------------------------------------------------------------- electricity
             pump_w = (
