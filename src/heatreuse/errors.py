@@ -186,3 +186,11 @@ class MqttConnectionError(HeatreuseError):
 
 class AccessDeniedError(HeatreuseError):
     """A state-changing endpoint refused a request: no token or a wrong one (HTTP 401)."""
+
+
+class UpstreamAuthError(IngestError):
+    """The upstream refused the edge's credentials (HTTP 401/403): retrying cannot help.
+
+    The edge forwarder stops forwarding on it (the buffer keeps every reading) instead of
+    retrying in a loop; the message names the upstream and what to check.
+    """

@@ -147,9 +147,7 @@ def test_token_shown_once_stored_as_hmac(store: Store, secret: bytes) -> None:
     assert people.verify_token(store, token, secret=b"x" * 32, now=T0) is None
 
 
-def test_tokens_refused_expired_revoked_other_site_wrong_scope(
-    store: Store, secret: bytes
-) -> None:
+def test_tokens_refused_expired_revoked_other_site_wrong_scope(store: Store, secret: bytes) -> None:
     _add(store, "ana", "operator", "pool")
     read, info = people.create_token(
         store, "ana", scope="read", expires="1d", by="root", secret=secret, now=T0
@@ -181,9 +179,7 @@ def test_tokens_refused_expired_revoked_other_site_wrong_scope(
 def test_device_token_writes_its_site_only(store: Store, secret: bytes) -> None:
     _add(store)
     dev, _ = people.add_device(store, "pool", "edge-1", by="root", secret=secret, now=T0)
-    user_tok, _ = people.create_token(
-        store, "ana", scope="write", by="root", secret=secret, now=T0
-    )
+    user_tok, _ = people.create_token(store, "ana", scope="write", by="root", secret=secret, now=T0)
     p = people.verify_device_token(store, "pool", dev, secret=secret, now=T0)
     assert p is not None and p.kind == "device" and p.name == "edge-1"
     assert not p.may("pool", "readings.read")
