@@ -149,7 +149,7 @@ def test_token_shown_once_stored_as_hmac(store: Store, secret: bytes) -> None:
 
 def test_tokens_refused_expired_revoked_other_site_wrong_scope(store: Store, secret: bytes) -> None:
     _add(store, "ana", "operator", "pool")
-    read, info = people.create_token(
+    read, _ = people.create_token(
         store, "ana", scope="read", expires="1d", by="root", secret=secret, now=T0
     )
     write, winfo = people.create_token(

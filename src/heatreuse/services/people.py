@@ -172,7 +172,14 @@ def _user_sites(store: Store, user_id: int) -> list[str]:
 
 def list_audit(store: Store, site_id: str, since: Any = None) -> list[dict[str, Any]]:
     """Audit rows of a site (at or after ``since``), JSON-ready, oldest first."""
-    since_us = None if since is None else to_epoch_us(since, "--since")
+    try:
+        since_us = None if since is None else to_epoch_us(since, "--since")
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, HeatreuseError):
+            raise
+        raise HeatreuseError(
+            f"--since: expected an ISO time such as 2026-03-01T00:00Z, got {since!r}"
+        ) from None
     return [
         {
             "id": r.id,
