@@ -24,7 +24,9 @@ PW = "a long enough password\n"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:  # fmt: skip
+def url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     monkeypatch.setenv("HEATREUSE_HOME", str(tmp_path / "home"))
     schema = None
     if request.param == "sqlite":
@@ -68,7 +70,10 @@ def test_people_cli_audit_reaches_a_verified_export(
     s = ["--store", url]
     by = ["--by", "root"]
     monkeypatch.setattr("sys.stdin", io.StringIO(PW))
-    _ok(capsys, ["users", "add", "ana", "--role", "admin", "--site", site_id, "--password-stdin", *by, *s])  # fmt: skip
+    _ok(
+        capsys,
+        ["users", "add", "ana", "--role", "admin", "--site", site_id, "--password-stdin", *by, *s],
+    )
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     _fails(
         capsys,
@@ -84,7 +89,9 @@ def test_people_cli_audit_reaches_a_verified_export(
     users = _json(capsys, ["users", "list", "--json", *s])
     assert [(u["name"], u["roles"]) for u in users] == [("ana", [f"admin@{site_id}"])]
 
-    token = _ok(capsys, ["tokens", "create", "--user", "ana", "--scope", "read", "--expires", "7d", *by, *s]).strip()  # fmt: skip
+    token = _ok(
+        capsys, ["tokens", "create", "--user", "ana", "--scope", "read", "--expires", "7d", *by, *s]
+    ).strip()
     assert token.startswith("hrt_")
     secret_file = tmp_path / "home" / "keys" / "token-hmac.key"
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
@@ -100,10 +107,17 @@ def test_people_cli_audit_reaches_a_verified_export(
 
     audit = _json(capsys, ["audit", "list", POOL, "--json", *s])
     assert [a["action"] for a in audit] == [
-        "user.add", "role.grant", "token.create", "device.add", "token.revoke", "user.disable",
-    ]  # fmt: skip
+        "user.add",
+        "role.grant",
+        "token.create",
+        "device.add",
+        "token.revoke",
+        "user.disable",
+    ]
     assert all(a["actor"] == "root" for a in audit)
-    assert _json(capsys, ["audit", "list", POOL, "--since", "2100-01-01T00:00Z", "--json", *s]) == []  # fmt: skip
+    assert (
+        _json(capsys, ["audit", "list", POOL, "--since", "2100-01-01T00:00Z", "--json", *s]) == []
+    )
 
     _fails(capsys, ["audit", "list", POOL, "--since", "2999-01-01T00:00Z", *s], "--since")
     review = _json(capsys, ["access", "review", "--site", site_id, "--json", *s])
@@ -133,7 +147,12 @@ def test_read_commands_never_create_a_store(
 ) -> None:
     monkeypatch.setenv("HEATREUSE_HOME", str(tmp_path / "home"))
     missing = tmp_path / "none" / "missing.db"
-    for argv in (["users", "list"], ["tokens", "list"], ["audit", "list", POOL], ["access", "review"]):  # fmt: skip
+    for argv in (
+        ["users", "list"],
+        ["tokens", "list"],
+        ["audit", "list", POOL],
+        ["access", "review"],
+    ):
         _fails(capsys, [*argv, "--store", f"sqlite:///{missing}"], "no heatreuse store")
     assert not missing.parent.exists()
     with open_store(f"sqlite:///{tmp_path / 'x.db'}", create=True):

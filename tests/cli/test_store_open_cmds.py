@@ -48,12 +48,19 @@ def _readers(url: str, out: Path) -> dict[str, list[str]]:
         "incidents list": ["incidents", "list", site, "--store", url],
         "incidents show": ["incidents", "show", site, "1", "--store", url],
         "actions list": ["actions", "list", site, "--store", url],
+        "users list": ["users", "list", "--store", url],
+        "tokens list": ["tokens", "list", "--store", url],
+        "audit list": ["audit", "list", site, "--store", url],
+        "access review": ["access", "review", "--store", url],
     }
 
 
 READERS = sorted(_readers("URL", Path("OUT")))
 #: Commands with --store that create the store when it is missing.
-WRITERS = {"ingest", "serve", "ledger update", "sla seal", "detect", "silences add"}
+WRITERS = {
+    *("ingest", "serve", "ledger update", "sla seal", "detect", "silences add"),
+    *("users add", "users disable", "tokens create", "tokens revoke", "devices add"),
+}
 
 
 def _mode(path: Path) -> int:

@@ -63,8 +63,16 @@ def test_readings_need_a_device_token_of_the_site(site: Site, store: Store, home
     secret = people.load_token_secret(create=True)
     token, _ = people.add_device(store, site.id, "edge-1", by="root", secret=secret, now=T0)
     other, _ = people.add_device(store, "greenhouse", "edge-9", by="root", secret=secret, now=T0)
-    people.add_user(store, "ana", "long enough pw", "operator", site.id, by="root",
-                    hasher=people.cheap_hasher(), now=T0)  # fmt: skip
+    people.add_user(
+        store,
+        "ana",
+        "long enough pw",
+        "operator",
+        site.id,
+        by="root",
+        hasher=people.cheap_hasher(),
+        now=T0,
+    )
     user_tok, _ = people.create_token(store, "ana", scope="write", by="root", secret=secret)
     svc = _service(site, store)
     try:

@@ -40,9 +40,11 @@ access_app = typer.Typer(help="Access review: who holds what.", no_args_is_help=
 
 JSON_OPT = typer.Option(False, "--json", help="Print a JSON list of objects.")
 BY_OPT = typer.Option(
-    None, "--by", help="Who is acting (recorded in the audit trail; default: $USER).",
+    None,
+    "--by",
+    help="Who is acting (recorded in the audit trail; default: $USER).",
     show_default=False,
-)  # fmt: skip
+)
 
 
 def _by(by: str | None) -> str:
