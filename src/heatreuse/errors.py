@@ -202,3 +202,11 @@ class FleetConfigError(SiteConfigError):
 
 class ClusterError(HeatreuseError):
     """A Dask scheduler cannot be reached, has no workers, or runs another heatreuse."""
+
+
+class UpstreamAuthError(IngestError):
+    """The upstream refused the edge's credentials (HTTP 401/403): retrying cannot help.
+
+    The edge forwarder stops forwarding on it (the buffer keeps every reading) instead of
+    retrying in a loop; the message names the upstream and what to check.
+    """

@@ -59,6 +59,10 @@ def _readers(url: str, out: Path) -> dict[str, list[str]]:
             *("review", "weekly", site, "--week", "2026-W03", "--out", str(out)),
             *("--store", url),
         ],
+        "users list": ["users", "list", "--store", url],
+        "tokens list": ["tokens", "list", "--store", url],
+        "audit list": ["audit", "list", site, "--store", url],
+        "access review": ["access", "review", "--store", url],
     }
 
 
@@ -67,6 +71,7 @@ READERS = sorted(_readers("URL", Path("OUT")))
 WRITERS = {
     *("ingest", "serve", "ledger update", "sla seal", "detect", "silences add"),
     *("maintenance add", "drill"),  # (drill writes only with --record)
+    *("users add", "users disable", "tokens create", "tokens revoke", "devices add"),
 }
 
 

@@ -166,6 +166,7 @@ def test_service_runs_mqtt_http_and_modbus_into_one_store(
         client_id=cid,
         session_expiry_s=120,
         job_tick_s=0.05,
+        allow_anonymous_ingest=True,  # device tokens: tests/services/test_serve_auth.py
     )
     ticks: list[dt.datetime] = []
     service = IngestService(site, config)
@@ -454,6 +455,7 @@ def test_oversized_bodies_get_413_without_being_read(site: Site, tmp_path: Path)
         store_url=f"sqlite:///{tmp_path / 's.db'}",
         http=("127.0.0.1", port),
         http_max_body_bytes=64 * 1024,
+        allow_anonymous_ingest=True,  # without it the token check answers 401 first
     )
     service = IngestService(site, config)
     service.start()

@@ -67,6 +67,7 @@ COMMAND_MODULES = (
     "template_cmds",
     "maintenance_cmds",
     "review_cmds",
+    "people_cmds",
 )
 #: First word of a command line -> the one module that registers it, so that ``heatreuse
 #: validate`` imports neither the ledger nor the twin. A word missing here (help, a typo,
@@ -89,6 +90,7 @@ COMMAND_MODULE_OF = {
     "edge": "serve_cmds",
     "edge-rejects": "serve_cmds",
     "plan": "plan_cmds",
+    "plan-fleet": "plan_cmds",
     "store": "store_cmds",
     "drill": "twin_cmds",
     "twin": "twin_cmds",
@@ -105,6 +107,11 @@ COMMAND_MODULE_OF = {
     "template": "template_cmds",
     "maintenance": "maintenance_cmds",
     "review": "review_cmds",
+    "users": "people_cmds",
+    "tokens": "people_cmds",
+    "devices": "people_cmds",
+    "audit": "people_cmds",
+    "access": "people_cmds",
 }
 #: Modules already registered in this process: each registers once (typer rebuilds every
 #: registered group per call, so repeated registration slows every later call).

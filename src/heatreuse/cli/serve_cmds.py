@@ -112,6 +112,12 @@ def serve(
         "store write runs longer than this [s].",
         min=0.001,
     ),
+    allow_anonymous_ingest: bool = typer.Option(
+        False,
+        "--allow-anonymous-ingest",
+        help="Accept HTTP readings without a device token (loopback labs only; logged as a "
+        "warning). Default: 401 without a token from `heatreuse devices add`.",
+    ),
     log_level: str = LOG_OPT,
 ) -> None:
     """Run the site's ingest service (MQTT, Modbus, HTTP into one store) until SIGTERM."""
@@ -138,6 +144,7 @@ def serve(
         retention_quarantine_days=retention_quarantine_days,
         retention_rollup_days=parse_rollup_days(retention_rollup_days, "--retention-rollup-days"),
         http_max_body_bytes=http_max_body_bytes,
+        allow_anonymous_ingest=allow_anonymous_ingest,
         stall_after_s=stall_after_s,
     )
     service = IngestService(site, config)
@@ -190,6 +197,13 @@ def edge(
     upstream_key: Path | None = typer.Option(
         None, "--upstream-key", help="mqtts upstream: client key.", show_default=False
     ),
+    upstream_token_file: Path | None = typer.Option(
+        None,
+        "--upstream-token-file",
+        help="HTTP upstream: file holding the device token of `heatreuse devices add` "
+        "(default: $HEATREUSE_UPSTREAM_TOKEN).",
+        show_default=False,
+    ),
     buffer: Path | None = typer.Option(
         None,
         "--buffer",
@@ -213,7 +227,7 @@ def edge(
 ) -> None:
     """Run the site's edge agent: buffer locally first, forward upstream in order."""
     from heatreuse.services.addresses import BrokerFiles, parse_broker_url, parse_host_port
-    from heatreuse.services.edge import EdgeAgent, EdgeConfig
+    from heatreuse.services.edge import EdgeAgent, EdgeConfig, read_upstream_token
 
     _logging(log_level)
     if mqtt is None and not modbus_poll and modbus is None:
@@ -230,6 +244,7 @@ def edge(
         upstream_files=BrokerFiles(
             upstream_password_file, upstream_ca, upstream_cert, upstream_key
         ),
+        upstream_token=read_upstream_token(upstream_token_file),
         buffer_path=buffer,
         mqtt=parse_broker_url(mqtt, "--mqtt", files) if mqtt else None,
         modbus_poll=modbus_poll or modbus is not None,

@@ -183,6 +183,9 @@ class EdgeConfig:
         The local buffer file (None: :func:`default_buffer_path`).
     upstream_files
         ``--upstream-password-file``, ``--upstream-ca``, ... of an MQTT upstream.
+    upstream_token
+        HTTP upstream: the edge's device token (:func:`read_upstream_token`); a 401
+        stops forwarding with a clear error (the buffer keeps the readings).
     mqtt
         Local broker: a :class:`heatreuse.mqttconf.MqttConnection` or a plain
         ``(host, port)``; None for no local MQTT.
@@ -215,6 +218,7 @@ class EdgeConfig:
     upstream: str
     buffer_path: Path | None = None
     upstream_files: BrokerFiles | None = None
+    upstream_token: str | None = None
     mqtt: MqttConnection | tuple[str, int] | None = None
     modbus_poll: bool = False
     modbus_default: tuple[str, int] | None = None
@@ -329,7 +333,7 @@ class EdgeAgent:
         cfg = self.config
         up = self.upstream
         if up.scheme == "http":
-            return HttpTransport(up.url, cfg.upstream_timeout_s)
+            return HttpTransport(up.url, cfg.upstream_timeout_s, token=cfg.upstream_token)
         local_id = cfg.client_id or f"heatreuse-edge-{self.site.id}"
         return MqttTransport(
             up.host,
@@ -386,6 +390,34 @@ class EdgeAgent:
                 on_ready(self)
 
         return run_until_signal("edge", start, self.stop)
+
+
+#: Environment variable holding the edge's device token (else --upstream-token-file).
+UPSTREAM_TOKEN_ENV = "HEATREUSE_UPSTREAM_TOKEN"
+
+
+def read_upstream_token(token_file: Path | None) -> str | None:
+    """The device token from ``--upstream-token-file`` (first line) or the environment.
+
+    Raises
+    ------
+    IngestError
+        The file cannot be read or is empty.
+    """
+    import os
+
+    if token_file is not None:
+        try:
+            text = Path(token_file).read_text().strip()
+        except OSError as exc:
+            raise IngestError(f"--upstream-token-file {token_file}: cannot read: {exc}") from None
+        if not text:
+            raise IngestError(
+                f"--upstream-token-file {token_file}: expected the device token on the first "
+                "line, got an empty file"
+            )
+        return text.splitlines()[0].strip()
+    return os.environ.get(UPSTREAM_TOKEN_ENV, "").strip() or None
 
 
 def list_edge_rejects(

@@ -34,6 +34,7 @@ from typing import Any
 
 from heatreuse.errors import HeatreuseError
 from heatreuse.mqttconf import MqttConnection, as_connection
+from heatreuse.services.addresses import is_loopback_host
 from heatreuse.services.ingest import make_ingestor
 from heatreuse.services.lifecycle import run_until_signal
 from heatreuse.site import Site, expand_points
@@ -253,6 +254,13 @@ class ServeConfig:
     checkpoint_dir, key_path
         Ledger checkpoint folder and signing key for that sealing (default under
         ``$HEATREUSE_HOME``, as ``heatreuse ledger update``).
+    allow_anonymous_ingest
+        Accept HTTP readings without a device token (loopback labs only: refused for
+        any other listen address; logged as a warning at start). Default: the push
+        route answers 401 without a device token of the site
+        (:func:`heatreuse.services.people.verify_device_token`).
+    token_secret_path
+        The token HMAC secret (default ``$HEATREUSE_HOME/keys/token-hmac.key``).
     """
 
     store_url: str | None = None
@@ -276,6 +284,8 @@ class ServeConfig:
     stall_after_s: float = 120.0
     checkpoint_dir: str | None = None
     key_path: str | None = None
+    allow_anonymous_ingest: bool = False
+    token_secret_path: str | None = None
 
 
 def _esc(text: str) -> str:
@@ -397,13 +407,52 @@ class IngestService:
         )
         app.include_router(
             ingest_router(
-                self.ingestor, max_body_bytes=self.config.http_max_body_bytes, metrics=False
+                self.ingestor,
+                max_body_bytes=self.config.http_max_body_bytes,
+                metrics=False,
+                verify_device_token=self._device_check(),
             )
         )
         app.add_middleware(CloseAfter413)
         app.state.ingestor = self.ingestor
         app.state.service = self
         return app
+
+    def _device_check(self) -> Callable[[str, str], Any] | None:
+        """The device-token check of the push route (None: anonymous ingest, loopback only)."""
+        if self.config.allow_anonymous_ingest:
+            host = self.config.http[0] if self.config.http else "127.0.0.1"
+            if not is_loopback_host(host):
+                raise HeatreuseError(
+                    f"--allow-anonymous-ingest: refused with --http {host}: anonymous "
+                    "readings are for loopback labs only (listen on 127.0.0.1, or give the "
+                    "edges device tokens: heatreuse devices add SITE.yaml NAME)"
+                )
+            log.warning(
+                "ANONYMOUS INGEST: HTTP readings of site %s are accepted WITHOUT a device "
+                "token (--allow-anonymous-ingest); anyone who reaches %s can write readings",
+                self.site.id,
+                host,
+            )
+            return None
+        from heatreuse.services import people
+
+        secret_path = self.config.token_secret_path
+        secrets: list[bytes] = []  # loaded on first use; no file: no device exists yet
+        store = self.store
+
+        def verify(site_id: str, token: str) -> Any:
+            if not secrets:
+                try:
+                    secrets.append(people.load_token_secret(secret_path))
+                except HeatreuseError as exc:
+                    log.warning("HTTP ingest: device token refused: %s", exc)
+                    return None
+            return people.verify_device_token(
+                store, site_id, token, secret=secrets[0], now=self.clock()
+            )
+
+        return verify
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:

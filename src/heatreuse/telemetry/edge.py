@@ -99,7 +99,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-from heatreuse.errors import IngestError, MqttConnectionError
+from heatreuse.errors import IngestError, MqttConnectionError, UpstreamAuthError
 from heatreuse.locations import create_private_file
 from heatreuse.mqttconf import MqttConnection, is_fatal_refusal, try_first_connect
 from heatreuse.rawtext import bounded_text, capped_payload
@@ -483,15 +483,21 @@ class HttpTransport:
         The push endpoint (:func:`readings_url`).
     timeout_s
         Request timeout [s].
+    token
+        The edge's device token (``heatreuse devices add``), sent as ``Authorization:
+        Bearer``; a 401/403 answer raises :class:`~heatreuse.errors.UpstreamAuthError`.
     """
 
-    def __init__(self, url: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 30.0, token: str | None = None) -> None:
         import httpx
 
         # our own logging policy: state changes and summaries (Forwarder), not a line per POST
         logging.getLogger("httpx").setLevel(logging.WARNING)
         self._url = url
         self._client = httpx.Client(timeout=timeout_s)
+        self._headers = {"content-type": "application/json"}
+        if token:
+            self._headers["authorization"] = f"Bearer {token}"
 
     @property
     def url(self) -> str:
@@ -503,14 +509,25 @@ class HttpTransport:
         import httpx
 
         try:
-            resp = self._client.post(
-                self._url, content=batch.body, headers={"content-type": "application/json"}
-            )
+            resp = self._client.post(self._url, content=batch.body, headers=self._headers)
         except httpx.HTTPError as exc:
             raise IngestError(
                 f"edge forwarder: POST {self._url} (seq {batch.first_seq}..{batch.last_seq}) "
                 f"failed: {type(exc).__name__}: {exc}"
             ) from None
+        if resp.status_code in (401, 403):
+            has = (
+                "a device token that it refused"
+                if "authorization" in self._headers
+                else ("no device token")
+            )
+            raise UpstreamAuthError(
+                f"edge forwarder: POST {self._url}: HTTP {resp.status_code}, the upstream "
+                f"needs a device token of this site and the edge sent {has}; create one with "
+                "`heatreuse devices add SITE.yaml NAME` on the server and give it with "
+                "--upstream-token-file FILE or $HEATREUSE_UPSTREAM_TOKEN. Forwarding stopped; "
+                "readings stay buffered."
+            )
         if resp.status_code != 200:
             raise IngestError(
                 f"edge forwarder: POST {self._url} (seq {batch.first_seq}..{batch.last_seq}): "
@@ -900,6 +917,8 @@ class Forwarder:
         self._summary_base = (0, 0, 0, buffer.appended)
         self._retry: BufferedBatch | None = None  # sent, not acknowledged: resent unchanged
         self._stop = threading.Event()
+        #: Set when the upstream refused our credentials: forwarding stopped (see run).
+        self.fatal_error: UpstreamAuthError | None = None
         self._thread: threading.Thread | None = None
 
     def send_one(self) -> int:
@@ -1014,6 +1033,11 @@ class Forwarder:
             self._maybe_summary()
             try:
                 sent = self.send_one()
+            except UpstreamAuthError as exc:  # retrying cannot help: stop, say so loudly
+                self._failed(exc)
+                self.fatal_error = exc
+                log.error("%s", exc)
+                return
             except IngestError as exc:
                 self._failed(exc)
                 self._sleep(backoff, self._stop)

@@ -23,6 +23,10 @@ Responses:
   ``http:<client address>``) and counted under ``quarantined``; the batch
   still succeeds. Sending the same batch again returns ``accepted: 0`` and
   counts ``duplicates`` (idempotent: safe to retry after a timeout).
+* **401** the endpoint checks device tokens (``heatreuse serve`` does unless
+  ``--allow-anonymous-ingest``) and the request has no ``Authorization: Bearer
+  TOKEN`` header, or a token that is not a device token of this site (unknown,
+  revoked, another site's). Nothing is read or stored.
 * **404** the site id is not the one this endpoint serves.
 * **413** the body is larger than ``max_body_bytes``: refused before it is
   read (a ``Content-Length`` over the limit) or as soon as the bytes read
@@ -54,9 +58,10 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from starlette.concurrency import run_in_threadpool
@@ -264,6 +269,7 @@ def ingest_router(
     durable: bool = True,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     metrics: bool = True,
+    verify_device_token: Callable[[str, str], Any] | None = None,
 ) -> APIRouter:
     """Routes for pushing readings to one site's ingestor.
 
@@ -283,6 +289,11 @@ def ingest_router(
     metrics
         Include ``GET /metrics`` (the ingest counters); off when the app has
         its own (``heatreuse serve``'s adds MQTT and Modbus state).
+    verify_device_token
+        ``(site_id, token) -> principal or None``: when given, the push route needs
+        ``Authorization: Bearer TOKEN`` and answers 401 unless this returns a principal
+        (run in a worker thread; it may read a store). None: no check (a lab or a test
+        app; ``heatreuse serve`` passes one unless told ``--allow-anonymous-ingest``).
     """
     if max_body_bytes < 1:
         raise HeatreuseError(f"max_body_bytes: expected a positive number, got {max_body_bytes}")
@@ -316,6 +327,24 @@ def ingest_router(
 
     body_schema = _inline_refs(ReadingsBatchIn.model_json_schema())
 
+    async def device_principal(site_id: str, request: Request) -> Any:
+        """The device principal of the request (401 without a valid device token)."""
+        if verify_device_token is None:
+            return None
+        _check_site(site_id)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        principal = None
+        if scheme.lower() == "bearer" and token.strip():
+            principal = await run_in_threadpool(verify_device_token, site_id, token.strip())
+        if principal is None:
+            raise HTTPException(
+                status_code=401,
+                detail="a device token of this site is required "
+                "(Authorization: Bearer TOKEN; create one with `heatreuse devices add`)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return principal
+
     @router.post(
         READINGS_PATH,
         response_model=IngestResponse,
@@ -326,7 +355,9 @@ def ingest_router(
                 "content": {"application/json": {"schema": body_schema}},
             }
         },
+        dependencies=[Depends(device_principal)],
         responses={
+            401: {"description": "No valid device token of this site; nothing stored."},
             404: {"description": "Not this endpoint's site."},
             413: {"description": f"Body larger than {max_body_bytes} bytes; not read."},
             422: {"description": "Malformed request or hostile text in a field; nothing stored."},
@@ -392,6 +423,7 @@ def create_ingest_app(
     *,
     durable: bool = True,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    verify_device_token: Callable[[str, str], Any] | None = None,
 ) -> FastAPI:
     """App factory: the HTTP ingest endpoint of one site.
 
@@ -408,13 +440,22 @@ def create_ingest_app(
         Flush the store before each 200 (see :func:`ingest_router`).
     max_body_bytes
         Largest push request body [bytes] (see :func:`ingest_router`).
+    verify_device_token
+        Device-token check of the push route (see :func:`ingest_router`).
     """
     pipeline = ingestor if ingestor is not None else Ingestor(site, store)
     app = FastAPI(
         title=f"heatreuse ingest: {site.id}",
         description="Push readings of one site (see heatreuse.telemetry.http).",
     )
-    app.include_router(ingest_router(pipeline, durable=durable, max_body_bytes=max_body_bytes))
+    app.include_router(
+        ingest_router(
+            pipeline,
+            durable=durable,
+            max_body_bytes=max_body_bytes,
+            verify_device_token=verify_device_token,
+        )
+    )
     app.add_middleware(CloseAfter413)
     app.state.ingestor = pipeline
     return app
