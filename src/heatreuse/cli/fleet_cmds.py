@@ -61,7 +61,10 @@ def status_cmd(
         15.0, "--stale-after-min", help="A site without a reading for this long reads 'no data'."
     ),
     now: str | None = typer.Option(
-        None, "--now", help="Reference time (ISO 8601 with offset); default now.", show_default=False
+        None,
+        "--now",
+        help="Reference time (ISO 8601 with offset); default now.",
+        show_default=False,
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
@@ -102,7 +105,10 @@ def status_cmd(
         table.add_row(
             r["site_id"],
             f"[{colours.get(r['health'], 'yellow')}]{r['health']}[/]",
-            r["data"] + ("" if r["last_reading_age_s"] is None else f" ({_age(r['last_reading_age_s'])} ago)"),
+            r["data"]
+            + (
+                "" if r["last_reading_age_s"] is None else f" ({_age(r['last_reading_age_s'])} ago)"
+            ),
             _num(r["heat_today_kwh"]),
             _num(r["heat_month_kwh"]),
             sla_text,

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from heatreuse import kpi
-from heatreuse.errors import HeatreuseError, LedgerError
+from heatreuse.errors import HeatreuseError
 from heatreuse.ledger.store_log import default_home
 from heatreuse.ledger.tlog import DirectoryCheckpointStore
 from heatreuse.site import Site
@@ -93,9 +93,7 @@ def checkpoint_info(
     }
 
 
-def _heat(
-    store: Store, site_id: str, site: Site | None, now: pd.Timestamp
-) -> dict[str, Any]:
+def _heat(store: Store, site_id: str, site: Site | None, now: pd.Timestamp) -> dict[str, Any]:
     """Heat delivered today and this month (site-local days; UTC days without a site file)."""
     from heatreuse.services.sla import HEAT_ENERGY_POINT, daily_heat_kwh
 
@@ -260,28 +258,33 @@ def fleet_kpi(
     (ISO/IEC 30134-6), ERE = (sum(E_DC) - sum(E_Reuse)) / sum(E_IT), CUE =
     sum(E_DC,i x EF_grid,i) / sum(E_IT) (ISO/IEC 30134-8) with each site's own grid factor.
     """
-    from heatreuse.services.ledger import kpi_report
+    from heatreuse.ledger.kpis import compute_kpis, parse_period
+    from heatreuse.services.ledger import open_ledger
 
     check_site_ids(sites)
+    per = parse_period(period)
     root = Path(checkpoint_root) if checkpoint_root is not None else None
     per_site: list[dict[str, Any]] = []
     totals: dict[str, float] = dict.fromkeys(SUMMED_ENERGIES_KWH, 0.0)
     emissions_kg = 0.0
     hours = {"hours_used": 0, "hours_excluded_missing": 0, "hours_with_estimates": 0}
     missing: list[str] = []
-    label = period
+    label = per.label
     for site in sorted(sites, key=lambda s: s.id):
-        try:
-            rep = kpi_report(
-                site,
-                period,
-                store_url,
-                checkpoint_dir=root / site.id if root is not None else None,
-            )
-        except LedgerError as exc:
-            missing.append(site.id)
-            per_site.append({"site_id": site.id, "status": "no ledger", "reason": str(exc)})
-            continue
+        with open_ledger(
+            site, store_url, checkpoint_dir=root / site.id if root is not None else None
+        ) as ctx:
+            if ctx.log.size == 0:
+                missing.append(site.id)
+                per_site.append(
+                    {
+                        "site_id": site.id,
+                        "status": "no ledger",
+                        "reason": "the ledger is empty; run `heatreuse ledger update SITE.yaml`",
+                    }
+                )
+                continue
+            rep = compute_kpis(site, ctx.log.entries(), per)
         label = rep["period"]
         basis = rep["kpi_basis"]
         if basis["hours_used"] == 0:
@@ -355,8 +358,7 @@ def fleet_kpi(
         "totals": {**totals, "emissions_kg": emissions_kg, **hours},
         "kpis": kpis,
         "notes": [
-            "fleet ratios are recomputed from the summed site energies, never averaged over "
-            "sites",
+            "fleet ratios are recomputed from the summed site energies, never averaged over sites",
             "each site contributes the hours its own KPIs use (IT electricity, total site "
             "energy and heat delivered all known); sites without a ledger are listed in "
             "sites_missing and not counted",
