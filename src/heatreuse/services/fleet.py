@@ -26,8 +26,7 @@ from heatreuse import kpi
 from heatreuse.errors import HeatreuseError
 from heatreuse.ledger.store_log import default_home
 from heatreuse.ledger.tlog import DirectoryCheckpointStore
-from heatreuse.site import Site
-from heatreuse.site import expand_points
+from heatreuse.site import Site, expand_points
 from heatreuse.store import Store
 
 #: A site without a reading for this long reads "no data since ..." [s].
