@@ -59,6 +59,12 @@ def _readers(url: str, out: Path) -> dict[str, list[str]]:
             *("review", "weekly", site, "--week", "2026-W03", "--out", str(out)),
             *("--store", url),
         ],
+        "fleet status": ["fleet", "status", site, "--store", url],
+        "fleet kpi": ["fleet", "kpi", site, "--period", "2026-01", "--store", url],
+        "store export": [
+            *("store", "export", site, "--start", "2026-01-01", "--end", "2026-01-02"),
+            *("--out", str(out), "--store", url),
+        ],
         "users list": ["users", "list", "--store", url],
         "tokens list": ["tokens", "list", "--store", url],
         "audit list": ["audit", "list", site, "--store", url],

@@ -68,6 +68,7 @@ COMMAND_MODULES = (
     "maintenance_cmds",
     "review_cmds",
     "people_cmds",
+    "fleet_cmds",
 )
 #: First word of a command line -> the one module that registers it, so that ``heatreuse
 #: validate`` imports neither the ledger nor the twin. A word missing here (help, a typo,
@@ -112,6 +113,7 @@ COMMAND_MODULE_OF = {
     "devices": "people_cmds",
     "audit": "people_cmds",
     "access": "people_cmds",
+    "fleet": "fleet_cmds",
 }
 #: Modules already registered in this process: each registers once (typer rebuilds every
 #: registered group per call, so repeated registration slows every later call).

@@ -18,17 +18,22 @@
     Create the store (SQLite: the file with mode 0600 in a folder made 0700;
     PostgreSQL: the schema and tables) or migrate an older one. Every command that
     only reads refuses a URL without a store (exit 2) instead of creating one.
+``heatreuse store export SITE.yaml --start ISO --end ISO --out DIR [--store URL] [--json]``
+    A site's raw readings as ``DIR/readings.parquet`` (the long format ``heatreuse
+    ingest`` reads: the export round-trips) and its hourly rollups as
+    ``DIR/rollup_1h.parquet``, for pandas or DuckDB (:mod:`heatreuse.services.history`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import typer
 
-from heatreuse.cli.options import STORE_OPT
+from heatreuse.cli.options import SITE_ARG, STORE_OPT
 from heatreuse.cli.output import Table, make_console
 from heatreuse.errors import HeatreuseError
 
@@ -235,6 +240,38 @@ def init_cmd(
     console.print(f"{text}; schema version {res['schema_version']}", highlight=False, markup=False)
 
 
+@store_app.command("export")
+def export_cmd(
+    site_file: Path = SITE_ARG,
+    start: str = typer.Option(
+        ..., "--start", help="From (ISO date = 00:00 UTC, or date-time with offset)."
+    ),
+    end: str = typer.Option(..., "--end", help="Until, exclusive (same forms as --start)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the Parquet files."),
+    store: str | None = STORE_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Export a site's raw readings (long format, re-ingestable) and hourly rollups as Parquet."""
+    from heatreuse.services.history import export_site_history
+    from heatreuse.services.ingest import opened_store
+    from heatreuse.services.twin import parse_time_utc
+    from heatreuse.site import load_site
+
+    site = load_site(site_file)
+    t0, t1 = parse_time_utc(start, "--start"), parse_time_utc(end, "--end")
+    with opened_store(store) as opened:
+        rep = export_site_history(site, opened, t0, t1, out)
+    if as_json:
+        typer.echo(json.dumps(rep.to_dict(), sort_keys=True))
+        return
+    console.print(
+        f"exported {rep.readings:,} reading(s) of {rep.points} point(s) and "
+        f"{rep.rollup_rows:,} hourly rollup row(s) of {rep.site_id} to {out}",
+        highlight=False,
+        markup=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``store info|retention|init`` to the root app."""
+    """Add ``store info|retention|init|export`` to the root app."""
     app.add_typer(store_app, name="store")

@@ -1108,6 +1108,30 @@ class Store(abc.ABC):
             return None
         return pd.Timestamp(int(rows[0][0]), unit="us", tz="UTC")
 
+    def last_reading(self, site_id: str) -> pd.Timestamp | None:
+        """The newest reading the store holds for a site (UTC), or ``None``.
+
+        The newest raw timestamp over the site's series (one index lookup per series);
+        where retention deleted a series' raw data, the ``last_ts`` of its newest
+        hourly rollup bucket. ``None`` when the store holds nothing of the site.
+        """
+        best: int | None = None
+        hour_table = rollups.ROLLUP_TABLES["1h"][0]
+        with self.transaction(write=False) as tx:
+            sids = [
+                int(r[0])
+                for r in tx.execute("SELECT series_id FROM series WHERE site_id = ?", (site_id,))
+            ]
+            for sid in sids:
+                hi = tx.execute("SELECT MAX(ts_us) FROM readings WHERE series_id = ?", (sid,))
+                if not hi or hi[0][0] is None:
+                    hi = tx.execute(
+                        f"SELECT MAX(last_ts_us) FROM {hour_table} WHERE series_id = ?", (sid,)
+                    )
+                if hi and hi[0][0] is not None:
+                    best = int(hi[0][0]) if best is None else max(best, int(hi[0][0]))
+        return None if best is None else pd.Timestamp(best, unit="us", tz="UTC")
+
     def retention_horizons(self) -> dict[str, pd.Timestamp]:
         """Where retention has cut each table (``raw``, ``1min``, ...), as UTC instants.
 
