@@ -65,6 +65,7 @@ COMMAND_MODULES = (
     "monitoring_cmds",
     "compare_cmds",
     "template_cmds",
+    "commission_cmds",
 )
 #: First word of a command line -> the one module that registers it, so that ``heatreuse
 #: validate`` imports neither the ledger nor the twin. A word missing here (help, a typo,
@@ -101,6 +102,7 @@ COMMAND_MODULE_OF = {
     "actions": "monitoring_cmds",
     "compare": "compare_cmds",
     "template": "template_cmds",
+    "commission": "commission_cmds",
 }
 #: Modules already registered in this process: each registers once (typer rebuilds every
 #: registered group per call, so repeated registration slows every later call).
