@@ -246,9 +246,7 @@ def _meter_balance(ctx: RuleContext, i0: int, site: Site) -> dict[str, str]:
     cls_note = "" if lp.heat_meter_accuracy_class else " (class unknown: class 3 assumed)"
     dmin = lp.heat_meter_delta_t_min_k
     mpe = float(
-        heat_meter_mpe_percent(
-            cls, lp.heat_meter_qp_m3_per_h, max(q, 1e-6), max(d, dmin), dmin
-        )
+        heat_meter_mpe_percent(cls, lp.heat_meter_qp_m3_per_h, max(q, 1e-6), max(d, dmin), dmin)
     )
     ok = med <= mpe / 100.0
     text = (
@@ -301,7 +299,12 @@ def _bands(x: np.ndarray, y: np.ndarray, edges: Sequence[float]) -> list[dict[st
         m = np.isfinite(x) & np.isfinite(y) & (x >= lo) & (x < hi)
         if m.sum() >= 10:
             out.append(
-                {"from": lo, "to": hi, "median": _r(float(np.median(y[m]))), "minutes": int(m.sum())}
+                {
+                    "from": lo,
+                    "to": hi,
+                    "median": _r(float(np.median(y[m]))),
+                    "minutes": int(m.sum()),
+                }
             )
     return out
 
@@ -475,9 +478,7 @@ def run_commissioning(
     notes = []
     if quarantined:
         notes.append("quarantine counted by the time readings were received, from --start on")
-    return CommissioningResult(
-        site.id, t0, t1, clock, tuple(items), baselines, tuple(notes)
-    )
+    return CommissioningResult(site.id, t0, t1, clock, tuple(items), baselines, tuple(notes))
 
 
 def items_json(result: CommissioningResult) -> str:
@@ -590,7 +591,7 @@ def write_report(
     ]
     for it in result.items:
         body.append(
-            f"<tr><td>{esc(it['item'])}</td><td class=\"{esc(it['status'])}\">"
+            f'<tr><td>{esc(it["item"])}</td><td class="{esc(it["status"])}">'
             f"{esc(it['status'])}</td><td>{esc(it['evidence'])}</td></tr>"
         )
     body.append("</table><h2>Baselines</h2><table>")
