@@ -144,11 +144,14 @@ def _problems(e: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def check_commissioning_entries(entries: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]:
-    """Check every ``commissioning`` entry of a log; ``(index, problem)`` for each failure."""
+def check_commissioning_entries(
+    entries: Sequence[Mapping[str, Any] | None],
+) -> list[tuple[int, str]]:
+    """Check every ``commissioning`` entry of a log; ``(index, problem)`` for each failure
+    (``None``: a line that did not parse, reported elsewhere)."""
     return [
         (i, p)
         for i, e in enumerate(entries)
-        if e.get("type") == ENTRY_COMMISSIONING
+        if e is not None and e.get("type") == ENTRY_COMMISSIONING
         for p in _problems(e)
     ]

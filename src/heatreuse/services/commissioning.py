@@ -33,6 +33,7 @@ the signed append of ``ledger update``.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -49,7 +50,6 @@ from heatreuse.ledger.commissioning import (
     commissioning_entry,
     commissioning_passed,
 )
-from heatreuse.monitoring.data import MinuteData
 from heatreuse.monitoring.rules import (
     RuleContext,
     hx_ua_normalised_w_per_k,
@@ -295,7 +295,7 @@ def _pumps_respond(ctx: RuleContext, i0: int) -> dict[str, str]:
 # --------------------------------------------------------------------------- baselines
 def _bands(x: np.ndarray, y: np.ndarray, edges: Sequence[float]) -> list[dict[str, Any]]:
     out = []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         m = np.isfinite(x) & np.isfinite(y) & (x >= lo) & (x < hi)
         if m.sum() >= 10:
             out.append(
