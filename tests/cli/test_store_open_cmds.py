@@ -77,6 +77,7 @@ READERS = sorted(_readers("URL", Path("OUT")))
 WRITERS = {
     *("ingest", "serve", "ledger update", "sla seal", "detect", "silences add"),
     *("maintenance add", "drill"),  # (drill writes only with --record)
+    "commission",  # records its entry in the ledger (a writer, like ledger update)
     *("users add", "users disable", "tokens create", "tokens revoke", "devices add"),
 }
 

@@ -81,6 +81,9 @@ What :func:`verify_export` checks
    verdict with enough data and no broken term), and a period sealed twice names the
    earlier seal with a reason (:mod:`heatreuse.ledger.seal`); exports without seals
    pass this check trivially.
+9. Every ``commissioning`` entry carries its fields, its items have a status of
+   pass/fail/skipped and ``passed`` follows from them
+   (:mod:`heatreuse.ledger.commissioning`).
 
 Hostile folders
 ---------------
@@ -110,6 +113,7 @@ from typing import Any
 from heatreuse.errors import LedgerError, VerificationError
 from heatreuse.ledger.canonical import canonical_json_bytes, parse_entry_line
 from heatreuse.ledger.checkpoint import Checkpoint, parse_note, verify_checkpoint
+from heatreuse.ledger.commissioning import check_commissioning_entries
 from heatreuse.ledger.cosignature import find_cosignatures
 from heatreuse.ledger.keys import VerifierKey, parse_cosigner_vkey, parse_vkey
 from heatreuse.ledger.merkle import (
@@ -1297,6 +1301,12 @@ class _Verifier:
         for i, message in check_seal_entries(self.entries):
             self.fail(f"{ENTRIES_FILE} line {i + 1}", message, i)
 
+    def check_commissioning(self) -> None:
+        """Each ``commissioning`` entry is whole and its verdict follows from its items
+        (:func:`heatreuse.ledger.commissioning.check_commissioning_entries`)."""
+        for i, message in check_commissioning_entries(self.entries):
+            self.fail(f"{ENTRIES_FILE} line {i + 1}", message, i)
+
     def report(self) -> VerifyReport:
         return VerifyReport(
             directory=str(self.dir),
@@ -1372,6 +1382,7 @@ def read_export(
         v.localise()
         v.check_totals()
         v.check_seals()
+        v.check_commissioning()
         v.check_witnesses(witness_keys, now_s)
     return VerifiedExport(v.report(), dict(v.signed), dict(v.notes), v.tree)
 

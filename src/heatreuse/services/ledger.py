@@ -726,6 +726,7 @@ def update_ledger(
     intervals: bool = True,
     seal: SealRequest | None = None,
     seal_grace: pd.Timedelta = sla_service.SEAL_GRACE,
+    extra_entries: Sequence[Mapping[str, Any]] = (),
 ) -> UpdateResult:
     """Bring a site's ledger up to date with the store (idempotent).
 
@@ -760,6 +761,9 @@ def update_ledger(
         Also seal (or re-seal) this one period now (``heatreuse sla seal``).
     seal_grace
         How long after its end a period is sealed when no later data came [time].
+    extra_entries
+        Entries appended last in the same signed append (``heatreuse commission``'s
+        ``commissioning`` entry, :mod:`heatreuse.ledger.commissioning`).
 
     Returns
     -------
@@ -796,6 +800,7 @@ def update_ledger(
                 intervals=intervals,
                 seal=seal,
                 seal_grace=seal_grace,
+                extra_entries=extra_entries,
             )
         except LedgerConflictError:
             if attempt == 2:
@@ -816,6 +821,7 @@ def _update_once(
     intervals: bool = True,
     seal: SealRequest | None = None,
     seal_grace: pd.Timedelta = sla_service.SEAL_GRACE,
+    extra_entries: Sequence[Mapping[str, Any]] = (),
 ) -> UpdateResult:
     now_ts = pd.Timestamp(now if now is not None else dt.datetime.now(dt.UTC))
     if now_ts.tzinfo is None:
@@ -923,6 +929,7 @@ def _update_once(
             new.extend(e for e, _ in sealed)
             audit = audit_entries(st, site.id, entries)
             new += audit
+        new += [dict(e) for e in extra_entries]
 
         storage = ctx.log.storage
         assert isinstance(storage, SqlLogStorage)

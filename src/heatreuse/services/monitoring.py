@@ -75,6 +75,7 @@ __all__ = [
     "INCIDENT_GAP_S",
     "AlertRecorder",
     "DetectSummary",
+    "HxBaseline",
     "MonitoringError",
     "ack_alert",
     "add_incident_note",
@@ -82,6 +83,7 @@ __all__ = [
     "detect",
     "escalate_due",
     "expire_silence",
+    "hx_baseline",
     "list_actions",
     "list_alerts",
     "list_incidents",
@@ -161,6 +163,54 @@ def monitoring_start(store: Store, site: Site) -> pd.Timestamp | None:
 
     at = sla_monitoring_start(store, site.id, SlaDefinition.from_site(site)).at
     return None if at is None else pd.Timestamp(at).tz_convert("UTC").floor("min")
+
+
+# --------------------------------------------------------------------------- hx baseline
+@dataclass(frozen=True)
+class HxBaseline:
+    """The baseline UA the ``hx_fouling`` rule compares with, and where it comes from.
+
+    Attributes
+    ----------
+    ua_w_per_k
+        Flow-normalised baseline UA [W/K]; ``None``: none known (the rule is off).
+    source
+        ``site file: monitoring.rules.hx_fouling.baseline_ua_w_per_k``, ``ledger:
+        commissioning entry N (period ...)``, ``site file: plant.heat_exchanger design UA``
+        or ``none``.
+    """
+
+    ua_w_per_k: float | None
+    source: str
+
+
+def hx_baseline(site: Site, store: Store | None) -> HxBaseline:
+    """The ``hx_fouling`` baseline: the site file's ``baseline_ua_w_per_k`` if set, else
+    the latest commissioning entry's measured ``hx_ua_w_per_k`` (median flow-normalised
+    UA over a clean period, :func:`heatreuse.monitoring.rules.hx_ua_normalised_w_per_k`),
+    else the plant's design UA (:func:`heatreuse.monitoring.rules.hx_baseline_ua_w_per_k`).
+    """
+    from heatreuse.ledger.commissioning import ENTRY_COMMISSIONING
+    from heatreuse.services.sla import read_ledger_entries
+
+    set_ua = site.monitoring.rules.hx_fouling.baseline_ua_w_per_k
+    if set_ua is not None:
+        return HxBaseline(
+            float(set_ua), "site file: monitoring.rules.hx_fouling.baseline_ua_w_per_k"
+        )
+    if store is not None:
+        for e in reversed(read_ledger_entries(store, site.id, (ENTRY_COMMISSIONING,))):
+            ua = (e.get("baselines") or {}).get("hx_ua_w_per_k")
+            if isinstance(ua, int | float) and ua > 0:
+                return HxBaseline(
+                    float(ua),
+                    f"ledger: commissioning entry {e['index']} (period {e.get('period_start')} "
+                    f".. {e.get('period_end')})",
+                )
+    design = hx_baseline_ua_w_per_k(site)
+    if design is None:
+        return HxBaseline(None, "none")
+    return HxBaseline(design, "site file: plant.heat_exchanger design UA")
 
 
 # --------------------------------------------------------------------------- rules
@@ -668,7 +718,7 @@ def detect(
         _restore(detector.tracker, state[1])
     recorder = AlertRecorder(site, store, detector.active)
     defn = SlaDefinition.from_site(site)
-    baseline = hx_baseline_ua_w_per_k(site)
+    baseline = hx_baseline(site, store).ua_w_per_k
     ids = sorted(points)
     blocks = minutes = 0
     b0 = t0

@@ -367,19 +367,41 @@ class MonitoringStart:
 def monitoring_start(store: Store, site_id: str, defn: SlaDefinition) -> MonitoringStart:
     """When monitoring began: the site file's ``contract.sla.monitoring_start`` if set, else
     the first reading the store ever accepted for the site (a recorded fact that
-    retention does not move, :meth:`heatreuse.store.Store.first_reading`).
+    retention does not move, :meth:`heatreuse.store.Store.first_reading`); the later of
+    that and the date commissioning passed (:func:`commissioned_at`) when a passing
+    ``commissioning`` entry is in the ledger (a site is not in operation before).
 
     Minutes before it are excluded as unmonitored (out of scope); after it a minute
     without a reading is unknown.
     """
     if defn.monitoring_start is not None:
-        return MonitoringStart(defn.monitoring_start, "site file: contract.sla.monitoring_start")
-    first = store.first_reading(site_id)
-    if first is None:
-        return MonitoringStart(None, "none")
-    return MonitoringStart(
-        first.floor("min").to_pydatetime(), "store: first accepted reading of the site"
-    )
+        base = MonitoringStart(defn.monitoring_start, "site file: contract.sla.monitoring_start")
+    else:
+        first = store.first_reading(site_id)
+        if first is None:
+            return MonitoringStart(None, "none")
+        base = MonitoringStart(
+            first.floor("min").to_pydatetime(), "store: first accepted reading of the site"
+        )
+    passed = commissioned_at(store, site_id)
+    if passed is not None and base.at is not None and passed[0] > base.at:
+        return MonitoringStart(passed[0], f"ledger: commissioning passed (entry {passed[1]})")
+    return base
+
+
+def commissioned_at(store: Store, site_id: str) -> tuple[dt.datetime, int] | None:
+    """When the site's latest passing commissioning entry says it passed, and its index.
+
+    A site is in operation for the SLA from then (``heatreuse commission``); ``None``
+    without a passing ``commissioning`` entry in the ledger.
+    """
+    from heatreuse.ledger.commissioning import ENTRY_COMMISSIONING
+
+    for e in reversed(read_ledger_entries(store, site_id, (ENTRY_COMMISSIONING,))):
+        if e.get("passed") is True and isinstance(e.get("passed_at"), str):
+            at = pd.Timestamp(e["passed_at"]).tz_convert("UTC").to_pydatetime()
+            return at, int(e["index"])
+    return None
 
 
 # --------------------------------------------------------------------------- seals
