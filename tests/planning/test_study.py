@@ -67,10 +67,17 @@ def test_summary_figures_are_consistent(pool_study: StudyResult) -> None:
     assert s["demand_coverage_fraction"] == pytest.approx(
         s["heat_delivered_kwh"] / s["heat_demand_kwh"], rel=1e-12
     )
-    # Customer side: delivered + backup + unmet = demand.
+    # Customer side: delivered + backup + unmet = demand. The implicit tank update decides
+    # the customer flow for the top temperature it iterates to (to CUSTOMER_FLOW_TOL_K,
+    # 1e-3 K) and books the heat at the temperature the water actually leaves with, so a
+    # sub-step can deliver up to ~TOL / delta-T (1e-3 K / 10 K) more than asked: the plant's
+    # own energy balance still closes exactly (tests/simulation/test_balance.py).
     assert s["heat_delivered_kwh"] + s["backup_heat_kwh"] + s["unmet_heat_kwh"] == pytest.approx(
-        s["heat_demand_kwh"], rel=1e-6
+        s["heat_demand_kwh"], rel=1e-4
     )
+    assert s["heat_delivered_kwh"] + s["backup_heat_kwh"] + s["unmet_heat_kwh"] >= (
+        s["heat_demand_kwh"] * (1 - 1e-9)
+    )  # never short of demand: what is not delivered is backup or unmet
     assert s["total_energy_kwh"] == pytest.approx(
         s["it_energy_kwh"]
         + s["cooling_electricity_kwh"]
