@@ -359,6 +359,35 @@ def stored_silences(store: Store, site_id: str) -> list[Silence]:
     return out
 
 
+def maintenance_silences(site: Site) -> list[Silence]:
+    """The site file's announced maintenance windows as silences of its SLA alerts.
+
+    During an announced window the SLA engine excludes the minutes (they are not
+    valid), so the interruption ladder and burn-rate alerts must not page either; the
+    other rules keep running (a pump that trips during maintenance is still news).
+    Each silence names the window and its description as author and comment.
+    """
+    out = []
+    for i, w in enumerate(site.contract.sla.maintenance.windows):
+        out.append(
+            Silence(
+                f"maintenance-{i}",
+                (parse_matcher(f"site={site.id}"), parse_matcher("rule=~sla_.*")),
+                w.start.astimezone(dt.UTC),
+                w.end.astimezone(dt.UTC),
+                "site file (contract.sla.maintenance)",
+                f"announced maintenance window {w.start.isoformat()} .. {w.end.isoformat()}"
+                + (f": {w.description}" if w.description else ""),
+            )
+        )
+    return out
+
+
+def site_silences(site: Site, store: Store) -> list[Silence]:
+    """Everything that mutes the site's alerts: stored silences and maintenance windows."""
+    return stored_silences(store, site.id) + maintenance_silences(site)
+
+
 def _finite(x: float | None) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
@@ -407,7 +436,7 @@ class AlertRecorder:
     def __init__(self, site: Site, store: Store, firing: Iterable[Alert] = ()) -> None:
         self.site = site
         self.store = store
-        self.silences = stored_silences(store, site.id)
+        self.silences = site_silences(site, store)
         self.inhibit: list[InhibitRule] = inhibit_rules(site.monitoring.inhibit)
         self.firing: dict[str, Alert] = {
             a.fingerprint: a for a in firing if a.state is AlertState.FIRING

@@ -628,7 +628,7 @@ class IngestService:
     def _start_watch(self) -> None:
         if not self.config.watch or self.ingestor is None:
             return
-        from heatreuse.services.monitoring import escalate_due, stored_silences
+        from heatreuse.services.monitoring import escalate_due, site_silences
         from heatreuse.services.watch import LiveWatch
 
         store, site = self.store, self.site
@@ -636,7 +636,7 @@ class IngestService:
             site,
             store,
             self.clock,
-            silences=lambda: stored_silences(store, site.id),
+            silences=lambda: site_silences(site, store),
             escalate=False,
         )
         self._record_alerts = lambda transitions: _record(site, store, self.watch, transitions)
