@@ -192,7 +192,6 @@ class SiteModel(BaseModel):
         str_strip_whitespace=True,
         allow_inf_nan=False,
         defer_build=True,
-        use_attribute_docstrings=True,
     )
 
     @model_validator(mode="before")
