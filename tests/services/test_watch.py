@@ -176,3 +176,24 @@ def test_metrics_lines_show_live_state(day: tuple[Site, Any, pd.DataFrame]) -> N
     att = [ln for ln in text.splitlines() if ln.startswith("heatreuse_site_sla_attainment")]
     assert len(att) == 1 and 0.9 <= float(att[0].split()[-1]) <= 1.0
     assert np.isfinite(heat)
+
+
+def test_live_watch_takes_the_baseline_detect_takes(
+    day: tuple[Site, Any, pd.DataFrame],
+) -> None:
+    """serve's rules compare the heat exchanger with the same baseline as `detect`."""
+    from heatreuse.monitoring.rules import hx_baseline_ua_w_per_k
+
+    site, store, _ = day
+    now = T1.to_pydatetime()
+    # no commissioning entry in this store: the design UA of the site file
+    assert LiveWatch(site, store, clock=lambda: now).hx_baseline_ua_w_per_k == pytest.approx(
+        hx_baseline_ua_w_per_k(site)
+    )
+    rules = site.monitoring.rules
+    fouling = rules.hx_fouling.model_copy(update={"baseline_ua_w_per_k": 4321.0})
+    mon = site.monitoring.model_copy(
+        update={"rules": rules.model_copy(update={"hx_fouling": fouling})}
+    )
+    set_site = site.model_copy(update={"monitoring": mon})
+    assert LiveWatch(set_site, store, clock=lambda: now).hx_baseline_ua_w_per_k == 4321.0

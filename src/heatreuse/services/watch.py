@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from heatreuse.errors import HeatreuseError
 from heatreuse.monitoring import silences as silence_rules
 from heatreuse.monitoring.alerts import Alert, AlertState, Transition
 from heatreuse.monitoring.data import STATS, MinuteData
@@ -187,6 +188,7 @@ class LiveWatch:
         self.clock = clock
         self.points = {p.id: p for p in expand_points(site).points}
         self.defn = SlaDefinition.from_site(site)
+        self.hx_baseline_ua_w_per_k = self._hx_baseline()
         self.detector = Detector()
         self.route: Route = route_from_config(site.monitoring.route or default_route(site))
         self.inhibit = inhibit_rules(site)
@@ -205,6 +207,20 @@ class LiveWatch:
         self._provisional: dict[str, Alert] = {}
         self.last_tick: dt.datetime | None = None
         self.tick_errors = 0
+
+    def _hx_baseline(self) -> float | None:
+        """The hx_fouling baseline as ``detect`` takes it: site file, else the latest
+        commissioning entry in the ledger, else the design UA
+        (:func:`heatreuse.services.monitoring.hx_baseline`)."""
+        from heatreuse.services.monitoring import hx_baseline
+
+        try:
+            found = hx_baseline(self.site, self.store)
+        except HeatreuseError as exc:  # an unreadable ledger must not stop monitoring
+            log.warning("hx_fouling baseline: %s; using the design UA", exc)
+            return hx_baseline_ua_w_per_k(self.site)
+        log.info("hx_fouling baseline: %s (%s)", found.ua_w_per_k, found.source)
+        return found.ua_w_per_k
 
     # ------------------------------------------------------------------ data
     def _read(self, start: pd.Timestamp, end: pd.Timestamp) -> MinuteData:
@@ -262,7 +278,7 @@ class LiveWatch:
             sla_status=sla,
             sla_target_fraction=self.defn.target_fraction,
             sla_point=pid,
-            hx_baseline_ua_w_per_k=hx_baseline_ua_w_per_k(self.site),
+            hx_baseline_ua_w_per_k=self.hx_baseline_ua_w_per_k,
         )
 
     def _muted(self, alert: Alert, now: dt.datetime) -> str | None:
