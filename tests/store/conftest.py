@@ -74,3 +74,35 @@ def opener(store_url: str) -> Iterator[Callable[[], Store]]:
     yield _open
     for s in opened:
         s.close()
+
+
+@pytest.fixture
+def tables_from_migration() -> Callable[[int], list[str]]:
+    """Tables that store migrations ``version``, ``version + 1``, ... create (scratch SQLite).
+
+    For tests that make a store look older than it is: they drop these tables and the
+    schema-version rows, then reopen it.
+    """
+    import sqlite3
+
+    from heatreuse.store.schema import STORE_MIGRATIONS
+
+    def tables_from(version: int) -> list[str]:
+        conn = sqlite3.connect(":memory:")
+
+        def tables() -> set[str]:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            return {str(r[0]) for r in rows} - {"sqlite_sequence"}
+
+        for m in STORE_MIGRATIONS[: version - 1]:
+            for stmt in m.sqlite:
+                conn.execute(stmt)
+        before = tables()
+        for m in STORE_MIGRATIONS[version - 1 :]:
+            for stmt in m.sqlite:
+                conn.execute(stmt)
+        added = sorted(tables() - before)
+        conn.close()
+        return added
+
+    return tables_from

@@ -42,35 +42,15 @@ def test_retention_does_not_move_the_first_reading_nor_do_refused_readings(store
     assert store.summary()["first_reading"] == {"s": "2026-01-01T00:00:00.000000Z"}
 
 
-def _tables_from_migration(version: int) -> list[str]:
-    """Tables that store migrations ``version``, ``version + 1``, ... create (scratch SQLite)."""
-    import sqlite3
-
-    conn = sqlite3.connect(":memory:")
-
-    def tables() -> set[str]:
-        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-        return {str(r[0]) for r in rows} - {"sqlite_sequence"}
-
-    for m in STORE_MIGRATIONS[: version - 1]:
-        for stmt in m.sqlite:
-            conn.execute(stmt)
-    before = tables()
-    for m in STORE_MIGRATIONS[version - 1 :]:
-        for stmt in m.sqlite:
-            conn.execute(stmt)
-    return sorted(tables() - before)
-
-
 def test_migration_3_records_first_readings_of_an_older_store(
-    store: Store, opener: Callable[[], Store]
+    store: Store, opener: Callable[[], Store], tables_from_migration: Callable[[int], list[str]]
 ) -> None:
     store.write_readings("s", "a_c", [T0 + DAY, T0 + 3 * DAY], [1.0, 2.0])
     store.write_readings("t", "a_c", [T0 + 2 * DAY], [1.0])
     # raw data of "s" before day 2 already gone; its rollups still know the first reading
     store.apply_retention(raw_days=1.5, now=ts(T0 + 3 * DAY))
     with store.transaction() as tx:  # (tables of later migrations dropped too)
-        for table in _tables_from_migration(3):
+        for table in tables_from_migration(3):
             tx.execute(f"DROP TABLE {table}")
         tx.execute("DELETE FROM schema_version WHERE component = 'store' AND version >= 3")
     assert store.schema_version() == 2

@@ -119,28 +119,8 @@ def test_retention_cuts_blocks_like_the_row_table(store: Store) -> None:
     assert len(store.read_series("s", "p_c", lo, hi, resolution="1h")) == 0
 
 
-def _tables_after_migration_2() -> list[str]:
-    """Tables that store migrations 3, 4, ... create (found on a scratch SQLite)."""
-    import sqlite3
-
-    conn = sqlite3.connect(":memory:")
-
-    def tables() -> set[str]:
-        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-        return {str(r[0]) for r in rows} - {"sqlite_sequence"}
-
-    for m in STORE_MIGRATIONS[:2]:
-        for stmt in m.sqlite:
-            conn.execute(stmt)
-    before = tables()
-    for m in STORE_MIGRATIONS[2:]:
-        for stmt in m.sqlite:
-            conn.execute(stmt)
-    return sorted(tables() - before)
-
-
 def test_migration_2_backfills_blocks_of_an_older_store(
-    store: Store, opener: Callable[[], Store]
+    store: Store, opener: Callable[[], Store], tables_from_migration: Callable[[int], list[str]]
 ) -> None:
     _write_random(store, 5)
     lo, hi = T0 - 2 * DAY, T0 + 5 * DAY
@@ -148,7 +128,7 @@ def test_migration_2_backfills_blocks_of_an_older_store(
     # make the store look like one written before migration 2 (tables of later
     # migrations dropped too: they are re-created on the way up)
     with store.transaction() as tx:
-        for table in ("rollup_1h_day", *_tables_after_migration_2()):
+        for table in ("rollup_1h_day", *tables_from_migration(3)):
             tx.execute(f"DROP TABLE {table}")
         tx.execute("DELETE FROM schema_version WHERE component = 'store' AND version >= 2")
     assert store.schema_version() == 1

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from heatreuse.errors import HeatreuseError
-from heatreuse.monitoring import silences as silence_rules
 from heatreuse.monitoring.alerts import Alert, AlertState, Transition
 from heatreuse.monitoring.data import STATS, MinuteData
 from heatreuse.monitoring.detector import Detector
@@ -49,7 +48,7 @@ from heatreuse.monitoring.rules import (
     RuleContext,
     hx_baseline_ua_w_per_k,
 )
-from heatreuse.monitoring.silences import InhibitRule, Silence, mute_reason
+from heatreuse.monitoring.silences import Silence, inhibit_rules, mute_reason
 from heatreuse.site import Site, expand_points
 from heatreuse.site.monitoring import Receiver
 
@@ -76,11 +75,6 @@ def default_route(site: Site) -> dict[str, Any]:
         "repeat_interval": "4h",
         "routes": [],
     }
-
-
-def inhibit_rules(site: Site) -> list[InhibitRule]:
-    """The site's inhibition rules (``monitoring.inhibit``)."""
-    return silence_rules.inhibit_rules(site.monitoring.inhibit)
 
 
 @dataclass
@@ -191,7 +185,7 @@ class LiveWatch:
         self.hx_baseline_ua_w_per_k = self._hx_baseline()
         self.detector = Detector()
         self.route: Route = route_from_config(site.monitoring.route or default_route(site))
-        self.inhibit = inhibit_rules(site)
+        self.inhibit = inhibit_rules(site.monitoring.inhibit)
         self._silences = silences or (lambda: [])
         self._silences_now: list[Silence] = []
         self.escalate = escalate
