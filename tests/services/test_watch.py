@@ -114,21 +114,34 @@ def test_feed_loss_notified_within_the_tick_then_confirmed_and_escalated(
     ]
     assert recorded == final
     assert len(sent) == 1  # confirmed, not notified twice
-    # escalation: the critical alert pages the RACI ladder (anna + pool-duty at once,
-    # then omar at 15 min, kai at 1 h; site-level alerts go to the plant's people)
-    assert watch.pages and set(watch.pages[0][1].targets) >= {"anna"}
-    fp = final[-1].alert.fingerprint
-    assert len(watch.pages) == 1
+    # escalation: serve records the final transitions (incidents) and runs the store's
+    # audited escalation; the critical alert pages the RACI ladder (anna + pool-duty at
+    # once, then omar at 15 min, kai at 1 h; site-level alerts go to the plant's people)
+    from heatreuse.services.monitoring import ack_alert, escalate_due, list_alerts
+    from heatreuse.services.serve import _record
+
+    _record(site, store, watch, final)
+    (feed,) = [a for a in list_alerts(site, store) if a["rule"] == "utility_feed"]
+    incident = feed["incident_id"]
+
+    def pages(at: dt.datetime) -> list[list[str]]:
+        return [
+            s["targets"] for s in escalate_due(site, store, now=at) if s["incident_id"] == incident
+        ]
+
+    first = pages(now["t"])
+    assert first and set(first[0]) >= {"anna"}
+    assert len(first) == 1
     _keep_reporting(store, site, wide, T1 + pd.Timedelta(minutes=2), T1 + pd.Timedelta(minutes=17))
     now["t"] = (T1 + pd.Timedelta(minutes=16, seconds=30)).to_pydatetime()
-    watch.tick()
-    group = watch.pages[0][0]
-    assert [p.targets for g, p in watch.pages if g == group] == [("anna", "pool-duty"), ("omar",)]
-    assert watch.ack(fp, "omar", now["t"])
+    _record(site, store, watch, watch.tick())
+    second = pages(now["t"])
+    assert first + second == [["anna", "pool-duty"], ["omar"]]
+    ack_alert(site, store, feed["id"], "omar", "resetting the feed breaker", now=now["t"])
     _keep_reporting(store, site, wide, T1 + pd.Timedelta(minutes=17), T1 + pd.Timedelta(hours=2))
     now["t"] = (T1 + pd.Timedelta(hours=2)).to_pydatetime()
-    watch.tick()
-    assert len([p for g, p in watch.pages if g == group]) == 2  # no step after the ack
+    _record(site, store, watch, watch.tick())
+    assert pages(now["t"]) == []  # no step after the ack
 
 
 def test_provisional_alert_is_withdrawn_when_the_minute_disagrees(

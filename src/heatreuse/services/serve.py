@@ -637,7 +637,6 @@ class IngestService:
             store,
             self.clock,
             silences=lambda: site_silences(site, store),
-            escalate=False,
         )
         self._record_alerts = lambda transitions: _record(site, store, self.watch, transitions)
         self.ingestor.on_commit = self._watch_wake.set

@@ -11,7 +11,8 @@ caused it, and is withdrawn if the completed minute says otherwise.
 
 Notifications go through the routing tree (the site file's ``monitoring.route``, or
 one route per RACI alarm route), silences and inhibition, to the site's receivers;
-escalation follows the RACI (:func:`heatreuse.monitoring.escalation.policy_from_raci`).
+escalation is the store's (``serve`` records the final transitions as incidents and
+runs :func:`heatreuse.services.monitoring.escalate_due`, audited, every 30 s).
 The clock is injectable.
 """
 
@@ -31,7 +32,6 @@ from heatreuse.errors import HeatreuseError
 from heatreuse.monitoring.alerts import Alert, AlertState, Transition
 from heatreuse.monitoring.data import STATS, MinuteData
 from heatreuse.monitoring.detector import Detector
-from heatreuse.monitoring.escalation import Escalation, Page, policy_from_raci
 from heatreuse.monitoring.receivers import (
     ReceiverError,
     email_message,
@@ -144,7 +144,7 @@ class Notifier:
 
 
 class LiveWatch:
-    """The live rule evaluation, alert lifecycle, routing and escalation of one site.
+    """The live rule evaluation, alert lifecycle and routing of one site.
 
     Parameters
     ----------
@@ -158,10 +158,6 @@ class LiveWatch:
         Returns the silences in force (from the store); default none.
     send
         Replaces the receivers' senders (tests).
-    escalate
-        Run the RACI escalation ladder in memory. ``serve`` passes False and runs the
-        store's audited escalation of incidents instead
-        (:func:`heatreuse.services.monitoring.escalate_due`).
     """
 
     def __init__(
@@ -173,7 +169,6 @@ class LiveWatch:
         on_transition: Callable[[Transition], None] | None = None,
         silences: Callable[[], list[Silence]] | None = None,
         send: Callable[[Receiver, Notification], None] | None = None,
-        escalate: bool = True,
     ) -> None:
         from heatreuse.sla.definition import SlaDefinition
 
@@ -188,14 +183,9 @@ class LiveWatch:
         self.inhibit = inhibit_rules(site.monitoring.inhibit)
         self._silences = silences or (lambda: [])
         self._silences_now: list[Silence] = []
-        self.escalate = escalate
         self.notifier = Notifier(site, {r.name: r for r in site.monitoring.receivers}, send=send)
         self.dispatcher = Dispatcher(self.route, muted=self._muted)
         self.on_transition = on_transition
-        self.escalations: dict[str, Escalation] = {}
-        self._group_of: dict[str, str] = {}
-        self.pages: list[tuple[str, Page]] = []
-        """(notification group, page) of every escalation step carried out."""
         self._buffer: MinuteData | None = None
         self._last_ts: dict[str, pd.Timestamp] = {}
         self._provisional: dict[str, Alert] = {}
@@ -287,7 +277,7 @@ class LiveWatch:
 
     # ------------------------------------------------------------------ tick
     def tick(self, now: dt.datetime | None = None) -> list[Transition]:
-        """Evaluate the new minutes; notify and escalate what is due. Returns final transitions."""
+        """Evaluate the new minutes and notify what is due. Returns the final transitions."""
         t = pd.Timestamp(now or self.clock())
         self._silences_now = list(self._silences())  # once per tick, not per alert
         data = self._refresh(t)
@@ -348,45 +338,6 @@ class LiveWatch:
         del provisional
         for n in self.dispatcher.flush(now):
             self.notifier.notify(n)
-            if self.escalate:
-                self._escalate(n, now)
-        for key, esc in list(self.escalations.items()):
-            for page in esc.due(now):
-                self.pages.append((key, page))
-                log.warning("escalation step %d: paging %s", page.step_index, page.targets)
-            if not esc.open:
-                del self.escalations[key]
-
-    def _escalate(self, n: Notification, now: dt.datetime) -> None:
-        """One ladder per notification group (an incident), from the RACI; muted alerts
-        never get here (the dispatcher leaves them out of notifications)."""
-        for a in n.alerts:
-            self._group_of[a.fingerprint] = n.group_key
-        esc = self.escalations.get(n.group_key)
-        if n.status == "resolved":
-            if esc is not None:
-                esc.resolve(now)
-            return
-        severe = [a for a in n.alerts if a.severity in ("warning", "critical")]
-        if esc is None and severe:
-            m = self.site.monitoring
-            first = max(severe, key=lambda a: a.severity == "critical")
-            pol = policy_from_raci(
-                self.site.ownership,
-                first.labels,
-                second_after_s=m.escalation_second_after_s,
-                third_after_s=m.escalation_third_after_s,
-                loops=m.escalation_loops,
-            )
-            self.escalations[n.group_key] = Escalation(pol, now)
-
-    def ack(self, fingerprint: str, by: str, now: dt.datetime) -> bool:
-        """Acknowledge the escalation of the alert's group; True when it had one."""
-        esc = self.escalations.get(self._group_of.get(fingerprint, ""))
-        if esc is None:
-            return False
-        esc.ack(by, now)
-        return True
 
     # ------------------------------------------------------------------ metrics
     def prometheus_lines(self, now: dt.datetime | None = None) -> list[str]:
