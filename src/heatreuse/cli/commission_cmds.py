@@ -88,14 +88,14 @@ def commission(
 
 
 def _print(result: object, index: int | None, paths: tuple[Path, Path] | None) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
+    from heatreuse.cli.output import make_console
     from heatreuse.services.commissioning import CommissioningResult
 
     assert isinstance(result, CommissioningResult)
-    console = Console()
+    console = make_console()
     verdict = "[green]PASSED[/]" if result.passed else "[red]NOT PASSED[/]"
     console.print(
         f"[bold]{escape(result.site_id)}[/] commissioning {verdict}: "

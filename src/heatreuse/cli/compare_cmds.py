@@ -68,11 +68,12 @@ def compare(
 
 
 def _print(result: Any, paths: dict[str, Path]) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    from heatreuse.cli.output import make_console
+
+    console = make_console()
     t = result.totals
     console.print(
         f"[bold]{escape(result.site_id)}[/]: measured against the model, {result.period_label} "

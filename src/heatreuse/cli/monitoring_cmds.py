@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from heatreuse.cli.options import SITE_ARG, STORE_OPT
+from heatreuse.cli.output import make_console
 
-console = Console()
+console = make_console()
 rules_app = typer.Typer(help="Fault rules and their parameters.", no_args_is_help=True)
 alerts_app = typer.Typer(
     help="Alerts recorded by detection: list, acknowledge.", no_args_is_help=True

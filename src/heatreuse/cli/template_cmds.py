@@ -14,19 +14,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from heatreuse.cli.output import make_console
 from heatreuse.errors import HeatreuseError, SiteConfigError
 
 if TYPE_CHECKING:
     from heatreuse.site import Site
     from heatreuse.site.template import Template, TemplateCheck
 
-console = Console()
+console = make_console()
 template_app = typer.Typer(
     help="Standard site templates: reference architecture, sensor package, commissioning, "
     "maintenance, SLA clauses, report.",

@@ -18,9 +18,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-console = Console()
+from heatreuse.cli.output import make_console
+
+console = make_console()
 witness_app = typer.Typer(
     help="Witness ledger checkpoints with your own key (rollbacks and forks refused).",
     no_args_is_help=True,
