@@ -309,6 +309,36 @@ def test_reseal_names_the_old_seal_and_refuses_thinner_evidence(
         assert len(read_seal_entries(store, SITE_ID)) == 2
 
 
+def test_reseal_after_a_later_monitoring_start_is_a_definition_change_not_lost_data(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commissioning passed after the first reading moves the monitoring start later: the
+    minutes before it become *unmonitored*, which a re-seal may record (with its reason);
+    the guard against thinner evidence is for deleted data only."""
+    monkeypatch.setenv("HEATREUSE_HOME", str(tmp_path / "home"))
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    env: dict[str, object] = {"url": url, "cp": tmp_path / "cp", "key": tmp_path / "k.key"}
+    ingest_week(site, url, tmp_path)
+    first = seal_january(site, env)
+    start = dt.datetime(2026, 1, 15, 0, 0, tzinfo=BERLIN)  # after the outage
+    sla = site.contract.sla.model_copy(update={"monitoring_start": start})
+    moved = site.model_copy(update={"contract": site.contract.model_copy(update={"sla": sla})})
+    reason = "commissioning passed 2026-01-15: the days before were the pilot"
+    upd = update_ledger(
+        moved,
+        url,
+        now=dt.datetime(2026, 2, 10, tzinfo=dt.UTC),
+        checkpoint_dir=env["cp"],  # type: ignore[arg-type]
+        key_path=env["key"],  # type: ignore[arg-type]
+        seal=SealRequest("2026-01", reseal=True, reason=reason),
+    )
+    (resealed,) = upd.seals
+    assert resealed["supersedes_index"] == first["index"] and resealed["seal_number"] == 2
+    month, _ = sla_report(moved, url, "2026-01", now=DEC)
+    assert month.sealed is not None and month.sealed["reason"] == reason
+    assert month.bad_min == 0 and month.excluded_unmonitored_min > 0
+
+
 def test_verify_refuses_a_seal_replaced_without_naming_the_old_one(
     site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -612,6 +612,22 @@ class SealRequest:
     reason: str | None = None
 
 
+def _evidence_lost_min(old: Any, new: Any) -> int:
+    """Minutes of evidence [min] a re-seal would lose because data is gone.
+
+    Valid minutes (good + bad) that left the period's scope by a definition change
+    -- a later monitoring start (commissioning passed later than the first reading),
+    a maintenance window announced afterwards -- are not lost data: they reappear as
+    *unmonitored* or *maintenance* exclusions of the recomputation. What remains of the
+    drop is data the store no longer holds (retention, a forced deletion).
+    """
+    dropped = (old.good_min + old.bad_min) - (new.good_min + new.bad_min)
+    moved = max(0, new.excluded_unmonitored_min - old.excluded_unmonitored_min) + max(
+        0, new.excluded_maintenance_min - old.excluded_maintenance_min
+    )
+    return max(0, dropped - moved)
+
+
 def _seal_entries(
     site: Site,
     store: Any,
@@ -696,12 +712,14 @@ def _seal_entries(
                 f"{reseal.label}: recomputing gives the sealed result again (verdict "
                 f"{old.verdict}); nothing re-sealed"
             )
-        elif cand.report.good_min + cand.report.bad_min < old.good_min + old.bad_min:
+        elif _evidence_lost_min(old, cand.report) > 0:
+            new_min = cand.report.good_min + cand.report.bad_min
             raise SLAError(
                 f"--reseal {reseal.label}: refused, the store now holds less data for it than "
-                f"when it was sealed ({cand.report.good_min + cand.report.bad_min} minutes with "
-                f"a reading, sealed with {old.good_min + old.bad_min}): data was deleted, and a "
-                "re-seal would replace the evidence with less of it"
+                f"when it was sealed ({new_min} minutes with a reading, sealed with "
+                f"{old.good_min + old.bad_min}; {_evidence_lost_min(old, cand.report)} of "
+                "them are not explained by a later monitoring start or a maintenance window): "
+                "data was deleted, and a re-seal would replace the evidence with less of it"
             )
         else:
             add(
