@@ -625,7 +625,7 @@ def _evidence_lost_min(old: Any, new: Any) -> int:
     moved = max(0, new.excluded_unmonitored_min - old.excluded_unmonitored_min) + max(
         0, new.excluded_maintenance_min - old.excluded_maintenance_min
     )
-    return max(0, dropped - moved)
+    return int(max(0, dropped - moved))
 
 
 def _seal_entries(
