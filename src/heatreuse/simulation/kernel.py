@@ -1108,14 +1108,20 @@ def run_steps(
             # - demand met with backup heat: the boiler lifts the flow to (at least) the
             #   requirement;
             # - demand not met (deficit before the boiler takes over, boiler too small, or
-            #   the circuit pump down): the customer circuit only reaches
-            #   T_ret + (Q_del + Q_backup) / (mdot_design cp), down to the return
-            #   temperature when no heat arrives at all.
+            #   the circuit pump down): the customer circuit, at the flow that carries
+            #   the demand with the lift it would have had (to the plant's supply, at
+            #   least to the requirement), only reaches
+            #   T_ret + (Q_del + Q_backup) / (mdot cp) = T_ret + Q_in / Q_d (T_lift - T_ret),
+            #   down to the return temperature when no heat arrives at all. Continuous at
+            #   Q_in = Q_d: a supply 0.5 % short of the demand reads a hair below the
+            #   plant's supply, not the requirement (a one-step dip of several K when the
+            #   tank ran just short of a demand it covered the step before).
             t_cust = t_out
             if m_cust_circuit > 0.0:
                 q_in = q_del + q_bkp
                 if q_in < q_d * (1.0 - 0.005) - 1.0:
-                    t_cust = t_ret + q_in / (m_cust_circuit * cp_s)
+                    t_lift = max(t_out, t_req)
+                    t_cust = t_ret + q_in / q_d * (t_lift - t_ret)
                 elif q_bkp > 0.0:
                     t_cust = max(t_out, t_req)
 
