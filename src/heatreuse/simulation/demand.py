@@ -464,6 +464,11 @@ def _demand(
         },
         index=steps.index,
     )
+    if isinstance(customer, PoolCustomer):
+        # window-independent stand-in for the (load-dependent) return: the design return
+        frame.attrs["nominal_return_temp_c"] = (
+            customer.water_temp_c + ASSUMPTIONS.pool_return_approach_k
+        )
     frame.attrs["customer_kind"] = customer.kind
     frame.attrs["customer_name"] = customer.name
     frame.attrs["weather_source"] = weather.attrs.get("source", "")

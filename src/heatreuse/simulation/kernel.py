@@ -1075,11 +1075,12 @@ def run_steps(
                 )
                 if not near_limit and has_backup:
                     # Optimum start: demand known from the schedule (e.g. opening hours)
-                    # that the plant cannot cover within the boiler's control delay.
+                    # that the plant cannot cover within the boiler's control delay, at
+                    # today's tank top and the return the customer will give at that load.
                     j_end = min(i + 1 + int(params[P_BACKUP_DELAY_S] / dt_step), n_steps_all)
-                    cap_now = m_cap * cp_s * max(t_top - t_ret, 0.0)
                     for j in range(i + 1, j_end):
-                        if series[X_DEMAND_W, j] > cap_now:
+                        cap_j = m_cap * cp_s * max(t_top - series[X_RETURN_C, j], 0.0)
+                        if series[X_DEMAND_W, j] > cap_j:
                             near_limit = True
                             break
                 # The boiler sits in the customer circuit and shares its circulation pump:
