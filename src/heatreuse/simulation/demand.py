@@ -30,6 +30,18 @@ DHW (draws happen only in operating hours), district preheat (heat accepted
 only in operating hours); greenhouse and space heating lose heat whether or not
 anyone is there, so ``operating`` is reported but does not gate their demand.
 
+Return temperatures follow the load: pool, the outlet of its plate exchanger
+with the heating flow throttled to the load (:func:`pool_return_temp_c`, near
+the pool water at part load, ``pool_return_approach_k`` above it at the design
+load of :func:`pool_design_heat_w`); district preheat, the network's return
+on its heating curve; greenhouse and space heating, constant-flow circuits
+whose spread scales with the load fraction; DHW preheat, the approach above
+the seasonal mains water. What a model derives for the whole run comes from
+the customer alone, never from the period, so windows and chunks agree; the
+pool's frame carries its design return in ``attrs["nominal_return_temp_c"]``
+[C] for the kernel's water properties
+(:func:`heatreuse.simulation.inputs.prepare`).
+
 :func:`demand_for_kind` builds a reasonable default customer of any kind sized
 to the same site (for ``heatreuse plan --compare-models``).
 """
