@@ -16,6 +16,7 @@ from heatreuse.physics import (
     hx_effectiveness_parallel,
     hx_heat_rate_w,
     hx_ntu,
+    hx_throttled_hot_outlet_temp_c,
     hx_ua_with_fouling_w_per_k,
     lmtd_k,
 )
@@ -142,3 +143,57 @@ def test_ntu_method_agrees_with_lmtd_energy_balance(
         return
     assert q == pytest.approx(ua * lmtd_k(d1, d2), rel=1e-6)
     assert q <= c_min * (t_hot_in - t_cold_in) + 1e-9  # second law: q <= q_max
+
+
+# --------------------------------------------------------------------------- throttled hot flow
+def test_throttled_outlet_hand_computed() -> None:
+    # Bergman et al., 7th ed., Table 11.3 with C_r = 0 (eq. 11.35a): eps = 1 - exp(-NTU).
+    # UA = 1000 W/K, hot flow C_h = 500 W/K (NTU 2) from 45 C onto a 28 C cold stream:
+    # q = 500 * 17 * (1 - e^-2) = 7349.65 W, T_out = 28 + 17 e^-2 = 30.3007 C.
+    # Given that q, the throttled exchanger must find the same outlet.
+    q = 500.0 * 17.0 * (1.0 - math.exp(-2.0))
+    assert q == pytest.approx(7349.65, abs=0.01)
+    t_out = hx_throttled_hot_outlet_temp_c(q, 1000.0, 45.0, 28.0)
+    assert t_out == pytest.approx(28.0 + 17.0 * math.exp(-2.0), abs=1e-9)
+    assert t_out == pytest.approx(30.3007, abs=1e-4)
+
+
+def test_throttled_outlet_limits_and_direction() -> None:
+    q = np.array([0.0, 1.0, 2000.0, 8000.0, 16000.0, 16999.0, 17000.0, 40000.0])
+    t = hx_throttled_hot_outlet_temp_c(q, 1000.0, 45.0, 28.0)
+    assert isinstance(t, np.ndarray)
+    assert t[0] == 28.0  # no load: the trickle of hot water leaves at the cold stream
+    assert t[1] == pytest.approx(28.0, abs=1e-6)
+    assert np.all(np.diff(t) >= 0.0)  # the return rises with the load ...
+    assert t[5] == pytest.approx(45.0, abs=0.01)  # ... to the supply at the limit UA dT
+    assert t[6] == 45.0 and t[7] == 45.0  # beyond the limit: nothing more to give
+    # no driving difference: the outlet equals the inlet
+    assert hx_throttled_hot_outlet_temp_c(500.0, 1000.0, 25.0, 28.0) == 25.0
+    with pytest.raises(DomainError, match="heat_w"):
+        hx_throttled_hot_outlet_temp_c(-1.0, 1000.0, 45.0, 28.0)
+    with pytest.raises(DomainError, match="ua_w_per_k"):
+        hx_throttled_hot_outlet_temp_c(1.0, 0.0, 45.0, 28.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ua=st.floats(50.0, 1e6),
+    frac=st.floats(0.001, 0.999),
+    t_cold=st.floats(5.0, 60.0),
+    dt_in=st.floats(0.5, 60.0),
+)
+def test_throttled_outlet_agrees_with_ntu_and_lmtd(
+    ua: float, frac: float, t_cold: float, dt_in: float
+) -> None:
+    # The hot flow implied by the outlet, C_h = q / (T_in - T_out), passes q by the
+    # general counterflow epsilon-NTU relation with C_r -> 0 (eq. 11.29a) and by the LMTD
+    # method with an isothermal cold stream (eq. 11.14).
+    t_in = t_cold + dt_in
+    q = frac * ua * dt_in
+    t_out = hx_throttled_hot_outlet_temp_c(q, ua, t_in, t_cold)
+    assert t_cold <= t_out < t_in  # equal when exp(-NTU) is below the float resolution
+    c_h = q / (t_in - t_out)
+    eps = hx_effectiveness_counterflow(hx_ntu(ua, c_h), 0.0)
+    assert hx_heat_rate_w(eps, c_h, t_in, t_cold) == pytest.approx(q, rel=1e-6)
+    if t_out - t_cold > 1e-9 * dt_in:
+        assert ua * lmtd_k(dt_in, t_out - t_cold) == pytest.approx(q, rel=1e-6)

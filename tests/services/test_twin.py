@@ -409,13 +409,16 @@ def test_sensor_noise_looks_real_and_is_reproducible(site: Site) -> None:
     e = exact.frame()
     for pid in ("meter.return_temp_c", "rack.tank-a.outlet_temp_c", "customer.supply_temp_c"):
         # one hour of a temperature never has max - min below 0.05 K (a stuck-sensor rule's
-        # threshold) on clean data; the exact value often does (31.0 C all day)
+        # threshold) on clean data; the exact value often does (the pool's return at night,
+        # within 0.1 K of the water)
         spread = n[pid].rolling(60).apply(lambda x: x.max() - x.min(), raw=True).dropna()
         assert spread.min() >= 0.05, pid
         err = n[pid] - e[pid]
         assert 0.03 < err.std() < 0.08 and abs(err.mean()) < 0.01, pid
         assert np.allclose(n[pid] * 100, np.round(n[pid] * 100))  # 0.01 K resolution
-    assert e["meter.return_temp_c"].nunique() == 1  # why the noise is needed
+    # why the noise is needed: the exact return holds still for hours at a time
+    exact_spread = e["meter.return_temp_c"].rolling(60).apply(lambda x: x.max() - x.min())
+    assert (exact_spread.dropna() < 0.05).mean() > 0.5
     rel = (n["meter.flow_m3_per_h"] / e["meter.flow_m3_per_h"] - 1)[e["meter.flow_m3_per_h"] > 1]
     assert 0.005 < rel.std() < 0.015
     assert SENSOR_CLASSES["volume_flow"].sigma_rel == 0.01

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from heatreuse.simulation.demand import (
     customer_demand,
     default_customer,
     demand_for_kind,
+    pool_design_heat_w,
+    pool_return_temp_c,
     recoverable_heat_w,
     site_weather,
     site_with_customer_kind,
@@ -90,9 +93,48 @@ def test_pool_example_components_and_opening_hours() -> None:
         d.loc["2025-01-06 05:00+00:00", "heat_demand_w"]
         > 1.5 * d.loc["2025-01-06 04:00+00:00", "heat_demand_w"]
     )
-    # Indoor pool: independent of the weather except the mains-water season.
     assert d["supply_temp_required_c"].eq(32.0).all()
-    assert d["return_temp_c"].eq(31.0).all()
+    # The return follows the load (test_pool_return_follows_the_load): between the pool
+    # water (28 C) and the 3 K design approach, rising with the demand.
+    ret = d["return_temp_c"]
+    assert ret.min() > 28.0 and ret.max() < 31.0 and ret.std() > 0.3
+    by_load = ret.to_numpy()[np.argsort(d["heat_demand_w"].to_numpy(), kind="stable")]
+    assert np.all(np.diff(by_load) >= 0.0)
+
+
+def test_pool_return_follows_the_load() -> None:
+    # A plate exchanger on the pool water (VDI 2089-1 pool, DIN 19643 filtration flow on
+    # the pool side: C_r -> 0) with its heating flow throttled to the load. Sized so the
+    # design load, fed at the band's 32 C minimum, returns 3 K above the 28 C water:
+    # UA = Q_design / LMTD(4 K, 3 K) (Bergman et al., 7th ed., eq. 11.14, 3.476 K).
+    c = _site().customer
+    assert isinstance(c, PoolCustomer)
+    q_design = pool_design_heat_w(c)
+    # The hall at -12 C outdoor air makes the design load well above the mean demand.
+    mean_w = float(customer_demand(_site(), _weather())["heat_demand_w"].mean())
+    assert 1.3 * mean_w < q_design < 3.0 * mean_w
+    ua = q_design / (1.0 / math.log(4.0 / 3.0))
+    assert ua == pytest.approx(q_design / 3.4761, rel=1e-4)
+    loads = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.1, 1.3]) * q_design
+    ret = pool_return_temp_c(c, loads)
+    assert ret[0] == 28.0  # no load: the trickle returns at the pool water temperature
+    assert ret[4] == pytest.approx(31.0, abs=1e-6)  # design load: the design approach
+    assert np.all(np.diff(ret) > 0.0)
+    # above UA * (32 - 28) = 1.15 Q_design the exchanger cannot pass more at 32 C
+    assert ret[6] == 32.0
+    # hand check at half load, q = C_h * 4 K * (1 - exp(-UA / C_h)) (eq. 11.35a, C_r = 0)
+    c_h = loads[2] / (32.0 - ret[2])
+    assert c_h * 4.0 * (1.0 - math.exp(-ua / c_h)) == pytest.approx(loads[2], rel=1e-9)
+    # no hall: a smaller design load, the same 3 K at it (the exchanger is sized per pool)
+    water_only = c.model_copy(update={"hall_heating": False})
+    q_water = pool_design_heat_w(water_only)
+    assert q_water < 0.8 * q_design
+    assert pool_return_temp_c(water_only, np.array([q_water]))[0] == pytest.approx(31.0)
+    # supply band at or below water + approach: sized for twice the approach (34 C)
+    band = c.supply_band.model_copy(update={"min_temp_c": 30.0})
+    low = c.model_copy(update={"supply_band": band})
+    assert pool_return_temp_c(low, np.array([q_design]))[0] == pytest.approx(31.0)
+    assert pool_return_temp_c(low, np.array([10.0 * q_design]))[0] == 34.0
 
 
 def test_pool_cover_reduces_night_losses() -> None:

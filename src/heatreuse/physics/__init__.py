@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         hx_effectiveness_parallel,
         hx_heat_rate_w,
         hx_ntu,
+        hx_throttled_hot_outlet_temp_c,
         hx_ua_with_fouling_w_per_k,
         lmtd_k,
     )
@@ -123,6 +124,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "hx_effectiveness_parallel",
         "hx_heat_rate_w",
         "hx_ntu",
+        "hx_throttled_hot_outlet_temp_c",
         "hx_ua_with_fouling_w_per_k",
         "lmtd_k",
     ),
@@ -216,6 +218,7 @@ __all__ = [
     "hx_effectiveness_parallel",
     "hx_heat_rate_w",
     "hx_ntu",
+    "hx_throttled_hot_outlet_temp_c",
     "hx_ua_with_fouling_w_per_k",
     "lmtd_k",
     "metered_heat_kwh",

@@ -328,3 +328,95 @@ def lmtd_k(delta_t_1_k: FloatOrArray, delta_t_2_k: FloatOrArray) -> FloatOrArray
     # Second-order series near equal differences: LMTD ~ (d1 + d2) / 2.
     out = np.where(close, 0.5 * (d1 + d2), (d1 - d2) / log_ratio)
     return result(out, is_scalar_call(delta_t_1_k, delta_t_2_k))
+
+
+#: Bisection steps of :func:`hx_throttled_hot_outlet_temp_c` (2^-60 of the bracket).
+_THROTTLE_BISECTIONS = 60
+
+
+@overload
+def hx_throttled_hot_outlet_temp_c(  # type: ignore[overload-overlap]
+    heat_w: float, ua_w_per_k: float, hot_in_temp_c: float, cold_temp_c: float
+) -> float: ...
+@overload
+def hx_throttled_hot_outlet_temp_c(
+    heat_w: FloatOrArray,
+    ua_w_per_k: FloatOrArray,
+    hot_in_temp_c: FloatOrArray,
+    cold_temp_c: FloatOrArray,
+) -> FloatArray: ...
+def hx_throttled_hot_outlet_temp_c(
+    heat_w: FloatOrArray,
+    ua_w_per_k: FloatOrArray,
+    hot_in_temp_c: FloatOrArray,
+    cold_temp_c: FloatOrArray,
+) -> FloatOrArray:
+    """Hot-side outlet of an exchanger whose hot flow is throttled to pass ``heat_w``.
+
+    The cold stream's heat-capacity rate is taken as much larger than the hot
+    one's (C_r -> 0: it stays at ``cold_temp_c``, e.g. a pool's filtration
+    circulation of ~150 m3/h against a heating flow of a few m3/h). A valve
+    sets the hot flow C_h = mdot cp so that the exchanger of conductance UA
+    passes the heat q. With NTU = UA / C_h and epsilon = 1 - exp(-NTU)
+    (C_r = 0, Bergman et al. Table 11.3, eq. 11.35a):
+
+    q = C_h (T_h,in - T_c) (1 - exp(-NTU)), T_h,out = T_c + (T_h,in - T_c) exp(-NTU).
+
+    So at low load the flow is small, NTU large and the return approaches the
+    cold stream; near the exchanger's limit q -> UA (T_h,in - T_c) the flow
+    grows without bound and the return approaches the supply. Solved for
+    u = exp(-NTU) in (0, 1) by bisection of q / (UA dT) = (1 - u) / (-ln u),
+    which rises monotonically from 0 to 1.
+
+    Parameters
+    ----------
+    heat_w : float or ndarray
+        Heat passed [W], ``>= 0``.
+    ua_w_per_k : float or ndarray
+        Conductance UA [W/K], ``> 0``.
+    hot_in_temp_c : float or ndarray
+        Hot inlet (supply) temperature [C].
+    cold_temp_c : float or ndarray
+        Cold stream temperature [C].
+
+    Returns
+    -------
+    float or ndarray
+        T_h,out [C], between ``cold_temp_c`` (no load) and ``hot_in_temp_c``
+        (q at or above UA (T_h,in - T_c), which the exchanger cannot pass at
+        that supply). Where the supply is not above the cold stream the
+        exchanger passes nothing and the outlet equals the inlet.
+
+    References
+    ----------
+    Bergman et al., Fundamentals of Heat and Mass Transfer, 7th ed., eqs.
+    11.22 and 11.24, Table 11.3 (C_r = 0).
+
+    Examples
+    --------
+    >>> round(hx_throttled_hot_outlet_temp_c(5000.0, 1000.0, 45.0, 28.0), 3)
+    28.646
+    """
+    func = "hx_throttled_hot_outlet_temp_c"
+    q = non_negative(heat_w, func, "heat_w")
+    ua = positive(ua_w_per_k, func, "ua_w_per_k")
+    t_in = as_array(hot_in_temp_c, func, "hot_in_temp_c")
+    t_c = as_array(cold_temp_c, func, "cold_temp_c")
+    q, ua, t_in, t_c = np.broadcast_arrays(q, ua, t_in, t_c)
+    d_t = t_in - t_c
+    ok = d_t > 0.0
+    ratio = np.where(ok, q / (ua * np.where(ok, d_t, 1.0)), 1.0)
+    ratio = np.clip(ratio, 0.0, 1.0)
+    lo = np.zeros(ratio.shape)
+    hi = np.ones(ratio.shape)
+    for _ in range(_THROTTLE_BISECTIONS):
+        u = 0.5 * (lo + hi)
+        # (1 - u) / (-ln u), with log1p so that u near 1 keeps its digits; -> 1 as u -> 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(u < 1.0, (1.0 - u) / -np.log1p(u - 1.0), 1.0)
+        below = g < ratio
+        lo = np.where(below, u, lo)
+        hi = np.where(below, hi, u)
+    u = np.where(ratio >= 1.0, 1.0, np.where(ratio <= 0.0, 0.0, 0.5 * (lo + hi)))
+    out = np.where(ok, t_c + d_t * u, t_in)
+    return result(out, is_scalar_call(heat_w, ua_w_per_k, hot_in_temp_c, cold_temp_c))

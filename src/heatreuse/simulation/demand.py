@@ -30,6 +30,18 @@ DHW (draws happen only in operating hours), district preheat (heat accepted
 only in operating hours); greenhouse and space heating lose heat whether or not
 anyone is there, so ``operating`` is reported but does not gate their demand.
 
+Return temperatures follow the load: pool, the outlet of its plate exchanger
+with the heating flow throttled to the load (:func:`pool_return_temp_c`, near
+the pool water at part load, ``pool_return_approach_k`` above it at the design
+load of :func:`pool_design_heat_w`); district preheat, the network's return
+on its heating curve; greenhouse and space heating, constant-flow circuits
+whose spread scales with the load fraction; DHW preheat, the approach above
+the seasonal mains water. What a model derives for the whole run comes from
+the customer alone, never from the period, so windows and chunks agree; the
+pool's frame carries its design return in ``attrs["nominal_return_temp_c"]``
+[C] for the kernel's water properties
+(:func:`heatreuse.simulation.inputs.prepare`).
+
 :func:`demand_for_kind` builds a reasonable default customer of any kind sized
 to the same site (for ``heatreuse plan --compare-models``).
 """
@@ -48,7 +60,12 @@ import pandas as pd
 
 from heatreuse.errors import SimulationError, WeatherError
 from heatreuse.physics.degree_days import heating_degree_days
-from heatreuse.physics.dhw import cold_water_temp_c, dhw_draw_fractions, dhw_heat_kwh
+from heatreuse.physics.dhw import (
+    COLD_WATER_PEAK_DAY,
+    cold_water_temp_c,
+    dhw_draw_fractions,
+    dhw_heat_kwh,
+)
 from heatreuse.physics.district import (
     district_preheat_power_w,
     district_return_flow_m3_per_h,
@@ -60,6 +77,7 @@ from heatreuse.physics.greenhouse import (
     greenhouse_heat_demand_w,
     greenhouse_setpoint_temp_c,
 )
+from heatreuse.physics.heat_exchanger import hx_throttled_hot_outlet_temp_c, lmtd_k
 from heatreuse.physics.pool import (
     POOL_BETA_M_PER_H,
     POOL_COVER_EVAPORATION_FACTOR,
@@ -130,9 +148,17 @@ class DemandAssumptions:
     its source or says it is an estimate.
     """
 
-    #: Pool: heating water returns this much above the pool water temperature [K]
-    #: (plate heat exchanger on the pool circuit, 2-5 K approach; estimate).
+    #: Pool: at the design heat load the heating water returns this much above the pool
+    #: water temperature [K] (plate heat exchanger on the pool circuit, 2-5 K approach;
+    #: estimate). This sizes the exchanger's UA; at part load the throttled heating flow
+    #: returns colder, towards the pool water (see :func:`pool_return_temp_c`).
     pool_return_approach_k: float = 3.0
+    #: Pool: design weather the customer's exchanger is sized for (with
+    #: ``design_outdoor_temp_c``): outdoor relative humidity [-] and wind speed [m/s] of a
+    #: cold, overcast winter day, no sun (estimates; the hall's outdoor air and an outdoor
+    #: pool's surface see them). Mains water at its seasonal minimum, the pool in use.
+    pool_design_outdoor_relative_humidity_fraction: float = 0.9
+    pool_design_wind_speed_m_per_s: float = 4.0
     #: Pool: mains water for make-up, annual mean [C] and half swing [K] (same defaults
     #: as DhwPreheatCustomer: central European drinking water, 11 +- 4 C; estimate).
     pool_cold_water_mean_temp_c: float = 11.0
@@ -450,6 +476,11 @@ def _demand(
         },
         index=steps.index,
     )
+    if isinstance(customer, PoolCustomer):
+        # window-independent stand-in for the (load-dependent) return: the design return
+        frame.attrs["nominal_return_temp_c"] = (
+            customer.water_temp_c + ASSUMPTIONS.pool_return_approach_k
+        )
     frame.attrs["customer_kind"] = customer.kind
     frame.attrs["customer_name"] = customer.name
     frame.attrs["weather_source"] = weather.attrs.get("source", "")
@@ -522,9 +553,7 @@ def _column(steps: _Steps, name: str, needed_by: str) -> FloatArray:
 
 
 # --------------------------------------------------------------------------- pool
-def _pool(
-    c: PoolCustomer, steps: _Steps, operating: npt.NDArray[np.bool_]
-) -> tuple[FloatArray, float, float]:
+def _pool_heat_w(c: PoolCustomer, steps: _Steps, operating: npt.NDArray[np.bool_]) -> FloatArray:
     a = ASSUMPTIONS
     n = len(steps.index)
     tw = c.water_temp_c
@@ -580,11 +609,96 @@ def _pool(
     water = np.maximum(evap + conv + rad + makeup + trans - solar, 0.0)
     if c.indoor and c.hall_heating:
         hall = _pool_hall_w(c, steps, operating, evap_kg_per_h, conv + rad)
-    return (
-        water + hall,
-        c.supply_band.min_temp_c,
-        tw + a.pool_return_approach_k,
+    out: FloatArray = water + hall
+    return out
+
+
+def _pool(
+    c: PoolCustomer, steps: _Steps, operating: npt.NDArray[np.bool_]
+) -> tuple[FloatArray, float, FloatArray]:
+    heat_w = _pool_heat_w(c, steps, operating)
+    return heat_w, c.supply_band.min_temp_c, pool_return_temp_c(c, heat_w)
+
+
+def pool_design_heat_w(c: PoolCustomer) -> float:
+    """Design heat load of a pool customer [W], what its exchanger is sized for.
+
+    The pool model of :func:`customer_demand` at one design step: in use (the
+    VDI 2089-1 beta of ``use``; at rest if the pool never opens), no cover,
+    mains water at its seasonal minimum, the visitors' fresh water over the
+    shortest open day, outdoor air at ``design_outdoor_temp_c`` with the design
+    humidity and wind of :class:`DemandAssumptions`, no sun. It depends on the
+    customer only, never on the period simulated, so every window and chunk of
+    a run sees the same exchanger.
+    """
+    a = ASSUMPTIONS
+    open_h = [
+        sum(end - start for start, end in ranges) / 60.0
+        for ranges in c.operating_hours.minutes_by_weekday()
+    ]
+    open_days = [h for h in open_h if h > 0.0]
+    operating = np.array([bool(open_days)])
+    stamp = pd.DatetimeIndex([pd.Timestamp("2001-01-01", tz="UTC")])
+    weather = pd.DataFrame(
+        {
+            AIR_TEMP: [a.design_outdoor_temp_c],
+            RELATIVE_HUMIDITY: [a.pool_design_outdoor_relative_humidity_fraction],
+            WIND_SPEED: [a.pool_design_wind_speed_m_per_s],
+            GHI: [0.0],
+        },
+        index=stamp,
     )
+    steps = _Steps(
+        index=stamp,
+        step_h=min(open_days) if open_days else 24.0,
+        weekday=np.zeros(1, dtype=np.int64),
+        minute_of_day=np.full(1, 720.0),
+        # half a year from the warmest day: the mains water at its minimum
+        day_of_year=np.full(1, COLD_WATER_PEAK_DAY - 365.0 / 2.0),
+        local_day=np.zeros(1, dtype=np.int64),
+        air_temp_c=np.full(1, a.design_outdoor_temp_c),
+        weather=weather,
+    )
+    return float(_pool_heat_w(c, steps, operating)[0])
+
+
+def pool_return_temp_c(c: PoolCustomer, heat_w: FloatArray) -> FloatArray:
+    """Heating-water return of a pool customer at the heat load ``heat_w`` [C].
+
+    The customer's heat reaches the pool through a plate heat exchanger whose
+    heating flow a valve throttles to the load (the plant's customer flow in
+    :mod:`heatreuse.simulation.kernel` is load-controlled too), while the
+    pool's filtration circulation on the other side is large and constant:
+    C_r -> 0, the pool side stays at ``water_temp_c``. The exchanger is sized
+    (UA = Q_design / LMTD, Bergman et al. eq. 11.14) so that at
+    :func:`pool_design_heat_w`, fed at ``supply_band.min_temp_c``, the water
+    returns ``pool_return_approach_k`` above the pool water; at a load q the
+    return is then :func:`heatreuse.physics.heat_exchanger.hx_throttled_hot_outlet_temp_c`
+    at that same supply: towards the pool water temperature at low load, up
+    to the approach at design load, and towards the supply above it (the
+    exchanger's limit UA (T_s - T_w)). With the hall heated the hall's air
+    heater is lumped into the same exchanger (its air, 2-4 K above the water,
+    is a similar cold side).
+
+    The supply used is the customer's minimum: a hotter plant supply would
+    give a slightly colder return at the same load, so the return here is the
+    upper bound for any supply that meets the requirement. If the band's
+    minimum is not above the pool water plus the approach, the exchanger is
+    sized for a supply of twice the approach above the pool water.
+    """
+    a = ASSUMPTIONS
+    tw = c.water_temp_c
+    approach = a.pool_return_approach_k
+    t_supply = c.supply_band.min_temp_c
+    if t_supply <= tw + approach:
+        t_supply = tw + 2.0 * approach
+    design_w = pool_design_heat_w(c)
+    q = np.maximum(np.asarray(heat_w, dtype=np.float64), 0.0)
+    if design_w <= 0.0:
+        return np.full(q.shape, tw + approach)
+    ua = design_w / float(lmtd_k(t_supply - tw, approach))
+    out: FloatArray = np.asarray(hx_throttled_hot_outlet_temp_c(q, ua, t_supply, tw))
+    return out
 
 
 def _pool_hall_w(

@@ -764,6 +764,11 @@ def prepare(
         ``return_temp_c`` [C], ``operating`` (bool); other columns are
         ignored. Coarser than the step: values held; finer: averaged (power
         means keep the energy; ``operating`` true if any part of the step is).
+        The secondary water's properties and the default initial state use a
+        representative return temperature [C]: ``demand.attrs
+        ["nominal_return_temp_c"]`` when given (the pool model sets its design
+        return, so every window and chunk of a run sees the same), else the
+        mean return over the steps the customer operates with demand.
     step_s
         Step length [s], 1..3600, dividing an hour.
     start, end
@@ -794,6 +799,7 @@ def prepare(
         the demand, bad fault arrays or state.
     """
     step = check_step_s(step_s)
+    nominal_return = getattr(demand, "attrs", {}).get("nominal_return_temp_c")
     demand, d_step = check_demand(demand)
     d_start = demand.index[0]
     d_end = demand.index[-1] + pd.Timedelta(seconds=d_step)
@@ -844,9 +850,13 @@ def prepare(
     flags[K.F_OPERATING] = values["operating"]
     _apply_faults(series, flags, _timeline(index, faults))
 
-    op = values["operating"] & (values["heat_demand_w"] > 0)
-    returns = values["return_temp_c"][op] if op.any() else values["return_temp_c"]
-    mean_return_c = float(np.mean(returns))
+    if isinstance(nominal_return, int | float) and math.isfinite(nominal_return):
+        # the same for every window and chunk of a run (the return varies with the load)
+        mean_return_c = float(nominal_return)
+    else:
+        op = values["operating"] & (values["heat_demand_w"] > 0)
+        returns = values["return_temp_c"][op] if op.any() else values["return_temp_c"]
+        mean_return_c = float(np.mean(returns))
     params, hp_curve, prop_err = _plant_params(site, step, mean_return_c)
     state = initial_state or default_initial_state(site, mean_return_c)
     _check_state(state, site.plant.buffer_tank.layers)

@@ -665,7 +665,12 @@ def run_steps(
        Q_short = Q_d - mdot cp (T_meas - T_ret) (> 0.5 % of demand + 1 W, or
        T_meas < T_req), judged on the supply of the sub-step as delivered
        (the boiler does not touch the tank, so it is evaluated after the tank
-       update). After the deficit has lasted ``control_delay_s`` the boiler
+       update). The boiler's delay starts early (hot standby) when the plant
+       nears its limit (flow at 98 % of the cap, supply within
+       ``BACKUP_ARM_MARGIN_K``) or when the demand now or within the delay
+       exceeds what the pump cap delivers at each step's return and at the
+       tank top the delay leaves (the net draw moving the tank's water up).
+       After the deficit has lasted ``control_delay_s`` the boiler
        adds min(Q_short, capacity) on the customer side, for the part of the
        sub-step after the delay ran out; fuel = Q_backup / efficiency. Unmet
        (truth) = max(Q_d - Q_del - Q_backup, 0).
@@ -1074,12 +1079,30 @@ def run_steps(
                     t_meas < t_req + BACKUP_ARM_MARGIN_K
                 )
                 if not near_limit and has_backup:
-                    # Optimum start: demand known from the schedule (e.g. opening hours)
-                    # that the plant cannot cover within the boiler's control delay.
-                    j_end = min(i + 1 + int(params[P_BACKUP_DELAY_S] / dt_step), n_steps_all)
-                    cap_now = m_cap * cp_s * max(t_top - t_ret, 0.0)
-                    for j in range(i + 1, j_end):
-                        if series[X_DEMAND_W, j] > cap_now:
+                    # Optimum start: demand, now or known from the schedule (e.g. opening
+                    # hours), that the plant cannot cover within the boiler's control delay,
+                    # at the return the customer gives at that load and at the tank top the
+                    # delay leaves: a tank drained at the net flow m_c - m_s has moved its
+                    # water (m_c - m_s) * delay / m_layer layers up by then (the upwind
+                    # scheme's top mixes towards the layer below, so interpolated).
+                    delay_s = params[P_BACKUP_DELAY_S]
+                    t_pred = t[0]
+                    if m_c > m_s and n_layers > 1:
+                        x_up = (m_c - m_s) * delay_s / m_layer
+                        k_up = int(x_up)
+                        if k_up >= n_layers - 1:
+                            t_pred = t[n_layers - 1]
+                        else:
+                            t_pred = t[k_up] + (x_up - k_up) * (t[k_up + 1] - t[k_up])
+                    t_pred = min(t_pred, t_top)
+                    # as the controller will measure it at the customer, at the pump's cap
+                    if m_cap > 0.0:
+                        t_pred = t_sur + (t_pred - t_sur) * math.exp(-pipe_ua / (m_cap * cp_s))
+                    t_pred += offset
+                    j_end = min(i + 1 + int(delay_s / dt_step), n_steps_all)
+                    for j in range(i, j_end):
+                        cap_j = m_cap * cp_s * max(t_pred - series[X_RETURN_C, j], 0.0)
+                        if series[X_DEMAND_W, j] > cap_j:
                             near_limit = True
                             break
                 # The boiler sits in the customer circuit and shares its circulation pump:
