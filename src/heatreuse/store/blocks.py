@@ -88,9 +88,12 @@ def _decimals(values: npt.NDArray[np.float64]) -> tuple[int, npt.NDArray[np.int6
         k = np.round(values * scale)
         if np.abs(k).max() >= _EXACT_INT:
             return None
-        back = k / scale if d else k
+        ints = k.astype(np.int64)
+        back = ints.astype(np.float64)  # as decoded: an integer has no sign of zero
+        if d:
+            back = back / scale
         if np.array_equal(back.view(np.uint64), bits):
-            return d, k.astype(np.int64)
+            return d, ints
     return None
 
 
