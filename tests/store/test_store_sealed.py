@@ -148,6 +148,7 @@ def _assert_same(a: Store, b: Store, lo: int, hi: int) -> None:
     assert a.count_readings(SITE, None, lo, hi) == b.count_readings(SITE, None, lo, hi)
     assert a.last_reading(SITE) == b.last_reading(SITE)
     for table in ("raw", "1min"):
+        assert a.earliest(SITE, table) == b.earliest(SITE, table), table
         for d in range(10):
             args = (SITE, table, T0 + d * DAY_US, T0 + (d + 1) * DAY_US)
             assert a.has_data_in(*args) == b.has_data_in(*args), (table, d)

@@ -1228,6 +1228,43 @@ class Store(abc.ABC):
                         return True
             return False
 
+    def earliest(self, site_id: str, table: Literal["raw", "1min"]) -> pd.Timestamp | None:
+        """The site's earliest raw reading (or 1-min bucket) the store holds, rows and
+        sealed blocks alike (UTC), or ``None``."""
+        found: list[int] = []
+        with self.transaction(write=False) as tx:
+            sids = [
+                int(r[0])
+                for r in tx.execute("SELECT series_id FROM series WHERE site_id = ?", (site_id,))
+            ]
+            horizon = self._rollup_horizon(tx, "1min") if table == "1min" else None
+            for sid in sids:
+                if table == "raw":
+                    bounds = self._raw_bounds(tx, sid)
+                    if bounds is not None:
+                        found.append(bounds[0])
+                    continue
+                got = tx.execute(
+                    f"SELECT MIN(bucket_us) FROM {rollups.ROLLUP_TABLES['1min'][0]} "
+                    "WHERE series_id = ?",
+                    (sid,),
+                )
+                if got and got[0][0] is not None:
+                    found.append(int(got[0][0]))
+                lo = -(2**62) if horizon is None else horizon
+                first = tx.execute(
+                    f"SELECT data FROM {blocks.SEALED_TABLE} WHERE series_id = ? "
+                    "AND last_ts_us >= ? ORDER BY day_us LIMIT 1",
+                    (sid, lo),
+                )
+                if first:
+                    ts, _ = blocks.decode_block(bytes(first[0][0]))
+                    bucket = rollups.bucket_start_us(ts, rollups.US_PER_MIN)
+                    bucket = bucket[bucket >= lo]
+                    if len(bucket):
+                        found.append(int(bucket[0]))
+        return pd.Timestamp(min(found), unit="us", tz="UTC") if found else None
+
     def count_readings(
         self,
         site_id: str,
