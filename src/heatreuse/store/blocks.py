@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -47,13 +48,16 @@ DAY_US = 86_400_000_000
 ZSTD_LEVEL = 9
 
 _MAGIC = b"HRB1"
-#: header: magic, value mode (0 = XOR of bit patterns, 1 = scaled decimals), decimals,
-#: number of readings
-_HEADER = struct.Struct("<4sBBxxI")
+#: header: magic, value mode (0 = XOR of bit patterns, byte-shuffled; 1 = scaled
+#: decimals), decimals, byte width of the timestamp stream, byte width of the value
+#: stream, number of readings, first timestamp [µs], first step [µs]
+_HEADER = struct.Struct("<4sBBBBIqq")
 _XOR = 0
 _DECIMAL = 1
 _MAX_DECIMALS = 6
 _EXACT_INT = 2**52
+_UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+_INT = {1: np.int8, 2: np.int16, 4: np.int32, 8: np.int64}
 
 
 def day_start_us(ts_us: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -61,12 +65,23 @@ def day_start_us(ts_us: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return ts_us - np.mod(ts_us, DAY_US)
 
 
-def _zigzag(x: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
-    return ((x << 1) ^ (x >> 63)).view(np.uint64)
+def _pack_ints(x: npt.NDArray[np.int64]) -> tuple[int, bytes]:
+    """Zig-zag encode and store in the narrowest of 1, 2, 4, 8 bytes: (width, bytes)."""
+    if not len(x):
+        return 1, b""
+    u = ((x << 1) ^ (x >> 63)).view(np.uint64)
+    top = int(u.max())
+    width = 1 if top < 2**8 else 2 if top < 2**16 else 4 if top < 2**32 else 8
+    return width, u.astype(_UINT[width]).tobytes()
 
 
-def _unzigzag(u: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-    return (u >> np.uint64(1)).view(np.int64) ^ -(u & np.uint64(1)).view(np.int64)
+def _unpack_ints(b: bytes | memoryview, width: int, n: int) -> npt.NDArray[np.int64]:
+    """Inverse of :func:`_pack_ints`."""
+    u = np.frombuffer(b, dtype=_UINT[width], count=n)
+    one = u.dtype.type(1)
+    signed = (u >> one).view(_INT[width]) ^ -(u & one).view(_INT[width])
+    out: npt.NDArray[np.int64] = signed.astype(np.int64)
+    return out
 
 
 def _shuffle(u: npt.NDArray[np.uint64]) -> bytes:
@@ -116,61 +131,169 @@ def encode_block(ts_us: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) 
         raise StoreError(f"sealed block: {n} timestamps and {len(vals)} values; expected >= 1")
     if n > 1 and not bool(np.all(ts[1:] > ts[:-1])):
         raise StoreError("sealed block: timestamps are not strictly increasing")
-    tstream = np.empty(n, dtype=np.int64)
-    tstream[0] = ts[0]
-    if n > 1:
-        d = np.diff(ts)
-        tstream[1] = d[0]
-        tstream[2:] = np.diff(d)
+    step = np.diff(ts)
+    first_step = int(step[0]) if n > 1 else 0
+    t_width, t_bytes = _pack_ints(np.diff(step))
     dec = _decimals(vals)
     if dec is not None:
         mode, decimals = _DECIMAL, dec[0]
-        k = dec[1]
-        vstream = _zigzag(np.diff(k, prepend=np.int64(0)))
+        v_width, v_bytes = _pack_ints(np.diff(dec[1], prepend=np.int64(0)))
     else:
-        mode, decimals = _XOR, 0
+        mode, decimals, v_width = _XOR, 0, 8
         bits = vals.view(np.uint64)
-        vstream = bits ^ np.concatenate((np.zeros(1, np.uint64), bits[:-1]))
-    body = _shuffle(_zigzag(tstream)) + _shuffle(vstream)
-    packed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(body)
-    return _HEADER.pack(_MAGIC, mode, decimals, n) + packed
+        v_bytes = _shuffle(bits ^ np.concatenate((np.zeros(1, np.uint64), bits[:-1])))
+    packed = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(t_bytes + v_bytes)
+    header = _HEADER.pack(_MAGIC, mode, decimals, t_width, v_width, n, int(ts[0]), first_step)
+    return header + packed
+
+
+_DECOMPRESSOR: list[Any] = []
 
 
 def decode_block(blob: bytes | memoryview) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """The timestamps [µs] and values of a block (inverse of :func:`encode_block`)."""
-    import zstandard
+    if not _DECOMPRESSOR:
+        import zstandard
 
+        _DECOMPRESSOR.append(zstandard.ZstdDecompressor())
     raw = bytes(blob)
     if len(raw) < _HEADER.size:
         raise StoreError(f"sealed block: {len(raw)} bytes; shorter than its header")
-    magic, mode, decimals, n = _HEADER.unpack_from(raw)
-    if magic != _MAGIC or mode not in (_XOR, _DECIMAL) or decimals > _MAX_DECIMALS:
+    magic, mode, decimals, t_width, v_width, n, ts0, step0 = _HEADER.unpack_from(raw)
+    if (
+        magic != _MAGIC
+        or mode not in (_XOR, _DECIMAL)
+        or decimals > _MAX_DECIMALS
+        or t_width not in _UINT
+        or v_width not in _UINT
+    ):
         raise StoreError(f"sealed block: unknown format (header {raw[: _HEADER.size]!r})")
-    body = zstandard.ZstdDecompressor().decompress(raw[_HEADER.size :], max_output_size=16 * n)
-    if len(body) != 16 * n:
-        raise StoreError(f"sealed block: {len(body)} bytes unpacked; expected {16 * n}")
-    tstream = _unzigzag(_unshuffle(body[: 8 * n], n))
-    ts = np.cumsum(np.cumsum(tstream[1:]), dtype=np.int64) if n > 1 else np.empty(0, np.int64)
-    ts = np.concatenate((tstream[:1], tstream[0] + ts))
-    vstream = _unshuffle(memoryview(body)[8 * n :], n)
+    t_len = t_width * max(n - 2, 0)
+    size = t_len + v_width * n
+    body = _DECOMPRESSOR[0].decompress(raw[_HEADER.size :], max_output_size=size)
+    if len(body) != size:
+        raise StoreError(f"sealed block: {len(body)} bytes unpacked; expected {size}")
+    ts = np.empty(n, dtype=np.int64)
+    ts[0] = ts0
+    if n > 1:
+        steps = np.empty(n - 1, dtype=np.int64)
+        steps[0] = step0
+        if n > 2:
+            np.cumsum(_unpack_ints(body, t_width, n - 2), out=steps[1:])
+            steps[1:] += step0
+        np.cumsum(steps, out=ts[1:])
+        ts[1:] += ts0
     if mode == _DECIMAL:
-        k = np.cumsum(_unzigzag(vstream), dtype=np.int64).astype(np.float64)
+        k = np.cumsum(_unpack_ints(memoryview(body)[t_len:], v_width, n)).astype(np.float64)
         values = k / 10.0**decimals if decimals else k
     else:
-        values = np.bitwise_xor.accumulate(vstream).view(np.float64)
+        values = np.bitwise_xor.accumulate(_unshuffle(memoryview(body)[t_len:], n)).view(np.float64)
     return ts, values
+
+
+def _place(
+    target: npt.NDArray[np.int64],
+    chunks: dict[int, list[bytes]],
+    starts: dict[int, list[int]],
+    counts: dict[int, list[int]],
+) -> None:
+    """Unpack same-width integer streams in one go each and write them at their offsets."""
+    for width, parts in chunks.items():
+        cnt = np.asarray(counts[width], dtype=np.int64)
+        total = int(cnt.sum())
+        if not total:
+            continue
+        ints = _unpack_ints(b"".join(parts), width, total)
+        first = np.cumsum(cnt) - cnt
+        pos = np.repeat(np.asarray(starts[width], dtype=np.int64) - first, cnt) + np.arange(
+            total, dtype=np.int64
+        )
+        target[pos] = ints
+
+
+def _segment_cumsum(
+    x: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64], n: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Cumulative sums restarting at each segment start (int64 wrap-around cancels out)."""
+    c = np.cumsum(x)
+    base = c[offsets] - x[offsets]
+    out: npt.NDArray[np.int64] = c - np.repeat(base, n)
+    return out
 
 
 def decode_blocks(
     blobs: Sequence[bytes | memoryview],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Decode blocks in order; timestamps, values and the number of readings per block."""
+    """Decode blocks in order; timestamps, values and the number of readings per block.
+
+    The same result as :func:`decode_block` per block, concatenated, but the integer
+    streams of all blocks are unpacked and summed up together (numpy calls per
+    stream width, not per block).
+    """
     if not blobs:
         return np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.int64)
-    parts = [decode_block(b) for b in blobs]
-    counts = np.asarray([len(t) for t, _ in parts], dtype=np.int64)
-    return (
-        np.concatenate([t for t, _ in parts]),
-        np.concatenate([v for _, v in parts]),
-        counts,
-    )
+    if not _DECOMPRESSOR:
+        import zstandard
+
+        _DECOMPRESSOR.append(zstandard.ZstdDecompressor())
+    dec = _DECOMPRESSOR[0]
+    k = len(blobs)
+    n = np.empty(k, dtype=np.int64)
+    ts0 = np.empty(k, dtype=np.int64)
+    step0 = np.empty(k, dtype=np.int64)
+    scale = np.ones(k, dtype=np.float64)
+    t_chunks: dict[int, list[bytes]] = {}
+    t_starts: dict[int, list[int]] = {}
+    t_counts: dict[int, list[int]] = {}
+    v_chunks: dict[int, list[bytes]] = {}
+    v_starts: dict[int, list[int]] = {}
+    v_counts: dict[int, list[int]] = {}
+    xor: list[tuple[int, int, bytes]] = []
+    offset = 0
+    for i, blob in enumerate(blobs):
+        raw = bytes(blob)
+        if len(raw) < _HEADER.size:
+            raise StoreError(f"sealed block: {len(raw)} bytes; shorter than its header")
+        magic, mode, decimals, t_width, v_width, m, first, step = _HEADER.unpack_from(raw)
+        if (
+            magic != _MAGIC
+            or mode not in (_XOR, _DECIMAL)
+            or decimals > _MAX_DECIMALS
+            or t_width not in _UINT
+            or v_width not in _UINT
+        ):
+            raise StoreError(f"sealed block: unknown format (header {raw[: _HEADER.size]!r})")
+        t_len = t_width * max(m - 2, 0)
+        size = t_len + v_width * m
+        body = dec.decompress(raw[_HEADER.size :], max_output_size=size)
+        if len(body) != size:
+            raise StoreError(f"sealed block: {len(body)} bytes unpacked; expected {size}")
+        n[i], ts0[i], step0[i] = m, first, step
+        if m > 2:
+            t_chunks.setdefault(t_width, []).append(body[:t_len])
+            t_starts.setdefault(t_width, []).append(offset + 2)
+            t_counts.setdefault(t_width, []).append(m - 2)
+        if mode == _DECIMAL:
+            scale[i] = 10.0**decimals
+            v_chunks.setdefault(v_width, []).append(body[t_len:])
+            v_starts.setdefault(v_width, []).append(offset)
+            v_counts.setdefault(v_width, []).append(m)
+        else:
+            xor.append((offset, m, body[t_len:]))
+        offset += m
+    total = offset
+    offsets = np.cumsum(n) - n
+    # second differences of the timestamps, with each block's first step at its slot 1
+    dd = np.zeros(total, dtype=np.int64)
+    _place(dd, t_chunks, t_starts, t_counts)
+    more = n > 1
+    dd[offsets[more] + 1] = step0[more]
+    steps = _segment_cumsum(dd, offsets, n)
+    ts = _segment_cumsum(steps, offsets, n) + np.repeat(ts0, n)
+    deltas = np.zeros(total, dtype=np.int64)
+    _place(deltas, v_chunks, v_starts, v_counts)
+    values = _segment_cumsum(deltas, offsets, n).astype(np.float64)
+    values /= np.repeat(scale, n)
+    for start, m, data in xor:
+        values[start : start + m] = np.bitwise_xor.accumulate(_unshuffle(data, m)).view(np.float64)
+    return ts, values, n
