@@ -162,6 +162,7 @@ def test_block_codec_is_bit_exact_for_any_double() -> None:
         "noise": rng.standard_normal(500),
         "specials": np.r_[np.nan, np.inf, -np.inf, -0.0, 0.0, 5e-324, 1.7e308, rng.random(493)],
         "repeats": np.full(500, 3.25),
+        "resolution times k": np.round(rng.normal(40, 5, 500) / 0.01) * 0.01,
         "negative zero": np.r_[-0.0, 1.25, -0.0, np.round(rng.normal(0, 1, 497), 2)],
         "huge ints": np.r_[2.0**60, np.arange(499.0)],
         "one": np.r_[1.5, np.zeros(499)][:1],
@@ -171,10 +172,26 @@ def test_block_codec_is_bit_exact_for_any_double() -> None:
         got_t, got_v = blocks.decode_block(blocks.encode_block(t, v))
         np.testing.assert_array_equal(got_t, t, err_msg=name)
         np.testing.assert_array_equal(got_v.view(np.uint64), v.view(np.uint64), err_msg=name)
-    # a regular grid of quantised values packs far below 16 bytes per reading
+    # a regular grid of quantised values packs far below 16 bytes per reading, whether
+    # the values are k / 100 or k * 0.01 (not the same doubles)
     grid = T0 + np.arange(8640, dtype=np.int64) * 10_000_000
-    slow = np.round(40 + np.cumsum(rng.normal(0, 0.01, 8640)), 2)
-    assert len(blocks.encode_block(grid, slow)) < 2 * 8640
+    k = np.round(4000 + np.cumsum(rng.normal(0, 1, 8640)))
+    for slow in (k / 100, k * 0.01):
+        assert not np.array_equal(k / 100, k * 0.01)
+        blob = blocks.encode_block(grid, slow)
+        assert len(blob) < 2 * 8640
+        np.testing.assert_array_equal(
+            blocks.decode_block(blob)[1].view(np.uint64), slow.view(np.uint64)
+        )
+    # all blocks decoded together equal each decoded alone
+    blobs = [blocks.encode_block(ts[: len(v)], v) for v in cases.values()]
+    got_t, got_v, counts = blocks.decode_blocks(blobs)
+    one_by_one = [blocks.decode_block(b) for b in blobs]
+    np.testing.assert_array_equal(counts, [len(v) for v in cases.values()])
+    np.testing.assert_array_equal(got_t, np.concatenate([t for t, _ in one_by_one]))
+    np.testing.assert_array_equal(
+        got_v.view(np.uint64), np.concatenate([v for _, v in one_by_one]).view(np.uint64)
+    )
     with pytest.raises(StoreError, match="strictly increasing"):
         blocks.encode_block(np.r_[ts[1], ts[0]], np.r_[1.0, 2.0])
 

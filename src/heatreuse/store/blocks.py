@@ -9,8 +9,9 @@ bit for bit:
   *delta of deltas* (Gorilla, Pelkonen et al. 2015, section 4.1.1): a regular 10 s
   or 60 s grid becomes a run of zeros;
 * values [float64] either as *scaled decimals* (when every value of the day is
-  exactly ``k / 10**d`` for one ``d`` in 0..6, as a sensor with a fixed resolution
-  reports: 39.56 degC, 25880 W), stored as the integer deltas of ``k``, or else as
+  exactly ``k / 10**d``, or exactly ``k * 10**-d``, for one ``d`` in 0..6, as a
+  sensor with a fixed resolution reports: 39.56 degC, 25880 W), stored as the
+  integer deltas of ``k``, or else as
   the XOR of each value's bit pattern with the previous one (Gorilla, section
   4.1.2), which is exact for every bit pattern (NaN, infinities, -0.0);
 * both integer streams zig-zag encoded, byte-shuffled (all first bytes, then all
@@ -53,7 +54,8 @@ _MAGIC = b"HRB1"
 #: stream, number of readings, first timestamp [µs], first step [µs]
 _HEADER = struct.Struct("<4sBBBBIqq")
 _XOR = 0
-_DECIMAL = 1
+_DECIMAL = 1  # k / 10**d
+_DECIMAL_MUL = 2  # k * 10**-d (values made by multiplying with the resolution)
 _MAX_DECIMALS = 6
 _EXACT_INT = 2**52
 _UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
@@ -93,8 +95,11 @@ def _unshuffle(b: bytes | memoryview, n: int) -> npt.NDArray[np.uint64]:
     return np.ascontiguousarray(planes.T).view(np.uint64).reshape(n)
 
 
-def _decimals(values: npt.NDArray[np.float64]) -> tuple[int, npt.NDArray[np.int64]] | None:
-    """``(d, k)`` with ``values == k / 10**d`` bit for bit, smallest such ``d``; else None."""
+def _decimals(
+    values: npt.NDArray[np.float64],
+) -> tuple[int, int, npt.NDArray[np.int64]] | None:
+    """``(mode, d, k)`` with ``values == k / 10**d`` (mode ``_DECIMAL``) or ``k * 10**-d``
+    (``_DECIMAL_MUL``) bit for bit, smallest such ``d``; else None."""
     if not len(values) or not np.all(np.isfinite(values)):
         return None
     bits = values.view(np.uint64)
@@ -105,10 +110,10 @@ def _decimals(values: npt.NDArray[np.float64]) -> tuple[int, npt.NDArray[np.int6
             return None
         ints = k.astype(np.int64)
         back = ints.astype(np.float64)  # as decoded: an integer has no sign of zero
-        if d:
-            back = back / scale
-        if np.array_equal(back.view(np.uint64), bits):
-            return d, ints
+        if np.array_equal((back / scale).view(np.uint64), bits):
+            return _DECIMAL, d, ints
+        if np.array_equal((back * 10.0**-d).view(np.uint64), bits):
+            return _DECIMAL_MUL, d, ints
     return None
 
 
@@ -136,8 +141,8 @@ def encode_block(ts_us: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) 
     t_width, t_bytes = _pack_ints(np.diff(step))
     dec = _decimals(vals)
     if dec is not None:
-        mode, decimals = _DECIMAL, dec[0]
-        v_width, v_bytes = _pack_ints(np.diff(dec[1], prepend=np.int64(0)))
+        mode, decimals = dec[0], dec[1]
+        v_width, v_bytes = _pack_ints(np.diff(dec[2], prepend=np.int64(0)))
     else:
         mode, decimals, v_width = _XOR, 0, 8
         bits = vals.view(np.uint64)
@@ -162,7 +167,7 @@ def decode_block(blob: bytes | memoryview) -> tuple[npt.NDArray[np.int64], npt.N
     magic, mode, decimals, t_width, v_width, n, ts0, step0 = _HEADER.unpack_from(raw)
     if (
         magic != _MAGIC
-        or mode not in (_XOR, _DECIMAL)
+        or mode not in (_XOR, _DECIMAL, _DECIMAL_MUL)
         or decimals > _MAX_DECIMALS
         or t_width not in _UINT
         or v_width not in _UINT
@@ -183,9 +188,9 @@ def decode_block(blob: bytes | memoryview) -> tuple[npt.NDArray[np.int64], npt.N
             steps[1:] += step0
         np.cumsum(steps, out=ts[1:])
         ts[1:] += ts0
-    if mode == _DECIMAL:
+    if mode != _XOR:
         k = np.cumsum(_unpack_ints(memoryview(body)[t_len:], v_width, n)).astype(np.float64)
-        values = k / 10.0**decimals if decimals else k
+        values = k / 10.0**decimals if mode == _DECIMAL else k * 10.0**-decimals
     else:
         values = np.bitwise_xor.accumulate(_unshuffle(memoryview(body)[t_len:], n)).view(np.float64)
     return ts, values
@@ -241,7 +246,8 @@ def decode_blocks(
     n = np.empty(k, dtype=np.int64)
     ts0 = np.empty(k, dtype=np.int64)
     step0 = np.empty(k, dtype=np.int64)
-    scale = np.ones(k, dtype=np.float64)
+    div = np.ones(k, dtype=np.float64)
+    mul = np.ones(k, dtype=np.float64)
     t_chunks: dict[int, list[bytes]] = {}
     t_starts: dict[int, list[int]] = {}
     t_counts: dict[int, list[int]] = {}
@@ -257,7 +263,7 @@ def decode_blocks(
         magic, mode, decimals, t_width, v_width, m, first, step = _HEADER.unpack_from(raw)
         if (
             magic != _MAGIC
-            or mode not in (_XOR, _DECIMAL)
+            or mode not in (_XOR, _DECIMAL, _DECIMAL_MUL)
             or decimals > _MAX_DECIMALS
             or t_width not in _UINT
             or v_width not in _UINT
@@ -273,8 +279,11 @@ def decode_blocks(
             t_chunks.setdefault(t_width, []).append(body[:t_len])
             t_starts.setdefault(t_width, []).append(offset + 2)
             t_counts.setdefault(t_width, []).append(m - 2)
-        if mode == _DECIMAL:
-            scale[i] = 10.0**decimals
+        if mode != _XOR:
+            if mode == _DECIMAL:
+                div[i] = 10.0**decimals
+            else:
+                mul[i] = 10.0**-decimals
             v_chunks.setdefault(v_width, []).append(body[t_len:])
             v_starts.setdefault(v_width, []).append(offset)
             v_counts.setdefault(v_width, []).append(m)
@@ -293,7 +302,8 @@ def decode_blocks(
     deltas = np.zeros(total, dtype=np.int64)
     _place(deltas, v_chunks, v_starts, v_counts)
     values = _segment_cumsum(deltas, offsets, n).astype(np.float64)
-    values /= np.repeat(scale, n)
+    values /= np.repeat(div, n)  # x / 1.0 and x * 1.0 are x: one formula for both modes
+    values *= np.repeat(mul, n)
     for start, m, data in xor:
         values[start : start + m] = np.bitwise_xor.accumulate(_unshuffle(data, m)).view(np.float64)
     return ts, values, n
