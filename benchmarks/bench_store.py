@@ -370,6 +370,27 @@ def run_history(tmp: Path, postgres: bool) -> None:
     )
     week = twin_file(tmp, "2026-01-05T00:00:00+00:00", "2026-01-12T00:00:00+00:00", 10, [])
     print("sealed history (twin of the pool example; whole database per reading, medians of 5):")
+    for label in ["SQLite", "PostgreSQL"] if postgres else ["SQLite"]:
+        schema = f"hr_bench_{uuid.uuid4().hex[:8]}"
+        url = f"sqlite:///{tmp / 'year.db'}" if label == "SQLite" else _schema_url(schema)
+        try:
+            load_year(url, 365)
+            with open_store(url) as store:
+                before = store.database_bytes() / store.count_all_readings()
+                res = store.compact(now=HISTORY_NOW, hot_days=2)
+            CPU_S.pop("read_week", None)
+            CPU_S.pop("read_year", None)
+            wk, yr, n_week, shape = time_reads(url, 365)
+        finally:
+            if label != "SQLite":
+                _drop_schema(schema)
+        print(
+            f"  {label:<10} year store compacted ({res.readings:,} readings, random doubles: "
+            f"{before:.1f} -> {res.bytes_per_reading or 0:.2f} bytes/reading): one week of 1 "
+            f"point raw from blocks ({n_week:,} rows) {wk:6.1f} ms; 365 d of hourly means, "
+            f"12 points {shape} {yr:6.1f} ms (CPU of this process: "
+            f"{statistics.median(CPU_S['read_year']) * 1e3:.1f} ms)"
+        )
     for case, path, goal in (("demo month, 60 s", month, 10.0), ("week, 10 s", week, 4.0)):
         backends = ["SQLite", "PostgreSQL"] if postgres else ["SQLite"]
         for label in backends:

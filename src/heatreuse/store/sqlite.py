@@ -248,11 +248,9 @@ class SQLiteStore(Store):
     def database_bytes(self) -> int:
         with self._lock:
             self._check_open()
+            # the file's pages (free pages included: they are on disk until VACUUM)
             pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
-            free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
             size = self._conn.execute("PRAGMA page_size").fetchone()[0]
-        # the file's pages (free pages included: they are on disk until VACUUM)
-        del free
         return int(pages) * int(size)
 
     def _fetch_existing(
