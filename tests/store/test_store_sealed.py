@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -290,3 +290,24 @@ def test_compact_gives_space_back(store_url: str) -> None:
 def test_seal_refuses_a_negative_hot_window(store: Store) -> None:
     with pytest.raises(StoreError, match="hot window"):
         store.seal(hot_days=-1)
+
+
+def test_migration_7_keeps_the_hourly_blocks(
+    store: Store, opener: Callable[[], Store], tables_from_migration: Callable[[int], list[str]]
+) -> None:
+    """A store of schema version 6 with data migrates (SQLite rebuilds rollup_1h_day)."""
+    pids, ts, v = _data()
+    store.write_readings(SITE, pids, ts, v)
+    hourly = store.read_rollup(SITE, POINTS, T0, NOW, "1h")
+    assert tables_from_migration(7) == [blocks.SEALED_TABLE]
+    with store.transaction() as tx:
+        tx.execute(f"DROP TABLE {blocks.SEALED_TABLE}")
+        tx.execute("DELETE FROM schema_version WHERE component = 'store' AND version = 7")
+    assert store.schema_version() == 6
+    again = opener()
+    assert again.schema_version() == 7
+    after = again.read_rollup(SITE, POINTS, T0, NOW, "1h")
+    assert len(after) == len(hourly) > 0
+    for c in ("count", "sum", "last", "last_ts"):
+        _same_column(after[c], hourly[c], exact=True, what=c)
+    assert again.seal(now=NOW, hot_days=2).days_sealed == 42

@@ -342,18 +342,35 @@ def _v6(dialect: str) -> tuple[str, ...]:
 
 
 def _v7(dialect: str) -> tuple[str, ...]:
-    """Sealed history: one compressed block of raw readings per series and UTC day."""
+    """Sealed history: one compressed block of raw readings per series and UTC day.
+
+    On SQLite both block tables are rowid tables: a row of a WITHOUT ROWID table
+    keeps at most about 1 KB in its b-tree page and spills the rest to an overflow
+    page of its own (https://www.sqlite.org/withoutrowid.html, section 4; file
+    format, "Cell Payload Overflow Pages"), which cost a 4 KB page per block of 1-2
+    KB; a rowid table keeps rows up to about 4 KB in the leaf. ``rollup_1h_day``
+    (1,536-byte rows) is rebuilt that way too.
+    """
     blob = "BYTEA" if dialect == "postgresql" else "BLOB"
-    suffix = "" if dialect == "postgresql" else " WITHOUT ROWID"
     out = [
         f"CREATE TABLE {blocks.SEALED_TABLE} (series_id INTEGER NOT NULL, "
         "day_us BIGINT NOT NULL, n INTEGER NOT NULL, first_ts_us BIGINT NOT NULL, "
         f"last_ts_us BIGINT NOT NULL, data {blob} NOT NULL, "
-        f"PRIMARY KEY (series_id, day_us)){suffix}"
+        "PRIMARY KEY (series_id, day_us))"
     ]
     if dialect == "postgresql":
         # the data is compressed already: no second (pglz) compression attempt
         out.append(f"ALTER TABLE {blocks.SEALED_TABLE} ALTER COLUMN data SET STORAGE EXTERNAL")
+    else:
+        hour = rollups.HOUR_BLOCK_TABLE
+        out += [
+            f"CREATE TABLE {hour}_v7 (series_id INTEGER NOT NULL, block_us BIGINT NOT NULL, "
+            "data BLOB NOT NULL, PRIMARY KEY (series_id, block_us))",
+            f"INSERT INTO {hour}_v7 (series_id, block_us, data) "
+            f"SELECT series_id, block_us, data FROM {hour} ORDER BY series_id, block_us",
+            f"DROP TABLE {hour}",
+            f"ALTER TABLE {hour}_v7 RENAME TO {hour}",
+        ]
     return tuple(out)
 
 
