@@ -359,8 +359,10 @@ def _v7(dialect: str) -> tuple[str, ...]:
         "PRIMARY KEY (series_id, day_us))"
     ]
     if dialect == "postgresql":
-        # the data is compressed already: no second (pglz) compression attempt
+        # the data is compressed already: no second (pglz) compression attempt, and
+        # blocks up to ~8 KB stay in the row instead of in TOAST chunks
         out.append(f"ALTER TABLE {blocks.SEALED_TABLE} ALTER COLUMN data SET STORAGE EXTERNAL")
+        out.append(f"ALTER TABLE {blocks.SEALED_TABLE} SET (toast_tuple_target = 8160)")
     else:
         hour = rollups.HOUR_BLOCK_TABLE
         out += [
