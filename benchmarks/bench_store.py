@@ -24,6 +24,18 @@ What is compared (same machine, same run, medians of 3):
 Input for imports: 12 points, 10 s spacing, long format in time order (one row
 per point and timestamp, as a meter export or the file adapter delivers it),
 written in chunks of 100,000 readings.
+
+Sealed history (issue 15, ``--history``; also part of the full run): the twin's
+readings of the pool example (every point the live twin publishes, sensor
+resolution as it reports them) for the demo month at 60 s steps (January 2026 with
+the demo's drill) and for a week at 10 s steps, each imported through the file
+ingest path into a fresh store on each backend and then ``Store.compact`` (seal
++ VACUUM). Reported: the whole database (every table and index) per reading held,
+before and after; the rate of raw range reads served from sealed blocks (every
+point over the whole period, point by point, readings per second, wall and per CPU
+second of this process); the 1-min rollup read of a week
+derived from blocks; and the hourly year read of the 12-point year store after it
+was compacted (all medians of 5).
 """
 
 from __future__ import annotations
@@ -273,6 +285,138 @@ def time_reads(url: str, days: int) -> tuple[float, float, int, tuple[int, int]]
         return median_of(5, week) * 1e3, median_of(5, year) * 1e3, n_week, shape
 
 
+# ---------------------------------------------------------------------------- sealed history
+
+HISTORY_NOW = "2026-12-01T00:00:00+00:00"  # every day of the twin periods is older than 2 d
+
+
+def twin_file(tmp: Path, start: str, end: str, step_s: int, scenarios: list[str]) -> Path:
+    """The pool example's twin readings over ``[start, end)`` as Parquet."""
+    from heatreuse.services.demo import find_example
+    from heatreuse.services.twin import run_offline_twin
+    from heatreuse.simulation.scenarios import parse_scenarios
+    from heatreuse.site import load_site
+
+    out = tmp / f"twin-{step_s}s-{uuid.uuid4().hex[:6]}.parquet"
+    run_offline_twin(
+        load_site(find_example()),
+        start=start,
+        end=end,
+        out=out,
+        scenarios=parse_scenarios(scenarios),
+        step_s=step_s,
+    )
+    return out
+
+
+def history_case(url: str, readings_file: Path) -> dict[str, float]:
+    """Ingest (no sealing), measure, compact, measure; read rates from the blocks."""
+    from heatreuse.services.demo import find_example
+    from heatreuse.services.ingest import ingest_file
+    from heatreuse.site import load_site
+
+    site = load_site(find_example())
+    with open_store(url, create=True) as store:
+        ingest_file(site, readings_file, store, seal=False)
+        n = store.count_all_readings()
+        before = store.database_bytes()
+        t = time.perf_counter()
+        res = store.compact(now=HISTORY_NOW, hot_days=2)
+        compact_s = time.perf_counter() - t
+        points = store.list_points(site.id)
+        extents = [e for e in (store.extent(site.id, p) for p in points) if e is not None]
+        lo = min(e[0] for e in extents)
+        end = max(e[1] for e in extents) + pd.Timedelta(seconds=1)
+        got = 0
+        cpu: list[float] = []
+
+        def raw() -> float:
+            # point by point: the rate of the store's raw reads, not of pandas aligning
+            # points of different intervals into one wide frame
+            nonlocal got
+            t0, c0 = time.perf_counter(), time.process_time()
+            got = sum(len(store.read_series(site.id, p, lo, end)) for p in points)
+            cpu.append(time.process_time() - c0)
+            return time.perf_counter() - t0
+
+        raw_s = median_of(5, raw)
+
+        def minute_week() -> float:
+            t0 = time.perf_counter()
+            store.read_minute_stats(site.id, points, lo, lo + pd.Timedelta(days=7))
+            return time.perf_counter() - t0
+
+        minute_s = median_of(5, minute_week)
+        assert got == n == res.readings, (got, n, res.readings)
+        return {
+            "readings": float(n),
+            "points": float(len(points)),
+            "before": before / n,
+            "after": res.bytes_after / n,
+            "compact_s": compact_s,
+            "raw_rate": got / raw_s,
+            "raw_rate_cpu": got / statistics.median(cpu),
+            "raw_ms": raw_s * 1e3,
+            "minute_week_ms": minute_s * 1e3,
+        }
+
+
+def run_history(tmp: Path, postgres: bool) -> None:
+    """Bytes per reading and read rates of sealed history, each case in a fresh store."""
+    month = twin_file(
+        tmp,
+        "2026-01-01T00:00:00+00:00",
+        "2026-02-01T00:00:00+00:00",
+        60,
+        ["pump_failure@2026-01-14T06:00Z+5h:secondary"],
+    )
+    week = twin_file(tmp, "2026-01-05T00:00:00+00:00", "2026-01-12T00:00:00+00:00", 10, [])
+    print("sealed history (twin of the pool example; whole database per reading, medians of 5):")
+    for label in ["SQLite", "PostgreSQL"] if postgres else ["SQLite"]:
+        schema = f"hr_bench_{uuid.uuid4().hex[:8]}"
+        url = f"sqlite:///{tmp / 'year.db'}" if label == "SQLite" else _schema_url(schema)
+        try:
+            load_year(url, 365)
+            with open_store(url) as store:
+                before = store.database_bytes() / store.count_all_readings()
+                res = store.compact(now=HISTORY_NOW, hot_days=2)
+            CPU_S.pop("read_week", None)
+            CPU_S.pop("read_year", None)
+            wk, yr, n_week, shape = time_reads(url, 365)
+        finally:
+            if label != "SQLite":
+                _drop_schema(schema)
+        print(
+            f"  {label:<10} year store compacted ({res.readings:,} readings, random doubles: "
+            f"{before:.1f} -> {res.bytes_per_reading or 0:.2f} bytes/reading): one week of 1 "
+            f"point raw from blocks ({n_week:,} rows) {wk:6.1f} ms; 365 d of hourly means, "
+            f"12 points {shape} {yr:6.1f} ms (CPU of this process: "
+            f"{statistics.median(CPU_S['read_year']) * 1e3:.1f} ms)"
+        )
+    for case, path, goal in (("demo month, 60 s", month, 10.0), ("week, 10 s", week, 4.0)):
+        backends = ["SQLite", "PostgreSQL"] if postgres else ["SQLite"]
+        for label in backends:
+            schema = f"hr_bench_{uuid.uuid4().hex[:8]}"
+            url = (
+                f"sqlite:///{tmp / f'history-{uuid.uuid4().hex[:6]}.db'}"
+                if label == "SQLite"
+                else _schema_url(schema)
+            )
+            try:
+                r = history_case(url, path)
+            finally:
+                if label != "SQLite":
+                    _drop_schema(schema)
+            print(
+                f"  {label:<10} {case:<16} {r['readings']:>11,.0f} readings of "
+                f"{r['points']:.0f} points: {r['before']:6.1f} -> {r['after']:5.2f} bytes/reading "
+                f"(goal <= {goal:g}; compact {r['compact_s']:.1f} s); raw read from blocks "
+                f"{r['raw_rate'] / 1e6:5.1f} M readings/s ({r['raw_ms']:.0f} ms; "
+                f"{r['raw_rate_cpu'] / 1e6:.1f} M per CPU-second of this process); "
+                f"1-min stats of a week, all points {r['minute_week_ms']:.0f} ms"
+            )
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -280,7 +424,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (seconds)")
     ap.add_argument("--skip-postgres", action="store_true")
+    ap.add_argument(
+        "--history", action="store_true", help="only the sealed-history figures (issue 15)"
+    )
     args = ap.parse_args()
+    if args.history:
+        with tempfile.TemporaryDirectory(prefix="hr-bench-") as d:
+            run_history(Path(d), not args.skip_postgres)
+        return
     n = 240_000 if args.quick else 2_000_000
     days = 30 if args.quick else 365
     reps = 3

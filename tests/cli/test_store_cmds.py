@@ -1,4 +1,4 @@
-"""``heatreuse store info`` and ``heatreuse store retention``: output, effect, exit codes."""
+"""``heatreuse store info|retention|compact``: output, effect, exit codes."""
 
 from __future__ import annotations
 
@@ -96,3 +96,32 @@ def test_an_error_echoing_brackets_is_printed_not_read_as_markup(
     assert run(["store", "info", "--store", "sqlite:///[/x]/a[/b].db?mode=[/red]"]) == 2
     err = capsys.readouterr().err
     assert "[/red]" in err and "internal error" not in err
+
+
+def test_store_compact_seals_history_and_info_reports_bytes_per_reading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _store(tmp_path)
+    now = "2026-01-10T12:00:00Z"
+    argv = ["store", "compact", "--store", url, "--now", now, "--hot-days", "3", "--json"]
+    assert run(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    # days 0..5 end before now - 3 d (Jan 7, 12:00): site-a 6 days, site-b 2 days
+    assert out["days_sealed"] == 8 and out["readings_sealed"] == 8
+    assert out["readings"] == 12
+    assert out["bytes_after"] <= out["bytes_before"]
+    assert out["bytes_per_reading"] == pytest.approx(out["bytes_after"] / 12, rel=1e-3)
+    assert run(["store", "info", "--store", url, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["rows"]["readings"] == 4 and info["rows"]["sealed_blocks"] == 8
+    assert info["history"]["readings"] == 12
+    assert info["history"]["hot_window_days"] == 3.0  # recorded for serve and ingest
+    assert info["raw_first"] == "2026-01-01T00:00:00.000000Z"  # sealed data still counts
+    assert run(["store", "info", "--store", url]) == 0
+    assert "bytes per reading" in capsys.readouterr().out
+    # a second run finds nothing left to seal; the reads are unchanged
+    assert run(argv) == 0
+    assert json.loads(capsys.readouterr().out)["days_sealed"] == 0
+    with open_store(url) as store:
+        got = store.read_series("site-a", "hx.heat_power_w", T0, T0 + 10 * DAY)
+    assert got["hx.heat_power_w"].tolist() == list(np.arange(10.0))

@@ -32,6 +32,7 @@ def _readers(url: str, out: Path) -> dict[str, list[str]]:
     return {
         "store info": ["store", "info", "--store", url],
         "store retention": ["store", "retention", "--store", url, "--raw-days", "30"],
+        "store compact": ["store", "compact", "--store", url],
         "sla report": ["sla", "report", site, "--period", "2026-01", "--store", url],
         "quarantine list": ["quarantine", "list", site, "--store", url],
         "kpi": ["kpi", site, "--period", "2026-01", "--store", url],

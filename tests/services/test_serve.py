@@ -327,7 +327,7 @@ def test_retention_runs_as_a_periodic_job(
         )
         service.start()
         try:
-            assert service.jobs.run_due() == ["retention"]  # due at start
+            assert service.jobs.run_due() == ["retention", "compaction"]  # due at start
             assert store.count_readings(site.id) == 1
             # the 1 min rollup of the old reading went with it; the hourly one stays
             window = (old - 60_000_000, new + 60_000_000)
@@ -335,7 +335,7 @@ def test_retention_runs_as_a_periodic_job(
             assert len(store.read_rollup(site.id, "hx.heat_power_w", *window, "1h")) == 2
             assert service.jobs.run_due() == []
             now[0] = T0 + dt.timedelta(days=1)
-            assert service.jobs.run_due() == ["retention"]
+            assert service.jobs.run_due() == ["retention", "compaction"]
             assert service.health()["jobs"]["retention"]["runs"] == 2
         finally:
             assert service.stop()

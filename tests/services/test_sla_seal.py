@@ -387,7 +387,7 @@ def test_serve_daily_job_seals_closed_months_and_keeps_unsealed_data(
         service.start()
         try:
             with caplog.at_level(logging.INFO, logger="heatreuse"):
-                assert service.jobs.run_due() == ["retention"]
+                assert service.jobs.run_due() == ["retention", "compaction"]
         finally:
             assert service.stop()
         seals = {e["period"]: e["verdict"] for e in read_seal_entries(store, SITE_ID)}

@@ -1,9 +1,17 @@
-"""``heatreuse store info|retention|init``: the telemetry store itself.
+"""``heatreuse store info|retention|compact|init|export``: the telemetry store itself.
 
 ``heatreuse store info [--store URL] [--json]``
     Schema version, sites, points, rows per table, the time range of raw data, the
     retention horizons, and per site when monitoring started and which SLA periods
-    are sealed (with their verdict) and which are not.
+    are sealed (with their verdict) and which are not; the database's size and its
+    bytes per reading held (raw readings in rows and in sealed blocks).
+``heatreuse store compact [--store URL] [--hot-days N] [--now ISO] [--json]``
+    Seal the raw readings of whole UTC days older than the hot window into compressed
+    blocks (:meth:`heatreuse.store.Store.seal`), then give the freed space back to the
+    file system (SQLite ``VACUUM``; PostgreSQL ``VACUUM FULL`` of the readings and
+    rollup tables, ``VACUUM`` of the others). ``--hot-days`` also records the hot
+    window for later sealing (``heatreuse serve`` seals daily, ``heatreuse ingest``
+    after an import). Reads give the same results before and after.
 ``heatreuse store retention [--store URL] [--raw-days N] [--rollup-days RES=DAYS ...]
 [--quarantine-days N] [--now ISO] [--force] [--json]``
     Delete raw readings, rollups and quarantine rows older than their retention
@@ -39,7 +47,8 @@ from heatreuse.errors import HeatreuseError
 
 console = make_console()
 store_app = typer.Typer(
-    help="The telemetry store: create, what it holds, retention.", no_args_is_help=True
+    help="The telemetry store: create, what it holds, retention, compaction.",
+    no_args_is_help=True,
 )
 
 _ROLLUP_DAYS_RE = re.compile(r"^\s*([0-9a-z]+)\s*=\s*([0-9]+(?:\.[0-9]*)?)\s*$")
@@ -80,6 +89,7 @@ def info_cmd(
 
     with opened_store(store) as opened:
         summary = opened.summary()
+        summary["history"] = opened.sealed_summary()
         summary["sla_periods"] = sla_periods_overview(opened)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, sort_keys=True))
@@ -94,6 +104,18 @@ def info_cmd(
         table.add_row(f"rows in {name}", f"{n:,}")
     table.add_row("raw data from", summary["raw_first"] or "-")
     table.add_row("raw data to", summary["raw_last"] or "-")
+    history = summary["history"]
+    table.add_row(
+        "readings held (rows + sealed)",
+        f"{history['readings']:,} ({history['sealed_readings']:,} sealed in "
+        f"{history['sealed_blocks']:,} blocks; hot window {history['hot_window_days']:g} d)",
+    )
+    bpr = history["bytes_per_reading"]
+    table.add_row(
+        "database size",
+        f"{history['database_bytes']:,} bytes"
+        + ("" if bpr is None else f" ({bpr:.2f} bytes per reading)"),
+    )
     table.add_row("raw retention horizon", summary["raw_horizon"] or "none")
     for name, when in summary["retention_horizons"].items():
         if name != "raw":
@@ -212,6 +234,58 @@ def retention_cmd(
     console.print("deleted " + ", ".join(parts), highlight=False)
 
 
+@store_app.command("compact")
+def compact_cmd(
+    store: str | None = STORE_OPT,
+    hot_days: float | None = typer.Option(
+        None,
+        "--hot-days",
+        help="Hot window [d]: whole UTC days older than this are sealed; also recorded as "
+        "the store's hot window for later sealing. Default: the recorded one (else 2).",
+        show_default=False,
+        min=0.0,
+    ),
+    now: str | None = typer.Option(
+        None,
+        "--now",
+        help="Reference time (ISO 8601 with offset); default the current time.",
+        show_default=False,
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Seal history older than the hot window into compressed blocks and give space back."""
+    from heatreuse.services.ingest import opened_store
+    from heatreuse.store.base import HOT_WINDOW_META_KEY
+
+    with opened_store(store) as opened:
+        if hot_days is not None:
+            opened.set_meta(HOT_WINDOW_META_KEY, repr(float(hot_days)))
+        res = opened.compact(now=now, hot_days=hot_days)
+    out = {
+        "days_sealed": res.days_sealed,
+        "readings_sealed": res.readings_sealed,
+        "readings": res.readings,
+        "bytes_before": res.bytes_before,
+        "bytes_after": res.bytes_after,
+        "bytes_per_reading": None
+        if res.bytes_per_reading is None
+        else round(res.bytes_per_reading, 3),
+    }
+    if as_json:
+        typer.echo(json.dumps(out, sort_keys=True))
+        return
+    console.print(
+        f"sealed {res.readings_sealed:,} reading(s) in {res.days_sealed:,} series-day block(s); "
+        f"database {res.bytes_before:,} -> {res.bytes_after:,} bytes"
+        + (
+            ""
+            if res.bytes_per_reading is None
+            else f" ({res.bytes_per_reading:.2f} bytes per reading, {res.readings:,} readings)"
+        ),
+        highlight=False,
+    )
+
+
 @store_app.command("init")
 def init_cmd(
     url: str | None = typer.Argument(
@@ -273,5 +347,5 @@ def export_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``store info|retention|init|export`` to the root app."""
+    """Add ``store info|retention|compact|init|export`` to the root app."""
     app.add_typer(store_app, name="store")

@@ -122,6 +122,7 @@ def ingest_file(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_open: Callable[[int, str], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    seal: bool = True,
 ) -> FileIngestReport:
     """Import a CSV or Parquet readings file into the store.
 
@@ -143,6 +144,10 @@ def ingest_file(
         Called once with (total work, unit) -- bytes for CSV, rows for Parquet.
     progress
         Called after each committed chunk with the work done so far.
+    seal
+        After the import, seal the whole UTC days older than the store's hot window
+        into compressed blocks (:meth:`heatreuse.store.Store.seal`): an import of
+        history lands compact. Reads are the same either way.
 
     Returns
     -------
@@ -173,6 +178,9 @@ def ingest_file(
         )
         if progress is not None:
             progress(chunk.progress)
+    sealer = getattr(store, "seal", None)
+    if seal and result.accepted and callable(sealer):
+        sealer()
     flush = getattr(store, "flush", None)
     if callable(flush):
         flush()  # make the import durable on stable storage before reporting success

@@ -106,20 +106,9 @@ def _months(facts: SiteSlaFacts, start: pd.Timestamp, end: pd.Timestamp) -> list
     return local_months(facts.timezone, start, end)
 
 
-def _earliest(store: Store, site_id: str, table: str) -> pd.Timestamp | None:
-    """The site's earliest raw reading / 1-min bucket still stored."""
-    sql = (
-        "SELECT MIN(r.ts_us) FROM readings r JOIN series s ON s.series_id = r.series_id "
-        "WHERE s.site_id = ?"
-        if table == "raw"
-        else "SELECT MIN(r.bucket_us) FROM rollup_1min r JOIN series s "
-        "ON s.series_id = r.series_id WHERE s.site_id = ?"
-    )
-    with store.transaction(write=False) as tx:
-        rows = tx.execute(sql, (site_id,))
-    if not rows or rows[0][0] is None:
-        return None
-    return pd.Timestamp(int(rows[0][0]), unit="us", tz="UTC")
+def _earliest(store: Store, site_id: str, table: Literal["raw", "1min"]) -> pd.Timestamp | None:
+    """The site's earliest raw reading / 1-min bucket still stored (rows or sealed)."""
+    return store.earliest(site_id, table)
 
 
 def retention_blockers(

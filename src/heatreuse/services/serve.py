@@ -240,6 +240,13 @@ class ServeConfig:
         (first at start, then every ``retention_interval_s``).
     retention_interval_s
         Period of the retention job [s].
+    compaction, compaction_interval_s
+        Periodic job ``compaction`` (first at start, then every
+        ``compaction_interval_s`` [s]): seal the whole UTC days older than the store's
+        hot window into compressed blocks (:meth:`heatreuse.store.Store.seal`; the
+        hot window is ``heatreuse store compact --hot-days``, default 2 d). Freed
+        pages are reused by new rows; ``heatreuse store compact`` gives them back to
+        the file system.
     http_max_body_bytes
         Largest HTTP push request body [bytes]; larger ones get 413 before
         they are read (see :mod:`heatreuse.telemetry.http`).
@@ -280,6 +287,8 @@ class ServeConfig:
     retention_quarantine_days: float | None = None
     retention_rollup_days: Mapping[str, float] | None = None
     retention_interval_s: float = 86_400.0
+    compaction: bool = True
+    compaction_interval_s: float = 86_400.0
     http_max_body_bytes: int = 8 * 1024 * 1024
     stall_after_s: float = 120.0
     checkpoint_dir: str | None = None
@@ -478,6 +487,7 @@ class IngestService:
             self.stop()
             raise
         self._add_retention_job()
+        self._add_compaction_job()
         self._start_watch()
         self._jobs_thread = threading.Thread(
             target=self._jobs_main, name=f"jobs-{self.site.id}", daemon=True
@@ -623,6 +633,23 @@ class IngestService:
 
         self.jobs.add(
             "retention", self.config.retention_interval_s, retention, first_due=self.clock()
+        )
+
+    def _add_compaction_job(self) -> None:
+        if not self.config.compaction:
+            return
+        store = self.store
+
+        def compaction(now: dt.datetime) -> None:
+            res = store.seal(now=now)
+            log.info(
+                "compaction: %d reading(s) of %d series-day(s) sealed",
+                res.readings_sealed,
+                res.days_sealed,
+            )
+
+        self.jobs.add(
+            "compaction", self.config.compaction_interval_s, compaction, first_due=self.clock()
         )
 
     def _start_watch(self) -> None:

@@ -49,7 +49,7 @@ import pandas as pd
 from heatreuse.errors import StoreError, StoreNotFoundError, StoreVersionError
 from heatreuse.locations import StoreURL, redact_url
 from heatreuse.rawtext import MAX_RAW_PAYLOAD_BYTES, bounded_text, capped_payload
-from heatreuse.store import rollups
+from heatreuse.store import blocks, rollups
 
 Resolution = Literal["raw", "1min", "15min", "1h"]
 Agg = Literal["mean", "min", "max", "sum", "count", "first", "last", "delta"]
@@ -58,6 +58,10 @@ Agg = Literal["mean", "min", "max", "sum", "count", "first", "last", "delta"]
 RAW_HORIZON_META_KEY = "store.raw_horizon_us"
 #: Meta key prefix of each rollup's retention horizon (``store.rollup_horizon_us.1min``).
 ROLLUP_HORIZON_META_PREFIX = "store.rollup_horizon_us."
+#: Meta key of the hot window [d]: :meth:`Store.seal` seals whole UTC days older than it.
+HOT_WINDOW_META_KEY = "store.hot_window_days"
+#: Hot window when none is set [d]: late and duplicate readings of these days stay rows.
+DEFAULT_HOT_WINDOW_DAYS = 2.0
 #: ``site_facts`` fact: the first reading the store accepted for a site [µs since epoch].
 FIRST_READING_FACT = "first_reading_us"
 
@@ -527,6 +531,34 @@ class RetentionResult:
     raw_deleted: int = 0
     rollups_deleted: dict[str, int] = field(default_factory=dict)
     quarantine_deleted: int = 0
+
+
+@dataclass(frozen=True)
+class SealResult:
+    """What :meth:`Store.seal` / :meth:`Store.compact` did.
+
+    Attributes
+    ----------
+    days_sealed
+        (series, UTC day) blocks written.
+    readings_sealed
+        Readings moved from rows into blocks.
+    bytes_before, bytes_after
+        Size of the whole database before and after [bytes] (``compact`` only; else 0).
+    readings
+        Readings the store holds after (rows plus sealed).
+    """
+
+    days_sealed: int = 0
+    readings_sealed: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    readings: int = 0
+
+    @property
+    def bytes_per_reading(self) -> float | None:
+        """Whole database per reading held, after [bytes]; ``None`` when empty."""
+        return self.bytes_after / self.readings if self.readings and self.bytes_after else None
 
 
 @dataclass(frozen=True)
@@ -1013,6 +1045,7 @@ class Store(abc.ABC):
             "readings",
             *(t for t, _ in rollups.ROLLUP_TABLES.values()),
             rollups.HOUR_BLOCK_TABLE,
+            blocks.SEALED_TABLE,
             "quarantine",
         )
         with self.transaction(write=False) as tx:
@@ -1020,11 +1053,10 @@ class Store(abc.ABC):
             first: list[int] = []
             last: list[int] = []
             for sid in sids:  # per series: index lookups, not a scan of the raw table
-                lo = tx.execute("SELECT MIN(ts_us) FROM readings WHERE series_id = ?", (sid,))
-                hi = tx.execute("SELECT MAX(ts_us) FROM readings WHERE series_id = ?", (sid,))
-                if lo and lo[0][0] is not None:
-                    first.append(int(lo[0][0]))
-                    last.append(int(hi[0][0]))
+                bounds = self._raw_bounds(tx, sid)
+                if bounds is not None:
+                    first.append(bounds[0])
+                    last.append(bounds[1])
             rows = {t: int(tx.execute(f"SELECT COUNT(*) FROM {t}")[0][0]) for t in tables}
             horizon = tx.execute("SELECT value FROM meta WHERE key = ?", (RAW_HORIZON_META_KEY,))
             version = self._schema_version(tx, "store")
@@ -1060,15 +1092,29 @@ class Store(abc.ABC):
             ids = self._series_ids(tx, site_id, [point_id], create=False)
             if point_id not in ids:
                 return None
-            sid = ids[point_id]
-            lo = tx.execute("SELECT MIN(ts_us) FROM readings WHERE series_id = ?", (sid,))
-            hi = tx.execute("SELECT MAX(ts_us) FROM readings WHERE series_id = ?", (sid,))
-        if not lo or lo[0][0] is None:
+            bounds = self._raw_bounds(tx, ids[point_id])
+        if bounds is None:
             return None
         return (
-            pd.Timestamp(int(lo[0][0]), unit="us", tz="UTC"),
-            pd.Timestamp(int(hi[0][0]), unit="us", tz="UTC"),
+            pd.Timestamp(bounds[0], unit="us", tz="UTC"),
+            pd.Timestamp(bounds[1], unit="us", tz="UTC"),
         )
+
+    @staticmethod
+    def _raw_bounds(tx: SQLSession, series_id: int) -> tuple[int, int] | None:
+        """First and last raw timestamp of a series over rows and sealed blocks [µs]."""
+        found: list[tuple[int, int]] = []
+        for sql in (
+            "SELECT MIN(ts_us), MAX(ts_us) FROM readings WHERE series_id = ?",
+            f"SELECT MIN(first_ts_us), MAX(last_ts_us) FROM {blocks.SEALED_TABLE} "
+            "WHERE series_id = ?",
+        ):
+            got = tx.execute(sql, (int(series_id),))
+            if got and got[0][0] is not None:
+                found.append((int(got[0][0]), int(got[0][1])))
+        if not found:
+            return None
+        return min(f[0] for f in found), max(f[1] for f in found)
 
     # ---- site facts -------------------------------------------------------------------
 
@@ -1123,8 +1169,9 @@ class Store(abc.ABC):
                 for r in tx.execute("SELECT series_id FROM series WHERE site_id = ?", (site_id,))
             ]
             for sid in sids:
-                hi = tx.execute("SELECT MAX(ts_us) FROM readings WHERE series_id = ?", (sid,))
-                if not hi or hi[0][0] is None:
+                bounds = self._raw_bounds(tx, sid)
+                hi = [(bounds[1],)] if bounds is not None else []
+                if not hi:
                     hi = tx.execute(
                         f"SELECT MAX(last_ts_us) FROM {hour_table} WHERE series_id = ?", (sid,)
                     )
@@ -1167,7 +1214,56 @@ class Store(abc.ABC):
                 else f"SELECT 1 FROM {rollups.ROLLUP_TABLES['1min'][0]} WHERE series_id = ? "
                 "AND bucket_us >= ? AND bucket_us < ? LIMIT 1"
             )
-            return any(tx.execute(sql, (sid, lo, hi)) for sid in sids)
+            if any(tx.execute(sql, (sid, lo, hi)) for sid in sids):
+                return True
+            if table == "1min":
+                horizon = self._rollup_horizon(tx, "1min")
+                lo = lo if horizon is None else max(lo, horizon)
+            for sid in sids:
+                for _, blob in zip(*self._fetch_sealed(tx, sid, lo, hi), strict=True):
+                    ts, _ = blocks.decode_block(blob)
+                    if table == "1min":
+                        ts = rollups.bucket_start_us(ts, rollups.US_PER_MIN)
+                    if bool(np.any((ts >= lo) & (ts < hi))):
+                        return True
+            return False
+
+    def earliest(self, site_id: str, table: Literal["raw", "1min"]) -> pd.Timestamp | None:
+        """The site's earliest raw reading (or 1-min bucket) the store holds, rows and
+        sealed blocks alike (UTC), or ``None``."""
+        found: list[int] = []
+        with self.transaction(write=False) as tx:
+            sids = [
+                int(r[0])
+                for r in tx.execute("SELECT series_id FROM series WHERE site_id = ?", (site_id,))
+            ]
+            horizon = self._rollup_horizon(tx, "1min") if table == "1min" else None
+            for sid in sids:
+                if table == "raw":
+                    bounds = self._raw_bounds(tx, sid)
+                    if bounds is not None:
+                        found.append(bounds[0])
+                    continue
+                got = tx.execute(
+                    f"SELECT MIN(bucket_us) FROM {rollups.ROLLUP_TABLES['1min'][0]} "
+                    "WHERE series_id = ?",
+                    (sid,),
+                )
+                if got and got[0][0] is not None:
+                    found.append(int(got[0][0]))
+                lo = -(2**62) if horizon is None else horizon
+                first = tx.execute(
+                    f"SELECT data FROM {blocks.SEALED_TABLE} WHERE series_id = ? "
+                    "AND last_ts_us >= ? ORDER BY day_us LIMIT 1",
+                    (sid, lo),
+                )
+                if first:
+                    ts, _ = blocks.decode_block(bytes(first[0][0]))
+                    bucket = rollups.bucket_start_us(ts, rollups.US_PER_MIN)
+                    bucket = bucket[bucket >= lo]
+                    if len(bucket):
+                        found.append(int(bucket[0]))
+        return pd.Timestamp(min(found), unit="us", tz="UTC") if found else None
 
     def count_readings(
         self,
@@ -1186,6 +1282,12 @@ class Store(abc.ABC):
                     "WHERE s.site_id = ? AND r.ts_us >= ? AND r.ts_us < ?",
                     (site_id, lo, hi),
                 )
+                sids = [
+                    int(r[0])
+                    for r in tx.execute(
+                        "SELECT series_id FROM series WHERE site_id = ?", (site_id,)
+                    )
+                ]
             else:
                 ids = self._series_ids(tx, site_id, [point_id], create=False)
                 if point_id not in ids:
@@ -1195,7 +1297,27 @@ class Store(abc.ABC):
                     "AND ts_us < ?",
                     (ids[point_id], lo, hi),
                 )
-        return int(rows[0][0])
+                sids = [ids[point_id]]
+            total = int(rows[0][0])
+            for sid in sids:
+                # whole blocks inside the range count by their n; the (at most two)
+                # blocks at its ends are decoded
+                got = tx.execute(
+                    f"SELECT SUM(n) FROM {blocks.SEALED_TABLE} WHERE series_id = ? "
+                    "AND first_ts_us >= ? AND last_ts_us < ?",
+                    (sid, lo, hi),
+                )
+                total += int(got[0][0] or 0) if got else 0
+                ends = tx.execute(
+                    f"SELECT data FROM {blocks.SEALED_TABLE} WHERE series_id = ? "
+                    "AND last_ts_us >= ? AND first_ts_us < ? AND NOT "
+                    "(first_ts_us >= ? AND last_ts_us < ?)",
+                    (sid, lo, hi, lo, hi),
+                )
+                for (blob,) in ends:
+                    ts, _ = blocks.decode_block(bytes(blob))
+                    total += int(np.count_nonzero((ts >= lo) & (ts < hi)))
+        return total
 
     # ---- writes ---------------------------------------------------------------------
 
@@ -1305,6 +1427,18 @@ class Store(abc.ABC):
         starts = np.r_[0, brk]
         ends = np.r_[brk, n]
         ex_sid, ex_ts, ex_val = self._fetch_existing(tx, sid[starts], ts[starts], ts[ends - 1])
+        # sealed days in the batch's range are compared against their blocks
+        sealed_days: set[tuple[int, int]] = set()
+        for s0, e0 in zip(starts.tolist(), ends.tolist(), strict=True):
+            s_id = int(sid[s0])
+            days, blobs = self._fetch_sealed(tx, s_id, int(ts[s0]), int(ts[e0 - 1]) + 1)
+            if not blobs:
+                continue
+            sealed_days.update((s_id, d) for d in days)
+            st, sv, _ = blocks.decode_blocks(blobs)
+            ex_sid = np.concatenate((ex_sid, np.full(len(st), s_id, np.int64)))
+            ex_ts = np.concatenate((ex_ts, st))
+            ex_val = np.concatenate((ex_val, sv))
         if len(ex_sid):
             for s0, e0 in zip(starts.tolist(), ends.tolist(), strict=True):
                 sel = ex_sid == sid[s0]
@@ -1334,6 +1468,14 @@ class Store(abc.ABC):
         if not keep.all():
             sid, ts, vals = sid[keep], ts[keep], vals[keep]
         inserted = len(ts)
+        reseal: dict[int, list[int]] = {}
+        if inserted and sealed_days:
+            # a late reading for a sealed day: reopen the day, write, seal it again
+            day_of = blocks.day_start_us(ts)
+            for key in set(zip(sid.tolist(), day_of.tolist(), strict=True)) & sealed_days:
+                reseal.setdefault(key[0], []).append(key[1])
+            for s_id, days_of in reseal.items():
+                self._unseal_days(tx, s_id, days_of)
         if inserted:
             self._insert_readings(tx, sid, ts, vals)
             self._record_first_reading(tx, site_id, int(ts.min()))
@@ -1354,6 +1496,8 @@ class Store(abc.ABC):
                 self._replace_rollup(tx, table, merged, replaced)
                 if width_us == rollups.US_PER_HOUR:
                     self._write_hour_blocks(tx, merged)
+        for s_id, days_of in reseal.items():
+            self._seal_days(tx, s_id, days_of)
         if quarantine_source is not None and conflicts:
             received = now_us()
             self._insert_quarantine(
@@ -2208,6 +2352,8 @@ class Store(abc.ABC):
                             "AND ts_us >= ? AND ts_us < ?",
                             (ids[p], lo, hi),
                         )
+                        st, sv = self._sealed_readings(tx, ids[p], lo, hi)
+                        t, v = _merge_pairs(t, v, st, sv)
                     else:
                         t, v = np.empty(0, np.int64), np.empty(0, np.float64)
                     series[p] = pd.Series(v, index=_utc_index(t), name=p)
@@ -2242,6 +2388,10 @@ class Store(abc.ABC):
                             f"SELECT bucket_us, {expr} FROM {table} WHERE series_id = ? "
                             "AND bucket_us >= ? AND bucket_us < ?",
                             (ids[p], lo, hi),
+                        )
+                        derived = self._sealed_rollups(tx, resolution, [ids[p]], lo, hi)
+                        t, v = _merge_pairs(
+                            t, v, derived.bucket_us, rollups.agg_values(derived, agg)
                         )
                     else:
                         t, v = np.empty(0, np.int64), np.empty(0, np.float64)
@@ -2303,7 +2453,12 @@ class Store(abc.ABC):
             elif resolution == rollups.HOUR_BLOCK_RESOLUTION:
                 rows = self._read_hour_rows(tx, sids, lo, hi)
             else:
-                rows = self._fetch_rollup(tx, table, sids, [lo] * len(sids), [hi] * len(sids))
+                rows = _concat_rows(
+                    [
+                        self._fetch_rollup(tx, table, sids, [lo] * len(sids), [hi] * len(sids)),
+                        self._sealed_rollups(tx, resolution, sids, lo, hi),
+                    ]
+                )
             prev: dict[int, tuple[int, float]] = {}
             for s in sids:
                 r = tx.execute(
@@ -2313,6 +2468,9 @@ class Store(abc.ABC):
                 )
                 if r:
                     prev[s] = (int(r[0][0]), float(r[0][1]))
+                sealed_prev = self._sealed_prev(tx, resolution, s, lo)
+                if sealed_prev is not None and (s not in prev or sealed_prev[0] > prev[s][0]):
+                    prev[s] = sealed_prev
         name_of = {ids[p]: p for p in pids if p in ids}
         wrap = {ids[p]: float(r) for p, r in (counter_rollover or {}).items() if p in ids}
         return rollups.to_frame(rows, name_of, prev, wrap)
@@ -2352,6 +2510,14 @@ class Store(abc.ABC):
             sids = sorted({ids[p] for p in pids if p in ids})
             if sids:
                 cols = self._fetch_minute_stats(tx, sids, lo, hi)
+                derived = self._sealed_rollups(tx, "1min", sids, lo, hi)
+                if len(derived):
+                    both = {
+                        c: np.concatenate((np.asarray(cols[c]), getattr(derived, c)))
+                        for c in _STATS_COLUMNS
+                    }
+                    order = np.lexsort((both["bucket_us"], both["series_id"]))
+                    cols = {c: a[order] for c, a in both.items()}
             else:
                 cols = {
                     c: np.empty(0, np.int64 if c in _STATS_INT else np.float64)
@@ -2375,6 +2541,285 @@ class Store(abc.ABC):
             },
             index=_utc_index(np.asarray(cols["bucket_us"], dtype=np.int64), "bucket_start"),
         )
+
+    # ---- sealed history ----------------------------------------------------------------
+
+    @staticmethod
+    def _fetch_sealed(
+        tx: SQLSession, series_id: int, lo_us: int, hi_us: int
+    ) -> tuple[list[int], list[bytes]]:
+        """Sealed blocks of a series whose day overlaps ``[lo_us, hi_us)``, by day."""
+        rows = tx.execute(
+            f"SELECT day_us, data FROM {blocks.SEALED_TABLE} WHERE series_id = ? "
+            "AND day_us > ? AND day_us < ? ORDER BY day_us",
+            (int(series_id), int(lo_us) - blocks.DAY_US, int(hi_us)),
+        )
+        return [int(r[0]) for r in rows], [bytes(r[1]) for r in rows]
+
+    def _sealed_readings(
+        self, tx: SQLSession, series_id: int, lo_us: int, hi_us: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Sealed readings of a series with ``lo_us <= ts < hi_us``, sorted by time."""
+        _, blobs = self._fetch_sealed(tx, series_id, lo_us, hi_us)
+        ts, vals, _ = blocks.decode_blocks(blobs)
+        if len(ts) and (ts[0] < lo_us or ts[-1] >= hi_us):
+            keep = (ts >= lo_us) & (ts < hi_us)
+            ts, vals = ts[keep], vals[keep]
+        return ts, vals
+
+    @staticmethod
+    def _rollup_horizon(tx: SQLSession, resolution: str) -> int | None:
+        rows = tx.execute(
+            "SELECT value FROM meta WHERE key = ?", (ROLLUP_HORIZON_META_PREFIX + resolution,)
+        )
+        return int(rows[0][0]) if rows else None
+
+    def _sealed_rollups(
+        self, tx: SQLSession, resolution: str, series_ids: Sequence[int], lo_us: int, hi_us: int
+    ) -> rollups.RollupRows:
+        """Rollup rows derived from sealed blocks, buckets in ``[lo_us, hi_us)`` at or
+        after the resolution's retention horizon, sorted by (series, bucket)."""
+        width = rollups.ROLLUP_TABLES[resolution][1]
+        horizon = self._rollup_horizon(tx, resolution)
+        lo = lo_us if horizon is None else max(lo_us, horizon)
+        parts: list[rollups.RollupRows] = []
+        for sid in sorted(int(s) for s in series_ids):
+            _, blobs = self._fetch_sealed(tx, sid, lo, hi_us)
+            if not blobs:
+                continue
+            ts, vals, _ = blocks.decode_blocks(blobs)
+            rows = rollups.aggregate(np.full(len(ts), sid, np.int64), ts, vals, width)
+            keep = (rows.bucket_us >= lo) & (rows.bucket_us < hi_us)
+            parts.append(rows if bool(keep.all()) else rollups.take(rows, keep))
+        return _concat_rows(parts)
+
+    def _sealed_prev(
+        self, tx: SQLSession, resolution: str, series_id: int, lo_us: int
+    ) -> tuple[int, float] | None:
+        """``(last_ts_us, last_value)`` of the latest bucket before ``lo_us`` that sealed
+        blocks hold (at or after the resolution's retention horizon), or None."""
+        width = rollups.ROLLUP_TABLES[resolution][1]
+        horizon = self._rollup_horizon(tx, resolution)
+        got = tx.execute(
+            f"SELECT day_us, data FROM {blocks.SEALED_TABLE} WHERE series_id = ? "
+            "AND day_us < ? ORDER BY day_us DESC LIMIT 2",
+            (int(series_id), int(lo_us)),
+        )
+        for _, data in got:
+            ts, vals = blocks.decode_block(bytes(data))
+            bucket = rollups.bucket_start_us(ts, width)
+            ok = bucket < lo_us
+            if horizon is not None:
+                ok &= bucket >= horizon
+            idx = np.flatnonzero(ok)
+            if len(idx):
+                return int(ts[idx[-1]]), float(vals[idx[-1]])
+        return None
+
+    def _seal_days(self, tx: SQLSession, series_id: int, days: Sequence[int]) -> tuple[int, int]:
+        """Move the rows of whole UTC days of a series into sealed blocks (same transaction).
+
+        Drops the days' rows of ``readings`` and of the 1 min / 15 min / 1 h rollup
+        tables (reads derive them from the block; ``rollup_1h_day`` is kept). Returns
+        (blocks written, readings sealed).
+        """
+        if not days:
+            return 0, 0
+        day_list = sorted({int(d) for d in days})
+        t, v = self._fetch_pairs(
+            tx,
+            "SELECT ts_us, value FROM readings WHERE series_id = ? AND ts_us >= ? AND ts_us < ?",
+            (int(series_id), day_list[0], day_list[-1] + blocks.DAY_US),
+        )
+        if not len(t):
+            return 0, 0
+        day_of = blocks.day_start_us(t)
+        wanted = np.isin(day_of, np.asarray(day_list, dtype=np.int64))
+        t, v, day_of = t[wanted], v[wanted], day_of[wanted]
+        if not len(t):
+            return 0, 0
+        brk = np.flatnonzero(day_of[1:] != day_of[:-1]) + 1
+        starts = np.r_[0, brk]
+        ends = np.r_[brk, len(t)]
+        rows: list[tuple[Any, ...]] = []
+        ranges: list[tuple[int, int, int]] = []
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            day = int(day_of[a])
+            blob = blocks.encode_block(t[a:b], v[a:b])
+            rows.append((int(series_id), day, b - a, int(t[a]), int(t[b - 1]), blob))
+            ranges.append((int(series_id), day, day + blocks.DAY_US))
+        tx.executemany(
+            f"INSERT INTO {blocks.SEALED_TABLE} (series_id, day_us, n, first_ts_us, "
+            "last_ts_us, data) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        tx.executemany(
+            "DELETE FROM readings WHERE series_id = ? AND ts_us >= ? AND ts_us < ?", ranges
+        )
+        for table, _ in rollups.ROLLUP_TABLES.values():
+            tx.executemany(
+                f"DELETE FROM {table} WHERE series_id = ? AND bucket_us >= ? AND bucket_us < ?",
+                ranges,
+            )
+        return len(rows), len(t)
+
+    def _unseal_days(
+        self, tx: SQLSession, series_id: int, days: Sequence[int], materialize_only: bool = False
+    ) -> None:
+        """Put sealed days of a series back as rollup rows (and, unless
+        ``materialize_only``, as raw rows); delete their blocks (same transaction)."""
+        for day in sorted({int(d) for d in days}):
+            got = tx.execute(
+                f"SELECT data FROM {blocks.SEALED_TABLE} WHERE series_id = ? AND day_us = ?",
+                (int(series_id), day),
+            )
+            if not got:
+                continue
+            ts, vals = blocks.decode_block(bytes(got[0][0]))
+            sid = np.full(len(ts), int(series_id), dtype=np.int64)
+            if not materialize_only:
+                self._insert_readings(tx, sid, ts, vals)
+            for res, (table, width) in rollups.ROLLUP_TABLES.items():
+                rows = rollups.aggregate(sid, ts, vals, width)
+                horizon = self._rollup_horizon(tx, res)
+                if horizon is not None:
+                    rows = rollups.take(rows, rows.bucket_us >= horizon)
+                if len(rows):
+                    self._replace_rollup(tx, table, rows, rollups.empty_rows())
+            tx.execute(
+                f"DELETE FROM {blocks.SEALED_TABLE} WHERE series_id = ? AND day_us = ?",
+                (int(series_id), day),
+            )
+
+    def hot_window_days(self) -> float:
+        """The hot window [d] (meta ``store.hot_window_days``, else 2 d)."""
+        value = self.get_meta(HOT_WINDOW_META_KEY)
+        return DEFAULT_HOT_WINDOW_DAYS if value is None else float(value)
+
+    def seal(self, now: Any = None, hot_days: float | None = None) -> SealResult:
+        """Seal the raw readings of whole UTC days older than the hot window into blocks.
+
+        Parameters
+        ----------
+        now
+            Reference time (tz-aware or µs); default the current time.
+        hot_days
+            The hot window [d]; default :meth:`hot_window_days`. Days ending before
+            ``now - hot_days`` are sealed, one compressed block per series and day
+            (:mod:`heatreuse.store.blocks`); younger readings stay rows, so late and
+            duplicate readings are classified row-wise. A later reading for a sealed
+            day is still accepted: the write reopens the day and seals it again.
+
+        Returns
+        -------
+        SealResult
+            Blocks written and readings moved. Reads are unchanged by sealing (raw
+            ranges, rollups and counts merge blocks and rows); only the ``readings_v``
+            view of ad-hoc SQL shows the rows alone.
+        """
+        ref = now_us() if now is None else to_epoch_us(now, "now")
+        days_hot = self.hot_window_days() if hot_days is None else float(hot_days)
+        if not days_hot >= 0:
+            raise StoreError(f"seal: hot window {days_hot!r} d; expected >= 0 days")
+        cutoff = int(blocks.day_start_us(np.asarray([ref - int(days_hot * _US_PER_DAY)]))[0])
+        with self.transaction(write=False) as tx:
+            series = [
+                (int(a), str(b))
+                for a, b in tx.execute("SELECT series_id, site_id FROM series ORDER BY series_id")
+            ]
+        n_days = n_read = 0
+        chunk_us = 32 * blocks.DAY_US
+        for sid, site in series:
+            while True:
+                with self._lock:
+                    self._check_open()
+                    with self._transaction(write=True) as tx:
+                        self._lock_site(tx, site)
+                        horizon = tx.execute(
+                            "SELECT value FROM meta WHERE key = ?", (RAW_HORIZON_META_KEY,)
+                        )
+                        floor = int(horizon[0][0]) if horizon else -(2**62)
+                        first = tx.execute(
+                            "SELECT MIN(ts_us) FROM readings WHERE series_id = ? "
+                            "AND ts_us >= ? AND ts_us < ?",
+                            (sid, floor, cutoff),
+                        )
+                        if not first or first[0][0] is None:
+                            break
+                        lo = int(blocks.day_start_us(np.asarray([int(first[0][0])]))[0])
+                        if lo < floor:  # the day straddling the raw horizon stays rows
+                            lo += blocks.DAY_US
+                            if lo >= cutoff:
+                                break
+                        hi = min(cutoff, lo + chunk_us)
+                        t, _ = self._fetch_pairs(
+                            tx,
+                            "SELECT ts_us, value FROM readings WHERE series_id = ? "
+                            "AND ts_us >= ? AND ts_us < ?",
+                            (sid, lo, hi),
+                        )
+                        days = np.unique(blocks.day_start_us(t)).tolist()
+                        d, r = self._seal_days(tx, sid, days)
+                        n_days += d
+                        n_read += r
+                        if hi >= cutoff:
+                            break
+        return SealResult(n_days, n_read)
+
+    def compact(self, now: Any = None, hot_days: float | None = None) -> SealResult:
+        """:meth:`seal`, then give the freed space back to the file system.
+
+        SQLite: ``VACUUM`` (rewrites the file; needs free disk space of about its
+        size and blocks writers meanwhile) and a WAL checkpoint. PostgreSQL: ``VACUUM
+        FULL`` of the readings and rollup tables (rewrites them under an exclusive
+        lock) and ``VACUUM`` of the other tables.
+        """
+        before = self.database_bytes()
+        result = self.seal(now=now, hot_days=hot_days)
+        with self._lock:
+            self._check_open()
+            self._vacuum()
+        after = self.database_bytes()
+        return SealResult(
+            result.days_sealed, result.readings_sealed, before, after, self.count_all_readings()
+        )
+
+    @abc.abstractmethod
+    def _vacuum(self) -> None:
+        """Give free pages back to the file system (outside a transaction)."""
+
+    @abc.abstractmethod
+    def database_bytes(self) -> int:
+        """Size of the whole database (every table and index; the schema on PostgreSQL) [bytes]."""
+
+    def count_all_readings(self) -> int:
+        """Readings the store holds over all sites: rows plus sealed."""
+        with self.transaction(write=False) as tx:
+            rows = int(tx.execute("SELECT COUNT(*) FROM readings")[0][0])
+            sealed = tx.execute(f"SELECT SUM(n) FROM {blocks.SEALED_TABLE}")
+        return rows + (int(sealed[0][0]) if sealed and sealed[0][0] is not None else 0)
+
+    def sealed_summary(self) -> dict[str, Any]:
+        """Sealed blocks, the readings in them, their bytes, and the whole database's
+        bytes per reading held (what ``heatreuse store info`` shows)."""
+        with self.transaction(write=False) as tx:
+            got = tx.execute(
+                f"SELECT COUNT(*), SUM(n), SUM(LENGTH(data)) FROM {blocks.SEALED_TABLE}"
+            )
+        n_blocks = int(got[0][0]) if got else 0
+        sealed = int(got[0][1] or 0) if got else 0
+        data = int(got[0][2] or 0) if got else 0
+        total = self.count_all_readings()
+        size = self.database_bytes()
+        return {
+            "hot_window_days": self.hot_window_days(),
+            "sealed_blocks": n_blocks,
+            "sealed_readings": sealed,
+            "sealed_data_bytes": data,
+            "readings": total,
+            "database_bytes": size,
+            "bytes_per_reading": round(size / total, 3) if total else None,
+        }
 
     # ---- retention ---------------------------------------------------------------------
 
@@ -2415,8 +2860,20 @@ class Store(abc.ABC):
         with self.transaction() as tx:
             if raw_days is not None:
                 horizon = ref - int(raw_days * _US_PER_DAY)
+                # sealed days before the horizon: their rollups go back to the rollup
+                # tables (kept by their own retention), the raw readings go; the day
+                # straddling the horizon is reopened and cut row-wise below
+                sealed_gone = 0
+                for sid, day, n in tx.execute(
+                    f"SELECT series_id, day_us, n FROM {blocks.SEALED_TABLE} WHERE day_us < ? "
+                    "ORDER BY series_id, day_us",
+                    (horizon,),
+                ):
+                    whole = int(day) + blocks.DAY_US <= horizon
+                    self._unseal_days(tx, int(sid), [int(day)], materialize_only=whole)
+                    sealed_gone += int(n) if whole else 0
                 tx.execute("DELETE FROM readings WHERE ts_us < ?", (horizon,))
-                raw_deleted = tx.rowcount
+                raw_deleted = tx.rowcount + sealed_gone
                 old = tx.execute("SELECT value FROM meta WHERE key = ?", (RAW_HORIZON_META_KEY,))
                 if not old or int(old[0][0]) < horizon:
                     self._set_meta(tx, RAW_HORIZON_META_KEY, str(horizon))
@@ -2496,6 +2953,39 @@ def _replace_received(r: QuarantineRecord, received: int) -> QuarantineRecord:
         ts_us=r.ts_us,
         received_at_us=received,
     )
+
+
+def _concat_rows(parts: Sequence[rollups.RollupRows]) -> rollups.RollupRows:
+    """Rollup rows of disjoint keys, concatenated and sorted by (series, bucket)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return rollups.empty_rows()
+    if len(parts) == 1:
+        return parts[0]
+    rows = rollups.RollupRows.from_columns(
+        {c: np.concatenate([getattr(p, c) for p in parts]) for c in rollups.COLUMNS}
+    )
+    order = np.lexsort((rows.bucket_us, rows.series_id))
+    return rollups.take(rows, order)
+
+
+def _merge_pairs(
+    t1: npt.NDArray[np.int64],
+    v1: npt.NDArray[np.float64],
+    t2: npt.NDArray[np.int64],
+    v2: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Two time-sorted (ts, value) sets of disjoint keys, merged in time order."""
+    if not len(t2):
+        return t1, v1
+    if not len(t1):
+        return t2, v2
+    t = np.concatenate((t1, t2))
+    v = np.concatenate((v1, v2))
+    if not bool(np.all(t[1:] > t[:-1])):
+        order = np.argsort(t, kind="stable")
+        t, v = t[order], v[order]
+    return t, v
 
 
 def _utc_index(ts_us: npt.NDArray[np.int64], name: str = "ts") -> pd.DatetimeIndex:

@@ -255,6 +255,36 @@ class PostgresStore(Store):
             (f"heatreuse:{self._lock_prefix}{site_id}",),
         )
 
+    def _vacuum(self) -> None:
+        from heatreuse.store import blocks
+
+        shrunk = {"readings", blocks.SEALED_TABLE, *(t for t, _ in rollups.ROLLUP_TABLES.values())}
+        tables = [
+            str(r[0])
+            for r in self._conn.execute(
+                "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' "
+                "AND c.relnamespace = current_schema()::regnamespace ORDER BY c.relname"
+            ).fetchall()
+        ]
+        try:
+            for t in tables:
+                full = pgsql.SQL("FULL ") if t in shrunk else pgsql.SQL("")
+                self._conn.execute(
+                    pgsql.SQL("VACUUM {}ANALYZE {}").format(full, pgsql.Identifier(t))
+                )
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL store {self.url!r}: VACUUM failed ({exc})") from exc
+
+    def database_bytes(self) -> int:
+        with self._lock:
+            self._check_open()
+            row = self._conn.execute(
+                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "WHERE c.relkind IN ('r', 'm') "
+                "AND c.relnamespace = current_schema()::regnamespace"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
     def _fetch_existing(
         self,
         tx: SQLSession,

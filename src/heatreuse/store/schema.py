@@ -90,11 +90,21 @@ People and permissions (migration 6; logic in :mod:`heatreuse.services.people`):
 ``login_attempts``
     every login attempt: ``user_name``, ``address``, ``at_us``, ``ok``, ``reason``
     (rate limiting and lockout count these).
+
+Sealed history (migration 7; logic in :mod:`heatreuse.store.blocks` and
+:meth:`heatreuse.store.Store.seal`):
+
+``sealed_blocks``
+    ``(series_id, day_us)`` -> ``n``, ``first_ts_us``, ``last_ts_us`` and ``data``: the
+    raw readings of one series and UTC day older than the hot window, compressed. A
+    sealed day has no rows in ``readings``, ``rollup_1min``, ``rollup_15min`` or
+    ``rollup_1h`` (the reads derive them from the block; ``rollup_1h_day`` keeps its
+    packed hourly rows). The ``readings_v`` view shows the row-wise (hot) readings only.
 """
 
 from __future__ import annotations
 
-from heatreuse.store import rollups
+from heatreuse.store import blocks, rollups
 from heatreuse.store.base import FIRST_READING_FACT, Migration, SQLSession, now_us
 
 #: Bootstrap statement (both dialects), run before any migration.
@@ -331,6 +341,41 @@ def _v6(dialect: str) -> tuple[str, ...]:
     )
 
 
+def _v7(dialect: str) -> tuple[str, ...]:
+    """Sealed history: one compressed block of raw readings per series and UTC day.
+
+    On SQLite both block tables are rowid tables: a row of a WITHOUT ROWID table
+    keeps at most about 1 KB in its b-tree page and spills the rest to an overflow
+    page of its own (https://www.sqlite.org/withoutrowid.html, section 4; file
+    format, "Cell Payload Overflow Pages"), which cost a 4 KB page per block of 1-2
+    KB; a rowid table keeps rows up to about 4 KB in the leaf. ``rollup_1h_day``
+    (1,536-byte rows) is rebuilt that way too.
+    """
+    blob = "BYTEA" if dialect == "postgresql" else "BLOB"
+    out = [
+        f"CREATE TABLE {blocks.SEALED_TABLE} (series_id INTEGER NOT NULL, "
+        "day_us BIGINT NOT NULL, n INTEGER NOT NULL, first_ts_us BIGINT NOT NULL, "
+        f"last_ts_us BIGINT NOT NULL, data {blob} NOT NULL, "
+        "PRIMARY KEY (series_id, day_us))"
+    ]
+    if dialect == "postgresql":
+        # the data is compressed already: no second (pglz) compression attempt, and
+        # blocks up to ~8 KB stay in the row instead of in TOAST chunks
+        out.append(f"ALTER TABLE {blocks.SEALED_TABLE} ALTER COLUMN data SET STORAGE EXTERNAL")
+        out.append(f"ALTER TABLE {blocks.SEALED_TABLE} SET (toast_tuple_target = 8160)")
+    else:
+        hour = rollups.HOUR_BLOCK_TABLE
+        out += [
+            f"CREATE TABLE {hour}_v7 (series_id INTEGER NOT NULL, block_us BIGINT NOT NULL, "
+            "data BLOB NOT NULL, PRIMARY KEY (series_id, block_us))",
+            f"INSERT INTO {hour}_v7 (series_id, block_us, data) "
+            f"SELECT series_id, block_us, data FROM {hour} ORDER BY series_id, block_us",
+            f"DROP TABLE {hour}",
+            f"ALTER TABLE {hour}_v7 RENAME TO {hour}",
+        ]
+    return tuple(out)
+
+
 #: Migrations of the component ``"store"``.
 STORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -370,5 +415,11 @@ STORE_MIGRATIONS: tuple[Migration, ...] = (
         description="users, role_grants, devices, tokens (HMAC only), login_attempts",
         sqlite=_v6("sqlite"),
         postgresql=_v6("postgresql"),
+    ),
+    Migration(
+        version=7,
+        description="sealed_blocks: compressed raw readings per series and UTC day",
+        sqlite=_v7("sqlite"),
+        postgresql=_v7("postgresql"),
     ),
 )

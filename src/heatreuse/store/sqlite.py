@@ -236,6 +236,23 @@ class SQLiteStore(Store):
         # BEGIN IMMEDIATE already holds the database write lock.
         return
 
+    def _vacuum(self) -> None:
+        if self.path == ":memory:":
+            return
+        try:
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path!r}: VACUUM failed ({exc})") from exc
+
+    def database_bytes(self) -> int:
+        with self._lock:
+            self._check_open()
+            # the file's pages (free pages included: they are on disk until VACUUM)
+            pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+            size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        return int(pages) * int(size)
+
     def _fetch_existing(
         self,
         tx: SQLSession,
