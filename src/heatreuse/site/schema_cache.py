@@ -1,0 +1,225 @@
+"""On-disk cache of the site models' pydantic core schemas: ``heatreuse validate`` starts fast.
+
+Every site model is built lazily (``defer_build=True``): the first validation of a
+site file makes pydantic generate the core schema of about 30 models, which costs
+more CPU (about 60 ms) than validating the file itself. The schema is a plain
+data structure that only depends on the model source and the pydantic version,
+so it is kept between runs, the way Python keeps bytecode in ``__pycache__``
+and numba its compiled kernels: :class:`heatreuse.site.base.SiteModel` asks
+:func:`install` for a cached schema before pydantic generates one, and
+:func:`remember` keeps what pydantic generated for the next process. Validators
+and serializers are compiled from the same schema by pydantic-core either way
+(about 1 ms), so a model behaves identically with or without the cache
+(``tests/site/test_schema_cache.py``).
+
+The cache is one pickle file per *key*: a hash of the pydantic, pydantic-core and
+Python versions and the source of the model's modules, so an edited model or an
+upgraded pydantic never meets an old schema. It lives in
+``$HEATREUSE_CACHE_DIR`` (``off`` switches the cache off), else
+``$XDG_CACHE_HOME/heatreuse`` or ``~/.cache/heatreuse``. Like ``__pycache__``,
+the file is trusted as much as the installed code: only the user writes there.
+Anything unexpected (unreadable file, a schema that does not pickle, an
+unpickling error) falls back to pydantic's own build, silently: the cache can
+make a command faster, never wrong.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+#: Environment variable naming the cache folder (``off``: no cache).
+CACHE_DIR_ENV = "HEATREUSE_CACHE_DIR"
+#: Bump when the file layout changes.
+_FORMAT = 1
+
+#: key -> {class id -> pickled schema} as read from disk (``None``: nothing usable).
+_loaded: dict[str, dict[str, bytes] | None] = {}
+#: key -> {class id -> pickled schema} built in this process, written at exit.
+_pending: dict[str, dict[str, bytes]] = {}
+#: module name -> key (the source hash is computed once per process).
+_keys: dict[str, str] = {}
+_atexit_registered = False
+
+
+def cache_dir() -> Path | None:
+    """The cache folder, or ``None`` when the cache is switched off."""
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env is not None:
+        return None if env.strip().lower() in ("off", "0", "") else Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "heatreuse"
+
+
+def _source_files(cls: type[BaseModel]) -> list[str]:
+    """Source files a model's schema depends on: its package's modules and its bases' modules."""
+    files: set[str] = set()
+    for klass in cls.__mro__:
+        module = sys.modules.get(klass.__module__)
+        file = getattr(module, "__file__", None)
+        if not file or not klass.__module__.startswith("heatreuse."):
+            continue
+        folder = Path(file).parent
+        files.update(str(p) for p in folder.glob("*.py"))
+    return sorted(files)
+
+
+def cache_key(cls: type[BaseModel]) -> str:
+    """Hash of the versions and model sources that ``cls``'s schema depends on."""
+    key = _keys.get(cls.__module__)
+    if key is not None:
+        return key
+    import pydantic
+    import pydantic_core
+
+    h = hashlib.sha256(
+        f"{_FORMAT} {sys.version} {pydantic.VERSION} {pydantic_core.__version__}".encode()
+    )
+    for file in _source_files(cls):
+        h.update(file.encode())
+        h.update(Path(file).read_bytes())
+    key = h.hexdigest()[:32]
+    _keys[cls.__module__] = key
+    return key
+
+
+def _class_id(cls: type[BaseModel]) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _file(key: str) -> Path | None:
+    folder = cache_dir()
+    return None if folder is None else folder / f"site-schemas-{key}.pickle"
+
+
+def _entries(key: str) -> dict[str, bytes] | None:
+    if key not in _loaded:
+        path = _file(key)
+        entries = None
+        if path is not None:
+            try:
+                data = pickle.loads(path.read_bytes())
+                if isinstance(data, dict) and data.get("format") == _FORMAT:
+                    entries = data["schemas"]
+            except Exception:  # absent, unreadable or foreign: build as without a cache
+                entries = None
+        _loaded[key] = entries
+    return _loaded[key]
+
+
+def install(cls: type[BaseModel]) -> bool:
+    """Complete the deferred model ``cls`` from a cached schema; False when there is none.
+
+    Does what pydantic's ``complete_model_class`` does after generating the schema:
+    compiles the validator (through pydantic's plugin hook, as pydantic does) and
+    the serializer, and sets the computed fields, signature and completion flag.
+    """
+    if cache_dir() is None or not cls.__pydantic_fields_complete__:
+        return False
+    try:
+        key = cache_key(cls)
+        blob = (_entries(key) or {}).get(_class_id(cls))
+        if blob is None:
+            return False
+        schema = pickle.loads(blob)
+        from pydantic._internal._config import ConfigWrapper
+        from pydantic._internal._model_construction import set_deprecated_descriptors
+        from pydantic._internal._signature import generate_pydantic_signature
+        from pydantic._internal._utils import LazyClassAttribute
+        from pydantic.plugin._schema_validator import create_schema_validator
+        from pydantic_core import SchemaSerializer
+
+        config_wrapper = ConfigWrapper(cls.model_config, check=False)
+        core_config = config_wrapper.core_config(title=cls.__name__)
+        validator = create_schema_validator(
+            schema,
+            cls,
+            cls.__module__,
+            cls.__qualname__,
+            "BaseModel",
+            core_config,
+            config_wrapper.plugin_settings,
+        )
+        serializer = SchemaSerializer(schema, core_config)
+    except Exception:  # a stale or damaged entry: let pydantic build the model
+        return False
+    cls.__pydantic_computed_fields__ = {
+        k: v.info for k, v in cls.__pydantic_decorators__.computed_fields.items()
+    }
+    set_deprecated_descriptors(cls)
+    cls.__pydantic_core_schema__ = schema
+    cls.__pydantic_validator__ = validator
+    cls.__pydantic_serializer__ = serializer
+    cls.__signature__ = LazyClassAttribute(  # type: ignore[assignment]
+        "__signature__",
+        partial(
+            generate_pydantic_signature,
+            init=cls.__init__,
+            fields=cls.__pydantic_fields__,
+            validate_by_alias=config_wrapper.validate_by_alias,
+            extra=config_wrapper.extra,
+        ),
+    )
+    cls.__pydantic_complete__ = True
+    cls.__pydantic_on_complete__()
+    return True
+
+
+def remember(cls: type[BaseModel]) -> None:
+    """Keep the schema pydantic just built for ``cls``; written to the cache at exit."""
+    global _atexit_registered
+    if cache_dir() is None or not cls.__pydantic_complete__:
+        return
+    try:
+        key = cache_key(cls)
+        if _class_id(cls) in (_entries(key) or {}):
+            return
+        blob = pickle.dumps(cls.__pydantic_core_schema__, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # a schema with a lambda or a local class: no cache for this model
+        return
+    _pending.setdefault(key, {})[_class_id(cls)] = blob
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(flush)
+
+
+def flush() -> None:
+    """Write the schemas built in this process to the cache (atomically, merged)."""
+    for key, new in list(_pending.items()):
+        path = _file(key)
+        if path is None or not new:
+            continue
+        _loaded.pop(key, None)
+        entries = dict(_entries(key) or {})
+        entries.update(new)
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".site-schemas-")
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump({"format": _FORMAT, "schemas": entries}, fh)
+            os.replace(tmp, path)
+        except OSError:  # read-only home, full disk: the next run builds again
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            continue
+        _loaded[key] = entries
+        del _pending[key]
+
+
+def clear_memory() -> None:
+    """Forget what this process read or built (tests switch cache folders)."""
+    _loaded.clear()
+    _pending.clear()
+    _keys.clear()
