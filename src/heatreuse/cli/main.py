@@ -179,7 +179,15 @@ def run(argv: list[str] | None = None) -> int:
     return 0
 
 
+#: pydantic looks for plugins (third-party observability hooks, none of which heatreuse uses)
+#: by reading the entry points of every installed distribution when the first model is
+#: validated: importlib.metadata and the scan cost ``validate`` about 15 ms. The command line
+#: skips the scan unless the user set the variable (``PYDANTIC_DISABLE_PLUGINS=`` keeps it).
+PYDANTIC_PLUGINS_ENV = "PYDANTIC_DISABLE_PLUGINS"
+
+
 def main() -> None:  # pragma: no cover - console script
+    os.environ.setdefault(PYDANTIC_PLUGINS_ENV, "__all__")
     code = run()
     # Leaving the interpreter, CPython collects every object pandas, numba and plotly made
     # (about 0.5 s of CPU after a plan); frozen objects are left to the OS, which frees the

@@ -20,7 +20,6 @@ from rich.progress import (
 from heatreuse.cli.options import SITE_ARG, STORE_OPT
 from heatreuse.cli.output import Table, make_console
 from heatreuse.errors import HeatreuseError
-from heatreuse.site import load_site
 
 if TYPE_CHECKING:  # the ingest pipeline (pandas, pyarrow) is imported by the commands using it
     from heatreuse.services.ingest import FileIngestReport
@@ -51,6 +50,7 @@ def ingest(
 ) -> None:
     """Import a CSV or Parquet readings file into the store (idempotent)."""
     from heatreuse.services.ingest import ingest_file, opened_store, parse_not_before
+    from heatreuse.site import load_site
 
     site = load_site(site_file)
     since = parse_not_before(not_before)
@@ -138,7 +138,7 @@ def points_list(
     with '/' for '.'; the full registry is in ``heatreuse points export
     SITE.yaml --brick``.
     """
-    from heatreuse.site import expand_points
+    from heatreuse.site import expand_points, load_site
 
     site = load_site(site_file)
     sp = expand_points(site)
@@ -190,6 +190,8 @@ def points_export(
     ),
 ) -> None:
     """Export the site's point registry (``--brick``: Brick Turtle)."""
+    from heatreuse.site import load_site
+
     if not brick:
         raise HeatreuseError("points export: choose a format; the only one is --brick (Turtle)")
     from heatreuse.site import expand_points
@@ -235,6 +237,7 @@ def quarantine_list(
     from rich.text import Text
 
     from heatreuse.services.ingest import iter_quarantine, opened_store
+    from heatreuse.site import load_site
 
     site = load_site(site_file)
     page_rows = 200
