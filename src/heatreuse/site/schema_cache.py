@@ -161,7 +161,7 @@ def install(cls: type[BaseModel]) -> bool:
     cls.__pydantic_core_schema__ = schema
     cls.__pydantic_validator__ = validator
     cls.__pydantic_serializer__ = serializer
-    cls.__signature__ = LazyClassAttribute(  # type: ignore[assignment]
+    cls.__signature__ = LazyClassAttribute(
         "__signature__",
         partial(
             generate_pydantic_signature,
