@@ -33,6 +33,7 @@ import sys
 import tempfile
 from functools import partial
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -63,15 +64,28 @@ def cache_dir() -> Path | None:
 
 
 def _source_files(cls: type[BaseModel]) -> list[str]:
-    """Source files a model's schema depends on: its package's modules and its bases' modules."""
+    """Source files a model's schema may depend on.
+
+    Every ``.py`` file of the packages of ``cls`` and its bases, and the files of the
+    heatreuse modules that their loaded modules import names from (``heatreuse.units``).
+    """
     files: set[str] = set()
+    packages: set[str] = set()
     for klass in cls.__mro__:
-        module = sys.modules.get(klass.__module__)
-        file = getattr(module, "__file__", None)
-        if not file or not klass.__module__.startswith("heatreuse."):
+        file = getattr(sys.modules.get(klass.__module__), "__file__", None)
+        if file and klass.__module__.startswith("heatreuse."):
+            files.update(str(p) for p in Path(file).parent.glob("*.py"))
+            packages.add(klass.__module__.rsplit(".", 1)[0])
+    for name, module in list(sys.modules.items()):
+        if name.rsplit(".", 1)[0] not in packages:
             continue
-        folder = Path(file).parent
-        files.update(str(p) for p in folder.glob("*.py"))
+        for value in list(getattr(module, "__dict__", {}).values()):
+            origin = value.__name__ if isinstance(value, ModuleType) else None
+            origin = origin or getattr(value, "__module__", None)
+            if isinstance(origin, str) and origin.startswith("heatreuse."):
+                file = getattr(sys.modules.get(origin), "__file__", None)
+                if file:
+                    files.add(file)
     return sorted(files)
 
 
