@@ -78,10 +78,23 @@ def _table(
 @lru_cache(maxsize=1)
 def _white_template() -> dict[str, Any]:
     """plotly's "plotly_white" template as JSON, read once (not validated and deep-copied
-    into every figure, which took a tenth of a second per report)."""
-    import plotly.io as pio
+    into every figure, which took a tenth of a second per report).
 
-    white: dict[str, Any] = pio.templates["plotly_white"].to_plotly_json()
+    Read from the JSON file plotly ships it in: ``plotly.io.templates`` would build and
+    validate a ``Template`` object from the same file first (another 50 ms per plan;
+    tests/planning/test_report_template.py checks that both give the same JSON)."""
+    import json
+    from importlib.resources import files
+
+    try:
+        text = (files("plotly") / "package_data" / "templates" / "plotly_white.json").read_text(
+            encoding="utf-8"
+        )
+        white: dict[str, Any] = json.loads(text)
+    except (OSError, ValueError):  # a plotly that keeps its templates elsewhere
+        import plotly.io as pio
+
+        white = pio.templates["plotly_white"].to_plotly_json()
     return white
 
 
