@@ -52,9 +52,24 @@ schemas = {
     f"{c.__module__}:{c.__qualname__}": c.__pydantic_core_schema__
     for c in set(subclasses(SiteModel)) if c.__pydantic_complete__
 }
+import re
 from heatreuse.site import schema_cache
+def refs(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from refs(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from refs(v)
+    elif isinstance(value, str) and re.fullmatch(r"heatreuse\.[\w.]+:\d+", value):
+        yield value
+# a definition named with another process's class id would never match this one's
+stale = sorted(
+    ref for schema in schemas.values() for ref in refs(schema)
+    if ref.rsplit(":", 1)[1] != str(id(schema_cache._find_class(ref.rsplit(":", 1)[0])[2]))
+)
 schema_cache.flush()
-sys.stdout.buffer.write(pickle.dumps((results, generated, schemas)))
+sys.stdout.buffer.write(pickle.dumps((results, generated, schemas, stale)))
 """
 
 _POOL = (EXAMPLES / "pool.yaml").read_text()
@@ -78,7 +93,9 @@ def _run(cache: str, texts: list[str] = _TEXTS) -> tuple[list[str], list[str], d
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
-    results, generated, schemas = pickle.loads(proc.stdout)
+    results, generated, schemas, stale = pickle.loads(proc.stdout)
+    assert stale == []  # every definition is named with this process's class ids
+    assert any(":" in str(schema) for schema in schemas.values())
     return results, generated, schemas
 
 

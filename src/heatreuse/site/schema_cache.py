@@ -12,6 +12,12 @@ and serializers are compiled from the same schema by pydantic-core either way
 (about 1 ms), so a model behaves identically with or without the cache
 (``tests/site/test_schema_cache.py``).
 
+pydantic names each model's definition in a schema after the class and its ``id()``
+(``heatreuse.site.model.Site:1402...``), which differs from process to process: the
+cache keeps the class and names the definition with the id of this process's class
+when it reads it, so a cached schema and one pydantic builds later in the same process
+name the same model alike.
+
 The cache is one pickle file per *key*: a hash of the pydantic, pydantic-core and
 Python versions and the source of the model's modules, so an edited model or an
 upgraded pydantic never meets an old schema. It lives in
@@ -27,8 +33,11 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import importlib
+import io
 import os
 import pickle
+import re
 import sys
 import tempfile
 from functools import partial
@@ -42,7 +51,7 @@ if TYPE_CHECKING:
 #: Environment variable naming the cache folder (``off``: no cache).
 CACHE_DIR_ENV = "HEATREUSE_CACHE_DIR"
 #: Bump when the file layout changes.
-_FORMAT = 1
+_FORMAT = 2
 
 #: key -> {class id -> pickled schema} as read from disk (``None``: nothing usable).
 _loaded: dict[str, dict[str, bytes] | None] = {}
@@ -132,6 +141,60 @@ def _entries(key: str) -> dict[str, bytes] | None:
     return _loaded[key]
 
 
+#: pydantic names each model's definition in a schema ``module.Qualname:<id of the class>``.
+_TYPE_REF = re.compile(r"([A-Za-z_][\w.]*):(\d+)")
+#: ... and a generic or local class ``module.Qualname[...]:<id>...``: not cacheable.
+_OTHER_TYPE_REF = re.compile(r"[A-Za-z_][\w]*\.[^:\s]+:\d{6,}")
+
+
+def _find_class(path: str) -> tuple[str, str, type] | None:
+    """``(module, qualname, class)`` for ``module.Qualname``, if a loaded module has it."""
+    parts = path.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        module = sys.modules.get(".".join(parts[:i]))
+        if module is None:
+            continue
+        obj: object = module
+        for part in parts[i:]:
+            obj = getattr(obj, part, None)
+        if (
+            isinstance(obj, type)
+            and obj.__module__ == ".".join(parts[:i])
+            and obj.__qualname__ == ".".join(parts[i:])
+        ):
+            return obj.__module__, obj.__qualname__, obj
+        return None
+    return None
+
+
+class _Pickler(pickle.Pickler):
+    """Keeps a definition name as (module, qualname): the id in it is this process's."""
+
+    def persistent_id(self, obj: object) -> tuple[str, str, str] | None:
+        if type(obj) is str and ":" in obj:
+            match = _TYPE_REF.fullmatch(obj)
+            if match:
+                found = _find_class(match.group(1))
+                if found is not None and id(found[2]) == int(match.group(2)):
+                    return ("type-ref", found[0], found[1])
+            if _OTHER_TYPE_REF.match(obj):
+                raise pickle.PicklingError(f"a definition name that cannot be kept: {obj!r}")
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    """Names each definition with the id of the class in *this* process, as pydantic would."""
+
+    def persistent_load(self, pid: object) -> str:
+        if not (isinstance(pid, tuple) and len(pid) == 3 and pid[0] == "type-ref"):
+            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+        _, module_name, qualname = pid
+        obj: object = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        return f"{module_name}.{qualname}:{id(obj)}"
+
+
 def install(cls: type[BaseModel]) -> bool:
     """Complete the deferred model ``cls`` from a cached schema; False when there is none.
 
@@ -146,7 +209,7 @@ def install(cls: type[BaseModel]) -> bool:
         blob = (_entries(key) or {}).get(_class_id(cls))
         if blob is None:
             return False
-        schema = pickle.loads(blob)
+        schema = _Unpickler(io.BytesIO(blob)).load()
         from pydantic._internal._config import ConfigWrapper
         from pydantic._internal._model_construction import set_deprecated_descriptors
         from pydantic._internal._signature import generate_pydantic_signature
@@ -199,7 +262,9 @@ def remember(cls: type[BaseModel]) -> None:
         key = cache_key(cls)
         if _class_id(cls) in (_entries(key) or {}):
             return
-        blob = pickle.dumps(cls.__pydantic_core_schema__, protocol=pickle.HIGHEST_PROTOCOL)
+        buffer = io.BytesIO()
+        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(cls.__pydantic_core_schema__)
+        blob = buffer.getvalue()
     except Exception:  # a schema with a lambda or a local class: no cache for this model
         return
     _pending.setdefault(key, {})[_class_id(cls)] = blob
