@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import plotly.io as pio
 
 from heatreuse.planning.report import _white_template
@@ -12,6 +14,7 @@ def test_the_white_template_is_what_plotly_io_builds_from_it() -> None:
     read = _white_template()
     built = pio.templates["plotly_white"].to_plotly_json()
     assert read == built
+    assert json.dumps(read) == json.dumps(built)  # same key order: the same report bytes
     assert read["layout"]["plot_bgcolor"] == "white"  # the white theme, not the default one
 
 

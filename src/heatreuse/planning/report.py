@@ -90,7 +90,12 @@ def _white_template() -> dict[str, Any]:
         text = (files("plotly") / "package_data" / "templates" / "plotly_white.json").read_text(
             encoding="utf-8"
         )
-        white: dict[str, Any] = json.loads(text)
+        raw = json.loads(text)
+        # in the key order of plotly's Template (the file has layout first): same page bytes
+        white: dict[str, Any] = {
+            **{k: raw[k] for k in ("data", "layout") if k in raw},
+            **{k: v for k, v in raw.items() if k not in ("data", "layout")},
+        }
     except (OSError, ValueError):  # a plotly that keeps its templates elsewhere
         import plotly.io as pio
 
