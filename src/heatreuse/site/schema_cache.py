@@ -42,7 +42,6 @@ import sys
 import tempfile
 from functools import partial
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -57,7 +56,7 @@ _FORMAT = 2
 _loaded: dict[str, dict[str, bytes] | None] = {}
 #: key -> {class id -> pickled schema} built in this process, written at exit.
 _pending: dict[str, dict[str, bytes]] = {}
-#: module name -> key (the source hash is computed once per process).
+#: packages of a class and its bases -> key (the source hash is computed once per process).
 _keys: dict[str, str] = {}
 _atexit_registered = False
 
@@ -72,35 +71,43 @@ def cache_dir() -> Path | None:
     return base / "heatreuse"
 
 
+#: ``from heatreuse.x import ...`` / ``import heatreuse.x`` anywhere in a source file.
+_IMPORT = re.compile(rb"^[ \t]*(?:from|import)[ \t]+(heatreuse(?:\.\w+)*)", re.MULTILINE)
+
+
 def _source_files(cls: type[BaseModel]) -> list[str]:
     """Source files a model's schema may depend on.
 
-    Every ``.py`` file of the packages of ``cls`` and its bases, and the files of the
-    heatreuse modules that their loaded modules import names from (``heatreuse.units``).
+    Every ``.py`` file of the packages of ``cls`` and its bases, and every heatreuse
+    module those files import (``heatreuse.units``): read from the source, so the set
+    is the same whatever this process has imported so far.
     """
-    files: set[str] = set()
-    packages: set[str] = set()
+    root = Path(sys.modules["heatreuse"].__file__ or "").parent
+    files: set[Path] = set()
     for klass in cls.__mro__:
         file = getattr(sys.modules.get(klass.__module__), "__file__", None)
         if file and klass.__module__.startswith("heatreuse."):
-            files.update(str(p) for p in Path(file).parent.glob("*.py"))
-            packages.add(klass.__module__.rsplit(".", 1)[0])
-    for name, module in list(sys.modules.items()):
-        if name.rsplit(".", 1)[0] not in packages:
-            continue
-        for value in list(getattr(module, "__dict__", {}).values()):
-            origin = value.__name__ if isinstance(value, ModuleType) else None
-            origin = origin or getattr(value, "__module__", None)
-            if isinstance(origin, str) and origin.startswith("heatreuse."):
-                file = getattr(sys.modules.get(origin), "__file__", None)
-                if file:
-                    files.add(file)
-    return sorted(files)
+            files.update(Path(file).parent.glob("*.py"))
+    for file in list(files):
+        for match in _IMPORT.finditer(file.read_bytes()):
+            parts = match.group(1).decode().split(".")[1:]
+            for candidate in (
+                root.joinpath(*parts).with_suffix(".py") if parts else root / "__init__.py",
+                root.joinpath(*parts, "__init__.py"),
+            ):
+                if candidate.is_file():
+                    files.add(candidate)
+                    break
+    return sorted(str(f) for f in files)
 
 
 def cache_key(cls: type[BaseModel]) -> str:
     """Hash of the versions and model sources that ``cls``'s schema depends on."""
-    key = _keys.get(cls.__module__)
+    # classes whose bases come from the same packages share the key (computed once)
+    packages = ",".join(
+        sorted({k.__module__.rsplit(".", 1)[0] for k in cls.__mro__ if k.__module__ != "builtins"})
+    )
+    key = _keys.get(packages)
     if key is not None:
         return key
     import pydantic
@@ -113,7 +120,7 @@ def cache_key(cls: type[BaseModel]) -> str:
         h.update(file.encode())
         h.update(Path(file).read_bytes())
     key = h.hexdigest()[:32]
-    _keys[cls.__module__] = key
+    _keys[packages] = key
     return key
 
 
