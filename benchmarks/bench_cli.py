@@ -10,7 +10,11 @@ Every command runs as its own process, exactly as a user starts it (the
 heatreuse.cli.main`` when there is none), with stdout to a pipe. Runs are
 interleaved (command A, B, C, A, B, C, ...) so that load from other processes
 hits all of them alike; one warm-up round first, so that the OS file cache,
-``__pycache__`` and numba's on-disk cache are warm (the "warm" in the issue).
+``__pycache__``, the site models' schema cache (:mod:`heatreuse.site.schema_cache`)
+and numba's on-disk cache are warm (the "warm" in the issue). The commands run
+without ``PYTHONDONTWRITEBYTECODE``, which would otherwise leave an editable
+install without bytecode and compile every heatreuse module on every run (an
+installed package has its bytecode from pip).
 Printed per command: the median and the fastest wall time, the median as a
 multiple of a bare ``python -c pass`` measured in the same rounds (the machine's
 own yardstick: on a busy machine both grow), and the median CPU time (user +
@@ -46,11 +50,15 @@ def cli_prefix() -> list[str]:
     return [sys.executable, "-m", "heatreuse.cli.main"]
 
 
+#: The commands' environment: this one, bytecode writing allowed (see the module docstring).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_s(argv: list[str]) -> tuple[float, float]:
     """Wall and CPU time [s] of one run of ``argv`` (stdout to a pipe, as when piped)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=ENV)
     elapsed = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -62,7 +70,11 @@ def run_s(argv: list[str]) -> tuple[float, float]:
 def slowest_imports(argv: list[str], n: int = 10) -> list[tuple[float, str]]:
     """The ``n`` largest cumulative import times [s] of one run (``-X importtime``)."""
     proc = subprocess.run(
-        [argv[0], "-X", "importtime", *argv[1:]], capture_output=True, text=True, check=False
+        [argv[0], "-X", "importtime", *argv[1:]],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=ENV,
     )
     rows = []
     for line in proc.stderr.splitlines():

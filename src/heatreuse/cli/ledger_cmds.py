@@ -27,7 +27,6 @@ import typer
 
 from heatreuse.cli.options import SITE_ARG, STORE_OPT
 from heatreuse.cli.output import Table, make_console
-from heatreuse.site import load_site
 
 console = make_console()
 ledger_app = typer.Typer(help="Reuse ledger: build from the store, export.", no_args_is_help=True)
@@ -56,6 +55,7 @@ def update_cmd(
 ) -> None:
     """Build the ledger from the store (idempotent) and sign a checkpoint."""
     from heatreuse.services.ledger import update_ledger
+    from heatreuse.site import load_site
 
     site = load_site(site_file)
     result = update_ledger(
@@ -94,6 +94,7 @@ def export_cmd(
 ) -> None:
     """Write entries, checkpoints, public key and totals for `heatreuse verify DIR`."""
     from heatreuse.services.ledger import export_ledger
+    from heatreuse.site import load_site
 
     site = load_site(site_file)
     path = export_ledger(site, out, store, checkpoint_dir=checkpoints)
@@ -113,6 +114,7 @@ def kpi_cmd(
     """KPIs of a period from the ledger, with the EnEfG targets."""
     from heatreuse.ledger.kpis import kpi_csv
     from heatreuse.services.ledger import kpi_report
+    from heatreuse.site import load_site
 
     site = load_site(site_file)
     result = kpi_report(site, period, store, checkpoint_dir=checkpoints)
@@ -170,6 +172,7 @@ def eed_cmd(
 ) -> None:
     """EU EED data-centre report fields (JSON and CSV); missing ones listed with why."""
     from heatreuse.services.ledger import export_eed
+    from heatreuse.site import load_site
 
     site = load_site(site_file)
     json_path, csv_path = export_eed(site, year, out, store, checkpoint_dir=checkpoints)
@@ -186,6 +189,7 @@ def monthly_cmd(
 ) -> None:
     """The monthly performance report: self-contained HTML and PDF."""
     from heatreuse.services.ledger import monthly_report
+    from heatreuse.site import load_site
 
     site = load_site(site_file)
     html_path, pdf_path = monthly_report(site, period, out, store, checkpoint_dir=checkpoints)

@@ -17,7 +17,6 @@ from pathlib import Path
 import typer
 
 from heatreuse.cli.options import SITE_ARG
-from heatreuse.site import load_site
 
 mqtt_app = typer.Typer(
     help="MQTT broker access: per-principal credentials and topic ACLs for Mosquitto.",
@@ -66,6 +65,7 @@ def credentials(
 ) -> None:
     """Write Mosquitto's password and ACL files and a credentials file per principal."""
     from heatreuse.services.mqtt_access import site_edges, write_credentials
+    from heatreuse.site import load_site
 
     site = load_site(site_file)
     edges = list(edge or [])

@@ -8,18 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from heatreuse.cli.output import Table, make_console
 
 if TYPE_CHECKING:  # planning (pandas, numba) is imported by the command that uses it
+    from rich.progress import Progress
+
     from heatreuse.planning import StudyResult
 
 console = make_console()
@@ -34,6 +28,15 @@ class _SweepBar:
 
     def __call__(self, done: int, total: int) -> None:
         if self._progress is None:
+            from rich.progress import (  # only a sweep shows a bar
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("sweep"),
                 BarColumn(),

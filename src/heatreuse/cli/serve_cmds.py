@@ -19,7 +19,6 @@ from heatreuse.cli.options import (
     STORE_OPT,
 )
 from heatreuse.errors import HeatreuseError
-from heatreuse.site import load_site
 
 TOPIC_PREFIX_OPT = typer.Option(
     None,
@@ -124,6 +123,7 @@ def serve(
     from heatreuse.cli.store_cmds import parse_rollup_days
     from heatreuse.services.addresses import BrokerFiles, parse_broker_url, parse_host_port
     from heatreuse.services.serve import IngestService, ServeConfig
+    from heatreuse.site import load_site
 
     _logging(log_level)
     site = load_site(site_file)
@@ -228,6 +228,7 @@ def edge(
     """Run the site's edge agent: buffer locally first, forward upstream in order."""
     from heatreuse.services.addresses import BrokerFiles, parse_broker_url, parse_host_port
     from heatreuse.services.edge import EdgeAgent, EdgeConfig, read_upstream_token
+    from heatreuse.site import load_site
 
     _logging(log_level)
     if mqtt is None and not modbus_poll and modbus is None:
@@ -287,6 +288,7 @@ def edge_rejects(
 
     from heatreuse.cli.output import Table, make_console
     from heatreuse.services.edge import list_edge_rejects
+    from heatreuse.site import load_site
 
     site = load_site(site_file)
     result = list_edge_rejects(site, buffer, limit=limit, reason=reason)

@@ -10,7 +10,6 @@ from rich.markup import escape
 
 from heatreuse.cli.options import SITE_ARG
 from heatreuse.cli.output import Table, make_console
-from heatreuse.site import load_site
 
 if TYPE_CHECKING:  # the model (pydantic) loads with the file: --help stays fast
     from heatreuse.site import Site
@@ -25,6 +24,8 @@ def validate(site_file: Path = SITE_ARG) -> None:
     A site with a `template:` reference is also checked against that template: deviations
     from required items are errors (exit 2), from recommended ones warnings.
     """
+    from heatreuse.site import load_site
+
     site = load_site(site_file)
     check = None
     if site.template is not None:
@@ -197,6 +198,8 @@ def summary_tables(site: Site) -> list[Table]:
 
 def show(site_file: Path = SITE_ARG) -> None:
     """Print a readable summary of a site file."""
+    from heatreuse.site import load_site
+
     site = load_site(site_file)
     for table in summary_tables(site):
         console.print(table)

@@ -47,7 +47,6 @@ from rich.markup import escape
 from heatreuse.cli.options import SITE_ARG, STORE_OPT
 from heatreuse.cli.output import Table, make_console
 from heatreuse.errors import SLABreachedError, SLAError
-from heatreuse.site import load_site
 
 if TYPE_CHECKING:  # the SLA engine (pandas) is imported by the commands that use it
     from heatreuse.sla import SlaReport
@@ -241,6 +240,7 @@ def report(
 ) -> None:
     """Evaluate the heat-delivery SLA from the store for a period."""
     from heatreuse.services.sla import sla_report
+    from heatreuse.site import load_site
 
     site = load_site(site_file)
     reports = sla_report(site, store, period, now=_parse_now(now))
@@ -313,6 +313,7 @@ def seal(
 ) -> None:
     """Seal a closed SLA period into the ledger (or re-seal it with a reason)."""
     from heatreuse.services.ledger import SealRequest, update_ledger
+    from heatreuse.site import load_site
 
     site = load_site(site_file)
     result = update_ledger(
@@ -349,6 +350,7 @@ def export(
     out: Path | None = typer.Option(None, "--out", help="Write to this file instead of stdout."),
 ) -> None:
     """Export the site's SLA as OpenSLO v1 YAML."""
+    from heatreuse.site import load_site
     from heatreuse.sla import SlaDefinition, export_openslo
 
     text = export_openslo(SlaDefinition.from_site(load_site(site_file)))

@@ -6,21 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from heatreuse.cli.options import SITE_ARG, STORE_OPT
 from heatreuse.cli.output import Table, make_console
 from heatreuse.errors import HeatreuseError
-from heatreuse.site import load_site
 
 if TYPE_CHECKING:  # the ingest pipeline (pandas, pyarrow) is imported by the commands using it
     from heatreuse.services.ingest import FileIngestReport
@@ -50,7 +39,19 @@ def ingest(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Import a CSV or Parquet readings file into the store (idempotent)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     from heatreuse.services.ingest import ingest_file, opened_store, parse_not_before
+    from heatreuse.site import load_site
 
     site = load_site(site_file)
     since = parse_not_before(not_before)
@@ -138,7 +139,7 @@ def points_list(
     with '/' for '.'; the full registry is in ``heatreuse points export
     SITE.yaml --brick``.
     """
-    from heatreuse.site import expand_points
+    from heatreuse.site import expand_points, load_site
 
     site = load_site(site_file)
     sp = expand_points(site)
@@ -190,6 +191,8 @@ def points_export(
     ),
 ) -> None:
     """Export the site's point registry (``--brick``: Brick Turtle)."""
+    from heatreuse.site import load_site
+
     if not brick:
         raise HeatreuseError("points export: choose a format; the only one is --brick (Turtle)")
     from heatreuse.site import expand_points
@@ -235,6 +238,7 @@ def quarantine_list(
     from rich.text import Text
 
     from heatreuse.services.ingest import iter_quarantine, opened_store
+    from heatreuse.site import load_site
 
     site = load_site(site_file)
     page_rows = 200

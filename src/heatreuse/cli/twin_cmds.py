@@ -22,7 +22,6 @@ from heatreuse.cli.options import (
 from heatreuse.cli.output import make_console
 from heatreuse.errors import TwinError
 from heatreuse.simulation.scenario_catalog import SCENARIO_NAMES
-from heatreuse.site import load_site
 
 if TYPE_CHECKING:
     from heatreuse.site import Site
@@ -93,6 +92,7 @@ def drill(
     """Run failure drills and write reports (JSON + self-contained HTML)."""
     from heatreuse.services.drill import run_drill, run_drill_set, write_drill
     from heatreuse.simulation.scenarios import parse_scenarios
+    from heatreuse.site import load_site
 
     site = _with_weather(load_site(site_file), weather)
     step_s = _step(step)
@@ -246,6 +246,7 @@ def twin(
     from heatreuse.services.addresses import BrokerFiles, parse_broker_url
     from heatreuse.services.twin import parse_time_utc
     from heatreuse.simulation.scenarios import parse_duration_s, parse_scenarios
+    from heatreuse.site import load_site
 
     files = BrokerFiles(mqtt_password_file, mqtt_ca, mqtt_cert, mqtt_key)
     if mqtt is None and files.any_given():

@@ -78,10 +78,28 @@ def _table(
 @lru_cache(maxsize=1)
 def _white_template() -> dict[str, Any]:
     """plotly's "plotly_white" template as JSON, read once (not validated and deep-copied
-    into every figure, which took a tenth of a second per report)."""
-    import plotly.io as pio
+    into every figure, which took a tenth of a second per report).
 
-    white: dict[str, Any] = pio.templates["plotly_white"].to_plotly_json()
+    Read from the JSON file plotly ships it in: ``plotly.io.templates`` would build and
+    validate a ``Template`` object from the same file first (another 50 ms per plan;
+    tests/planning/test_report_template.py checks that both give the same JSON)."""
+    import json
+    from importlib.resources import files
+
+    try:
+        text = (files("plotly") / "package_data" / "templates" / "plotly_white.json").read_text(
+            encoding="utf-8"
+        )
+        raw = json.loads(text)
+        # in the key order of plotly's Template (the file has layout first): same page bytes
+        white: dict[str, Any] = {
+            **{k: raw[k] for k in ("data", "layout") if k in raw},
+            **{k: v for k, v in raw.items() if k not in ("data", "layout")},
+        }
+    except (OSError, ValueError):  # a plotly that keeps its templates elsewhere
+        import plotly.io as pio
+
+        white = pio.templates["plotly_white"].to_plotly_json()
     return white
 
 

@@ -194,6 +194,37 @@ class SiteModel(BaseModel):
         defer_build=True,
     )
 
+    @classmethod
+    def model_rebuild(
+        cls,
+        *,
+        force: bool = False,
+        raise_errors: bool = True,
+        _parent_namespace_depth: int = 2,
+        _types_namespace: Any = None,
+    ) -> bool | None:
+        """Complete the deferred model from the schema cache, else as pydantic does.
+
+        pydantic calls this when a deferred model is first used. A schema it builds
+        is kept for the next process (:mod:`heatreuse.site.schema_cache`).
+        """
+        from heatreuse.site import schema_cache
+
+        if not force and not cls.__pydantic_complete__ and schema_cache.install(cls):
+            return True
+        built = super().model_rebuild(
+            force=force,
+            raise_errors=raise_errors,
+            # one frame deeper than pydantic expects: this override
+            _parent_namespace_depth=(
+                _parent_namespace_depth + 1 if _parent_namespace_depth > 0 else 0
+            ),
+            _types_namespace=_types_namespace,
+        )
+        if built:
+            schema_cache.remember(cls)
+        return built
+
     @model_validator(mode="before")
     @classmethod
     def _no_bool_for_a_number(cls, data: Any) -> Any:

@@ -632,6 +632,11 @@ class Maintenance(_Model):
     """Planned windows."""
 
 
+def _default_escalation_ladder_h() -> list[float]:
+    """Default escalation ladder [h] (a named function: the schema cache pickles it)."""
+    return [0.25, 1.0, 2.0, 3.0]
+
+
 class SlaTerms(_Model):
     """Heat-delivery SLA terms: the rules are in :mod:`heatreuse.sla.definition`.
 
@@ -664,7 +669,7 @@ class SlaTerms(_Model):
     """Longest allowed single interruption; none: no per-event limit."""
     min_heat_per_day_kwh: NonNegativeFloat | None = None
     """Least heat delivered per operating day; none: no such term."""
-    escalation_ladder_h: list[PositiveFloat] = Field(default_factory=lambda: [0.25, 1.0, 2.0, 3.0])
+    escalation_ladder_h: list[PositiveFloat] = Field(default_factory=_default_escalation_ladder_h)
     """Interruption durations at which the escalation ladder steps up."""
     min_data_coverage_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         0.95,
