@@ -606,6 +606,12 @@ def rule_command_fault(ctx: RuleContext) -> list[Signal]:
                 flow = np.fmax(flow, ctx.data.get("meter.flow_m3_per_h"))
             decided = np.isfinite(status) & np.isfinite(flow)
             flag = (status >= 0.5) & (flow < prm.no_flow_fraction * pump.rated_flow_m3_per_h)
+            if (serves_customer or pump.role == "customer") and ctx.data.has("boiler.status"):
+                # the backup boiler sits in the customer circuit on the same pump: while it
+                # fires, the water runs through the boiler and not through the plant's
+                # meter, so no metered flow is not a pump fault
+                boiler_on = np.nan_to_num(ctx.data.get("boiler.status", "max")) >= 0.5
+                flag &= ~boiler_on
             out.append(
                 Signal(
                     ctx.labels(ctx.points[st], "command_fault", prm.severity),

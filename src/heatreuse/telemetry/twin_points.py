@@ -459,9 +459,24 @@ class TwinPointMap:
             flow = c.col("flow_secondary_m3_per_h")
             if not self._has_customer_pump:
                 flow = np.maximum(flow, c.col("flow_customer_m3_per_h"))
+                flow = np.maximum(flow, self._boiler_flow(c, rated))
         else:
-            flow = c.col("flow_customer_m3_per_h")
+            flow = np.maximum(c.col("flow_customer_m3_per_h"), self._boiler_flow(c, rated))
         return flow / rated if rated > 0 else np.zeros(c.n)
+
+    def _boiler_flow(self, c: _Ctx, rated_m3_per_h: float) -> FloatArray:
+        """Flow [m3/h] the customer circuit's pump moves through the backup boiler.
+
+        The boiler sits in the customer circuit and shares its circulation pump (the
+        engine's plant): while it delivers heat the pump runs, even when the tank has
+        nothing to give and no water flows through the plant's side (meter flow 0).
+        Q_backup / (rho c_p (T_supply - T_return)), at least 1 K of lift, at most the
+        pump's rated flow.
+        """
+        heat = c.col("backup_heat_w")
+        lift = np.maximum(c.col("customer_supply_temp_c") - c.col("return_temp_c"), 1.0)
+        flow = heat / (self._rho_cp_j_per_m3_k * lift) * SECONDS_PER_HOUR
+        return np.where(heat > 1.0, np.minimum(flow, rated_m3_per_h), 0.0)
 
     def _pump_power(self, c: _Ctx, pump_id: str) -> FloatArray:
         pump = self._pumps[pump_id]
