@@ -51,6 +51,10 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "setpoint.request": frozenset({"operator", "facilities"}),
     "setpoint.approve": frozenset({"facilities"}),
     "command.execute": frozenset({"edge_writer"}),
+    # change requests (services.changes): everyone on the site sees them; a break-glass
+    # override is reviewed by someone else who holds one of these roles
+    "changes.read": _READERS,
+    "changes.review": frozenset({"facilities", "security"}),
     # contract and reporting
     "sla.write": frozenset({"facilities", "sustainability"}),
     "ledger.update": frozenset({"sustainability"}),
