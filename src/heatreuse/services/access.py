@@ -66,6 +66,9 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "config.write": frozenset({"admin"}),
 }
 
+#: Silences longer than this need the two-person rule (a change request) [s]: 4 h.
+TWO_PERSON_SILENCE_S = 4 * 3600.0
+
 #: Token scopes and the actions each allows (a token also needs the user's role).
 SCOPES: Mapping[str, frozenset[str]] = {
     "read": frozenset(a for a, r in PERMISSIONS.items() if r == _READERS)

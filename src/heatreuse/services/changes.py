@@ -63,7 +63,7 @@ from heatreuse.store.base import Store
 from heatreuse.telemetry.commands import CommandError, CommandExecutor, TwinControlExecutor
 
 #: Silences longer than this need the two-person rule [s] (4 h).
-LONG_SILENCE_S = 4 * 3600.0
+LONG_SILENCE_S = access.TWO_PERSON_SILENCE_S
 #: Default lifetime of a request [s] (4 h).
 DEFAULT_EXPIRY = "4h"
 #: Longest lifetime of a request [s] (7 d).
@@ -101,6 +101,25 @@ KINDS: Mapping[str, KindRule] = {
 
 class ChangeError(HeatreuseError):
     """A change request that cannot be made, approved, executed or reviewed (says why)."""
+
+
+@dataclass(frozen=True)
+class SiteId:
+    """A site known by its id only (role grants need no site file)."""
+
+    id: str
+
+
+#: A site file, or just a site id where the kind needs nothing else (role grants).
+SiteLike = Site | SiteId
+
+
+def _site_file(site: SiteLike, what: str) -> Site:
+    if not isinstance(site, Site):
+        raise ChangeError(
+            f"{what} on site {site.id!r}: needs the site file (SITE.yaml), not the id"
+        )
+    return site
 
 
 # --------------------------------------------------------------------------- canonical form
@@ -196,7 +215,7 @@ FUNCTIONAL_TESTS: Mapping[str, dict[str, Any]] = {
 }
 
 
-def make_command(site: Site, kind: str, target: str, value: Any) -> dict[str, Any]:
+def make_command(site: SiteLike, kind: str, target: str, value: Any) -> dict[str, Any]:
     """The exact command with its bounds, checked against the site file.
 
     Raises
@@ -207,6 +226,9 @@ def make_command(site: Site, kind: str, target: str, value: Any) -> dict[str, An
     """
     if kind not in KINDS:
         raise ChangeError(f"--kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    if kind == "role_grant":
+        return _role_grant_command(site, value)
+    site = _site_file(site, kind)
     if kind in PLANT_KINDS:
         targets = {t: b for t, (k, b) in _plant_targets(site).items() if k == kind}
         if target not in targets:
@@ -290,18 +312,22 @@ def make_command(site: Site, kind: str, target: str, value: Any) -> dict[str, An
             },
             "bounds": {},
         }
-    if kind == "role_grant":
-        role = access.check_role(str(value.get("role")))
-        user = str(value.get("user") or "")
-        if not user:
-            raise ChangeError("role_grant: expected the user's name")
-        return {
-            "target": "role_grant",
-            "value": {"user": user, "role": role, "site_id": str(value.get("site_id") or site.id)},
-            "bounds": {"roles": list(access.USER_ROLES)},
-        }
     # sla_edit: recorded and approved; the site file is edited by hand (no executor)
     return {"target": target, "value": dict(value), "bounds": {}}
+
+
+def _role_grant_command(site: SiteLike, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ChangeError(f"role_grant: expected the command as a mapping, got {value!r}")
+    role = access.check_role(str(value.get("role")))
+    user = str(value.get("user") or "")
+    if not user:
+        raise ChangeError("role_grant: expected the user's name")
+    return {
+        "target": "role_grant",
+        "value": {"user": user, "role": role, "site_id": str(value.get("site_id") or site.id)},
+        "bounds": {"roles": list(access.USER_ROLES)},
+    }
 
 
 # --------------------------------------------------------------------------- who
@@ -317,7 +343,7 @@ def _grants(store: Store, name: str) -> tuple[people_rows.UserRecord, dict[str, 
     return user, grants
 
 
-def _require(store: Store, site: Site, name: str, action: str, what: str) -> None:
+def _require(store: Store, site: SiteLike, name: str, action: str, what: str) -> None:
     _, grants = _grants(store, name)
     if not access.is_allowed(grants, site.id, action):
         allowed = ", ".join(sorted(access.PERMISSIONS.get(action, ())))
@@ -378,7 +404,7 @@ def change_dict(rec: rows.ChangeRecord, now_us: int | None = None) -> dict[str, 
     }
 
 
-def _get(store: Store, site: Site, change_id: str) -> rows.ChangeRecord:
+def _get(store: Store, site: SiteLike, change_id: str) -> rows.ChangeRecord:
     rec = rows.get_change(store, site.id, change_id)
     if rec is None:
         raise ChangeError(
@@ -412,7 +438,7 @@ def _audit_change(
 
 # --------------------------------------------------------------------------- request
 def request_change(
-    site: Site,
+    site: SiteLike,
     store: Store,
     kind: str,
     target: str,
@@ -470,7 +496,7 @@ def _with_hash(rec: rows.ChangeRecord) -> rows.ChangeRecord:
 
 # --------------------------------------------------------------------------- approve
 def approve_change(
-    site: Site,
+    site: SiteLike,
     store: Store,
     change_id: str,
     hash_hex: str,
@@ -532,7 +558,7 @@ def approve_change(
             )
         _require(store, site, by, rule.approve, f"approve {rec.kind}")
         if rule.raci is not None:
-            named = raci_people(site, rule.raci)
+            named = raci_people(_site_file(site, f"approve {rec.kind}"), rule.raci)
             if by not in named:
                 raise AccessDeniedError(
                     f"approve {rec.kind}: {by!r} is not named in the site's RACI for "
@@ -648,13 +674,14 @@ def run_functional_test(
     return out
 
 
-def _run_store(site: Site, store: Store, rec: rows.ChangeRecord, by: str) -> dict[str, Any]:
+def _run_store(site: SiteLike, store: Store, rec: rows.ChangeRecord, by: str) -> dict[str, Any]:
     cmd = json.loads(rec.command)
     v = cmd["value"]
     note = f"change {rec.id} approved by {by}: {rec.reason}"
     if rec.kind == "silence":
         from heatreuse.services.monitoring import add_silence, list_silences
 
+        site = _site_file(site, rec.kind)
         s = add_silence(
             site,
             store,
@@ -663,6 +690,7 @@ def _run_store(site: Site, store: Store, rec: rows.ChangeRecord, by: str) -> dic
             rec.requested_by,
             v["comment"] or note,
             start=v.get("start"),
+            change_id=rec.id,
         )
         held = [x for x in list_silences(site, store) if x["id"] == s["id"]]
         return {
@@ -675,6 +703,7 @@ def _run_store(site: Site, store: Store, rec: rows.ChangeRecord, by: str) -> dic
     if rec.kind == "maintenance_window":
         from heatreuse.services.monitoring import add_silence, list_silences
 
+        site = _site_file(site, rec.kind)
         t0 = dt.datetime.fromisoformat(v["start"])
         seconds = (dt.datetime.fromisoformat(v["end"]) - t0).total_seconds()
         s = add_silence(
@@ -685,6 +714,7 @@ def _run_store(site: Site, store: Store, rec: rows.ChangeRecord, by: str) -> dic
             rec.requested_by,
             f"maintenance window (change {rec.id}): {v['description'] or rec.reason}",
             start=t0,
+            change_id=rec.id,
         )
         held = [x for x in list_silences(site, store) if x["id"] == s["id"]]
         return {
@@ -713,7 +743,7 @@ def _run_store(site: Site, store: Store, rec: rows.ChangeRecord, by: str) -> dic
 
 
 def execute_change(
-    site: Site,
+    site: SiteLike,
     store: Store,
     change_id: str,
     *,
@@ -769,7 +799,7 @@ def execute_change(
 
 def _record_result(
     store: Store,
-    site: Site,
+    site: SiteLike,
     rec: rows.ChangeRecord,
     expect: str,
     result: Mapping[str, Any],
@@ -801,7 +831,7 @@ def _record_result(
 
 # --------------------------------------------------------------------------- reject
 def reject_change(
-    site: Site,
+    site: SiteLike,
     store: Store,
     change_id: str,
     reason: str,
@@ -829,7 +859,7 @@ def reject_change(
 
 # --------------------------------------------------------------------------- break-glass
 def override(
-    site: Site,
+    site: SiteLike,
     store: Store,
     kind: str,
     target: str,
@@ -862,7 +892,7 @@ def override(
     if not why:
         raise ChangeError("--reason: expected why the override is needed, got nothing")
     command = make_command(site, kind, target, value)
-    named = raci_people(site, "automation_override")
+    named = raci_people(_site_file(site, "break-glass"), "automation_override")
     if by not in named:
         raise AccessDeniedError(
             f"break-glass: {by!r} is not named in the site's RACI for automation_override "
@@ -909,7 +939,7 @@ def override(
 
 
 def review(
-    site: Site,
+    site: SiteLike,
     store: Store,
     change_id: str,
     note: str,
@@ -950,7 +980,7 @@ def review(
 
 # --------------------------------------------------------------------------- list
 def list_changes(
-    site: Site,
+    site: SiteLike,
     store: Store,
     *,
     state: str | None = None,
@@ -1034,3 +1064,74 @@ def make_executor(
         conn = parse_broker_url(mqtt, "--mqtt")
         return MqttCommandExecutor(conn, mqtt_prefix or f"heatreuse/{site_id or 'site'}")
     return None
+
+
+# --------------------------------------------------------------------------- entry points
+def add_silence_or_request(
+    site: Site,
+    store: Store,
+    matchers: list[str],
+    duration: str | float,
+    by: str,
+    comment: str,
+    *,
+    start: str | None = None,
+    expires: str | float = DEFAULT_EXPIRY,
+    address: str = "cli",
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """A silence up to :data:`LONG_SILENCE_S` at once; a longer one as a change request.
+
+    Returns ``{"silence": ...}`` or ``{"change": ...}`` (the request to approve).
+    """
+    from heatreuse.monitoring.routing import parse_duration_s
+    from heatreuse.services.monitoring import add_silence
+
+    try:
+        seconds = parse_duration_s(duration, "--duration")
+    except HeatreuseError:
+        seconds = 0.0  # add_silence names the problem
+    if seconds <= LONG_SILENCE_S:
+        return {"silence": add_silence(site, store, matchers, duration, by, comment, start=start)}
+    change = request_change(
+        site,
+        store,
+        "silence",
+        "silence",
+        {"matchers": list(matchers), "duration": duration, "comment": comment, "start": start},
+        comment,
+        by=by,
+        expires=expires,
+        address=address,
+        now=now,
+    )
+    return {"change": change}
+
+
+def request_role_grant(
+    store: Store,
+    user: str,
+    role: str,
+    site_id: str,
+    reason: str,
+    *,
+    by: str,
+    expires: str | float = DEFAULT_EXPIRY,
+    address: str = "cli",
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """A role grant as a change request (a second admin approves it)."""
+    if people_rows.get_user(store, user) is None:
+        raise ChangeError(f"user {user!r}: no such user (add it with `heatreuse users add`)")
+    return request_change(
+        SiteId(site_id),
+        store,
+        "role_grant",
+        "role_grant",
+        {"user": user, "role": role, "site_id": site_id},
+        reason,
+        by=by,
+        expires=expires,
+        address=address,
+        now=now,
+    )
