@@ -981,8 +981,13 @@ def add_silence(
     *,
     start: str | dt.datetime | pd.Timestamp | None = None,
     now: dt.datetime | pd.Timestamp | None = None,
+    change_id: str | None = None,
 ) -> dict[str, Any]:
     """Mute alerts matching every matcher for ``duration`` from ``start`` (default now).
+
+    A silence longer than :data:`heatreuse.services.access.TWO_PERSON_SILENCE_S` (4 h)
+    needs the two-person rule: it is added only by an approved change request
+    (``change_id``, :mod:`heatreuse.services.changes`), else refused.
 
     Matchers: ``NAME=VALUE``, ``NAME!=VALUE``, ``NAME=~REGEX``, ``NAME!~REGEX``
     (Alertmanager semantics); duration ``30m``, ``2h``, ``1d`` or seconds. The silence
@@ -1009,6 +1014,14 @@ def add_silence(
     if seconds <= 0:
         raise MonitoringError(
             f"--duration: expected a positive duration such as 2h; got {duration!r}"
+        )
+    from heatreuse.services.access import TWO_PERSON_SILENCE_S
+
+    if seconds > TWO_PERSON_SILENCE_S and change_id is None:
+        raise MonitoringError(
+            f"--duration {duration}: silences over {TWO_PERSON_SILENCE_S / 3600:g} h need a "
+            "second person; request one with `heatreuse silences add` (it files a change "
+            "request) and have it approved with `heatreuse changes approve`"
         )
     who = _name(by, "--by")
     why = comment.strip()
@@ -1041,6 +1054,7 @@ def add_silence(
                 "matchers": list(rec.matchers),
                 "starts_at": _iso(rec.starts_at_us),
                 "ends_at": _iso(rec.ends_at_us),
+                **({"change_id": change_id} if change_id is not None else {}),
             },
         )
     return {**silence_dict(rec, rec.created_at_us), "audit_id": audit_id}
