@@ -26,6 +26,7 @@ PATH_VALUES = {
     "period": "2026-03",
     "name": "nobody",
     "token_id": "abc123",
+    "change_id": "cr-00",
 }
 QUERIES = {
     "/readings": {

@@ -7,15 +7,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from heatreuse.api.auth import require, require_display
+from heatreuse.api.auth import client_address, require, require_display
 from heatreuse.api.context import ApiContext
 from heatreuse.api.errors import ApiError, not_found
 from heatreuse.api.permissions import S
 from heatreuse.api.routes.common import iso, jdict, page
-from heatreuse.errors import HeatreuseError
 from heatreuse.services.people import Principal
 
 
@@ -124,38 +123,36 @@ def router(ctx: ApiContext) -> APIRouter:
         items = monitoring.list_silences(ctx.site(site_id), ctx.store, now=ctx.clock())
         return jdict(page(items, limit, cursor))
 
-    @r.post(S + "/silences", status_code=201)
+    @r.post(
+        S + "/silences",
+        status_code=201,
+        responses={202: {"description": "Longer than 4 h: a change request was filed instead."}},
+    )
     def add_silence(
-        site_id: str, body: SilenceIn, p: Principal = Depends(require("silences.write"))
+        site_id: str,
+        body: SilenceIn,
+        request: Request,
+        response: Response,
+        p: Principal = Depends(require("silences.write")),
     ) -> dict[str, Any]:
-        """Create a silence of at most ``max_silence_h`` (4 h; longer ones are two-person
-        changes); audited."""
-        from heatreuse.monitoring.routing import parse_duration_s
+        """Create a silence (audited). Longer than 4 h it is a two-person change: a change
+        request is filed (202, ``{"change": ...}``) for a second person to approve."""
+        from heatreuse.services import changes
 
         site = ctx.site(site_id)
-        try:
-            seconds = parse_duration_s(body.duration, "duration")
-        except HeatreuseError as exc:
-            raise ApiError(422, str(exc), "duration") from None
-        limit_s = ctx.settings.max_silence_h * 3600.0
-        if seconds > limit_s:
-            raise ApiError(
-                422,
-                f"duration: at most {ctx.settings.max_silence_h:g} h for one person, got "
-                f"{body.duration}; a longer silence is a two-person change (request it and have "
-                "a second person approve it)",
-                "duration",
-            )
-        out = monitoring.add_silence(
+        out = changes.add_silence_or_request(
             site,
             ctx.store,
             body.matchers,
-            seconds,
+            body.duration,
             p.name,
             body.comment,
             start=body.start,
+            address=client_address(request),
             now=ctx.clock(),
         )
+        if "change" in out:
+            response.status_code = 202
         return jdict(out)
 
     @r.post(S + "/silences/{silence_id}/expire")
