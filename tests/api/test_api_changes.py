@@ -129,3 +129,29 @@ def test_request_refusals(api: Api) -> None:
     assert r.status_code == 422
     r = c.get(_s(api) + "/changes", params={"state": "bogus"}, headers=api.bearer("viewer"))
     assert r.status_code == 422
+
+
+def test_short_silence_at_once_audited_with_who_and_where(api: Api) -> None:
+    c = api.client()
+    body = {"matchers": ["rule=pump_dry_run"], "duration": "2h", "comment": "pump swap"}
+    r = c.post(_s(api) + "/silences", json=body, headers=api.bearer("operator"))
+    assert r.status_code == 201, r.text
+    sid = r.json()["silence"]["id"]
+    assert r.json()["silence"]["starts_at"].startswith("2026-03-10T12:00")  # the API's clock
+    r = c.post(
+        _s(api) + f"/silences/{sid}/expire",
+        json={"comment": "done"},
+        headers=api.bearer("facilities"),
+    )
+    assert r.status_code == 200 and r.json()["expired_by"] == "facilities-a"
+    r = c.post(_s(api) + f"/silences/{sid}/expire", json={}, headers=api.bearer("facilities"))
+    assert r.status_code == 400  # already ended: the service says so
+    rows = [
+        a
+        for a in people.list_audit(api.store, api.site_a.id)
+        if a["action"] in ("silence.add", "silence.expire")
+    ]
+    assert [(a["action"], a["actor"], a["detail"]["address"]) for a in rows] == [
+        ("silence.add", "operator-a", "testclient"),
+        ("silence.expire", "facilities-a", "testclient"),
+    ]

@@ -15,6 +15,7 @@ from heatreuse.api.context import ApiContext
 from heatreuse.api.errors import ApiError, not_found
 from heatreuse.api.permissions import S
 from heatreuse.api.routes.common import iso, jdict, page
+from heatreuse.errors import HeatreuseError
 from heatreuse.services.people import Principal
 
 
@@ -77,6 +78,7 @@ def router(ctx: ApiContext) -> APIRouter:
     def ack(
         site_id: str,
         body: AckIn,
+        request: Request,
         alert_id: int = _id(),
         p: Principal = Depends(require("alerts.ack")),
     ) -> dict[str, Any]:
@@ -87,7 +89,15 @@ def router(ctx: ApiContext) -> APIRouter:
             raise not_found(f"alert {alert_id} of site {site_id!r}")
         if rec.acked_by is not None:
             raise ApiError(409, f"alert {alert_id}: already acknowledged by {rec.acked_by}")
-        out = monitoring.ack_alert(site, ctx.store, alert_id, p.name, body.comment, now=ctx.clock())
+        out = monitoring.ack_alert(
+            site,
+            ctx.store,
+            alert_id,
+            p.name,
+            body.comment,
+            now=ctx.clock(),
+            address=client_address(request),
+        )
         return jdict(out)
 
     @r.get(S + "/incidents")
@@ -137,9 +147,30 @@ def router(ctx: ApiContext) -> APIRouter:
     ) -> dict[str, Any]:
         """Create a silence (audited). Longer than 4 h it is a two-person change: a change
         request is filed (202, ``{"change": ...}``) for a second person to approve."""
+        from heatreuse.monitoring.routing import parse_duration_s
         from heatreuse.services import changes
 
         site = ctx.site(site_id)
+        try:
+            seconds = parse_duration_s(body.duration, "duration")
+        except HeatreuseError as exc:
+            raise ApiError(422, str(exc), "duration") from None
+        if 0 < seconds <= changes.LONG_SILENCE_S:
+            return jdict(
+                {
+                    "silence": monitoring.add_silence(
+                        site,
+                        ctx.store,
+                        body.matchers,
+                        body.duration,
+                        p.name,
+                        body.comment,
+                        start=body.start,
+                        now=ctx.clock(),
+                        address=client_address(request),
+                    )
+                }
+            )
         out = changes.add_silence_or_request(
             site,
             ctx.store,
@@ -159,6 +190,7 @@ def router(ctx: ApiContext) -> APIRouter:
     def expire(
         site_id: str,
         body: ExpireIn,
+        request: Request,
         silence_id: str = Path(max_length=64, pattern=r"^[A-Za-z0-9._-]+$"),
         p: Principal = Depends(require("silences.write")),
     ) -> dict[str, Any]:
@@ -168,7 +200,13 @@ def router(ctx: ApiContext) -> APIRouter:
         if not found:
             raise not_found(f"silence {silence_id} of site {site_id!r}")
         out = monitoring.expire_silence(
-            site, ctx.store, silence_id, p.name, body.comment, now=ctx.clock()
+            site,
+            ctx.store,
+            silence_id,
+            p.name,
+            body.comment,
+            now=ctx.clock(),
+            address=client_address(request),
         )
         return jdict(out)
 
@@ -217,7 +255,10 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.post(S + "/maintenance", status_code=201)
     def maintenance_done(
-        site_id: str, body: MaintenanceIn, p: Principal = Depends(require("maintenance.write"))
+        site_id: str,
+        body: MaintenanceIn,
+        request: Request,
+        p: Principal = Depends(require("maintenance.write")),
     ) -> dict[str, Any]:
         """Record a task of the schedule as done (who: the principal; audited)."""
         site = ctx.site(site_id)
@@ -229,6 +270,7 @@ def router(ctx: ApiContext) -> APIRouter:
             note=body.note,
             done_at=body.done_at,
             now=ctx.clock(),
+            address=client_address(request),
         )
         return jdict(out)
 
