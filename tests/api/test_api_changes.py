@@ -5,7 +5,8 @@ a wrong hash, an unknown id)."""
 
 from __future__ import annotations
 
-from conftest import PASSWORD, Api
+from api_harness import PASSWORD, Api
+
 from heatreuse.api.auth import CSRF_HEADER
 from heatreuse.services import people
 

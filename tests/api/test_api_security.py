@@ -8,9 +8,9 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from api_harness import PASSWORD, Api, build_api
 from fastapi.testclient import TestClient
 
-from conftest import PASSWORD, Api, build_api
 from heatreuse.api.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from heatreuse.api.permissions import app_routes, route_keys
 from heatreuse.services import people

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from api_harness import ROLES, Api
 
-from conftest import ROLES, Api
 from heatreuse.api.auth import AUTHENTICATED
 from heatreuse.api.permissions import PUBLIC, ROUTE_ACTIONS, app_routes, route_keys
 from heatreuse.services import access
