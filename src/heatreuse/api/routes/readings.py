@@ -106,8 +106,10 @@ class _Reader:
             if frame.empty:
                 return []
             us_all = pd.DatetimeIndex(frame.index).as_unit("us").asi8
+            names = sorted(str(c) for c in frame.columns)  # rows: by time, then point id
             parts_us, parts_p, parts_v = [], [], []
-            for k, col in enumerate(frame.columns):
+            for col in frame.columns:
+                k = names.index(str(col))
                 values = frame[col].to_numpy(dtype=float, na_value=np.nan)
                 keep = np.isfinite(values)
                 parts_us.append(us_all[keep])
@@ -118,7 +120,6 @@ class _Reader:
             vals = np.concatenate(parts_v)
             order = np.lexsort((pk, us))
             us, pk, vals = us[order], pk[order], vals[order]
-            names = [str(c) for c in frame.columns]
             return [
                 {"point_id": names[k], "ts": t, "value": v, "_us": u}
                 for u, k, v, t in zip(
