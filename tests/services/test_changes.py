@@ -490,3 +490,18 @@ def test_long_silence_refused_without_an_approved_change(site: Site, store: Stor
     assert "silence" in out and out["silence"]["state"] == "active"
     out = changes.add_silence_or_request(site, store, ["rule=spike"], "5h", "omar", "x", now=T0)
     assert out["change"]["state"] == "requested" and len(store.list_silences(site.id)) == 1
+
+
+def test_expire_due_records_lapsed_requests_once(site: Site, store: Store) -> None:
+    a = _req(site, store)
+    b = _req(site, store, expires="8h")
+    late = T0 + dt.timedelta(hours=5)
+    states = {c["id"]: c["state"] for c in changes.list_changes(site, store, now=late)}
+    assert states == {a["id"]: "expired", b["id"]: "requested"}
+    assert changes.expire_due(site, store, now=T0) == []
+    assert changes.expire_due(site, store, now=late) == [a["id"]]
+    assert changes.expire_due(site, store, now=late) == []
+    assert changes.show_change(site, store, a["id"], now=T0)["state"] == "expired"
+    assert changes.show_change(site, store, b["id"], now=T0)["state"] == "requested"
+    expired = [a for a in people.list_audit(store, site.id) if a["action"] == "change.expire"]
+    assert len(expired) == 1 and expired[0]["actor"] == "system"

@@ -1041,6 +1041,28 @@ def list_changes(
     return out
 
 
+def expire_due(
+    site: SiteLike, store: Store, *, address: str = "system", now: dt.datetime | None = None
+) -> list[str]:
+    """Mark every ``requested`` change past its expiry ``expired`` (audited); their ids.
+
+    Listings already show such requests as expired; this records it (for a periodic job
+    such as ``serve``, or the API).
+    """
+    at_us = _now_us(now)
+    done = []
+    with store.transaction():
+        for rec in rows.list_changes(store, site.id):
+            if (
+                rec.state == "requested"
+                and at_us >= rec.expires_at_us
+                and rows.update_change(store, site.id, rec.id, "requested", state="expired")
+            ):
+                _audit_change(store, rec, at_us, "system", "change.expire", address)
+                done.append(rec.id)
+    return done
+
+
 def show_change(
     site: Site, store: Store, change_id: str, now: dt.datetime | None = None
 ) -> dict[str, Any]:
