@@ -1079,6 +1079,7 @@ def make_executor(
     registers: Mapping[str, Any] | None = None,
     mqtt: str | None = None,
     mqtt_prefix: str | None = None,
+    mqtt_files: Any = None,
     site_id: str | None = None,
 ) -> CommandExecutor | None:
     """The executor the options name (at most one of twin, modbus, mqtt), or None.
@@ -1087,7 +1088,9 @@ def make_executor(
     ``$HEATREUSE_TWIN_TOKEN``, else the twin's default token file); ``modbus``:
     ``HOST:PORT`` with ``registers`` (target -> ``ADDR[:UNIT[:SCALE]]`` or
     :class:`~heatreuse.telemetry.commands.ModbusCommandRegister`); ``mqtt``: a broker
-    URL with ``mqtt_prefix`` (default ``heatreuse/SITE_ID``).
+    URL with ``mqtt_prefix`` (default ``heatreuse/SITE_ID``) and its
+    :class:`~heatreuse.services.addresses.BrokerFiles` (password file, CA, client
+    certificate and key) in ``mqtt_files``.
     """
     from heatreuse.services.addresses import parse_broker_url, parse_host_port
     from heatreuse.telemetry.commands import (
@@ -1125,7 +1128,7 @@ def make_executor(
             )
         return ModbusWriteExecutor(host, port, regs)
     if mqtt:
-        conn = parse_broker_url(mqtt, "--mqtt")
+        conn = parse_broker_url(mqtt, "--mqtt", mqtt_files)
         return MqttCommandExecutor(conn, mqtt_prefix or f"heatreuse/{site_id or 'site'}")
     return None
 
