@@ -1159,7 +1159,11 @@ def add_silence_or_request(
     except HeatreuseError:
         seconds = 0.0  # add_silence names the problem
     if seconds <= LONG_SILENCE_S:
-        return {"silence": add_silence(site, store, matchers, duration, by, comment, start=start)}
+        return {
+            "silence": add_silence(
+                site, store, matchers, duration, by, comment, start=start, now=now
+            )
+        }
     change = request_change(
         site,
         store,
