@@ -122,12 +122,35 @@ def create_app(ctx: ApiContext) -> FastAPI:
     return app
 
 
+def _own_connection(store: Any) -> Any:
+    """A connection of the API's own to the service's store.
+
+    A store object serialises its calls with a lock: on the service's, a month of SLA
+    minutes read for a dashboard would hold up the readings being stored (and a large
+    ingest batch every API read). Its own connection lets SQLite (WAL: readers do not
+    wait for the writer) and PostgreSQL run them side by side. Falls back to the
+    service's store when the URL cannot be opened again (an in-memory database).
+    """
+    from heatreuse.errors import HeatreuseError
+    from heatreuse.store import open_store
+
+    if ":memory:" in store.url or "mode=memory" in store.url:
+        return store
+    try:
+        return open_store(store.url)
+    except HeatreuseError as exc:
+        log.warning("API: sharing the ingest store connection (%s)", exc)
+        return store
+
+
 def app_for_service(service: Any, settings: ApiSettings | None = None) -> FastAPI:
     """The API app of a running :class:`heatreuse.services.serve.IngestService`.
 
     ``heatreuse serve --http`` passes this as the service's app factory (services do
     not import the API). The token secret is created (mode 0600) when missing: the
-    session cookies are signed with it.
+    session cookies are signed with it. The API reads and writes through a connection
+    of its own (:func:`_own_connection`); the readings push feeds the service's
+    ingestor. The connection lives as long as the process (``serve`` ends with it).
     """
     from dataclasses import replace
 
@@ -147,7 +170,7 @@ def app_for_service(service: Any, settings: ApiSettings | None = None) -> FastAP
         service.device_check()  # refuses a non-loopback listener, warns loudly
     ctx = ApiContext(
         sites={service.site.id: service.site},
-        store=service.store,
+        store=_own_connection(service.store),
         token_secret=secret,
         clock=service.clock,
         ingestor=service.ingestor,
