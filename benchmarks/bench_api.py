@@ -82,11 +82,14 @@ def _cli(env: dict[str, str], *args: str, stdin: str = "") -> str:
     return done.stdout.strip()
 
 
-def _rss_mib(pid: int) -> float:
+def _rss_mib(pid: int) -> dict[str, float]:
+    """VmRSS and its parts [MiB]: RssAnon (heap), RssFile (mapped files: SQLite mmap)."""
+    out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    return float("nan")
+        key = line.split(":", 1)[0]
+        if key in ("VmRSS", "RssAnon", "RssFile"):
+            out[key] = int(line.split()[1]) / 1024.0
+    return out
 
 
 def _cpu_s(pid: int) -> float:
@@ -365,7 +368,11 @@ def main() -> None:
         f"readings stored: {stored:,}; lost: {load.sent - stored:,}; "
         f"transport errors: {load.errors}"
     )
-    print(f"server RSS: {rss0:.0f} MiB after start, {rss1:.0f} MiB at the end")
+    print(
+        "server memory [MiB] after start -> at the end: "
+        + ", ".join(f"{k} {rss0[k]:.0f} -> {rss1[k]:.0f}" for k in rss0)
+        + " (RssFile: pages of the SQLite file mapped with mmap, up to 256 MiB)"
+    )
     load1 = os.getloadavg()[0]
     print(
         f"CPU: server {(cpu1 - cpu0) / elapsed:.2f} cores, load generator "
