@@ -20,6 +20,7 @@ import pytest
 
 from heatreuse.errors import StoreError
 from heatreuse.store import Store, blocks, open_store
+from heatreuse.store.schema import STORE_MIGRATIONS
 
 PG_URL = os.environ.get("HEATREUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -299,13 +300,15 @@ def test_migration_7_keeps_the_hourly_blocks(
     pids, ts, v = _data()
     store.write_readings(SITE, pids, ts, v)
     hourly = store.read_rollup(SITE, POINTS, T0, NOW, "1h")
-    assert tables_from_migration(7) == [blocks.SEALED_TABLE]
+    later = tables_from_migration(7)  # migration 7 and every later one go back
+    assert blocks.SEALED_TABLE in later
     with store.transaction() as tx:
-        tx.execute(f"DROP TABLE {blocks.SEALED_TABLE}")
-        tx.execute("DELETE FROM schema_version WHERE component = 'store' AND version = 7")
+        for table in later:
+            tx.execute(f"DROP TABLE {table}")
+        tx.execute("DELETE FROM schema_version WHERE component = 'store' AND version >= 7")
     assert store.schema_version() == 6
     again = opener()
-    assert again.schema_version() == 7
+    assert again.schema_version() == len(STORE_MIGRATIONS) >= 7
     after = again.read_rollup(SITE, POINTS, T0, NOW, "1h")
     assert len(after) == len(hourly) > 0
     for c in ("count", "sum", "last", "last_ts"):
