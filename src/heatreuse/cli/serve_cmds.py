@@ -73,7 +73,8 @@ def serve(
     http: str = typer.Option(
         "127.0.0.1:8080",
         "--http",
-        help="Listen HOST:PORT of the HTTP push endpoint, /healthz and /metrics ('off': none).",
+        help="Listen HOST:PORT of the HTTP API (/api/v1, docs at /api/v1/docs), the readings "
+        "push, /healthz and /metrics ('off': none).",
     ),
     modbus_poll: bool = MODBUS_POLL_OPT,
     modbus: str | None = MODBUS_OPT,
@@ -147,7 +148,9 @@ def serve(
         allow_anonymous_ingest=allow_anonymous_ingest,
         stall_after_s=stall_after_s,
     )
-    service = IngestService(site, config)
+    from heatreuse.api.app import app_for_service
+
+    service = IngestService(site, config, app_factory=app_for_service)
 
     def ready(svc: IngestService) -> None:
         parts = []

@@ -318,6 +318,10 @@ class IngestService:
     clock
         Injectable time source (aware UTC) for the pipeline, the poller and
         the job scheduler.
+    app_factory
+        Builds the HTTP app from the started service (the API layer's
+        :func:`heatreuse.api.app.app_for_service`; services do not import the API).
+        None: the ingest routes, ``/healthz`` and ``/metrics`` only.
     """
 
     def __init__(
@@ -326,8 +330,10 @@ class IngestService:
         config: ServeConfig | None = None,
         store: Any = None,
         clock: Clock | None = None,
+        app_factory: Callable[[IngestService], Any] | None = None,
     ) -> None:
         self.site = site
+        self.app_factory = app_factory
         self.config = config or ServeConfig()
         self.clock: Clock = clock or _utc_now
         self.jobs = JobScheduler(self.clock)
@@ -356,9 +362,15 @@ class IngestService:
     # ----------------------------------------------------------------- app
     @property
     def app(self) -> Any:
-        """The FastAPI app (ingest routes, ``/healthz``, ``/metrics``); built on first use."""
+        """The FastAPI app, built on first use: ``app_factory(self)`` when given (``heatreuse
+        serve`` passes :func:`heatreuse.api.app.app_for_service`: the whole API), else the
+        ingest routes, ``/healthz`` and ``/metrics`` alone."""
         if self._app is None:
-            self._app = self._build_app()
+            if self.ingestor is None:
+                raise HeatreuseError("IngestService.app: start() the service first (no store yet)")
+            self._app = (
+                self.app_factory(self) if self.app_factory is not None else self._build_app()
+            )
         return self._app
 
     def _build_app(self) -> Any:
@@ -417,6 +429,11 @@ class IngestService:
         app.state.ingestor = self.ingestor
         app.state.service = self
         return app
+
+    def device_check(self) -> Callable[[str, str], Any] | None:
+        """``(site_id, token) -> principal or None`` for the push route, or None with
+        ``allow_anonymous_ingest`` (refused unless the listener is on loopback; logged)."""
+        return self._device_check()
 
     def _device_check(self) -> Callable[[str, str], Any] | None:
         """The device-token check of the push route (None: anonymous ingest, loopback only)."""

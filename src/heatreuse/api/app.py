@@ -1,0 +1,155 @@
+"""The API app factory: :func:`create_app` (``heatreuse serve --http`` serves it).
+
+Mounts, into one FastAPI app:
+
+* ``/healthz`` and ``/metrics`` (the serve process's health and Prometheus text);
+* the readings push ``POST /api/v1/sites/{site_id}/readings`` of
+  :mod:`heatreuse.telemetry.http` (device tokens only);
+* the ``/api/v1`` routes of :mod:`heatreuse.api.routes` (sessions, sites, readings,
+  SLA, KPIs, ledger, alerts, incidents, silences, actions, drills, maintenance,
+  audit, users, tokens, devices);
+* the web UI of :func:`heatreuse.api.web.web_router`.
+
+OpenAPI at ``/api/v1/openapi.json``, Swagger UI at ``/api/v1/docs``. Every route is
+in :data:`heatreuse.api.permissions.ROUTE_ACTIONS`; :func:`create_app` refuses to
+build otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from heatreuse.api import errors, permissions
+from heatreuse.api.context import ApiContext, ApiSettings
+
+__all__ = ["ApiContext", "ApiSettings", "app_for_service", "create_app"]
+
+log = logging.getLogger(__name__)
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _ingest_routes(ctx: ApiContext) -> Any:
+    """The readings push of :mod:`heatreuse.telemetry.http`, device-token checked."""
+    from heatreuse.services import people
+    from heatreuse.telemetry.http import ingest_router
+
+    assert ctx.ingestor is not None
+
+    def verify(site_id: str, token: str) -> Any:
+        return people.verify_device_token(
+            ctx.store, site_id, token, secret=ctx.token_secret, now=ctx.clock()
+        )
+
+    router = ingest_router(
+        ctx.ingestor,
+        max_body_bytes=ctx.settings.ingest_max_body_bytes,
+        metrics=False,
+        verify_device_token=None if ctx.settings.allow_anonymous_ingest else verify,
+    )
+    # the counters route of the ingest router checks nobody: ours (site.read) replaces it
+    router.routes = [
+        r for r in router.routes if getattr(r, "path", "") == permissions.S + "/readings"
+    ]
+    return router
+
+
+def create_app(ctx: ApiContext) -> FastAPI:
+    """Build the API app for ``ctx`` (nothing runs until a server serves it)."""
+    from heatreuse.api import routes, web
+    from heatreuse.telemetry.http import CloseAfter413
+
+    site_ids = ", ".join(sorted(ctx.sites)) or "no site"
+    app = FastAPI(
+        title=f"heatreuse API ({site_ids})",
+        description="Sites, readings, SLA, KPIs, ledger, alerts and people of heatreuse. "
+        "Authenticate with `Authorization: Bearer TOKEN` (heatreuse tokens create) or a "
+        "session cookie from POST /api/v1/login.",
+        version="1",
+        openapi_url=permissions.V1 + "/openapi.json",
+        docs_url=permissions.V1 + "/docs",
+        redoc_url=permissions.V1 + "/redoc",
+        swagger_ui_oauth2_redirect_url=permissions.V1 + "/docs/oauth2-redirect",
+    )
+    app.state.api_ctx = ctx
+    errors.install(app)
+
+    def healthz() -> Any:
+        if ctx.health is None:
+            return JSONResponse({"status": "ok", "sites": sorted(ctx.sites)})
+        body = ctx.health()
+        code = 503 if body.get("status") in ("stopping", "stalled") else 200
+        return JSONResponse(body, status_code=code)
+
+    def metrics() -> Any:
+        if ctx.metrics_text is not None:
+            text = ctx.metrics_text()
+        elif ctx.ingestor is not None:
+            text = ctx.ingestor.prometheus_text()
+        else:
+            text = ""
+        return PlainTextResponse(text, media_type=PROMETHEUS_CONTENT_TYPE)
+
+    app.add_api_route(
+        "/healthz",
+        healthz,
+        methods=["GET"],
+        response_class=JSONResponse,
+        response_model=None,
+        responses={503: {"description": "Stopping, or ingest stalled."}},
+    )
+    app.add_api_route(
+        "/metrics", metrics, methods=["GET"], response_class=PlainTextResponse, response_model=None
+    )
+    if ctx.ingestor is not None:
+        app.include_router(_ingest_routes(ctx))
+    app.include_router(routes.api_router(ctx))
+    app.include_router(web.web_router(ctx))
+    app.add_middleware(CloseAfter413)
+    extra = getattr(web, "WEB_ROUTE_ACTIONS", None)
+    permissions.check_routes(app.routes, permissions.all_actions(extra))
+    return app
+
+
+def app_for_service(service: Any, settings: ApiSettings | None = None) -> FastAPI:
+    """The API app of a running :class:`heatreuse.services.serve.IngestService`.
+
+    ``heatreuse serve --http`` passes this as the service's app factory (services do
+    not import the API). The token secret is created (mode 0600) when missing: the
+    session cookies are signed with it.
+    """
+    from dataclasses import replace
+
+    from heatreuse.services import people
+
+    cfg = service.config
+    secret = people.load_token_secret(cfg.token_secret_path, create=True)
+    base = settings or ApiSettings()
+    base = replace(
+        base,
+        ingest_max_body_bytes=cfg.http_max_body_bytes,
+        allow_anonymous_ingest=bool(cfg.allow_anonymous_ingest),
+        checkpoint_dir=cfg.checkpoint_dir,
+        key_path=cfg.key_path,
+    )
+    if cfg.allow_anonymous_ingest:
+        service.device_check()  # refuses a non-loopback listener, warns loudly
+    ctx = ApiContext(
+        sites={service.site.id: service.site},
+        store=service.store,
+        token_secret=secret,
+        clock=service.clock,
+        ingestor=service.ingestor,
+        health=service.health,
+        metrics_text=service.prometheus_text,
+        watch=lambda: service.watch,
+        settings=base,
+    )
+    return create_app(ctx)
+
+
+AppFactory = Callable[[Any], FastAPI]

@@ -1,0 +1,116 @@
+"""What the API app works with (:class:`ApiContext`) and its settings (:class:`ApiSettings`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
+    from heatreuse.services.people import LoginPolicy
+    from heatreuse.site import Site
+    from heatreuse.store.base import Store
+    from heatreuse.telemetry import Ingestor
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Tunables of the API.
+
+    Attributes
+    ----------
+    session_ttl_s
+        Lifetime of a browser session (cookie and server check) [s].
+    secure_cookies
+        ``"auto"``: cookies are ``Secure`` unless the request came over plain http to a
+        loopback address (a lab on 127.0.0.1); ``"always"``; ``"never"`` (tests only).
+    max_body_bytes
+        Largest body of an API write (login, ack, silences, users, tokens) [bytes];
+        larger: 413 before it is read. The readings push has its own limit.
+    ingest_max_body_bytes
+        Largest readings push body [bytes] (:mod:`heatreuse.telemetry.http`).
+    max_page
+        Largest ``limit`` of a paged list.
+    max_range_rows
+        Most rows one JSON page of readings carries (NDJSON streams any number).
+    max_silence_h
+        Longest silence one person may create [h]; longer ones are two-person changes.
+    allow_anonymous_ingest
+        The readings push takes readings without a device token (loopback labs).
+    checkpoint_dir, key_path
+        Ledger checkpoint folder and signing key (default under ``$HEATREUSE_HOME``).
+    """
+
+    session_ttl_s: float = 8 * 3600.0
+    secure_cookies: str = "auto"
+    max_body_bytes: int = 64 * 1024
+    ingest_max_body_bytes: int = 8 * 1024 * 1024
+    max_page: int = 1000
+    max_range_rows: int = 100_000
+    max_silence_h: float = 4.0
+    allow_anonymous_ingest: bool = False
+    checkpoint_dir: str | None = None
+    key_path: str | None = None
+
+
+@dataclass
+class ApiContext:
+    """Everything :func:`heatreuse.api.app.create_app` needs.
+
+    Attributes
+    ----------
+    sites
+        The sites served, by id.
+    store
+        The open store (readings, alerts, people, audit, ledger).
+    token_secret
+        The server secret (HMAC of tokens, signature of session cookies; 32+ bytes).
+    clock
+        Current time (aware UTC); tests inject a fake one.
+    ingestor
+        The live ingest pipeline of the served site (mounts the readings push), or None.
+    health, metrics_text
+        ``() -> dict`` for ``/healthz`` and ``() -> str`` for ``/metrics`` (the serve
+        process's); None: a minimal health answer and the ingestor's counters.
+    watch
+        ``() -> LiveWatch | None``: the live watch of ``heatreuse serve`` (started after
+        the HTTP listener, hence a callable), for the web UI's live state.
+    login_policy, hasher
+        Rate limit/lockout of logins and the argon2id hasher (cheap one in tests).
+    settings
+        :class:`ApiSettings`.
+    """
+
+    sites: Mapping[str, Site]
+    store: Store
+    token_secret: bytes
+    clock: Callable[[], dt.datetime] = _utc_now
+    ingestor: Ingestor | None = None
+    health: Callable[[], dict[str, Any]] | None = None
+    metrics_text: Callable[[], str] | None = None
+    watch: Callable[[], Any] | None = None
+    login_policy: LoginPolicy | None = None
+    hasher: PasswordHasher | None = None
+    settings: ApiSettings = field(default_factory=ApiSettings)
+
+    def site(self, site_id: str) -> Site:
+        """The served site ``site_id`` (404 in the API when unknown: :class:`UnknownSite`)."""
+        try:
+            return self.sites[site_id]
+        except KeyError:
+            raise UnknownSiteError(site_id) from None
+
+
+class UnknownSiteError(LookupError):
+    """A site id that this API does not serve (HTTP 404)."""
+
+    def __init__(self, site_id: str) -> None:
+        super().__init__(site_id)
+        self.site_id = site_id
