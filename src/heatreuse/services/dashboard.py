@@ -134,8 +134,10 @@ def _live_figure(
     scale: float = 1.0,
     digits: int = 1,
     key: str | None = None,
+    on_off: bool = False,
 ) -> Figure:
-    """A figure from the newest reading of one point (scaled into ``unit``)."""
+    """A figure from the newest reading of one point (scaled into ``unit``); ``on_off``:
+    a status point (1 on, 0 off) shown as words."""
     v = lv.get(point_id)
     unit_out = unit if unit is not None else (v.unit if v is not None else "")
     src = f"{_LIVE_SOURCE}: point {point_id}"
@@ -166,8 +168,16 @@ def _live_figure(
             f"{(v.age_s or 0) / 60:.0f} min ago",
             at=_iso(v.at),
         )
+    text = ("on" if value >= 0.5 else "off") if on_off else _fmt(value, digits)
     return Figure(
-        key or point_id, label, value, unit_out, "info", _fmt(value, digits), source=src, at=_iso(v.at)
+        key or point_id,
+        label,
+        value,
+        "" if on_off else unit_out,
+        "info",
+        text,
+        source=src,
+        at=_iso(v.at),
     )
 
 
@@ -208,7 +218,12 @@ def _sla_figures(reports: Sequence[Any]) -> list[Figure]:
     src = "heatreuse.services.sla.sla_report -> heatreuse.sla.evaluate"
     figs: list[Figure] = []
     for r in reports:
-        kind = "month" if r.period_kind == "month" else "contract year"
+        kind = (
+            f"month {r.period_label}"
+            if r.period_kind == "month"
+            else f"contract year from {str(r.period_label).split('..')[0]}"
+        )
+        suffix = "month" if r.period_kind == "month" else "year"
         cov = r.data_coverage_fraction
         cov_txt = "unknown" if cov is None else f"{cov * 100:.1f} %"
         point = f"points {r.measured_point} (1-min rollups)"
@@ -223,8 +238,8 @@ def _sla_figures(reports: Sequence[Any]) -> list[Figure]:
             status = "warn" if r.verdict != "met" else "ok"
         figs.append(
             Figure(
-                f"sla_attainment_{'month' if kind == 'month' else 'year'}",
-                f"SLA attainment, {kind} {r.period_label}",
+                f"sla_attainment_{suffix}",
+                f"SLA attainment, {kind}",
                 None if att is None else att * 100.0,
                 "%",
                 status,
@@ -239,8 +254,8 @@ def _sla_figures(reports: Sequence[Any]) -> list[Figure]:
         b_status = "unknown" if frac is None else ("bad" if left <= 0 else "ok" if frac > 0.25 else "warn")
         figs.append(
             Figure(
-                f"sla_budget_left_{'month' if kind == 'month' else 'year'}",
-                f"Error budget left, {kind} {r.period_label}",
+                f"sla_budget_left_{suffix}",
+                f"Error budget left, {kind}",
                 None if frac is None else float(left),
                 "min",
                 b_status,
@@ -255,8 +270,8 @@ def _sla_figures(reports: Sequence[Any]) -> list[Figure]:
         longest = max((i.duration_min for i in r.interruptions), default=0)
         figs.append(
             Figure(
-                f"sla_interruptions_{'month' if kind == 'month' else 'year'}",
-                f"Interruptions, {kind} {r.period_label}",
+                f"sla_interruptions_{suffix}",
+                f"Interruptions, {kind}",
                 float(len(r.interruptions)),
                 "count",
                 "ok" if not r.interruptions else "warn",
@@ -269,8 +284,8 @@ def _sla_figures(reports: Sequence[Any]) -> list[Figure]:
         up = None if denom == 0 else r.good_min / denom
         figs.append(
             Figure(
-                f"uptime_{'month' if kind == 'month' else 'year'}",
-                f"Delivery uptime, {kind} {r.period_label}",
+                f"uptime_{suffix}",
+                f"Delivery uptime, {kind}",
                 None if up is None else up * 100.0,
                 "%",
                 "unknown" if up is None else ("ok" if up >= r.target_fraction else "warn"),
@@ -284,13 +299,15 @@ def _sla_figures(reports: Sequence[Any]) -> list[Figure]:
 
 
 # --------------------------------------------------------------------------- ledger KPIs
-def ledger_month(site: Site, store_url: str, now: pd.Timestamp) -> dict[str, Any] | None:
+def ledger_month(
+    site: Site, store_url: str, now: pd.Timestamp, checkpoint_dir: str | None = None
+) -> dict[str, Any] | None:
     """KPIs and totals of the current UTC month from the ledger (None: ledger unreadable)."""
     from heatreuse.errors import HeatreuseError
     from heatreuse.services.ledger import kpi_report
 
     try:
-        return kpi_report(site, now.strftime("%Y-%m"), store_url)
+        return kpi_report(site, now.strftime("%Y-%m"), store_url, checkpoint_dir=checkpoint_dir)
     except HeatreuseError:
         return None
 
@@ -444,8 +461,10 @@ def _heat_today(site: Site, store: Store, t: pd.Timestamp) -> Figure:
         "info",
         _fmt(v, 0),
         estimate=bool(method and method.startswith("ESTIMATE")),
-        source=src,
-        note=method or "",
+        source=f"{src}. Method: {method}",
+        note="estimate from heat power (no register data)"
+        if method and method.startswith("ESTIMATE")
+        else "metered: heat meter register",
     )
 
 
@@ -577,10 +596,14 @@ def facilities(site: Site, store: Store, now: dt.datetime | pd.Timestamp | None 
         "meter_heat": f("meter.heat_power_w", "Heat to customer", unit="kW", scale=1e-3),
         "meter_flow": f("meter.flow_m3_per_h", "Customer flow", unit="m³/h", digits=2),
         "reject_heat": f("dry_cooler.heat_power_w", "Rejected (dry cooler)", unit="kW", scale=1e-3),
-        "reject_status": f("dry_cooler.status", "Dry cooler running", digits=0),
+        "reject_status": f("dry_cooler.status", "Dry cooler", on_off=True),
         "boiler_heat": f("boiler.heat_power_w", "Backup boiler heat", unit="kW", scale=1e-3),
-        "boiler_status": f("boiler.status", "Backup boiler running", digits=0),
+        "boiler_status": f("boiler.status", "Backup boiler", on_off=True),
         "pressure": f("loop.pressure_bar", "Loop pressure", unit="bar", digits=2),
+        "tank_top": f("tank.layer_1_temp_c", "Tank top (layer 1)", unit="°C"),
+        "tank_bottom": f(
+            f"tank.layer_{site.plant.buffer_tank.layers}_temp_c", "Tank bottom", unit="°C"
+        ),
     }
     # HX approach: primary return (hot side in = IT loop return) minus secondary supply
     hot_in = lv.get("it_loop.return_temp_c")
@@ -603,7 +626,7 @@ def facilities(site: Site, store: Store, now: dt.datetime | pd.Timestamp | None 
             {
                 "id": p.id,
                 "role": p.role,
-                "status": f(f"pump.{p.id}.status", f"Pump {p.id} running", digits=0),
+                "status": f(f"pump.{p.id}.status", f"Pump {p.id}", on_off=True),
                 "speed": f(f"pump.{p.id}.speed_fraction", f"Pump {p.id} speed", unit="%", scale=100.0, digits=0),
                 "power": f(f"pump.{p.id}.power_w", f"Pump {p.id} power", unit="W", digits=0),
             }
@@ -660,10 +683,15 @@ def ops(site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None)
     }
 
 
-def sustainability(site: Site, store_url: str, now: dt.datetime | pd.Timestamp | None = None) -> dict[str, Any]:
+def sustainability(
+    site: Site,
+    store_url: str,
+    now: dt.datetime | pd.Timestamp | None = None,
+    checkpoint_dir: str | None = None,
+) -> dict[str, Any]:
     """The ledger month: metered, estimated and missing apart; Sankey flows; KPIs; checkpoint."""
     t = _now(now)
-    result = ledger_month(site, store_url, t)
+    result = ledger_month(site, store_url, t, checkpoint_dir)
     out: dict[str, Any] = {"site_id": site.id, "at": _iso(t), "period": t.strftime("%Y-%m")}
     if result is None:
         out.update(ledger=None, sankey=None, kpis={}, checkpoint=None)

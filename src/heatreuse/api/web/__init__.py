@@ -107,8 +107,16 @@ def _env() -> Any:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["tojson_attr"] = lambda v: json.dumps(v, allow_nan=False)
+    env.filters["when"] = _when
     return env
+
+
+def _when(value: Any) -> str:
+    """``2026-12-02T09:52:00.42Z`` -> ``2026-12-02 09:52 UTC`` (empty for None)."""
+    if not value:
+        return ""
+    text = str(value)
+    return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 and text[10] == "T" else text
 
 
 @functools.cache
@@ -290,14 +298,18 @@ def web_router(ctx: ApiContext) -> APIRouter:
         site_id: str, request: Request, p: Principal = Depends(_page("site.read"))
     ) -> Response:
         c = _common(ctx, request, p, site_id, "overview")
-        ledger = dashboard.ledger_month(c["site"], ctx.store.url, dashboard._now(ctx.clock()))
+        ledger = dashboard.ledger_month(
+            c["site"], ctx.store.url, dashboard._now(ctx.clock()), ctx.settings.checkpoint_dir
+        )
         ov = dashboard.overview(c["site"], ctx.store, ctx.clock(), ledger=ledger)
         return _render("overview.html", title="Overview", ov=ov.to_dict(), **c)
 
     @r.get(P + "/overview.json")
     def overview_json(site_id: str, _p: Principal = Depends(_page("site.read"))) -> Response:
         site = ctx.site(site_id)
-        ledger = dashboard.ledger_month(site, ctx.store.url, dashboard._now(ctx.clock()))
+        ledger = dashboard.ledger_month(
+            site, ctx.store.url, dashboard._now(ctx.clock()), ctx.settings.checkpoint_dir
+        )
         ov = dashboard.overview(site, ctx.store, ctx.clock(), ledger=ledger)
         return JSONResponse(ov.to_dict())
 
@@ -325,7 +337,9 @@ def web_router(ctx: ApiContext) -> APIRouter:
         site_id: str, request: Request, p: Principal = Depends(_page("ledger.read"))
     ) -> Response:
         c = _common(ctx, request, p, site_id, "sustainability")
-        sus = dashboard.sustainability(c["site"], ctx.store.url, ctx.clock())
+        sus = dashboard.sustainability(
+            c["site"], ctx.store.url, ctx.clock(), ctx.settings.checkpoint_dir
+        )
         return _render("sustainability.html", title="Sustainability", sus=sus, plotly=True, **c)
 
     @r.get(P + "/alerts")

@@ -101,7 +101,8 @@
         Object.keys(data.figures).forEach(function (k) { applyFigure(k, data.figures[k]); });
         applyAlerts(data);
         document.querySelectorAll("[data-live-at]").forEach(function (el) {
-          el.textContent = page === "wall" ? data.at.slice(11, 16) : data.at;
+          el.textContent = page === "wall" ? data.at.slice(11, 16)
+            : data.at.slice(0, 10) + " " + data.at.slice(11, 19) + " UTC";
         });
         body.dataset.liveSeq = ev.lastEventId;
         if (state) { state.textContent = "live updates: on (" + data.at + ")"; }
