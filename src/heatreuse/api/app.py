@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from heatreuse.api import errors, permissions
@@ -41,9 +41,16 @@ def _ingest_routes(ctx: ApiContext) -> Any:
     assert ctx.ingestor is not None
 
     def verify(site_id: str, token: str) -> Any:
-        return people.verify_device_token(
-            ctx.store, site_id, token, secret=ctx.token_secret, now=ctx.clock()
-        )
+        principal = people.verify_token(ctx.store, token, secret=ctx.token_secret, now=ctx.clock())
+        if principal is not None and not principal.may(site_id, "readings.write"):
+            # a valid principal without the right: 403 like every other route (the
+            # ingest router alone answers 401 for anything but a device of the site)
+            raise HTTPException(
+                status_code=403,
+                detail=f"{principal.name} may not readings.write on site {site_id!r} "
+                "(device tokens of the site only: heatreuse devices add)",
+            )
+        return principal
 
     router = ingest_router(
         ctx.ingestor,

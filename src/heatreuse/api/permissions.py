@@ -74,6 +74,17 @@ ROUTE_ACTIONS: Mapping[tuple[str, str], str] = {
 }
 
 
+def app_routes(routes: Iterable[Any]) -> list[Any]:
+    """Every route of an app, those of included routers too, with its full path.
+
+    (FastAPI keeps included routers as one entry of ``app.routes``; its
+    :func:`fastapi.routing.iter_route_contexts` unfolds them.)
+    """
+    from fastapi.routing import iter_route_contexts
+
+    return [rc for rc in iter_route_contexts(list(routes)) if hasattr(rc, "path")]
+
+
 def route_keys(route: Any) -> list[tuple[str, str]]:
     """``(METHOD, path)`` keys of a route (HEAD left out)."""
     methods = sorted(getattr(route, "methods", None) or {"GET"})
@@ -93,9 +104,7 @@ def check_routes(routes: Iterable[Any], table: Mapping[tuple[str, str], str]) ->
     :func:`heatreuse.api.auth.route_action`).
     """
     problems = []
-    for route in routes:
-        if not hasattr(route, "path"):
-            continue
+    for route in app_routes(routes):
         guard = route_action(route)
         for key in route_keys(route):
             want = table.get(key)

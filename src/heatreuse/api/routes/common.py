@@ -96,3 +96,40 @@ def redact(node: Any) -> Any:
     if isinstance(node, str):
         return _URL_USERINFO.sub(r"\1<redacted>@", node)
     return node
+
+
+def jsonable(node: Any) -> Any:
+    """A JSON-ready copy: non-finite floats become None, times ISO text, tuples lists."""
+    import math
+
+    if isinstance(node, float):
+        return node if math.isfinite(node) else None
+    if isinstance(node, dict):
+        return {str(k): jsonable(v) for k, v in node.items()}
+    if isinstance(node, list | tuple | set | frozenset):
+        return [jsonable(v) for v in node]
+    if isinstance(node, dt.datetime):
+        return iso(node) if node.tzinfo is not None else node.isoformat()
+    if isinstance(node, dt.date):
+        return node.isoformat()
+    if node is None or isinstance(node, str | int | bool):
+        return node
+    if hasattr(node, "item"):  # numpy scalars
+        return jsonable(node.item())
+    if hasattr(node, "isoformat"):
+        return str(node.isoformat())
+    return str(node)
+
+
+def jdict(node: Any) -> dict[str, Any]:
+    """:func:`jsonable` of a mapping."""
+    out = jsonable(node)
+    assert isinstance(out, dict)
+    return out
+
+
+def jlist(node: Any) -> list[Any]:
+    """:func:`jsonable` of a sequence."""
+    out = jsonable(node)
+    assert isinstance(out, list)
+    return out
