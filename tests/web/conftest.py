@@ -14,45 +14,19 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from web_support import CHROMIUM, Web, seed_store
 
 from heatreuse.store.base import AlertRecord
-
-CHROMIUM = "/usr/bin/chromium"
-ROOT = Path(__file__).parents[2]
-
-
-def artifacts_dir() -> Path:
-    """Where the screenshots go."""
-    d = Path(os.environ.get("HEATREUSE_WEB_ARTIFACTS", ROOT / "artifacts" / "web"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@dataclass
-class Web:
-    """The running serve and what the tests need to talk to it."""
-
-    base: str
-    site: Any
-    service: Any
-    prefix: str
-    values: dict[str, float]
-    display_token: str
-    display_token_id: str
-    read_token: str
-    alert_id: int
-    passwords: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +38,9 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
 
     from heatreuse.api.app import app_for_service
     from heatreuse.services import people
+    from heatreuse.services.ledger import update_ledger
     from heatreuse.services.serve import IngestService, ServeConfig
     from heatreuse.store import open_store
-
-    from web_seed import seed_store
-
-    from heatreuse.services.ledger import update_ledger
 
     url = f"sqlite:///{home / 'web.db'}"
     site, values = seed_store(url)
@@ -152,16 +123,3 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
-
-
-def login(browser: Any, web: Web, user: str, viewport: dict[str, int] | None = None) -> Any:
-    """A new browser context logged in as ``user`` through the login form; returns the page."""
-    context = browser.new_context(viewport=viewport or {"width": 1366, "height": 900})
-    page = context.new_page()
-    page.goto(f"{web.base}/sites/{web.site.id}/overview")
-    assert "/login" in page.url  # no session: sent to the login form
-    page.fill("#name", user)
-    page.fill("#password", web.passwords[user])
-    page.press("#password", "Enter")
-    page.wait_for_url(f"**/sites/{web.site.id}/overview")
-    return page

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 import pandas as pd
-from conftest import Web, artifacts_dir, login
 from paho.mqtt.enums import CallbackAPIVersion
+from web_support import Web, artifacts_dir, login
 
 VIEWS = ("overview", "facilities", "ops", "sustainability", "alerts", "history", "glossary")
 
@@ -149,8 +149,8 @@ def test_viewer_has_no_ack_and_forged_acks_are_refused(web: Web, browser: Any) -
     op.wait_for_function(
         f"!document.querySelector('[data-ack=\"{web.alert_id}\"]')", timeout=10_000
     )
-    assert op.locator(f'tr[data-alert="{web.alert_id}"] td').nth(4).inner_text().startswith(
-        "olga at "
+    assert (
+        op.locator(f'tr[data-alert="{web.alert_id}"] td').nth(4).inner_text().startswith("olga at ")
     )
     op.context.close()
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -142,7 +143,9 @@ def _live_figure(
     unit_out = unit if unit is not None else (v.unit if v is not None else "")
     src = f"{_LIVE_SOURCE}: point {point_id}"
     if v is None:
-        return Figure(key or point_id, label, None, unit_out, "unknown", "not in registry", source=src)
+        return Figure(
+            key or point_id, label, None, unit_out, "unknown", "not in registry", source=src
+        )
     if v.value is None:
         return Figure(
             key or point_id,
@@ -218,10 +221,11 @@ def _sla_figures(reports: Sequence[Any]) -> list[Figure]:
     src = "heatreuse.services.sla.sla_report -> heatreuse.sla.evaluate"
     figs: list[Figure] = []
     for r in reports:
+        first_day = re.search(r"\d{4}-\d{2}-\d{2}", str(r.period_label))
         kind = (
             f"month {r.period_label}"
             if r.period_kind == "month"
-            else f"contract year from {str(r.period_label).split('..')[0]}"
+            else f"contract year from {first_day.group(0) if first_day else r.period_label}"
         )
         suffix = "month" if r.period_kind == "month" else "year"
         cov = r.data_coverage_fraction
@@ -251,7 +255,9 @@ def _sla_figures(reports: Sequence[Any]) -> list[Figure]:
         )
         left = r.error_budget_left_min
         frac = r.error_budget_left_fraction
-        b_status = "unknown" if frac is None else ("bad" if left <= 0 else "ok" if frac > 0.25 else "warn")
+        b_status = (
+            "unknown" if frac is None else ("bad" if left <= 0 else "ok" if frac > 0.25 else "warn")
+        )
         figs.append(
             Figure(
                 f"sla_budget_left_{suffix}",
@@ -263,7 +269,8 @@ def _sla_figures(reports: Sequence[Any]) -> list[Figure]:
                 source=f"{src}: error_budget_left_min; {point}",
                 note=(
                     f"{'unknown' if frac is None else f'{frac * 100:.0f} %'} of "
-                    f"{r.error_budget_allowed_min:,.0f} min allowed; used {r.error_budget_used_min} min"
+                    f"{r.error_budget_allowed_min:,.0f} min allowed; "
+                    f"used {r.error_budget_used_min} min"
                 ),
             )
         )
@@ -291,8 +298,7 @@ def _sla_figures(reports: Sequence[Any]) -> list[Figure]:
                 "unknown" if up is None else ("ok" if up >= r.target_fraction else "warn"),
                 "unknown" if up is None else f"{up * 100:.2f}",
                 source=f"{src}: good_min / (good_min + bad_min + unknown_min); {point}",
-                note="minutes in band over valid minutes; a minute without data counts as "
-                "not up",
+                note="minutes in band over valid minutes; a minute without data counts as not up",
             )
         )
     return figs
@@ -318,9 +324,7 @@ def _kpi_figures(result: Mapping[str, Any] | None) -> list[Figure]:
         return [
             Figure("erf", "ERF", None, "1", "unknown", "unknown", source=src, note="no ledger"),
             Figure("pue", "PUE", None, "1", "unknown", "unknown", source=src, note="no ledger"),
-            Figure(
-                "avoided_co2_kg", "Avoided CO2", None, "kg", "unknown", "unknown", source=src
-            ),
+            Figure("avoided_co2_kg", "Avoided CO2", None, "kg", "unknown", "unknown", source=src),
         ]
     totals = result.get("totals", {})
     hours = totals.get("hours_ledgered", 0)
@@ -356,7 +360,8 @@ def _kpi_figures(result: Mapping[str, Any] | None) -> list[Figure]:
             note=(
                 "no ledgered hours this month"
                 if not co2
-                else f"metered {co2['metered_kg']:,.0f} kg, estimated {co2['estimated_kg']:,.0f} kg, "
+                else f"metered {co2['metered_kg']:,.0f} kg, "
+                f"estimated {co2['estimated_kg']:,.0f} kg, "
                 f"{co2['hours_missing']} h missing; method: displaced fuel x emission factor "
                 f"({', '.join(result.get('method_versions', [])) or 'method version unknown'})"
             ),
@@ -373,7 +378,9 @@ def _band(site: Site) -> tuple[float, float, str]:
     return d.band_min_temp_c, d.band_max_temp_c, d.measured_point
 
 
-def live_figures(site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None) -> list[Figure]:
+def live_figures(
+    site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None
+) -> list[Figure]:
     """The figures the live stream (SSE) refreshes: heat now, supply vs band, IT power."""
     t = _now(now)
     lv = live_values(site, store, t)
@@ -382,14 +389,18 @@ def live_figures(site: Site, store: Store, now: dt.datetime | pd.Timestamp | Non
 
 def _live_part(site: Site, lv: Mapping[str, LiveValue]) -> list[Figure]:
     lo, hi, measured = _band(site)
-    heat = _live_figure(lv, HEAT_POWER_POINT, "Heat delivered now", unit="kW", scale=1e-3, key="heat_now_kw")
+    heat = _live_figure(
+        lv, HEAT_POWER_POINT, "Heat delivered now", unit="kW", scale=1e-3, key="heat_now_kw"
+    )
     if heat.value is not None:
         heat = _with(heat, status="ok" if heat.value > 0 else "warn")
     supply = _live_figure(lv, measured, "Supply temperature", unit="°C", key="supply_temp_c")
     if supply.value is not None:
         inside = lo <= supply.value <= hi
         supply = _with(supply, status="ok" if inside else "bad")
-    supply = _with(supply, note=(supply.note + "; " if supply.note else "") + f"SLA band {lo:g} to {hi:g} °C")
+    supply = _with(
+        supply, note=(supply.note + "; " if supply.note else "") + f"SLA band {lo:g} to {hi:g} °C"
+    )
     it = _live_figure(lv, IT_POWER_POINT, "IT power", unit="kW", scale=1e-3, key="it_power_kw")
     nameplate_w = sum(r.nameplate_power_w * r.count for r in site.compute.racks)
     util = Figure(
@@ -448,10 +459,22 @@ def _heat_today(site: Site, store: Store, t: pd.Timestamp) -> Figure:
     per_day, method = daily_heat_kwh(
         store, site.id, tz, midnight, t, meter.counter_rollover if meter is not None else None
     )
-    src = "heatreuse.services.sla.daily_heat_kwh: points meter.heat_energy_kwh (15-min register delta), else meter.heat_power_w"
+    src = (
+        "heatreuse.services.sla.daily_heat_kwh: points meter.heat_energy_kwh (15-min "
+        "register delta), else meter.heat_power_w"
+    )
     today = t.tz_convert(tz).date()
     if per_day is None or today not in per_day.index:
-        return Figure("heat_today_kwh", "Heat delivered today", None, "kWh", "unknown", "unknown", source=src, note="no meter data today")
+        return Figure(
+            "heat_today_kwh",
+            "Heat delivered today",
+            None,
+            "kWh",
+            "unknown",
+            "unknown",
+            source=src,
+            note="no meter data today",
+        )
     v = float(per_day.loc[today])
     return Figure(
         "heat_today_kwh",
@@ -527,7 +550,9 @@ def overview(
         "Alerts firing",
         float(len(alerts)),
         "count",
-        "ok" if not alerts else ("bad" if any(a["severity"] == "critical" for a in alerts) else "warn"),
+        "ok"
+        if not alerts
+        else ("bad" if any(a["severity"] == "critical" for a in alerts) else "warn"),
         str(len(alerts)),
         source="heatreuse.services.monitoring.list_alerts(state=firing)",
     )
@@ -542,7 +567,9 @@ def overview(
     )
     last = max((v.at for v in lv.values() if v.at is not None), default=None)
     notes = [n for r in reports for n in r.notes]
-    return Overview(site.id, site.site.name, _iso(t) or "", figs, alerts, incidents, notes, _iso(last))
+    return Overview(
+        site.id, site.site.name, _iso(t) or "", figs, alerts, incidents, notes, _iso(last)
+    )
 
 
 def wall(site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None) -> dict[str, Any]:
@@ -560,11 +587,18 @@ def wall(site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None
         "sla_attainment_month",
         "alerts_firing",
     )
+    short = {
+        "heat_today_kwh": "Heat delivered today",
+        "sla_budget_left_month": "SLA budget left, this month",
+        "sla_budget_left_year": "SLA budget left, contract year",
+    }
+    figs = {k: ov.figures[k] for k in keys if k in ov.figures}
+    figs = {k: _with(f, label=short[k]) if k in short else f for k, f in figs.items()}
     return {
         "site_id": ov.site_id,
         "site_name": ov.site_name,
         "at": ov.at,
-        "figures": {k: ov.figures[k].to_dict() for k in keys if k in ov.figures},
+        "figures": {k: f.to_dict() for k, f in figs.items()},
         "alerts": ov.alerts[:4],
         "last_reading_at": ov.last_reading_at,
     }
@@ -574,7 +608,9 @@ def _group(lv: Mapping[str, LiveValue], prefix: str) -> list[LiveValue]:
     return [v for k, v in lv.items() if k.startswith(prefix)]
 
 
-def facilities(site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None) -> dict[str, Any]:
+def facilities(
+    site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None
+) -> dict[str, Any]:
     """The loop schematic's live values, pump states, HX approach, tank stratification."""
     t = _now(now)
     lv = live_values(site, store, t)
@@ -618,7 +654,9 @@ def facilities(site: Site, store: Store, now: dt.datetime | pd.Timestamp | None 
         a = hot_in.value - cold_out.value
         approach = Figure("hx_approach_k", "HX approach", a, "K", "info", _fmt(a), source=src)
     else:
-        approach = Figure("hx_approach_k", "HX approach", None, "K", "unknown", "unknown", source=src)
+        approach = Figure(
+            "hx_approach_k", "HX approach", None, "K", "unknown", "unknown", source=src
+        )
     nodes["hx_approach"] = approach.to_dict()
     pumps = []
     for p in site.plant.pumps:
@@ -627,7 +665,13 @@ def facilities(site: Site, store: Store, now: dt.datetime | pd.Timestamp | None 
                 "id": p.id,
                 "role": p.role,
                 "status": f(f"pump.{p.id}.status", f"Pump {p.id}", on_off=True),
-                "speed": f(f"pump.{p.id}.speed_fraction", f"Pump {p.id} speed", unit="%", scale=100.0, digits=0),
+                "speed": f(
+                    f"pump.{p.id}.speed_fraction",
+                    f"Pump {p.id} speed",
+                    unit="%",
+                    scale=100.0,
+                    digits=0,
+                ),
                 "power": f(f"pump.{p.id}.power_w", f"Pump {p.id} power", unit="W", digits=0),
             }
         )
@@ -651,7 +695,11 @@ def ops(site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None)
     racks = []
     for r in site.compute.racks:
         power = _live_figure(lv, f"rack.{r.id}.it_power_w", "IT power", unit="kW", scale=1e-3)
-        util = None if power.value is None else power.value * 1e3 / (r.nameplate_power_w * r.count) * 100
+        util = (
+            None
+            if power.value is None
+            else power.value * 1e3 / (r.nameplate_power_w * r.count) * 100
+        )
         racks.append(
             {
                 "id": r.id,
@@ -667,11 +715,17 @@ def ops(site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None)
                     source=f"{_LIVE_SOURCE}: rack.{r.id}.it_power_w / nameplate "
                     f"{r.nameplate_power_w * r.count / 1e3:g} kW",
                 ).to_dict(),
-                "inlet": _live_figure(lv, f"rack.{r.id}.inlet_temp_c", "Inlet", unit="°C").to_dict(),
-                "outlet": _live_figure(lv, f"rack.{r.id}.outlet_temp_c", "Outlet", unit="°C").to_dict(),
+                "inlet": _live_figure(
+                    lv, f"rack.{r.id}.inlet_temp_c", "Inlet", unit="°C"
+                ).to_dict(),
+                "outlet": _live_figure(
+                    lv, f"rack.{r.id}.outlet_temp_c", "Outlet", unit="°C"
+                ).to_dict(),
             }
         )
-    trips = [a for a in list_alerts(site, store, "all") if "compute" in a["rule"] or "trip" in a["rule"]]
+    trips = [
+        a for a in list_alerts(site, store, "all") if "compute" in a["rule"] or "trip" in a["rule"]
+    ]
     total = _live_figure(lv, IT_POWER_POINT, "Site IT power", unit="kW", scale=1e-3).to_dict()
     return {
         "site_id": site.id,
@@ -771,9 +825,16 @@ def sustainability(
     return out
 
 
-def alerts_view(site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None) -> dict[str, Any]:
+def alerts_view(
+    site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None
+) -> dict[str, Any]:
     """Alerts (firing and recent), incidents with timelines, silences, corrective actions."""
-    from heatreuse.services.monitoring import list_actions, list_alerts, list_incidents, list_silences
+    from heatreuse.services.monitoring import (
+        list_actions,
+        list_alerts,
+        list_incidents,
+        list_silences,
+    )
 
     t = _now(now)
     alerts = list_alerts(site, store, "all")
@@ -857,31 +918,51 @@ def history(
 
 #: One vocabulary: the words the pages use, and what they mean.
 GLOSSARY: tuple[tuple[str, str], ...] = (
-    ("Heat delivered", "Thermal power [kW] or energy [kWh] the heat meter (EN 1434) measured "
-     "going to the customer. Not IT power: a site can draw full IT power and deliver "
-     "too little heat (inadequate thermal delivery)."),
-    ("Customer demand (model)", "What the customer is expected to need, from the demand "
-     "model of the customer type and the site's weather file. An estimate, never metered."),
-    ("Supply temperature", "Temperature [°C] of the water sent to the customer at the SLA's "
-     "measured point; the SLA counts a minute as good when it lies inside the band."),
+    (
+        "Heat delivered",
+        "Thermal power [kW] or energy [kWh] the heat meter (EN 1434) measured "
+        "going to the customer. Not IT power: a site can draw full IT power and deliver "
+        "too little heat (inadequate thermal delivery).",
+    ),
+    (
+        "Customer demand (model)",
+        "What the customer is expected to need, from the demand "
+        "model of the customer type and the site's weather file. An estimate, never metered.",
+    ),
+    (
+        "Supply temperature",
+        "Temperature [°C] of the water sent to the customer at the SLA's "
+        "measured point; the SLA counts a minute as good when it lies inside the band.",
+    ),
     ("SLA band", "The contracted supply-temperature range [°C] (site file customer.supply_band)."),
     ("SLA attainment", "Good minutes / counted minutes [%] of the period (month, contract year)."),
-    ("Error budget", "Bad minutes the target still allows in the period [min]: (1 - target) "
-     "x counted minutes, minus the bad minutes used so far."),
+    (
+        "Error budget",
+        "Bad minutes the target still allows in the period [min]: (1 - target) "
+        "x counted minutes, minus the bad minutes used so far.",
+    ),
     ("Interruption", "A continuous run of bad or unknown valid minutes."),
     ("Delivery uptime", "Minutes in band over valid minutes [%]; a minute without data is not up."),
     ("Unknown", "No fresh reading (older than 5 min) or no data: never shown as healthy."),
     ("IT power", "Electric power [kW] drawn by the compute (elec.it_power_w)."),
     ("Utilisation", "IT power / nameplate power of the racks [%]."),
-    ("HX approach", "Hot-side inlet minus cold-side outlet temperature of the heat exchanger "
-     "[K]; rising approach at equal load hints at fouling."),
+    (
+        "HX approach",
+        "Hot-side inlet minus cold-side outlet temperature of the heat exchanger "
+        "[K]; rising approach at equal load hints at fouling.",
+    ),
     ("Stratification", "Temperature layers of the buffer tank, top (hot) to bottom (cold)."),
     ("PUE", "Total site energy / IT energy (ISO/IEC 30134-2), from ledger hours."),
     ("ERF", "Reused energy / total site energy (ISO/IEC 30134-6), from ledger hours."),
     ("Avoided CO2", "Displaced fuel x its emission factor [kg]; estimated hours are marked."),
-    ("Metered / estimated / missing", "Ledger hours from a meter, filled by an estimate, or "
-     "with no value; kept apart, never summed as if metered."),
-    ("Checkpoint", "A signed head of the ledger's Merkle log; heatreuse verify checks every "
-     "entry against it."),
+    (
+        "Metered / estimated / missing",
+        "Ledger hours from a meter, filled by an estimate, or "
+        "with no value; kept apart, never summed as if metered.",
+    ),
+    (
+        "Checkpoint",
+        "A signed head of the ledger's Merkle log; heatreuse verify checks every entry against it.",
+    ),
     ("Estimate", "A value marked 'estimate' comes from a model or fill, not a meter."),
 )

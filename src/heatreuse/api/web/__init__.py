@@ -33,7 +33,13 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.concurrency import run_in_threadpool
 
 from heatreuse.api.auth import (
@@ -167,7 +173,9 @@ def _csrf(request: Request) -> str:
     return request.cookies.get(CSRF_COOKIE, "")
 
 
-def _common(ctx: ApiContext, request: Request, principal: Principal, site_id: str, page: str) -> dict[str, Any]:
+def _common(
+    ctx: ApiContext, request: Request, principal: Principal, site_id: str, page: str
+) -> dict[str, Any]:
     site = ctx.site(site_id)
     return {
         "site": site,
@@ -221,7 +229,9 @@ def _stopping(ctx: ApiContext) -> bool:
 async def _event_stream(ctx: ApiContext, request: Request, site_id: str) -> Any:
     """``figures`` events: at once, then whenever the ingestor accepted readings of the
     site (or, without an ingestor here, when the store's newest reading moved)."""
-    ingestor = ctx.ingestor if ctx.ingestor is not None and ctx.ingestor.site_id == site_id else None
+    ingestor = (
+        ctx.ingestor if ctx.ingestor is not None and ctx.ingestor.site_id == site_id else None
+    )
 
     def marker() -> Any:
         if ingestor is not None:
@@ -270,7 +280,9 @@ def web_router(ctx: ApiContext) -> APIRouter:
         for sid in sorted(ctx.sites):
             if principal.may(sid, "site.read"):
                 return RedirectResponse(f"/sites/{sid}/overview", status_code=303)
-        return _render("message.html", title="No site", message="You hold no role on a site served here.")
+        return _render(
+            "message.html", title="No site", message="You hold no role on a site served here."
+        )
 
     @r.get("/login")
     def login_page(next: str = "/") -> Response:
@@ -330,7 +342,9 @@ def web_router(ctx: ApiContext) -> APIRouter:
         site_id: str, request: Request, p: Principal = Depends(_page("readings.read"))
     ) -> Response:
         c = _common(ctx, request, p, site_id, "ops")
-        return _render("ops.html", title="Ops", ops=dashboard.ops(c["site"], ctx.store, ctx.clock()), **c)
+        return _render(
+            "ops.html", title="Ops", ops=dashboard.ops(c["site"], ctx.store, ctx.clock()), **c
+        )
 
     @r.get(P + "/sustainability")
     def sustainability_page(
@@ -371,7 +385,9 @@ def web_router(ctx: ApiContext) -> APIRouter:
             try:
                 day = pd.Timestamp(end).date()
             except ValueError:
-                raise HTTPException(422, f"end: expected a date YYYY-MM-DD, got {end[:40]!r}") from None
+                raise HTTPException(
+                    422, f"end: expected a date YYYY-MM-DD, got {end[:40]!r}"
+                ) from None
             end_day = day.isoformat()
             end_ts = min(now, pd.Timestamp(day, tz=tz) + pd.Timedelta(days=1))
         hist = dashboard.history(c["site"], ctx.store, span, end_ts)
@@ -411,7 +427,15 @@ def web_router(ctx: ApiContext) -> APIRouter:
         site = ctx.site(site_id)
         data = dashboard.wall(site, ctx.store, ctx.clock())
         token = request.query_params.get("token", "")
-        events_url = f"/sites/{site_id}/events" + (f"?token={quote(token, safe='')}" if token else "")
-        return _render("wall.html", title=f"Wall: {site.site.name}", w=data, events_url=events_url, site_id=site_id)
+        events_url = f"/sites/{site_id}/events" + (
+            f"?token={quote(token, safe='')}" if token else ""
+        )
+        return _render(
+            "wall.html",
+            title=f"Wall: {site.site.name}",
+            w=data,
+            events_url=events_url,
+            site_id=site_id,
+        )
 
     return r
