@@ -14,9 +14,13 @@ from typing import Any
 import pytest
 
 from conftest import ROLES, Api
+from heatreuse.api import web
 from heatreuse.api.auth import AUTHENTICATED
-from heatreuse.api.permissions import PUBLIC, ROUTE_ACTIONS, app_routes, route_keys
+from heatreuse.api.permissions import PUBLIC, all_actions, app_routes, route_keys
 from heatreuse.services import access
+
+#: The API's route table plus the web UI's (what create_app checks the app against).
+ROUTE_ACTIONS = all_actions(getattr(web, "WEB_ROUTE_ACTIONS", None))
 
 PATH_VALUES = {
     "alert_id": "1",

@@ -144,11 +144,19 @@ def _render(name: str, **kw: Any) -> HTMLResponse:
 
 # --------------------------------------------------------------------------- guards
 def _page(action: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """Like :func:`heatreuse.api.auth.require`, but a browser without a session is sent
-    to the login page (303) instead of getting a 401 body."""
+    """Like :func:`heatreuse.api.auth.require`, but a browser (``Accept: text/html``)
+    without a session is sent to the login page (303) instead of getting a 401 body."""
 
     async def dep(request: Request, auth: Auth = Depends(request_auth)) -> Principal:
         principal = auth.principal
+        browser = "text/html" in request.headers.get("accept", "") and auth.via != "bearer"
+        if principal is None and not browser:
+            raise HTTPException(
+                status_code=401,
+                detail="authentication required: log in (POST /api/v1/login) or send "
+                "Authorization: Bearer TOKEN",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         if principal is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise HTTPException(
@@ -238,6 +246,10 @@ async def _event_stream(ctx: ApiContext, request: Request, site_id: str) -> Any:
             return ingestor.counters()["accepted"]
         return ctx.store.last_reading(site_id)
 
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        # not an EventSource (curl, a test client): one snapshot, then the stream ends
+        yield _sse("figures", await run_in_threadpool(_live_payload, ctx, site_id), 0)
+        return
     seq = 0
     started = last_sent = time.monotonic()
     last_check = 0.0
