@@ -9,35 +9,18 @@ after the token is revoked). A screenshot of every view goes to ``artifacts/web/
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import httpx
-import paho.mqtt.client as mqtt
 import pandas as pd
-from paho.mqtt.enums import CallbackAPIVersion
-from web_support import Web, artifacts_dir, login
+from web_support import Web, artifacts_dir, login, publish
 
 VIEWS = ("overview", "facilities", "ops", "sustainability", "alerts", "history", "glossary")
 
 
 def _fig_text(page: Any, key: str) -> str:
     return str(page.locator(f'[data-fig="{key}"]').first.inner_text()).strip()
-
-
-def _publish(prefix: str, readings: dict[str, float]) -> float:
-    """Publish one batch (now) over Mosquitto, QoS 1; returns the monotonic send time."""
-    c = mqtt.Client(CallbackAPIVersion.VERSION2)
-    c.connect("127.0.0.1", 1883)
-    c.loop_start()
-    ts = pd.Timestamp.now(tz="UTC").isoformat().replace("+00:00", "Z")
-    body = {"readings": [{"point_id": p, "ts": ts, "value": v} for p, v in readings.items()]}
-    sent = time.monotonic()
-    c.publish(f"{prefix}/batch", json.dumps(body), qos=1).wait_for_publish(10)
-    c.loop_stop()
-    c.disconnect()
-    return sent
 
 
 def test_every_view_renders_after_login(web: Web, browser: Any) -> None:
@@ -103,7 +86,7 @@ def test_reading_over_mqtt_reaches_the_open_pages_by_sse(web: Web, browser: Any)
     before = _fig_text(page, "heat_now_kw")
     value_w = 45_678.0 if before != "45.7" else 44_321.0
     want = f"{value_w / 1000:.1f}"
-    sent = _publish(web.prefix, {"meter.heat_power_w": value_w})
+    sent = publish(web.prefix, {"meter.heat_power_w": value_w})
     js = f"document.querySelector('[data-fig=\"heat_now_kw\"]').textContent.trim() === '{want}'"
     page.wait_for_function(js, timeout=10_000)
     latency_s = time.monotonic() - sent

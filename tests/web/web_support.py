@@ -3,13 +3,19 @@ running-serve record, the login, where screenshots go."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import paho.mqtt.client as mqtt
 import pandas as pd
+from paho.mqtt.enums import CallbackAPIVersion
 
 from heatreuse.services.twin import window_demand
 from heatreuse.simulation import simulate
@@ -45,6 +51,87 @@ class Web:
     passwords: dict[str, str]
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_web(home: Path) -> Web:
+    """Seed a store under ``home`` (36 h of twin readings, a ledger, users olga/operator and
+    vic/viewer, a display token, one firing alert) and start serve on it: MQTT at
+    127.0.0.1:1883 under a unique prefix, HTTP (the API and web UI) on a free port.
+    ``$HEATREUSE_HOME`` must already point at ``home``; stop with ``web.service.stop()``."""
+    import pandas as pd
+
+    from heatreuse.api.app import app_for_service
+    from heatreuse.services import people
+    from heatreuse.services.ledger import update_ledger
+    from heatreuse.services.serve import IngestService, ServeConfig
+    from heatreuse.store import open_store
+    from heatreuse.store.base import AlertRecord
+
+    url = f"sqlite:///{home / 'web.db'}"
+    site, values = seed_store(url)
+    checkpoints = str(home / "checkpoints")
+    update_ledger(site, url, checkpoint_dir=checkpoints, key_path=str(home / "ledger.key"))
+    passwords = {"olga": "operator-pass-1", "vic": "viewer-pass-12"}
+    secret = people.load_token_secret(create=True)
+    with open_store(url) as store:
+        people.add_user(store, "olga", passwords["olga"], "operator", site.id, by="test")
+        people.add_user(store, "vic", passwords["vic"], "viewer", site.id, by="test")
+        people.add_user(store, "wally", "display-pass-1", "viewer", site.id, by="test")
+        display, dinfo = people.create_token(
+            store, "wally", scope="display", by="test", secret=secret
+        )
+        read, _ = people.create_token(store, "vic", scope="read", by="test", secret=secret)
+        now_us = int(pd.Timestamp.now(tz="UTC").value // 1000)
+        alert_id = store.upsert_alert(
+            AlertRecord(
+                site_id=site.id,
+                fingerprint=f"web-{uuid.uuid4().hex[:8]}",
+                labels={"rule": "low_delta_t", "severity": "warning", "equipment": "hx"},
+                state="firing",
+                active_at_us=now_us - 600_000_000,
+                started_at_us=now_us - 300_000_000,
+                value=2.1,
+                annotations={"summary": "HX delta-T below 3 K", "value_unit": "K"},
+            )
+        )
+    prefix = f"hrtest-{uuid.uuid4().hex[:10]}/{site.id}"
+    port = _free_port()
+    svc = IngestService(
+        site,
+        ServeConfig(
+            store_url=url,
+            mqtt=("127.0.0.1", 1883),
+            http=("127.0.0.1", port),
+            topic_prefix=prefix,
+            client_id=f"hrtest-{uuid.uuid4().hex[:8]}",
+            session_expiry_s=0,
+            watch=False,
+            stop_timeout_s=5.0,
+            checkpoint_dir=checkpoints,
+            key_path=str(home / "ledger.key"),
+        ),
+        app_factory=lambda s: app_for_service(s),
+    )
+    svc.start()
+    assert svc.wait_ready(15)
+    return Web(
+        f"http://127.0.0.1:{port}",
+        site,
+        svc,
+        prefix,
+        values,
+        display,
+        dinfo["id"],
+        read,
+        int(alert_id),
+        passwords,
+    )
+
+
 def seed_store(
     url: str, site: Site | None = None, hours: float = 36.0
 ) -> tuple[Site, dict[str, float]]:
@@ -78,3 +165,17 @@ def login(browser: Any, web: Web, user: str, viewport: dict[str, int] | None = N
     page.press("#password", "Enter")
     page.wait_for_url(f"**/sites/{web.site.id}/overview")
     return page
+
+
+def publish(prefix: str, readings: dict[str, float]) -> float:
+    """Publish one batch (now) over Mosquitto, QoS 1; returns the monotonic send time."""
+    c = mqtt.Client(CallbackAPIVersion.VERSION2)
+    c.connect("127.0.0.1", 1883)
+    c.loop_start()
+    ts = pd.Timestamp.now(tz="UTC").isoformat().replace("+00:00", "Z")
+    body = {"readings": [{"point_id": p, "ts": ts, "value": v} for p, v in readings.items()]}
+    sent = time.monotonic()
+    c.publish(f"{prefix}/batch", json.dumps(body), qos=1).wait_for_publish(10)
+    c.loop_stop()
+    c.disconnect()
+    return sent

@@ -891,8 +891,14 @@ def history(
     t_end = _now(end)
     start = t_end - length
     frame = store.read_series(site.id, list(points), start, t_end, resolution=res)  # type: ignore[arg-type]
+    step = "1D" if span == "year" else res
     if span == "year" and not frame.empty:
         frame = frame.resample("1D").mean()
+    # every bucket of the window, so that a bucket without data is a gap (NaN), not skipped
+    grid = pd.date_range(
+        start.floor(pd.Timedelta(step)), t_end, freq=pd.Timedelta(step), inclusive="left"
+    )
+    frame = frame.reindex(grid)
     units = {p.id: p.unit for p in expand_points(site).points}
     series = []
     for pid in points:
