@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pandas as pd
-from web_support import Web, artifacts_dir, login, publish
+from web_support import CONTRAST_JS, Web, artifacts_dir, login, publish
 
 VIEWS = ("overview", "facilities", "ops", "sustainability", "alerts", "history", "glossary")
 
@@ -30,6 +30,7 @@ def test_every_view_renders_after_login(web: Web, browser: Any) -> None:
         page.goto(f"{web.base}/sites/{web.site.id}/{view}")
         assert page.locator("h1").first.is_visible()
         assert page.locator('nav a[aria-current="page"]').inner_text().lower() == view
+        assert page.evaluate(CONTRAST_JS) == [], f"{view}: text below WCAG AA contrast"
         page.screenshot(path=str(out / f"{view}.png"), full_page=True)
     # the keyboard reaches the first figure and its source shows on focus
     page.goto(f"{web.base}/sites/{web.site.id}/overview")
@@ -156,6 +157,7 @@ def test_wall_display_with_token_and_refused_without(web: Web, browser: Any) -> 
         "parseFloat(getComputedStyle(document.querySelector('.tile .big')).fontSize)"
     )
     assert big_px >= 96, f"tile figures are {big_px} px high"
+    assert page.evaluate(CONTRAST_JS) == []
     page.screenshot(path=str(artifacts_dir() / "wall.png"))
     # refused: no token, a token of another scope, then the display token once revoked
     assert page.goto(f"{web.base}/wall/{web.site.id}").status == 401

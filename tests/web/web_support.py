@@ -179,3 +179,43 @@ def publish(prefix: str, readings: dict[str, float]) -> float:
     c.loop_stop()
     c.disconnect()
     return sent
+
+
+#: Text elements whose contrast against their background is below WCAG 2.1 AA (4.5:1,
+#: 3:1 for large text), as "selector-ish: ratio" strings.
+CONTRAST_JS = """() => {
+  const lum = (c) => {
+    const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(",").map(Number);
+    if (p.length === 4 && p[3] === 0) return null;
+    const f = (v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    };
+    return 0.2126 * f(p[0]) + 0.7152 * f(p[1]) + 0.0722 * f(p[2]);
+  };
+  const bg = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const l = lum(getComputedStyle(e).backgroundColor); if (l !== null) return l;
+    }
+    return 1.0;
+  };
+  const bad = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const cs = getComputedStyle(el);
+    if (!own || cs.visibility === "hidden" || cs.display === "none") continue;
+    if (!el.getClientRects().length) continue;
+    if (el.closest("svg.main-svg, .js-plotly-plot")) continue;  // plotly draws its own axes
+    const fg = lum(cs.color); if (fg === null) continue;
+    const b = bg(el);
+    const ratio = (Math.max(fg, b) + 0.05) / (Math.min(fg, b) + 0.05);
+    const size = parseFloat(cs.fontSize), bold = parseInt(cs.fontWeight) >= 700;
+    const need = (size >= 24 || (bold && size >= 18.66)) ? 3.0 : 4.5;
+    if (ratio < need) {
+      const text = el.textContent.trim().slice(0, 30);
+      bad.push(el.tagName + "." + el.className + " '" + text + "': " + ratio.toFixed(2));
+    }
+  }
+  return bad;
+}"""
