@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pandas as pd
+import pytest
 from web_support import CONTRAST_JS, Web, artifacts_dir, login, publish
 
 VIEWS = ("overview", "facilities", "ops", "sustainability", "alerts", "history", "glossary")
@@ -169,3 +170,20 @@ def test_wall_display_with_token_and_refused_without(web: Web, browser: Any) -> 
         people.revoke_token(store, web.display_token_id, by="test")
     assert page.goto(f"{web.base}/wall/{web.site.id}?token={web.display_token}").status == 401
     ctx.close()
+
+
+def test_sla_figures_are_refreshed_by_the_stream(
+    web: Web, browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heatreuse.api import web as web_ui
+
+    monkeypatch.setattr(web_ui, "SSE_PERIODIC_S", 0.5)
+    web_ui._PERIODIC.clear()
+    page = login(browser, web, "vic")
+    first = page.locator("#as-of").get_attribute("datetime")
+    page.wait_for_function(
+        f"document.getElementById('as-of').getAttribute('datetime') !== '{first}'",
+        timeout=15_000,
+    )
+    assert _fig_text(page, "sla_budget_left_month") not in ("", "unknown")
+    page.context.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -210,11 +211,31 @@ def demand_today(site: Site, now: pd.Timestamp) -> tuple[float | None, float | N
 
 
 # --------------------------------------------------------------------------- SLA
+_SLA_CACHE: dict[tuple[str, str, int], list[Any]] = {}
+_SLA_LOCK = threading.Lock()
+
+
 def _sla_reports(site: Site, store: Store, now: pd.Timestamp) -> list[Any]:
+    """The SLA reports of the local month (and contract year) at ``now``.
+
+    :func:`heatreuse.services.sla.sla_report` evaluates whole minutes up to ``now``
+    floored to the minute, so the result is kept for the rest of that minute (pages,
+    the wall and the event stream of one site share it); a reading that arrives late
+    for an earlier minute shows from the next minute on.
+    """
     from heatreuse.services.sla import sla_report
 
-    month = now.tz_convert(site.location.timezone).strftime("%Y-%m")
-    return sla_report(site, period=month, now=now.to_pydatetime(), store=store)
+    key = (site.id, str(store.url), int(now.floor("min").value // 60_000_000_000))
+    with _SLA_LOCK:
+        hit = _SLA_CACHE.get(key)
+        if hit is not None:
+            return hit
+        month = now.tz_convert(site.location.timezone).strftime("%Y-%m")
+        reports = sla_report(site, period=month, now=now.to_pydatetime(), store=store)
+        if len(_SLA_CACHE) > 32:
+            _SLA_CACHE.clear()
+        _SLA_CACHE[key] = reports
+        return reports
 
 
 def _sla_figures(reports: Sequence[Any]) -> list[Figure]:
@@ -545,17 +566,7 @@ def overview(
         figs[f.key] = f
     alerts = list_alerts(site, store, "firing")
     incidents = [i for i in list_incidents(site, store) if i["status"] != "resolved"]
-    figs["alerts_firing"] = Figure(
-        "alerts_firing",
-        "Alerts firing",
-        float(len(alerts)),
-        "count",
-        "ok"
-        if not alerts
-        else ("bad" if any(a["severity"] == "critical" for a in alerts) else "warn"),
-        str(len(alerts)),
-        source="heatreuse.services.monitoring.list_alerts(state=firing)",
-    )
+    figs["alerts_firing"] = _alerts_figure(alerts)
     figs["incidents_open"] = Figure(
         "incidents_open",
         "Open incidents",
@@ -570,6 +581,71 @@ def overview(
     return Overview(
         site.id, site.site.name, _iso(t) or "", figs, alerts, incidents, notes, _iso(last)
     )
+
+
+def _alerts_figure(alerts: Sequence[Mapping[str, Any]]) -> Figure:
+    return Figure(
+        "alerts_firing",
+        "Alerts firing",
+        float(len(alerts)),
+        "count",
+        "ok"
+        if not alerts
+        else ("bad" if any(a["severity"] == "critical" for a in alerts) else "warn"),
+        str(len(alerts)),
+        source="heatreuse.services.monitoring.list_alerts(state=firing)",
+    )
+
+
+def live_state(
+    site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None
+) -> dict[str, Any]:
+    """What the event stream pushes after each commit: the live figures (heat now, supply
+    vs band, IT power, utilisation) and the firing alerts (JSON-ready)."""
+    from heatreuse.services.monitoring import list_alerts
+
+    t = _now(now)
+    figs = live_figures(site, store, t)
+    alerts = list_alerts(site, store, "firing")
+    figs.append(_alerts_figure(alerts))
+    return {
+        "at": _iso(t),
+        "figures": {f.key: f.to_dict() for f in figs},
+        "alerts": [
+            {"id": a["id"], "rule": a["rule"], "severity": a["severity"], "summary": a["summary"]}
+            for a in alerts[:4]
+        ],
+    }
+
+
+#: Figures the event stream refreshes periodically (they cost an SLA evaluation).
+PERIODIC_KEYS = (
+    "heat_today_kwh",
+    "demand_now_kw",
+    "demand_today_kwh",
+    "sla_attainment_month",
+    "sla_budget_left_month",
+    "sla_interruptions_month",
+    "uptime_month",
+    "sla_attainment_year",
+    "sla_budget_left_year",
+    "sla_interruptions_year",
+    "uptime_year",
+    "incidents_open",
+)
+
+
+def periodic_state(
+    site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None
+) -> dict[str, Any]:
+    """The slower figures (heat today, modelled demand, SLA month and contract year, open
+    incidents) for the event stream to refresh every minute or so (JSON-ready)."""
+    ov = overview(site, store, now, ledger=None)
+    return {
+        "at": ov.at,
+        "periodic": True,
+        "figures": {k: ov.figures[k].to_dict() for k in PERIODIC_KEYS if k in ov.figures},
+    }
 
 
 def wall(site: Site, store: Store, now: dt.datetime | pd.Timestamp | None = None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import asyncio
 import functools
 import gzip
 import json
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from importlib import resources
@@ -81,6 +82,8 @@ SSE_POLL_S = 0.2
 SSE_KEEPALIVE_S = 15.0
 #: Longest life of one event stream before the browser reconnects [s].
 SSE_MAX_S = 600.0
+#: How often the stream refreshes the slower figures (heat today, SLA, incidents) [s].
+SSE_PERIODIC_S = 60.0
 #: Without an ingestor in this process, how often the stream re-reads the store [s].
 SSE_STORE_POLL_S = 1.0
 
@@ -203,21 +206,27 @@ def _common(
 # --------------------------------------------------------------------------- live stream
 def _live_payload(ctx: ApiContext, site_id: str) -> dict[str, Any]:
     from heatreuse.services import dashboard
-    from heatreuse.services.monitoring import list_alerts
 
-    site = ctx.site(site_id)
+    return dashboard.live_state(ctx.site(site_id), ctx.store, ctx.clock())
+
+
+_PERIODIC: dict[str, tuple[int, dict[str, Any]]] = {}
+_PERIODIC_LOCK = threading.Lock()
+
+
+def _periodic_payload(ctx: ApiContext, site_id: str) -> dict[str, Any]:
+    """The slower figures, computed at most once per minute and site for every stream."""
+    from heatreuse.services import dashboard
+
     now = ctx.clock()
-    figs = dashboard.live_figures(site, ctx.store, now)
-    alerts = list_alerts(site, ctx.store, "firing")
-    return {
-        "at": dashboard._iso(now),
-        "figures": {f.key: f.to_dict() for f in figs},
-        "alerts_firing": len(alerts),
-        "alerts": [
-            {"id": a["id"], "rule": a["rule"], "severity": a["severity"], "summary": a["summary"]}
-            for a in alerts[:4]
-        ],
-    }
+    minute = int(now.timestamp() // 60)
+    with _PERIODIC_LOCK:
+        hit = _PERIODIC.get(site_id)
+        if hit is not None and hit[0] == minute:
+            return hit[1]
+        payload = dashboard.periodic_state(ctx.site(site_id), ctx.store, now)
+        _PERIODIC[site_id] = (minute, payload)
+        return payload
 
 
 def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> bytes:
@@ -251,7 +260,7 @@ async def _event_stream(ctx: ApiContext, request: Request, site_id: str) -> Any:
         yield _sse("figures", await run_in_threadpool(_live_payload, ctx, site_id), 0)
         return
     seq = 0
-    started = last_sent = time.monotonic()
+    started = last_sent = last_periodic = time.monotonic()
     last_check = 0.0
     yield b"retry: 1000\n\n"
     last = await run_in_threadpool(marker)
@@ -273,6 +282,10 @@ async def _event_stream(ctx: ApiContext, request: Request, site_id: str) -> Any:
             payload = await run_in_threadpool(_live_payload, ctx, site_id)
             yield _sse("figures", payload, seq)
             last_sent = now
+        elif now - last_periodic >= SSE_PERIODIC_S:
+            last_periodic = last_sent = now
+            seq += 1
+            yield _sse("figures", await run_in_threadpool(_periodic_payload, ctx, site_id), seq)
         elif now - last_sent >= SSE_KEEPALIVE_S:
             last_sent = now
             yield b": keep-alive\n\n"

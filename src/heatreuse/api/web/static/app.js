@@ -77,10 +77,6 @@
     });
   }
   function applyAlerts(data) {
-    applyFigure("alerts_firing", {
-      text: String(data.alerts_firing), status: data.alerts_firing ? "warn" : "ok",
-      label: "Alerts firing", unit: "count", source: "heatreuse.services.monitoring.list_alerts(state=firing)"
-    });
     var list = document.querySelector("[data-live-alerts]");
     if (list && page === "wall") {
       list.innerHTML = "";
@@ -99,6 +95,11 @@
       es.addEventListener("figures", function (ev) {
         var data = JSON.parse(ev.data);
         Object.keys(data.figures).forEach(function (k) { applyFigure(k, data.figures[k]); });
+        if (data.periodic) {
+          var asOf = document.getElementById("as-of");
+          if (asOf) { asOf.setAttribute("datetime", data.at); asOf.textContent = data.at.slice(0, 10) + " " + data.at.slice(11, 16) + " UTC"; }
+          return;
+        }
         applyAlerts(data);
         document.querySelectorAll("[data-live-at]").forEach(function (el) {
           el.textContent = page === "wall" ? data.at.slice(11, 16)
