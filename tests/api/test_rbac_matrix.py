@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from api_harness import ROLES, Api
 
-from conftest import ROLES, Api
 from heatreuse.api import web
 from heatreuse.api.auth import AUTHENTICATED
 from heatreuse.api.permissions import PUBLIC, all_actions, app_routes, route_keys
@@ -30,6 +30,7 @@ PATH_VALUES = {
     "period": "2026-03",
     "name": "nobody",
     "token_id": "abc123",
+    "change_id": "cr-00",
 }
 QUERIES = {
     "/readings": {

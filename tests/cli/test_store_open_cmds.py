@@ -69,6 +69,8 @@ def _readers(url: str, out: Path) -> dict[str, list[str]]:
         "tokens list": ["tokens", "list", "--store", url],
         "audit list": ["audit", "list", site, "--store", url],
         "access review": ["access", "review", "--store", url],
+        "changes list": ["changes", "list", site, "--store", url],
+        "changes show": ["changes", "show", site, "cr-0000000000", "--store", url],
     }
 
 
@@ -79,6 +81,9 @@ WRITERS = {
     *("maintenance add", "drill"),  # (drill writes only with --record)
     "commission",  # records its entry in the ledger (a writer, like ledger update)
     *("users add", "users disable", "tokens create", "tokens revoke", "devices add"),
+    "users grant",  # files a role_grant change request
+    *("changes request", "changes approve", "changes execute", "changes reject"),
+    *("changes override", "changes review"),
 }
 
 

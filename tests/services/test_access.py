@@ -34,6 +34,8 @@ EXPECTED: dict[str, set[str]] = {
     "setpoint.request": {"operator", "facilities"},
     "setpoint.approve": {"facilities"},
     "command.execute": {"edge_writer"},
+    "changes.read": READERS,
+    "changes.review": {"facilities", "security"},
     "sla.write": {"facilities", "sustainability"},
     "ledger.update": {"sustainability"},
     "export.create": {"sustainability", "auditor"},

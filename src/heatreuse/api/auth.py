@@ -36,6 +36,7 @@ import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -256,16 +257,32 @@ async def request_auth(request: Request) -> Auth:
     return auth
 
 
+async def _form_field(request: Request, name: str) -> str | None:
+    """A field of an urlencoded form body (multipart only with python-multipart installed)."""
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("application/x-www-form-urlencoded"):
+        try:
+            form = parse_qs((await request.body()).decode("utf-8"), max_num_fields=100)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        values = form.get(name)
+        return values[0] if values else None
+    if ctype.startswith("multipart/form-data"):
+        try:
+            parsed = await request.form()
+        except AssertionError:  # python-multipart not installed: send the header instead
+            return None
+        value = parsed.get(name)
+        return value if isinstance(value, str) else None
+    return None
+
+
 async def _check_csrf(ctx: ApiContext, request: Request, sess: Session) -> None:
     expected = csrf_token_for(ctx.token_secret, sess.sid)
     cookie = request.cookies.get(CSRF_COOKIE, "")
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
-        ctype = request.headers.get("content-type", "")
-        if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form()
-            value = form.get(CSRF_FIELD)
-            sent = value if isinstance(value, str) else None
+        sent = await _form_field(request, CSRF_FIELD)
     ok = (
         sent is not None
         and hmac.compare_digest(sent, expected)

@@ -40,8 +40,6 @@ class ApiSettings:
         Largest ``limit`` of a paged list.
     max_range_rows
         Most rows one JSON page of readings carries (NDJSON streams any number).
-    max_silence_h
-        Longest silence one person may create [h]; longer ones are two-person changes.
     allow_anonymous_ingest
         The readings push takes readings without a device token (loopback labs).
     checkpoint_dir, key_path
@@ -54,7 +52,6 @@ class ApiSettings:
     ingest_max_body_bytes: int = 8 * 1024 * 1024
     max_page: int = 1000
     max_range_rows: int = 100_000
-    max_silence_h: float = 4.0
     allow_anonymous_ingest: bool = False
     checkpoint_dir: str | None = None
     key_path: str | None = None

@@ -60,6 +60,12 @@ ROUTE_ACTIONS: Mapping[tuple[str, str], str] = {
     ("GET", S + "/drills"): "incidents.read",
     ("GET", S + "/maintenance"): "site.read",
     ("POST", S + "/maintenance"): "maintenance.write",
+    # two-person changes (the kind's own permission is checked in the route)
+    ("GET", S + "/changes"): "changes.read",
+    ("POST", S + "/changes"): "changes.read",
+    ("GET", S + "/changes/{change_id}"): "changes.read",
+    ("POST", S + "/changes/{change_id}/approve"): "changes.read",
+    ("POST", S + "/changes/{change_id}/reject"): "changes.read",
     # who did what
     ("GET", S + "/audit"): "audit.read",
     ("GET", S + "/access/review"): "access.review",

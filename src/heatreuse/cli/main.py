@@ -70,6 +70,7 @@ COMMAND_MODULES = (
     "people_cmds",
     "fleet_cmds",
     "commission_cmds",
+    "changes_cmds",
 )
 #: First word of a command line -> the one module that registers it, so that ``heatreuse
 #: validate`` imports neither the ledger nor the twin. A word missing here (help, a typo,
@@ -116,6 +117,7 @@ COMMAND_MODULE_OF = {
     "access": "people_cmds",
     "fleet": "fleet_cmds",
     "commission": "commission_cmds",
+    "changes": "changes_cmds",
 }
 #: Modules already registered in this process: each registers once (typer rebuilds every
 #: registered group per call, so repeated registration slows every later call).

@@ -11,6 +11,7 @@ Commands
 ``heatreuse alerts list SITE.yaml [--state firing|resolved|all] [--store URL] [--json]``
 ``heatreuse alerts ack SITE.yaml ALERT_ID --by NAME [--comment TEXT]``
 ``heatreuse silences add SITE.yaml --match KEY=VALUE... --duration 2h --by NAME --comment TEXT``
+    (over 4 h: files a change request for a second person to approve)
 ``heatreuse silences list SITE.yaml``, ``heatreuse silences expire SITE.yaml ID --by NAME``
 ``heatreuse incidents list SITE.yaml``, ``heatreuse incidents show SITE.yaml ID``
 ``heatreuse actions list SITE.yaml``
@@ -267,14 +268,33 @@ def silences_add_cmd(
     store: str | None = STORE_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Mute alerts matching every --match for --duration (audited)."""
+    """Mute alerts matching every --match for --duration (audited).
+
+    Over 4 h it needs a second person: a change request is filed instead (printed with
+    its id and hash; `heatreuse changes approve` adds the silence).
+    """
+    from heatreuse.services.changes import add_silence_or_request
     from heatreuse.services.ingest import opened_store
-    from heatreuse.services.monitoring import add_silence
     from heatreuse.site import load_site
 
     site = load_site(site_file)
     with opened_store(store, create=True) as opened:
-        silence = add_silence(site, opened, match, duration, by, comment, start=start)
+        out = add_silence_or_request(site, opened, match, duration, by, comment, start=start)
+    if "change" in out:
+        c = out["change"]
+        if as_json:
+            _echo_json([c])
+            return
+        console.print(
+            f"silences over 4 h need a second person: change request {c['id']} filed (nothing "
+            f"is muted yet); approve it with: heatreuse changes approve {site_file} {c['id']} "
+            f"--hash {c['request_hash']} --by OTHER_USER",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        return
+    silence = out["silence"]
     if as_json:
         _echo_json([silence])
         return

@@ -3,6 +3,8 @@
 Commands
 --------
 ``heatreuse users add NAME --role ROLE --site SITE_ID [--password-stdin] [--by NAME]``
+``heatreuse users grant NAME --role ROLE --site SITE_ID --reason TEXT --by ADMIN``
+    files a role_grant change request (two-person rule; a second admin approves it).
 ``heatreuse users list [--json]``, ``heatreuse users disable NAME``
 ``heatreuse tokens create --user NAME [--scope read|write|display] [--expires 30d]``
     prints the token once (store keeps only its HMAC).
@@ -91,6 +93,29 @@ def users_add(
     with using_store(store, create=True) as s:
         info = people.add_user(s, name, password, role, site, by=_by(by))
     typer.echo(f"user {info['name']} added: {info['role']} on site {info['site_id']}")
+
+
+@users_app.command("grant")
+def users_grant(
+    name: str = typer.Argument(..., help="User name."),
+    role: str = typer.Option(..., "--role", help="Role to grant (viewer ... admin)."),
+    site: str = typer.Option(..., "--site", help="The site id the role applies to."),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded with the request)."),
+    expires: str = typer.Option("4h", "--expires", help="The request lapses after this."),
+    by: str = typer.Option(..., "--by", help="The admin who requests the grant."),
+    store: str | None = STORE_OPT,
+) -> None:
+    """Request a role grant: a second admin approves it (`heatreuse changes approve`)."""
+    from heatreuse.services import changes
+    from heatreuse.store import using_store
+
+    with using_store(store, create=True) as s:
+        c = changes.request_role_grant(s, name, role, site, reason, by=by, expires=expires)
+    typer.echo(
+        f"role grant {role} on {site} to {name}: change request {c['id']} filed (not granted "
+        f"yet); a second admin approves it with: heatreuse changes approve {site} {c['id']} "
+        f"--hash {c['request_hash']} --by OTHER_ADMIN"
+    )
 
 
 @users_app.command("list")

@@ -51,6 +51,10 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "setpoint.request": frozenset({"operator", "facilities"}),
     "setpoint.approve": frozenset({"facilities"}),
     "command.execute": frozenset({"edge_writer"}),
+    # change requests (services.changes): everyone on the site sees them; a break-glass
+    # override is reviewed by someone else who holds one of these roles
+    "changes.read": _READERS,
+    "changes.review": frozenset({"facilities", "security"}),
     # contract and reporting
     "sla.write": frozenset({"facilities", "sustainability"}),
     "ledger.update": frozenset({"sustainability"}),
@@ -61,6 +65,9 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "devices.manage": frozenset({"admin"}),
     "config.write": frozenset({"admin"}),
 }
+
+#: Silences longer than this need the two-person rule (a change request) [s]: 4 h.
+TWO_PERSON_SILENCE_S = 4 * 3600.0
 
 #: Token scopes and the actions each allows (a token also needs the user's role).
 SCOPES: Mapping[str, frozenset[str]] = {

@@ -164,8 +164,10 @@ def add_record(
     note: str,
     done_at: str | dt.datetime | pd.Timestamp | None = None,
     now: dt.datetime | pd.Timestamp | None = None,
+    address: str | None = None,
 ) -> dict[str, Any]:
-    """Record a maintenance task done, with an audit row (who, what, when, why).
+    """Record a maintenance task done, with an audit row (who, what, when, why; from
+    where: ``address``, the API's client address, when given).
 
     Parameters
     ----------
@@ -214,6 +216,7 @@ def add_record(
                 "done_at": _iso(done_us),
                 "interval_d": task.interval_d,
                 "standard": task.standard,
+                **({"address": address} if address is not None else {}),
             },
         )
     )

@@ -878,8 +878,12 @@ def ack_alert(
     comment: str = "",
     *,
     now: dt.datetime | pd.Timestamp | None = None,
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Acknowledge an alert: who took it and why; stops its incident's escalation.
+
+    ``address``: where the request came from (the API's client address), kept in the
+    audit row's detail.
 
     The acknowledgement, the incident's ``acked`` timeline event and the ``audit`` row
     are written in one transaction.
@@ -938,6 +942,7 @@ def ack_alert(
                 "rule": rec.rule,
                 "labels": dict(rec.labels),
                 "incident_id": rec.incident_id,
+                **({"address": address} if address is not None else {}),
             },
         )
         rec = store.get_alert(site.id, aid)
@@ -981,8 +986,16 @@ def add_silence(
     *,
     start: str | dt.datetime | pd.Timestamp | None = None,
     now: dt.datetime | pd.Timestamp | None = None,
+    change_id: str | None = None,
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Mute alerts matching every matcher for ``duration`` from ``start`` (default now).
+
+    ``address``: where the request came from, kept in the audit row's detail.
+
+    A silence longer than :data:`heatreuse.services.access.TWO_PERSON_SILENCE_S` (4 h)
+    needs the two-person rule: it is added only by an approved change request
+    (``change_id``, :mod:`heatreuse.services.changes`), else refused.
 
     Matchers: ``NAME=VALUE``, ``NAME!=VALUE``, ``NAME=~REGEX``, ``NAME!~REGEX``
     (Alertmanager semantics); duration ``30m``, ``2h``, ``1d`` or seconds. The silence
@@ -1009,6 +1022,14 @@ def add_silence(
     if seconds <= 0:
         raise MonitoringError(
             f"--duration: expected a positive duration such as 2h; got {duration!r}"
+        )
+    from heatreuse.services.access import TWO_PERSON_SILENCE_S
+
+    if seconds > TWO_PERSON_SILENCE_S and change_id is None:
+        raise MonitoringError(
+            f"--duration {duration}: silences over {TWO_PERSON_SILENCE_S / 3600:g} h need a "
+            "second person; request one with `heatreuse silences add` (it files a change "
+            "request) and have it approved with `heatreuse changes approve`"
         )
     who = _name(by, "--by")
     why = comment.strip()
@@ -1041,6 +1062,8 @@ def add_silence(
                 "matchers": list(rec.matchers),
                 "starts_at": _iso(rec.starts_at_us),
                 "ends_at": _iso(rec.ends_at_us),
+                **({"change_id": change_id} if change_id is not None else {}),
+                **({"address": address} if address is not None else {}),
             },
         )
     return {**silence_dict(rec, rec.created_at_us), "audit_id": audit_id}
@@ -1062,8 +1085,10 @@ def expire_silence(
     comment: str = "",
     *,
     now: dt.datetime | pd.Timestamp | None = None,
+    address: str | None = None,
 ) -> dict[str, Any]:
-    """End a silence now; who and why are recorded (silence row and ``audit`` row).
+    """End a silence now; who and why are recorded (silence row and ``audit`` row, with
+    ``address``, where the request came from, when given).
 
     Raises
     ------
@@ -1098,6 +1123,7 @@ def expire_silence(
                 "silence_id": rec.id,
                 "matchers": list(rec.matchers),
                 "was_until": _iso(rec.ends_at_us),
+                **({"address": address} if address is not None else {}),
             },
         )
         rec = next(r for r in store.list_silences(site.id) if r.id == rec.id)

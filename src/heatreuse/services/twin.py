@@ -24,6 +24,14 @@ told otherwise (``--control-allow-remote``) and every request must carry the
 twin's token (``Authorization: Bearer TOKEN``): a random token made at start
 and written with mode 0600 to ``$HEATREUSE_HOME/twin-control-<port>.token``
 (or ``--control-token-file``), which ``heatreuse twin-inject`` reads.
+
+The twin also holds the plant controller's writable values (:data:`TWIN_CONTROLS`,
+``GET /setpoints``, ``PUT /setpoints/NAME``): the executor of approved change
+requests (:mod:`heatreuse.services.changes`) writes one and reads it back.
+``loop_setpoint_c`` is the temperature the engine's controller holds the IT loop at
+(kernel parameter ``P_LOOP_SET_C``; from the next step on); the others
+(``supply_setpoint_c``, ``heat_reject_override``, ``pump.<id>.mode``) are held and
+read back as a PLC's registers would be, and the engine does not (yet) act on them.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
@@ -385,6 +393,44 @@ class TwinSink(Protocol):
         """Disconnect / unbind."""
 
 
+#: Modes a pump or the heat-reject path can be commanded to.
+COMMAND_MODES = ("auto", "on", "off")
+
+
+def twin_controls(site: Site) -> dict[str, float | str]:
+    """The writable controller values of a twin of ``site`` and their start values.
+
+    ``loop_setpoint_c`` [C] starts at ``compute.cooling.coolant_return_temp_c``;
+    ``supply_setpoint_c`` [C] at the customer's ``supply_band.min_temp_c``;
+    ``heat_reject_override`` (if the plant has a reject path) and ``pump.<id>.mode`` at
+    ``auto``.
+    """
+    out: dict[str, float | str] = {
+        "loop_setpoint_c": float(site.compute.cooling.coolant_return_temp_c),
+        "supply_setpoint_c": float(site.customer.supply_band.min_temp_c),
+    }
+    if site.plant.heat_reject is not None:
+        out["heat_reject_override"] = "auto"
+    for pump in site.plant.pumps:
+        out[f"pump.{pump.id}.mode"] = "auto"
+    return out
+
+
+def check_control_value(name: str, current: float | str, value: Any) -> float | str:
+    """``value`` as the type of control ``name`` (a finite number, or one of
+    :data:`COMMAND_MODES`); raises :class:`TwinError` naming the control."""
+    if isinstance(current, str):
+        if value not in COMMAND_MODES:
+            raise TwinError(f"{name}: expected one of {', '.join(COMMAND_MODES)}, got {value!r}")
+        return str(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TwinError(f"{name}: expected a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise TwinError(f"{name}: expected a finite number, got {value!r}")
+    return v
+
+
 @dataclass
 class _Window:
     first_step: int  # global step number of the window's step 0
@@ -458,6 +504,8 @@ class LiveTwin:
         self.last_mode: int | None = None
         self._window: _Window | None = None
         self._faults_dirty = False
+        self.controls: dict[str, float | str] = twin_controls(site)
+        self._controls_dirty = False
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._started = False
@@ -501,6 +549,38 @@ class LiveTwin:
             self.scenarios.clear()
             self._faults_dirty = True
 
+    # ------------------------------------------------------------------ controls
+    def write_control(self, name: str, value: Any) -> float | str:
+        """Write a controller value (:func:`twin_controls`); effective from the next step.
+
+        Raises
+        ------
+        TwinError
+            An unknown control, or a value of the wrong kind.
+        """
+        with self._lock:
+            if name not in self.controls:
+                raise TwinError(
+                    f"control {name!r}: no such control; expected one of {sorted(self.controls)}"
+                )
+            v = check_control_value(name, self.controls[name], value)
+            self.controls[name] = v
+            self._controls_dirty = True
+        log.info("twin: control %s set to %s", name, v)
+        return v
+
+    def read_controls(self) -> dict[str, float | str]:
+        """A copy of the controller values."""
+        with self._lock:
+            return dict(self.controls)
+
+    def _with_controls(self, inputs: KernelInputs) -> KernelInputs:
+        from heatreuse.simulation import kernel as K
+
+        params = inputs.params.copy()
+        params[K.P_LOOP_SET_C] = float(self.controls["loop_setpoint_c"])
+        return replace(inputs, params=params)
+
     # ------------------------------------------------------------------ stepping
     def _new_window(self) -> _Window:
         first = self.steps_done
@@ -516,7 +596,8 @@ class LiveTwin:
             record_layers=self.points.needs_layers,
         )
         self._faults_dirty = False
-        return _Window(first, inputs)
+        self._controls_dirty = False
+        return _Window(first, self._with_controls(inputs))
 
     def advance(self, max_steps: int | None = None) -> int:
         """Simulate and publish every step the clock has passed; return steps run."""
@@ -533,6 +614,9 @@ class LiveTwin:
                 elif self._faults_dirty:
                     w.inputs = w.inputs.with_faults(scenarios_to_faults(self.scenarios))
                     self._faults_dirty = False
+                if self._controls_dirty:
+                    w.inputs = self._with_controls(w.inputs)
+                    self._controls_dirty = False
                 k0 = self.steps_done - w.first_step
                 k1 = min(w.inputs.n_steps, k0 + due, k0 + LIVE_MAX_CHUNK_STEPS)
                 chunk = run_kernel(w.inputs, self.state, k0, k1)
@@ -606,6 +690,7 @@ class LiveTwin:
                 "readings_published": self.readings_published,
                 "mode": None if self.last_mode is None else MODE_NAMES.get(self.last_mode),
                 "faults": [s.label() for s in self.scenarios],
+                "setpoints": dict(self.controls),
                 "latest": self.latest,
             }
 
@@ -673,7 +758,9 @@ class TwinControlServer:
     ``GET /status`` (JSON status), ``GET /faults`` (active scenario labels),
     ``POST /faults`` with ``{"scenario": "pump_failure+2h"}`` (JSON) or the
     scenario text as the body (201 + the scenario with its start),
-    ``DELETE /faults`` (clear). Every request needs ``Authorization: Bearer
+    ``DELETE /faults`` (clear); ``GET /setpoints`` (the controller values),
+    ``PUT /setpoints/NAME`` with ``{"value": V}`` (200 + the value now held; 404 for an
+    unknown name, 400 for a wrong kind of value). Every request needs ``Authorization: Bearer
     TOKEN``; without it or with another token the answer is 401 and nothing
     changes (the token is compared in constant time). Errors: 400/401/404/413
     with ``{"error": ...}``.
@@ -799,8 +886,55 @@ class TwinControlServer:
                     self._send(200, twin.status())
                 elif self.path.rstrip("/") == "/faults":
                     self._send(200, {"faults": [s.label() for s in twin.scenarios]})
+                elif self.path.rstrip("/") == "/setpoints":
+                    self._send(200, {"setpoints": twin.read_controls()})
                 else:
-                    self._send(404, {"error": f"no route {self.path}; try /status or /faults"})
+                    self._send(
+                        404, {"error": f"no route {self.path}; try /status, /faults or /setpoints"}
+                    )
+
+            def _body(self) -> str | None:
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if not 0 <= length <= MAX_CONTROL_BODY_BYTES:
+                    self.close_connection = True
+                    self._send(
+                        413,
+                        {"error": f"expected a body of at most {MAX_CONTROL_BODY_BYTES} bytes"},
+                    )
+                    return None
+                return self.rfile.read(length).decode("utf-8", "replace").strip()
+
+            def do_PUT(self) -> None:
+                if not self._authorised():
+                    return
+                prefix = "/setpoints/"
+                if not self.path.startswith(prefix) or len(self.path) <= len(prefix):
+                    self._send(404, {"error": f"no route {self.path}; PUT /setpoints/NAME"})
+                    return
+                name = self.path[len(prefix) :].rstrip("/")
+                body = self._body()
+                if body is None:
+                    return
+                try:
+                    value = json.loads(body)["value"]
+                except (ValueError, KeyError, TypeError):
+                    self._send(400, {"error": 'expected {"value": NUMBER or MODE}'})
+                    return
+                if name not in twin.controls:
+                    self._send(
+                        404,
+                        {"error": f"no control {name!r}; expected one of {sorted(twin.controls)}"},
+                    )
+                    return
+                try:
+                    held = twin.write_control(name, value)
+                except HeatreuseError as exc:
+                    self._send(400, {"error": str(exc)})
+                    return
+                self._send(200, {"name": name, "value": held})
 
             def do_POST(self) -> None:
                 if not self._authorised():

@@ -90,6 +90,19 @@ People and permissions (migration 6; logic in :mod:`heatreuse.services.people`):
 ``login_attempts``
     every login attempt: ``user_name``, ``address``, ``at_us``, ``ok``, ``reason``
     (rate limiting and lockout count these).
+
+Changes to the plant, two-person rule (migration 8; logic in
+:mod:`heatreuse.services.changes`):
+
+``change_requests``
+    ``id`` (text, ``cr-`` + 10 hex digits), ``site_id``, ``kind``, ``command`` (canonical
+    JSON: target, value, bounds), ``reason``, ``requested_by``, ``requested_at_us``,
+    ``expires_at_us``, ``request_hash`` (SHA-256 of the canonical request), ``state``
+    (requested, approved, executed, failed, rejected, expired, overridden),
+    ``approved_by``/``approved_at_us``, ``executed_at_us``, ``result`` (JSON: written
+    value, read-back value, ok, executor), ``break_glass``, ``flagged_for_review``,
+    ``reviewed_by``/``reviewed_at_us``/``review_note``, ``address`` (where the request
+    came from). Every step also appends an ``audit`` row.
 """
 
 from __future__ import annotations
@@ -331,6 +344,21 @@ def _v6(dialect: str) -> tuple[str, ...]:
     )
 
 
+def _v8(dialect: str) -> tuple[str, ...]:
+    """Changes to the plant: change requests of the two-person rule."""
+    return (
+        "CREATE TABLE change_requests (id TEXT PRIMARY KEY, site_id TEXT NOT NULL, "
+        "kind TEXT NOT NULL, command TEXT NOT NULL, reason TEXT NOT NULL, "
+        "requested_by TEXT NOT NULL, requested_at_us BIGINT NOT NULL, "
+        "expires_at_us BIGINT NOT NULL, request_hash TEXT NOT NULL, state TEXT NOT NULL, "
+        "approved_by TEXT, approved_at_us BIGINT, executed_at_us BIGINT, result TEXT, "
+        "break_glass INTEGER NOT NULL DEFAULT 0, flagged_for_review INTEGER NOT NULL DEFAULT 0, "
+        "reviewed_by TEXT, reviewed_at_us BIGINT, review_note TEXT, "
+        "address TEXT NOT NULL DEFAULT '')",
+        "CREATE INDEX change_requests_site ON change_requests (site_id, requested_at_us)",
+    )
+
+
 #: Migrations of the component ``"store"``.
 STORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -370,5 +398,19 @@ STORE_MIGRATIONS: tuple[Migration, ...] = (
         description="users, role_grants, devices, tokens (HMAC only), login_attempts",
         sqlite=_v6("sqlite"),
         postgresql=_v6("postgresql"),
+    ),
+    # PLACEHOLDER: migration 7 belongs to another branch; when merging, keep that branch's
+    # version 7 and drop this empty one (apply_migrations needs 1..N without gaps).
+    Migration(
+        version=7,
+        description="reserved (migration 7 of another branch)",
+        sqlite=(),
+        postgresql=(),
+    ),
+    Migration(
+        version=8,
+        description="change_requests (two-person rule, break-glass)",
+        sqlite=_v8("sqlite"),
+        postgresql=_v8("postgresql"),
     ),
 )

@@ -12,9 +12,9 @@ def api_router(ctx: ApiContext) -> APIRouter:
 
     Write bodies are limited to ``ctx.settings.max_body_bytes`` (413 before reading).
     """
-    from heatreuse.api.routes import ops, people, readings, reports, session, sites
+    from heatreuse.api.routes import changes, ops, people, readings, reports, session, sites
 
     root = APIRouter(max_body_size=ctx.settings.max_body_bytes)
-    for module in (session, sites, readings, reports, ops, people):
+    for module in (session, sites, readings, reports, ops, people, changes):
         root.include_router(module.router(ctx))
     return root

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from heatreuse.api.auth import require, require_display
+from heatreuse.api.auth import client_address, require, require_display
 from heatreuse.api.context import ApiContext
 from heatreuse.api.errors import ApiError, not_found
 from heatreuse.api.permissions import S
@@ -78,6 +78,7 @@ def router(ctx: ApiContext) -> APIRouter:
     def ack(
         site_id: str,
         body: AckIn,
+        request: Request,
         alert_id: int = _id(),
         p: Principal = Depends(require("alerts.ack")),
     ) -> dict[str, Any]:
@@ -88,7 +89,15 @@ def router(ctx: ApiContext) -> APIRouter:
             raise not_found(f"alert {alert_id} of site {site_id!r}")
         if rec.acked_by is not None:
             raise ApiError(409, f"alert {alert_id}: already acknowledged by {rec.acked_by}")
-        out = monitoring.ack_alert(site, ctx.store, alert_id, p.name, body.comment, now=ctx.clock())
+        out = monitoring.ack_alert(
+            site,
+            ctx.store,
+            alert_id,
+            p.name,
+            body.comment,
+            now=ctx.clock(),
+            address=client_address(request),
+        )
         return jdict(out)
 
     @r.get(S + "/incidents")
@@ -124,44 +133,64 @@ def router(ctx: ApiContext) -> APIRouter:
         items = monitoring.list_silences(ctx.site(site_id), ctx.store, now=ctx.clock())
         return jdict(page(items, limit, cursor))
 
-    @r.post(S + "/silences", status_code=201)
+    @r.post(
+        S + "/silences",
+        status_code=201,
+        responses={202: {"description": "Longer than 4 h: a change request was filed instead."}},
+    )
     def add_silence(
-        site_id: str, body: SilenceIn, p: Principal = Depends(require("silences.write"))
+        site_id: str,
+        body: SilenceIn,
+        request: Request,
+        response: Response,
+        p: Principal = Depends(require("silences.write")),
     ) -> dict[str, Any]:
-        """Create a silence of at most ``max_silence_h`` (4 h; longer ones are two-person
-        changes); audited."""
+        """Create a silence (audited). Longer than 4 h it is a two-person change: a change
+        request is filed (202, ``{"change": ...}``) for a second person to approve."""
         from heatreuse.monitoring.routing import parse_duration_s
+        from heatreuse.services import changes
 
         site = ctx.site(site_id)
         try:
             seconds = parse_duration_s(body.duration, "duration")
         except HeatreuseError as exc:
             raise ApiError(422, str(exc), "duration") from None
-        limit_s = ctx.settings.max_silence_h * 3600.0
-        if seconds > limit_s:
-            raise ApiError(
-                422,
-                f"duration: at most {ctx.settings.max_silence_h:g} h for one person, got "
-                f"{body.duration}; a longer silence is a two-person change (request it and have "
-                "a second person approve it)",
-                "duration",
+        if 0 < seconds <= changes.LONG_SILENCE_S:
+            return jdict(
+                {
+                    "silence": monitoring.add_silence(
+                        site,
+                        ctx.store,
+                        body.matchers,
+                        body.duration,
+                        p.name,
+                        body.comment,
+                        start=body.start,
+                        now=ctx.clock(),
+                        address=client_address(request),
+                    )
+                }
             )
-        out = monitoring.add_silence(
+        out = changes.add_silence_or_request(
             site,
             ctx.store,
             body.matchers,
-            seconds,
+            body.duration,
             p.name,
             body.comment,
             start=body.start,
+            address=client_address(request),
             now=ctx.clock(),
         )
+        if "change" in out:
+            response.status_code = 202
         return jdict(out)
 
     @r.post(S + "/silences/{silence_id}/expire")
     def expire(
         site_id: str,
         body: ExpireIn,
+        request: Request,
         silence_id: str = Path(max_length=64, pattern=r"^[A-Za-z0-9._-]+$"),
         p: Principal = Depends(require("silences.write")),
     ) -> dict[str, Any]:
@@ -171,7 +200,13 @@ def router(ctx: ApiContext) -> APIRouter:
         if not found:
             raise not_found(f"silence {silence_id} of site {site_id!r}")
         out = monitoring.expire_silence(
-            site, ctx.store, silence_id, p.name, body.comment, now=ctx.clock()
+            site,
+            ctx.store,
+            silence_id,
+            p.name,
+            body.comment,
+            now=ctx.clock(),
+            address=client_address(request),
         )
         return jdict(out)
 
@@ -220,7 +255,10 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.post(S + "/maintenance", status_code=201)
     def maintenance_done(
-        site_id: str, body: MaintenanceIn, p: Principal = Depends(require("maintenance.write"))
+        site_id: str,
+        body: MaintenanceIn,
+        request: Request,
+        p: Principal = Depends(require("maintenance.write")),
     ) -> dict[str, Any]:
         """Record a task of the schedule as done (who: the principal; audited)."""
         site = ctx.site(site_id)
@@ -232,6 +270,7 @@ def router(ctx: ApiContext) -> APIRouter:
             note=body.note,
             done_at=body.done_at,
             now=ctx.clock(),
+            address=client_address(request),
         )
         return jdict(out)
 

@@ -101,6 +101,7 @@ class _Reader:
                     if value is not None:
                         us = int(ts.value // 1000)
                         out.append({"point_id": str(p), "ts": t, "value": value, "_us": us})
+            out.sort(key=lambda r: (r["_us"], r["point_id"]))
             return out
         frame = store.read_rollup(
             self.site_id,

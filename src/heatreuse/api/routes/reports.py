@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -61,18 +62,33 @@ def router(ctx: ApiContext) -> APIRouter:
     """SLA, KPI and ledger routes."""
     r = APIRouter(tags=["sla", "ledger"])
 
+    # An SLA report reads a month of minutes (about 0.5 s): computed at most once per
+    # site, period and minute (the SLA's resolution), one computation at a time, so a
+    # wall of dashboards asking at once costs one evaluation.
+    cache: dict[tuple[str, str, str], SlaOut] = {}
+    lock = threading.Lock()
+
     def sla(site_id: str, period: str, now: str | None) -> SlaOut:
         from heatreuse.services.sla import sla_report
 
         site = ctx.site(site_id)
-        when = parse_time(now, "now") or ctx.clock()
-        try:
-            reports = sla_report(site, period=period, now=when, store=ctx.store)
-        except SLAError as exc:
-            raise ApiError(422, f"period: {exc}", "period") from None
-        return SlaOut(
-            site_id=site_id, period=period, reports=[jsonable(x.to_dict()) for x in reports]
-        )
+        when = (parse_time(now, "now") or ctx.clock()).replace(second=0, microsecond=0)
+        key = (site_id, period, when.isoformat())
+        with lock:
+            hit = cache.get(key)
+            if hit is not None:
+                return hit
+            try:
+                reports = sla_report(site, period=period, now=when, store=ctx.store)
+            except SLAError as exc:
+                raise ApiError(422, f"period: {exc}", "period") from None
+            out = SlaOut(
+                site_id=site_id, period=period, reports=[jsonable(x.to_dict()) for x in reports]
+            )
+            if len(cache) >= 64:
+                cache.clear()
+            cache[key] = out
+            return out
 
     @r.get(S + "/sla", response_model=SlaOut)
     def sla_status(

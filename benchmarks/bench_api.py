@@ -1,0 +1,370 @@
+"""HTTP API under load: readers and a device pushing readings, through ``heatreuse serve``.
+
+Prints figures; asserts nothing (issue 12, "Figures")::
+
+    .venv/bin/python benchmarks/bench_api.py                      # 50 clients, 10,000 r/s, 600 s
+    .venv/bin/python benchmarks/bench_api.py --duration 30        # a short run
+    .venv/bin/python benchmarks/bench_api.py --clients 10 --rate 2000 --duration 30
+
+Set-up (same machine, same run):
+
+* ``heatreuse serve SITE --http 127.0.0.1:PORT`` in its own process on a fresh SQLite
+  store (the example pool site), with the first admin, a viewer, a viewer token and a
+  device created through the CLI first (the real argon2id profile, token HMAC secret
+  under a temporary ``$HEATREUSE_HOME``);
+* this process runs, on one asyncio loop with httpx: a device pushing readings over
+  ``POST /api/v1/sites/{site}/readings`` at ``--rate`` readings/s in batches of
+  ``--batch`` (at most ``--in-flight`` requests open; each batch has new timestamps of
+  the site's points, spread over the ``--duration`` before the start so nothing is in
+  the future), and ``--clients`` readers, each in turn asking for a readings range
+  (the last 10 minutes of one point, raw), the SLA status and the firing alerts, plus
+  ``/healthz`` (no token) and ``/api/v1/me`` (token check only) in the same rotation;
+* at the end: p50/p99 latency per route, readings sent (200 answers) vs stored
+  (``Store.count_readings``), non-2xx answers, the server's resident memory (VmRSS)
+  after start and at the end, and the token-check overhead per request:
+  p50(``/api/v1/me``) - p50(``/healthz``) over the network, and
+  :func:`heatreuse.services.people.verify_token` timed in-process on the same store.
+
+The load generator and the server share the machine's cores: with 50 readers the
+client itself is CPU-bound, so latencies include its queueing; the figures are for
+comparison between routes in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "pool.yaml"
+PASSWORD = "benchmark password"
+#: Points pushed and a plausible value of each [the point's unit].
+POINTS = {
+    "hx.secondary_supply_temp_c": 41.0,
+    "hx.secondary_return_temp_c": 33.0,
+    "loop.pressure_bar": 2.1,
+    "hx.heat_power_w": 60_000.0,
+    "meter.heat_power_w": 59_000.0,
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(env: dict[str, str], *args: str, stdin: str = "") -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "heatreuse.cli.main", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"heatreuse {' '.join(args)} failed: {done.stderr}")
+    return done.stdout.strip()
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+class Load:
+    """The clients and their measurements."""
+
+    def __init__(self, args: argparse.Namespace, base: str, site: str, tokens: dict[str, str]):
+        self.args = args
+        self.base = base
+        self.site = site
+        self.tokens = tokens
+        self.lat: dict[str, list[float]] = {}
+        self.codes: dict[str, dict[int, int]] = {}
+        self.sent = 0
+        self.batches = 0
+        self.errors = 0
+        self.stop = False
+        self.t_first = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=args.duration + 60)
+
+    def record(self, route: str, seconds: float, code: int) -> None:
+        self.lat.setdefault(route, []).append(seconds * 1000.0)
+        c = self.codes.setdefault(route, {})
+        c[code] = c.get(code, 0) + 1
+
+    async def timed(
+        self, client: httpx.AsyncClient, route: str, method: str, url: str, **kw: Any
+    ) -> httpx.Response | None:
+        t = time.perf_counter()
+        try:
+            r = await client.request(method, url, **kw)
+        except httpx.HTTPError:
+            self.errors += 1
+            return None
+        self.record(route, time.perf_counter() - t, r.status_code)
+        return r
+
+    def batch(self, k: int) -> dict[str, Any]:
+        """Batch ``k``: ``--batch`` readings, new timestamps, spread over the run."""
+        n = self.args.batch
+        per_point = n // len(POINTS)
+        step_us = max(1, int(1e6 * len(POINTS) / self.args.rate))  # per point
+        rows = []
+        for i in range(per_point):
+            slot = k * per_point + i
+            ts = self.t_first + dt.timedelta(microseconds=slot * step_us)
+            text = ts.isoformat().replace("+00:00", "Z")
+            for p, value in POINTS.items():
+                rows.append(
+                    {"point_id": p, "ts": text, "value": value * (1 + random.random() / 100)}
+                )
+        return {"readings": rows}
+
+    async def writer(self) -> None:
+        url = f"{self.base}/api/v1/sites/{self.site}/readings"
+        headers = {"Authorization": f"Bearer {self.tokens['device']}"}
+        interval = self.args.batch / self.args.rate
+        sem = asyncio.Semaphore(self.args.in_flight)
+        start = time.perf_counter()
+        pending: set[asyncio.Task[None]] = set()
+        async with httpx.AsyncClient(timeout=60.0) as client:
+
+            async def send(k: int) -> None:
+                async with sem:
+                    r = await self.timed(
+                        client, "POST readings", "POST", url, json=self.batch(k), headers=headers
+                    )
+                    if r is not None and r.status_code == 200:
+                        self.sent += int(r.json()["accepted"])
+                        self.batches += 1
+
+            k = 0
+            while not self.stop:
+                due = start + k * interval
+                now = time.perf_counter()
+                if due > now:
+                    await asyncio.sleep(due - now)
+                if self.stop:
+                    break
+                if sem.locked():  # the server is behind: do not pile up requests
+                    await asyncio.sleep(0.001)
+                    continue
+                task = asyncio.create_task(send(k))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+                k += 1
+            await asyncio.gather(*pending)
+
+    async def reader(self, i: int) -> None:
+        h = {"Authorization": f"Bearer {self.tokens['viewer']}"}
+        s = f"{self.base}/api/v1/sites/{self.site}"
+        async with httpx.AsyncClient(timeout=60.0) as client:
+            n = i
+            while not self.stop:
+                which = n % 5
+                n += 1
+                if which == 0:
+                    end = self.t_first + dt.timedelta(seconds=max(60.0, self.args.duration * 0.5))
+                    params = {
+                        "point": list(POINTS)[n % len(POINTS)],
+                        "start": (end - dt.timedelta(minutes=10)).isoformat(),
+                        "end": end.isoformat(),
+                        "limit": 5000,
+                    }
+                    await self.timed(
+                        client, "GET readings", "GET", s + "/readings", params=params, headers=h
+                    )
+                elif which == 1:
+                    await self.timed(client, "GET sla", "GET", s + "/sla", headers=h)
+                elif which == 2:
+                    await self.timed(client, "GET alerts", "GET", s + "/alerts", headers=h)
+                elif which == 3:
+                    await self.timed(
+                        client, "GET /healthz (no token)", "GET", self.base + "/healthz"
+                    )
+                else:
+                    await self.timed(
+                        client,
+                        "GET /api/v1/me (token only)",
+                        "GET",
+                        self.base + "/api/v1/me",
+                        headers=h,
+                    )
+
+    async def run(self) -> float:
+        tasks = [asyncio.create_task(self.writer())]
+        tasks += [asyncio.create_task(self.reader(i)) for i in range(self.args.clients)]
+        t = time.perf_counter()
+        await asyncio.sleep(self.args.duration)
+        self.stop = True
+        await asyncio.gather(*tasks)
+        return time.perf_counter() - t
+
+
+def _verify_token_us(store_url: str, token: str, home: str, n: int = 2000) -> float:
+    os.environ["HEATREUSE_HOME"] = home
+    from heatreuse.services import people
+    from heatreuse.store import open_store
+
+    secret = people.load_token_secret()
+    store = open_store(store_url)
+    try:
+        people.verify_token(store, token, secret=secret)
+        t = time.perf_counter()
+        for _ in range(n):
+            people.verify_token(store, token, secret=secret)
+        return (time.perf_counter() - t) / n * 1e6
+    finally:
+        store.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clients", type=int, default=50, help="concurrent API readers")
+    ap.add_argument("--rate", type=float, default=10_000.0, help="readings/s pushed")
+    ap.add_argument("--batch", type=int, default=1000, help="readings per push request")
+    ap.add_argument("--in-flight", type=int, default=8, help="push requests open at most")
+    ap.add_argument("--duration", type=float, default=600.0, help="length of the run [s]")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    home = str(tmp / "home")
+    env = {**os.environ, "HEATREUSE_HOME": home, "PYTHONPATH": str(ROOT / "src")}
+    store = f"sqlite:///{tmp / 'api.db'}"
+    site = "pool-potsdam"
+    _cli(
+        env,
+        "users",
+        "add",
+        "root",
+        "--role",
+        "admin",
+        "--site",
+        site,
+        "--password-stdin",
+        "--store",
+        store,
+        stdin=PASSWORD + "\n",
+    )
+    _cli(
+        env,
+        "users",
+        "add",
+        "vera",
+        "--role",
+        "viewer",
+        "--site",
+        site,
+        "--password-stdin",
+        "--store",
+        store,
+        stdin=PASSWORD + "\n",
+    )
+    tokens = {
+        "viewer": _cli(env, "tokens", "create", "--user", "vera", "--store", store),
+        "device": _cli(env, "devices", "add", str(EXAMPLE), "bench-edge", "--store", store),
+    }
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "heatreuse.cli.main",
+            "serve",
+            str(EXAMPLE),
+            "--store",
+            store,
+            "--http",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("heatreuse serve did not start")
+            time.sleep(0.1)
+        rss0 = _rss_mib(proc.pid)
+        load = Load(args, base, site, tokens)
+        print(
+            f"heatreuse serve pid {proc.pid} on {base}; {args.clients} readers, "
+            f"{args.rate:,.0f} readings/s in batches of {args.batch}, {args.duration:g} s",
+            flush=True,
+        )
+        elapsed = asyncio.run(load.run())
+        rss1 = _rss_mib(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    from heatreuse.store import open_store
+
+    os.environ["HEATREUSE_HOME"] = home
+    s = open_store(store)
+    try:
+        stored = int(s.count_readings(site))
+    finally:
+        s.close()
+    print(f"\n{'route':32s} {'n':>7s} {'p50 ms':>9s} {'p99 ms':>9s}  answers")
+    for route in sorted(load.lat):
+        v = load.lat[route]
+        codes = ", ".join(f"{c}: {n}" for c, n in sorted(load.codes[route].items()))
+        print(f"{route:32s} {len(v):7d} {_pct(v, 0.5):9.1f} {_pct(v, 0.99):9.1f}  {codes}")
+    print(
+        f"\nreadings pushed (200 answers): {load.sent:,} in {elapsed:.1f} s = "
+        f"{load.sent / elapsed:,.0f} readings/s (target {args.rate:,.0f})"
+    )
+    print(
+        f"readings stored: {stored:,}; lost: {load.sent - stored:,}; "
+        f"transport errors: {load.errors}"
+    )
+    print(f"server RSS: {rss0:.0f} MiB after start, {rss1:.0f} MiB at the end")
+    me = statistics.median(load.lat.get("GET /api/v1/me (token only)", [float("nan")]))
+    hz = statistics.median(load.lat.get("GET /healthz (no token)", [float("nan")]))
+    print(
+        f"token check: p50 /api/v1/me - p50 /healthz = {me - hz:.2f} ms over HTTP; "
+        f"verify_token in-process: {_verify_token_us(store, tokens['viewer'], home):.0f} us"
+    )
+
+
+if __name__ == "__main__":
+    main()
