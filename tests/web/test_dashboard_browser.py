@@ -137,6 +137,13 @@ def test_viewer_has_no_ack_and_forged_acks_are_refused(web: Web, browser: Any) -
     assert (
         op.locator(f'tr[data-alert="{web.alert_id}"] td').nth(4).inner_text().startswith("olga at ")
     )
+    # and silences through the form (the API checks role and CSRF, audits it)
+    op.fill("#sil-matchers", "rule=low_delta_t")
+    op.fill("#sil-duration", "30m")
+    op.fill("#sil-comment", "HX cleaning this afternoon")
+    op.press("#sil-comment", "Enter")
+    op.wait_for_selector("text=HX cleaning this afternoon", timeout=10_000)
+    assert "rule=low_delta_t" in op.locator("section", has_text="Silences").last.inner_text()
     op.context.close()
 
 

@@ -311,7 +311,9 @@ def web_router(ctx: ApiContext) -> APIRouter:
 
     @r.get("/login")
     def login_page(next: str = "/") -> Response:
-        safe_next = next if next.startswith("/") and not next.startswith("//") else "/"
+        # only a path of this site (never //host or /\host, which browsers read as a host)
+        local = next.startswith("/") and not next.startswith(("//", "/\\")) and len(next) < 500
+        safe_next = next if local else "/"
         return _render("login.html", next=safe_next, title="Log in")
 
     @r.get("/static/{name}")
