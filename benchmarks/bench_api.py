@@ -89,6 +89,12 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU time of a process [s]."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -322,6 +328,7 @@ def main() -> None:
                 raise SystemExit("heatreuse serve did not start")
             time.sleep(0.1)
         rss0 = _rss_mib(proc.pid)
+        cpu0, own0 = _cpu_s(proc.pid), time.process_time()
         load = Load(args, base, site, tokens)
         print(
             f"heatreuse serve pid {proc.pid} on {base}; {args.clients} readers, "
@@ -330,6 +337,7 @@ def main() -> None:
         )
         elapsed = asyncio.run(load.run())
         rss1 = _rss_mib(proc.pid)
+        cpu1, own1 = _cpu_s(proc.pid), time.process_time()
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -358,6 +366,11 @@ def main() -> None:
         f"transport errors: {load.errors}"
     )
     print(f"server RSS: {rss0:.0f} MiB after start, {rss1:.0f} MiB at the end")
+    load1 = os.getloadavg()[0]
+    print(
+        f"CPU: server {(cpu1 - cpu0) / elapsed:.2f} cores, load generator "
+        f"{(own1 - own0) / elapsed:.2f} cores, of {os.cpu_count()} (load average {load1:.1f})"
+    )
     me = statistics.median(load.lat.get("GET /api/v1/me (token only)", [float("nan")]))
     hz = statistics.median(load.lat.get("GET /healthz (no token)", [float("nan")]))
     print(

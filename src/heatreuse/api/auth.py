@@ -147,6 +147,8 @@ def session_principal(ctx: ApiContext, sess: Session) -> Principal | None:
 
 
 def _is_loopback(host: str) -> bool:
+    # "testserver"/"testclient": the host and peer names of Starlette's test client (a
+    # real peer is always an IP address, so a request from the network never matches)
     if host in ("localhost", "testclient", "testserver"):
         return True
     try:

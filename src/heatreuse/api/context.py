@@ -36,10 +36,6 @@ class ApiSettings:
         larger: 413 before it is read. The readings push has its own limit.
     ingest_max_body_bytes
         Largest readings push body [bytes] (:mod:`heatreuse.telemetry.http`).
-    max_page
-        Largest ``limit`` of a paged list.
-    max_range_rows
-        Most rows one JSON page of readings carries (NDJSON streams any number).
     allow_anonymous_ingest
         The readings push takes readings without a device token (loopback labs).
     checkpoint_dir, key_path
@@ -50,8 +46,6 @@ class ApiSettings:
     secure_cookies: str = "auto"
     max_body_bytes: int = 64 * 1024
     ingest_max_body_bytes: int = 8 * 1024 * 1024
-    max_page: int = 1000
-    max_range_rows: int = 100_000
     allow_anonymous_ingest: bool = False
     checkpoint_dir: str | None = None
     key_path: str | None = None

@@ -7,8 +7,6 @@ import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
-
 from heatreuse.api.errors import ApiError
 from heatreuse.rawtext import preview
 
@@ -61,14 +59,6 @@ def parse_cursor(cursor: str | None) -> int:
             "cursor",
         )
     return int(cursor)
-
-
-class Page(BaseModel):
-    """A page of a list: ``items`` and the cursor of the next page (None: last page)."""
-
-    items: list[Any]
-    next_cursor: str | None = None
-    total: int
 
 
 def page(items: Sequence[T], limit: int, cursor: str | None) -> dict[str, Any]:

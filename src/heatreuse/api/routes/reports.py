@@ -63,21 +63,31 @@ def router(ctx: ApiContext) -> APIRouter:
     r = APIRouter(tags=["sla", "ledger"])
 
     # An SLA report reads a month of minutes (about 0.5 s): computed at most once per
-    # site, period and minute (the SLA's resolution), one computation at a time, so a
-    # wall of dashboards asking at once costs one evaluation.
-    cache: dict[tuple[str, str, str], SlaOut] = {}
-    lock = threading.Lock()
+    # site, period and minute (the SLA's resolution), one computation per site and period
+    # at a time; while one runs, the others get the previous minute's report (not the
+    # worker threads of the whole API waiting on it).
+    cache: dict[tuple[str, str], tuple[str, SlaOut]] = {}
+    locks: dict[tuple[str, str], threading.Lock] = {}
+    guard = threading.Lock()
 
     def sla(site_id: str, period: str, now: str | None) -> SlaOut:
         from heatreuse.services.sla import sla_report
 
         site = ctx.site(site_id)
         when = (parse_time(now, "now") or ctx.clock()).replace(second=0, microsecond=0)
-        key = (site_id, period, when.isoformat())
-        with lock:
+        key, minute = (site_id, period), when.isoformat()
+        with guard:
+            lock = locks.setdefault(key, threading.Lock())
             hit = cache.get(key)
-            if hit is not None:
-                return hit
+        if hit is not None and hit[0] == minute:
+            return hit[1]
+        if not lock.acquire(blocking=hit is None or now is not None):
+            assert hit is not None
+            return hit[1]  # being recomputed for this minute: the last one meanwhile
+        try:
+            hit = cache.get(key)
+            if hit is not None and hit[0] == minute:
+                return hit[1]
             try:
                 reports = sla_report(site, period=period, now=when, store=ctx.store)
             except SLAError as exc:
@@ -85,10 +95,13 @@ def router(ctx: ApiContext) -> APIRouter:
             out = SlaOut(
                 site_id=site_id, period=period, reports=[jsonable(x.to_dict()) for x in reports]
             )
-            if len(cache) >= 64:
-                cache.clear()
-            cache[key] = out
+            with guard:
+                if len(cache) >= 64:
+                    cache.clear()
+                cache[key] = (minute, out)
             return out
+        finally:
+            lock.release()
 
     @r.get(S + "/sla", response_model=SlaOut)
     def sla_status(

@@ -194,7 +194,7 @@ def router(ctx: ApiContext) -> APIRouter:
         return {"user": principal.name, "sessions_ended": auth.via == "cookie"}
 
     @r.get(V1 + "/me", response_model=MeOut)
-    def me(
+    async def me(
         principal: Principal = Depends(require(AUTHENTICATED)),
         auth: Auth = Depends(request_auth),
     ) -> MeOut:
@@ -202,7 +202,7 @@ def router(ctx: ApiContext) -> APIRouter:
         return _me(ctx, principal, auth)
 
     @r.get(V1 + "/sites", response_model=list[SiteBrief])
-    def sites(principal: Principal = Depends(require(AUTHENTICATED))) -> list[SiteBrief]:
+    async def sites(principal: Principal = Depends(require(AUTHENTICATED))) -> list[SiteBrief]:
         """The sites served here that the principal may read."""
         return [
             SiteBrief(id=s.id, name=s.site.name, customer=s.customer.kind)
