@@ -131,7 +131,9 @@
       var matchers = sil.matchers.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
       post("/api/v1/sites/" + encodeURIComponent(site) + "/silences",
            { matchers: matchers, duration: sil.duration.value, comment: sil.comment.value }).then(function (resp) {
-        if (resp.ok) { window.location.reload(); }
+        if (resp.status === 202) {
+          say("Longer than one person may silence: filed as a change request for a second person to approve.");
+        } else if (resp.ok) { window.location.reload(); }
         else { detail(resp).then(function (d) { say("Not silenced: " + d); }); }
       });
     });
