@@ -104,6 +104,9 @@ def test_viewer_has_no_ack_and_forged_acks_are_refused(web: Web, browser: Any) -
     page = login(browser, web, "vic")
     page.goto(f"{web.base}/sites/{web.site.id}/alerts")
     assert page.locator(f'tr[data-alert="{web.alert_id}"]').is_visible()
+    timeline = page.locator("details", has_text="utility_feed: site feed lost")
+    timeline.locator("summary").click()  # resolved incidents start folded
+    assert "acked" in timeline.inner_text() and "feeder breaker tripped" in timeline.inner_text()
     assert page.locator("[data-ack]").count() == 0
     assert page.locator("#silence-form").count() == 0
     page.screenshot(path=str(artifacts_dir() / "alerts-viewer.png"), full_page=True)

@@ -69,7 +69,7 @@ def start_web(home: Path) -> Web:
     from heatreuse.services.ledger import update_ledger
     from heatreuse.services.serve import IngestService, ServeConfig
     from heatreuse.store import open_store
-    from heatreuse.store.base import AlertRecord
+    from heatreuse.store.base import AlertRecord, IncidentEvent, IncidentRecord
 
     url = f"sqlite:///{home / 'web.db'}"
     site, values = seed_store(url)
@@ -98,6 +98,26 @@ def start_web(home: Path) -> Web:
                 annotations={"summary": "HX delta-T below 3 K", "value_unit": "K"},
             )
         )
+        # a resolved incident with its timeline (the alerts view shows it)
+        inc_id = store.insert_incident(
+            IncidentRecord(
+                site_id=site.id,
+                opened_at_us=now_us - 7_200_000_000,
+                status="resolved",
+                severity="critical",
+                title="utility_feed: site feed lost",
+                resolved_at_us=now_us - 5_400_000_000,
+            )
+        )
+        for dt_s, kind, detail in (
+            (7200, "fired", {"rule": "utility_feed"}),
+            (7190, "notified", {"to": "facilities on call"}),
+            (6600, "acked", {"by": "olga", "comment": "feeder breaker tripped"}),
+            (5400, "resolved", {"rule": "utility_feed"}),
+        ):
+            store.add_incident_event(
+                IncidentEvent(inc_id, now_us - dt_s * 1_000_000, kind, f"{kind}-{dt_s}", detail)
+            )
     prefix = f"hrtest-{uuid.uuid4().hex[:10]}/{site.id}"
     port = _free_port()
     svc = IngestService(
