@@ -156,3 +156,32 @@ def test_short_silence_at_once_audited_with_who_and_where(api: Api) -> None:
         ("silence.add", "operator-a", "testclient"),
         ("silence.expire", "facilities-a", "testclient"),
     ]
+
+
+def test_ack_an_alert_once_with_who_and_where(api: Api) -> None:
+    from heatreuse.store.base import AlertRecord
+
+    at = 1_773_100_000_000_000
+    aid = api.store.upsert_alert(
+        AlertRecord(
+            site_id=api.site_a.id,
+            fingerprint="f1",
+            labels={"alertname": "pump_dry_run", "rule": "pump_dry_run", "severity": "critical"},
+            state="firing",
+            active_at_us=at,
+            started_at_us=at,
+        )
+    )
+    c = api.client()
+    url = _s(api) + f"/alerts/{aid}/ack"
+    assert c.post(url, json={"comment": "on it"}, headers=api.bearer("viewer")).status_code == 403
+    r = c.post(url, json={"comment": "on it"}, headers=api.bearer("operator"))
+    assert r.status_code == 200 and r.json()["acked_by"] == "operator-a", r.text
+    r = c.post(url, json={"comment": "me too"}, headers=api.bearer("security"))
+    assert r.status_code == 409 and "operator-a" in r.json()["detail"]
+    firing = c.get(_s(api) + "/alerts", headers=api.bearer("viewer")).json()["items"]
+    assert [(a["id"], a["acked_by"]) for a in firing] == [(aid, "operator-a")]
+    acks = [a for a in people.list_audit(api.store, api.site_a.id) if a["action"] == "alert.ack"]
+    assert [(a["actor"], a["reason"], a["detail"]["address"]) for a in acks] == [
+        ("operator-a", "on it", "testclient")
+    ]

@@ -249,3 +249,68 @@ def test_long_silence_and_role_grant_become_requests(
     finally:
         st.close()
     assert actions.count("role.grant") == 7 + 1  # users add x7, then the approved grant
+
+
+def test_commission_functional_through_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import threading
+
+    from heatreuse.services.twin import run_offline_twin
+
+    monkeypatch.setenv("HEATREUSE_HOME", str(tmp_path / "home"))
+    s = ["--store", f"sqlite:///{tmp_path / 'c.db'}"]
+    site = load_site(POOL)
+    for name in ("anna", "kai"):
+        monkeypatch.setattr("sys.stdin", io.StringIO(PW))
+        _ok(
+            capsys,
+            [
+                "users",
+                "add",
+                name,
+                "--role",
+                "facilities",
+                "--site",
+                site.id,
+                "--password-stdin",
+                *s,
+            ],
+        )
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    data = tmp_path / "day.parquet"
+    run_offline_twin(site, start=now - pd.Timedelta(days=1), end=now, out=data)
+    _ok(capsys, ["ingest", POOL, str(data), "-q", *s])
+    live = LiveTwin(site, speed=600, step_s=60)
+    control = TwinControlServer(live, "127.0.0.1", 0, token_file=tmp_path / "t.token")
+    live.sinks.append(control)
+    live.start_sinks()
+    thread = threading.Thread(target=live.run, kwargs={"tick_s": 0.05}, daemon=True)
+    thread.start()
+    twin = [
+        *("--twin", f"127.0.0.1:{control.address[1]}"),
+        *("--twin-token-file", str(tmp_path / "t.token")),
+    ]
+    commission = ["commission", POOL, "--functional", "--no-record", "--json", *s]
+    try:
+        items = {i["item"]: i for i in _json(capsys, [*commission, *twin, "--by", "anna"])}
+        assert items["functional_reject_path"]["status"] == "skipped"
+        assert "requested as change" in items["functional_reject_path"]["evidence"]
+        reqs = _json(capsys, ["changes", "list", POOL, "--state", "requested", "--json", *s])
+        assert sorted(c["target"] for c in reqs) == ["backup_takeover", "reject_path"]
+        for c in reqs:
+            done = _json(
+                capsys,
+                [
+                    *("changes", "approve", POOL, c["id"], "--hash", c["request_hash"]),
+                    *("--by", "kai", *twin, "--json", *s),
+                ],
+            )
+            assert done["state"] == "executed"
+    finally:
+        live.stop()
+        thread.join(10)
+    items = {i["item"]: i for i in _json(capsys, [*commission])}
+    for name in ("functional_reject_path", "functional_backup_takeover"):
+        assert items[name]["status"] == "pass", items[name]
+        assert "approved by kai" in items[name]["evidence"]

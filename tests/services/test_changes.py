@@ -428,3 +428,80 @@ def test_break_glass_executes_at_once_flagged_until_reviewed(
     assert rv["state"] == "overridden"
     assert changes.list_changes(site, store, flagged=True, now=T0) == []
     assert people.list_audit(store, site.id)[-1]["action"] == "change.review"
+
+
+def test_maintenance_window_signed_off_per_raci_and_sla_edit_stays_approved(
+    site: Site, store: Store
+) -> None:
+    w = changes.request_change(
+        site,
+        store,
+        "maintenance_window",
+        "maintenance_window",
+        {"start": "2026-10-06T06:00Z", "end": "2026-10-06T14:00Z", "description": "HX clean"},
+        "annual heat-exchanger cleaning",
+        by="zoe",
+        now=T0,
+    )
+    assert w["command"]["value"]["start"] == "2026-10-06T06:00:00+00:00"
+    # maintenance_signoff: accountable and responsible are anna only
+    with pytest.raises(AccessDeniedError, match=r"ownership\.maintenance_signoff.*anna"):
+        changes.approve_change(site, store, w["id"], w["request_hash"], by="kai", now=T0)
+    done = changes.approve_change(site, store, w["id"], w["request_hash"], by="anna", now=T0)
+    assert done["state"] == "executed"
+    [sil] = store.list_silences(site.id)
+    assert sil.matchers == (f"site={site.id}", "rule=~sla_.*")
+    assert (sil.ends_at_us - sil.starts_at_us) == 8 * 3600 * 1_000_000
+    with pytest.raises(ChangeError, match="must be after"):
+        changes.request_change(
+            site,
+            store,
+            "maintenance_window",
+            "maintenance_window",
+            {"start": "2026-10-06T14:00Z", "end": "2026-10-06T06:00Z"},
+            "x",
+            by="zoe",
+            now=T0,
+        )
+
+    e = changes.request_change(
+        site,
+        store,
+        "sla_edit",
+        "contract.sla.target_fraction",
+        {"from": 0.995, "to": 0.99},
+        "renegotiated",
+        by="lena",
+        now=T0,
+    )
+    done = changes.approve_change(site, store, e["id"], e["request_hash"], by="anna", now=T0)
+    assert done["state"] == "approved" and done["result"] is None
+    with pytest.raises(ChangeError, match="edit the site file"):
+        changes.execute_change(site, store, e["id"], by="anna", now=T0)
+
+
+def test_long_silence_refused_without_an_approved_change(site: Site, store: Store) -> None:
+    from heatreuse.services.monitoring import MonitoringError, add_silence
+
+    with pytest.raises(MonitoringError, match="need a second person"):
+        add_silence(site, store, ["rule=spike"], "5h", "omar", "x")
+    assert store.list_silences(site.id) == []
+    out = changes.add_silence_or_request(site, store, ["rule=spike"], "4h", "omar", "x", now=T0)
+    assert "silence" in out and out["silence"]["state"] == "active"
+    out = changes.add_silence_or_request(site, store, ["rule=spike"], "5h", "omar", "x", now=T0)
+    assert out["change"]["state"] == "requested" and len(store.list_silences(site.id)) == 1
+
+
+def test_expire_due_records_lapsed_requests_once(site: Site, store: Store) -> None:
+    a = _req(site, store)
+    b = _req(site, store, expires="8h")
+    late = T0 + dt.timedelta(hours=5)
+    states = {c["id"]: c["state"] for c in changes.list_changes(site, store, now=late)}
+    assert states == {a["id"]: "expired", b["id"]: "requested"}
+    assert changes.expire_due(site, store, now=T0) == []
+    assert changes.expire_due(site, store, now=late) == [a["id"]]
+    assert changes.expire_due(site, store, now=late) == []
+    assert changes.show_change(site, store, a["id"], now=T0)["state"] == "expired"
+    assert changes.show_change(site, store, b["id"], now=T0)["state"] == "requested"
+    expired = [a for a in people.list_audit(store, site.id) if a["action"] == "change.expire"]
+    assert len(expired) == 1 and expired[0]["actor"] == "system"

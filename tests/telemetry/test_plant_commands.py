@@ -187,3 +187,42 @@ def test_two_person_change_executed_over_modbus(modbus_port: int, tmp_path: Path
         assert direct.read("s") == 41.5
     finally:
         store.close()
+
+
+def test_two_person_change_executed_over_mqtt(
+    mqtt_device: tuple[str, dict[str, object]], tmp_path: Path
+) -> None:
+    """Break-glass over MQTT: the pump mode is commanded and the device's state read back."""
+    from heatreuse.services import changes, people
+    from heatreuse.site import load_site
+    from heatreuse.store import open_store
+
+    prefix, state = mqtt_device
+    site = load_site(Path(__file__).resolve().parents[2] / "examples" / "pool.yaml")
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}", create=True)
+    try:
+        people.add_user(
+            store,
+            "omar",
+            "a long password",
+            "operator",
+            site.id,
+            by="t",
+            hasher=people.cheap_hasher(),
+        )
+        ex = changes.make_executor(mqtt="mqtt://127.0.0.1:1883", mqtt_prefix=prefix)
+        assert ex is not None and ex.label == f"mqtt 127.0.0.1:1883 {prefix}"
+        done = changes.override(
+            site,
+            store,
+            "pump_mode",
+            "pump.p-primary.mode",
+            "off",
+            "pump cavitating",
+            by="omar",
+            executor=ex,
+        )
+        assert done["state"] == "overridden" and done["result"]["read_back"] == "off"
+        assert state["pump.p-primary.mode"] == "off"
+    finally:
+        store.close()

@@ -34,7 +34,14 @@ from typing import Any
 
 import typer
 
-from heatreuse.cli.options import SITE_ARG, STORE_OPT
+from heatreuse.cli.options import (
+    MQTT_CA_OPT,
+    MQTT_CERT_OPT,
+    MQTT_KEY_OPT,
+    MQTT_PASSWORD_FILE_OPT,
+    SITE_ARG,
+    STORE_OPT,
+)
 from heatreuse.errors import HeatreuseError
 
 changes_app = typer.Typer(
@@ -129,10 +136,16 @@ def _executor(
     register: list[str] | None,
     mqtt: str | None,
     mqtt_prefix: str | None,
+    mqtt_files: tuple[Path | None, Path | None, Path | None, Path | None] = (None,) * 4,
 ) -> Any:
+    from heatreuse.services.addresses import BrokerFiles
     from heatreuse.services.changes import make_executor
 
+    files = BrokerFiles(*mqtt_files)
+    if files.any_given() and not mqtt:
+        raise HeatreuseError("--mqtt-password-file/-ca/-cert/-key need --mqtt (the broker)")
     return make_executor(
+        mqtt_files=files,
         twin=twin,
         twin_token_file=twin_token_file,
         modbus=modbus,
@@ -202,6 +215,10 @@ def changes_request(
     register: list[str] | None = REGISTER_OPT,
     mqtt: str | None = MQTT_OPT,
     mqtt_prefix: str | None = MQTT_PREFIX_OPT,
+    mqtt_password_file: Path | None = MQTT_PASSWORD_FILE_OPT,
+    mqtt_ca: Path | None = MQTT_CA_OPT,
+    mqtt_cert: Path | None = MQTT_CERT_OPT,
+    mqtt_key: Path | None = MQTT_KEY_OPT,
     store: str | None = STORE_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -211,7 +228,16 @@ def changes_request(
 
     site = _site(site_file)
     if break_glass:
-        ex = _executor(site.id, twin, twin_token_file, modbus, register, mqtt, mqtt_prefix)
+        ex = _executor(
+            site.id,
+            twin,
+            twin_token_file,
+            modbus,
+            register,
+            mqtt,
+            mqtt_prefix,
+            (mqtt_password_file, mqtt_ca, mqtt_cert, mqtt_key),
+        )
         if ex is None:
             raise HeatreuseError(
                 "--break-glass executes at once: expected --twin, --modbus or --mqtt"
@@ -258,6 +284,10 @@ def changes_approve(
     register: list[str] | None = REGISTER_OPT,
     mqtt: str | None = MQTT_OPT,
     mqtt_prefix: str | None = MQTT_PREFIX_OPT,
+    mqtt_password_file: Path | None = MQTT_PASSWORD_FILE_OPT,
+    mqtt_ca: Path | None = MQTT_CA_OPT,
+    mqtt_cert: Path | None = MQTT_CERT_OPT,
+    mqtt_key: Path | None = MQTT_KEY_OPT,
     store: str | None = STORE_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -266,7 +296,16 @@ def changes_approve(
     from heatreuse.store import using_store
 
     site = _site(site_file)
-    ex = _executor(site.id, twin, twin_token_file, modbus, register, mqtt, mqtt_prefix)
+    ex = _executor(
+        site.id,
+        twin,
+        twin_token_file,
+        modbus,
+        register,
+        mqtt,
+        mqtt_prefix,
+        (mqtt_password_file, mqtt_ca, mqtt_cert, mqtt_key),
+    )
     with using_store(store, create=True) as s:
         c = changes.approve_change(
             site, s, change_id, hash_hex, by=by, executor=ex, address=_address()
@@ -286,6 +325,10 @@ def changes_execute(
     register: list[str] | None = REGISTER_OPT,
     mqtt: str | None = MQTT_OPT,
     mqtt_prefix: str | None = MQTT_PREFIX_OPT,
+    mqtt_password_file: Path | None = MQTT_PASSWORD_FILE_OPT,
+    mqtt_ca: Path | None = MQTT_CA_OPT,
+    mqtt_cert: Path | None = MQTT_CERT_OPT,
+    mqtt_key: Path | None = MQTT_KEY_OPT,
     store: str | None = STORE_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -294,7 +337,16 @@ def changes_execute(
     from heatreuse.store import using_store
 
     site = _site(site_file)
-    ex = _executor(site.id, twin, twin_token_file, modbus, register, mqtt, mqtt_prefix)
+    ex = _executor(
+        site.id,
+        twin,
+        twin_token_file,
+        modbus,
+        register,
+        mqtt,
+        mqtt_prefix,
+        (mqtt_password_file, mqtt_ca, mqtt_cert, mqtt_key),
+    )
     with using_store(store, create=True) as s:
         c = changes.execute_change(site, s, change_id, by=by, executor=ex, address=_address())
     _show(c, as_json)
@@ -334,27 +386,35 @@ def changes_override(
     register: list[str] | None = REGISTER_OPT,
     mqtt: str | None = MQTT_OPT,
     mqtt_prefix: str | None = MQTT_PREFIX_OPT,
+    mqtt_password_file: Path | None = MQTT_PASSWORD_FILE_OPT,
+    mqtt_ca: Path | None = MQTT_CA_OPT,
+    mqtt_cert: Path | None = MQTT_CERT_OPT,
+    mqtt_key: Path | None = MQTT_KEY_OPT,
     store: str | None = STORE_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Break-glass: execute a plant command at once (RACI automation_override); flagged."""
     changes_request(
-        site_file,
-        kind,
-        target,
-        value,
-        reason,
-        by,
-        "4h",
-        True,
-        twin,
-        twin_token_file,
-        modbus,
-        register,
-        mqtt,
-        mqtt_prefix,
-        store,
-        as_json,
+        site_file=site_file,
+        kind=kind,
+        target=target,
+        value=value,
+        reason=reason,
+        by=by,
+        expires="4h",
+        break_glass=True,
+        twin=twin,
+        twin_token_file=twin_token_file,
+        modbus=modbus,
+        register=register,
+        mqtt=mqtt,
+        mqtt_prefix=mqtt_prefix,
+        mqtt_password_file=mqtt_password_file,
+        mqtt_ca=mqtt_ca,
+        mqtt_cert=mqtt_cert,
+        mqtt_key=mqtt_key,
+        store=store,
+        as_json=as_json,
     )
 
 

@@ -1,7 +1,8 @@
 """``heatreuse commission``: the commissioning checklist against stored data.
 
 ``heatreuse commission SITE.yaml [--store URL] [--start ISO --end ISO] [--out DIR]
-[--json] [--functional] [--no-record] [--checkpoints DIR] [--key FILE]``
+[--json] [--functional [--twin HOST:PORT --by NAME]] [--no-record] [--checkpoints DIR]
+[--key FILE]``
     Checks that every registry point reports at its interval, values lie in range,
     sensor pairs agree, the heat meter's balance closes within its EN 1434 error and
     pumps show flow when they report running; measures the baselines the fault rules
@@ -9,6 +10,10 @@
     the items as a ``commissioning`` entry to the signed ledger (unless
     ``--no-record``). ``--out DIR`` writes the report (HTML and PDF); ``--json`` prints
     the items ``[{"item", "status", "evidence"}]``. Exit code 1 when an item failed.
+    ``--functional``: the reject-path and backup takeover tests as ``functional_test``
+    change requests (two-person rule) against the twin: ``--by`` files them, a second
+    person approves them with ``heatreuse changes approve ... --twin`` (which runs them),
+    and the next ``commission --functional`` reports their results with evidence.
 
 Logic lives in :mod:`heatreuse.services.commissioning`; heavy modules are imported
 inside the command.
@@ -39,8 +44,21 @@ def commission(
     functional: bool = typer.Option(
         False,
         "--functional",
-        help="Ask for the supervised reject/backup takeover test (reported skipped: it needs "
-        "the two-person flow, which does not exist yet).",
+        help="The supervised reject-path and backup takeover tests, as functional_test change "
+        "requests (two-person rule) run against the twin: results on record are items; with "
+        "--twin and --by, approved ones run now and missing ones are requested.",
+    ),
+    twin: str | None = typer.Option(
+        None, "--twin", help="The twin's control port HOST:PORT (--functional).", show_default=False
+    ),
+    twin_token_file: Path | None = typer.Option(
+        None, "--twin-token-file", help="The twin's control token file.", show_default=False
+    ),
+    by: str | None = typer.Option(
+        None,
+        "--by",
+        help="The store user who requests (or runs approved) functional tests.",
+        show_default=False,
     ),
     record: bool = typer.Option(
         True, "--record/--no-record", help="Append the result to the signed ledger."
@@ -56,6 +74,7 @@ def commission(
 ) -> None:
     """Commissioning checklist and baselines from stored data, recorded in the ledger."""
     from heatreuse.services.commissioning import (
+        functional_items,
         items_json,
         record_commissioning,
         run_commissioning,
@@ -65,9 +84,21 @@ def commission(
     from heatreuse.store import open_store
 
     site = load_site(site_file)
+    executor = None
+    if twin:
+        from heatreuse.services.changes import make_executor
+
+        executor = make_executor(twin=twin, twin_token_file=twin_token_file)
     st = open_store(store)
     try:
-        result = run_commissioning(site, st, start, end, functional=functional)
+        tests = (
+            functional_items(site, st, since=start, executor=executor, by=by)
+            if functional
+            else None
+        )
+        result = run_commissioning(
+            site, st, start, end, functional=functional, functional_results=tests
+        )
         recorded = (
             record_commissioning(
                 site, result, st.url, checkpoint_dir=checkpoints, key_path=key, store=st

@@ -200,17 +200,23 @@ def _plant_targets(site: Site) -> dict[str, tuple[str, dict[str, Any]]]:
     return out
 
 
-#: Functional tests and what they inject and expect (issue 14).
+#: Functional tests (issue 14): the fault injected, the site-file part they need, and the
+#: point that shows the takeover. A test passes when the point, while the fault is
+#: active, rises above both ``above`` and its value just before the fault.
 FUNCTIONAL_TESTS: Mapping[str, dict[str, Any]] = {
     "reject_path": {
         "scenario": "customer_disconnect",
-        "expect_modes": ["reject"],
-        "what": "the customer stops taking heat: the dry cooler must take the surplus",
+        "needs": "plant.heat_reject",
+        "watch": "dry_cooler.heat_power_w",
+        "above": 0.0,
+        "what": "the customer stops taking heat: the dry cooler takes the surplus",
     },
     "backup_takeover": {
         "scenario": "compute_trip",
-        "expect_modes": ["backup"],
-        "what": "the IT load trips: the backup boiler must take over the customer's heat",
+        "needs": "plant.backup_boiler",
+        "watch": "boiler.heat_power_w",
+        "above": 0.0,
+        "what": "the IT load trips: the backup boiler takes over the customer's heat",
     },
 }
 
@@ -262,7 +268,7 @@ def make_command(site: SiteLike, kind: str, target: str, value: Any) -> dict[str
                 f"got {target!r}"
             )
         test = FUNCTIONAL_TESTS[target]
-        need = "plant.heat_reject" if target == "reject_path" else "plant.backup_boiler"
+        need = str(test["needs"])
         if getattr(site.plant, need.split(".")[1]) is None:
             raise ChangeError(f"functional_test {target}: site {site.id!r} has no {need}")
         duration = value if value not in (None, "") else "1h"
@@ -274,7 +280,12 @@ def make_command(site: SiteLike, kind: str, target: str, value: Any) -> dict[str
         return {
             "target": target,
             "value": {"scenario": f"{test['scenario']}+{int(seconds)}s", "duration_s": seconds},
-            "bounds": {"expect_modes": test["expect_modes"], "field": need},
+            "bounds": {
+                "watch": test["watch"],
+                "above": test["above"],
+                "field": need,
+                "what": test["what"],
+            },
         }
     if not isinstance(value, Mapping):
         raise ChangeError(f"{kind}: expected the command as a mapping, got {value!r}")
@@ -611,6 +622,16 @@ def _run_plant(executor: CommandExecutor, command: Mapping[str, Any]) -> dict[st
     return out
 
 
+def _restore_faults(executor: TwinControlExecutor, earlier: list[str] | None) -> None:
+    """Clear the test's fault: clear all, then put back the faults active before it."""
+    if earlier is None:
+        return
+    with contextlib.suppress(CommandError):
+        executor.request("DELETE", "/faults")
+        for label in earlier:
+            executor.request("POST", "/faults", {"scenario": label})
+
+
 def run_functional_test(
     executor: TwinControlExecutor,
     command: Mapping[str, Any],
@@ -618,58 +639,79 @@ def run_functional_test(
     timeout_s: float = 60.0,
     poll_s: float = 0.2,
 ) -> dict[str, Any]:
-    """Inject the test's fault on the twin, watch its mode, then clear the faults.
+    """Inject the test's fault on the twin, watch the takeover point, then clear the faults.
 
-    Passes when the twin reports one of ``bounds.expect_modes`` while the fault is
-    active (observed through ``GET /status`` within ``timeout_s`` wall seconds).
+    Reads ``GET /status`` before the fault (the point's value then), injects the
+    scenario (``POST /faults``) and polls until the point rises above both
+    ``bounds.above`` and its value before (pass), or ``timeout_s`` wall seconds pass
+    (fail); the test's fault is removed either way (faults active before it stay). The
+    evidence holds
+    the simulated times, the value before, the largest value seen and the modes seen.
     """
     scenario = command["value"]["scenario"]
-    expect = list(command["bounds"]["expect_modes"])
-    seen: list[str] = []
-    evidence: dict[str, Any] = {"scenario": scenario, "expect_modes": expect}
+    watch, above = str(command["bounds"]["watch"]), float(command["bounds"]["above"])
+    modes: list[str] = []
+    evidence: dict[str, Any] = {"scenario": scenario, "watch": watch}
+    peak: float | None = None
+    before: float | None = None
+    passed = False
+    earlier: list[str] | None = None
     try:
+        status, body = executor.request("GET", "/faults")
+        if status != 200:
+            raise CommandError(f"{executor.label}: GET /faults: {body.get('error', status)}")
+        earlier = [str(f) for f in body.get("faults", [])]
         status, body = executor.request("GET", "/status")
         if status != 200:
             raise CommandError(f"{executor.label}: GET /status: {body.get('error', status)}")
+        value = (body.get("latest") or {}).get(watch)
+        before = float(value) if isinstance(value, (int, float)) else None
         evidence["simulated_from"] = body.get("simulated_until")
+        evidence["before"] = before
         status, body = executor.request("POST", "/faults", {"scenario": scenario})
         if status != 201:
             raise CommandError(f"{executor.label}: POST /faults: {body.get('error', status)}")
         evidence["injected"] = body.get("scenario")
+        threshold = max(above, before if before is not None else above)
         deadline = time.monotonic() + timeout_s
         last: dict[str, Any] = {}
         while time.monotonic() < deadline:
             status, last = executor.request("GET", "/status")
             mode = last.get("mode")
-            if isinstance(mode, str) and (not seen or seen[-1] != mode):
-                seen.append(mode)
-            if mode in expect:
-                break
+            if isinstance(mode, str) and (not modes or modes[-1] != mode):
+                modes.append(mode)
+            value = (last.get("latest") or {}).get(watch)
+            if isinstance(value, (int, float)) and last.get("faults"):
+                peak = float(value) if peak is None else max(peak, float(value))
+                if peak > threshold:
+                    passed = True
+                    break
             time.sleep(poll_s)
         evidence["simulated_until"] = last.get("simulated_until")
     except CommandError as exc:
+        evidence |= {"peak": peak, "modes": modes}
         return {
             "executor": executor.label,
             "written": scenario,
-            "read_back": seen,
+            "read_back": peak,
             "ok": False,
             "error": str(exc),
             "evidence": evidence,
         }
     finally:
-        with contextlib.suppress(CommandError):
-            executor.request("DELETE", "/faults")
-    ok = any(m in expect for m in seen)
+        _restore_faults(executor, earlier)
+    evidence |= {"peak": peak, "modes": modes}
     out = {
         "executor": executor.label,
         "written": scenario,
-        "read_back": seen,
-        "ok": ok,
+        "read_back": peak,
+        "ok": passed,
         "evidence": evidence,
     }
-    if not ok:
+    if not passed:
         out["error"] = (
-            f"modes seen {seen or 'none'}; expected one of {expect} within {timeout_s:g} s"
+            f"{watch} did not rise above {max(above, before or above):g} (before the fault: "
+            f"{before}, largest seen: {peak}) within {timeout_s:g} s"
         )
     return out
 
@@ -999,6 +1041,28 @@ def list_changes(
     return out
 
 
+def expire_due(
+    site: SiteLike, store: Store, *, address: str = "system", now: dt.datetime | None = None
+) -> list[str]:
+    """Mark every ``requested`` change past its expiry ``expired`` (audited); their ids.
+
+    Listings already show such requests as expired; this records it (for a periodic job
+    such as ``serve``, or the API).
+    """
+    at_us = _now_us(now)
+    done = []
+    with store.transaction():
+        for rec in rows.list_changes(store, site.id):
+            if (
+                rec.state == "requested"
+                and at_us >= rec.expires_at_us
+                and rows.update_change(store, site.id, rec.id, "requested", state="expired")
+            ):
+                _audit_change(store, rec, at_us, "system", "change.expire", address)
+                done.append(rec.id)
+    return done
+
+
 def show_change(
     site: Site, store: Store, change_id: str, now: dt.datetime | None = None
 ) -> dict[str, Any]:
@@ -1015,6 +1079,7 @@ def make_executor(
     registers: Mapping[str, Any] | None = None,
     mqtt: str | None = None,
     mqtt_prefix: str | None = None,
+    mqtt_files: Any = None,
     site_id: str | None = None,
 ) -> CommandExecutor | None:
     """The executor the options name (at most one of twin, modbus, mqtt), or None.
@@ -1023,7 +1088,9 @@ def make_executor(
     ``$HEATREUSE_TWIN_TOKEN``, else the twin's default token file); ``modbus``:
     ``HOST:PORT`` with ``registers`` (target -> ``ADDR[:UNIT[:SCALE]]`` or
     :class:`~heatreuse.telemetry.commands.ModbusCommandRegister`); ``mqtt``: a broker
-    URL with ``mqtt_prefix`` (default ``heatreuse/SITE_ID``).
+    URL with ``mqtt_prefix`` (default ``heatreuse/SITE_ID``) and its
+    :class:`~heatreuse.services.addresses.BrokerFiles` (password file, CA, client
+    certificate and key) in ``mqtt_files``.
     """
     from heatreuse.services.addresses import parse_broker_url, parse_host_port
     from heatreuse.telemetry.commands import (
@@ -1061,7 +1128,7 @@ def make_executor(
             )
         return ModbusWriteExecutor(host, port, regs)
     if mqtt:
-        conn = parse_broker_url(mqtt, "--mqtt")
+        conn = parse_broker_url(mqtt, "--mqtt", mqtt_files)
         return MqttCommandExecutor(conn, mqtt_prefix or f"heatreuse/{site_id or 'site'}")
     return None
 
@@ -1092,7 +1159,11 @@ def add_silence_or_request(
     except HeatreuseError:
         seconds = 0.0  # add_silence names the problem
     if seconds <= LONG_SILENCE_S:
-        return {"silence": add_silence(site, store, matchers, duration, by, comment, start=start)}
+        return {
+            "silence": add_silence(
+                site, store, matchers, duration, by, comment, start=start, now=now
+            )
+        }
     change = request_change(
         site,
         store,

@@ -18,8 +18,14 @@ item                   passes when
 ``pumps_respond``      each pump with a flow point ran, and it shows flow in all but
                        :data:`PUMP_NO_FLOW_FRACTION` of the minutes it reports running
 ``hx_baseline``        enough fit minutes to measure the flow-normalised HX UA
-``functional``         skipped: the supervised reject/backup takeover needs the
-                       two-person flow (issue 12), which does not exist yet
+``functional``         not asked (``--functional``): skipped, saying how to run it
+``functional_*``       with ``--functional``, one item per takeover test the plant
+                       has (``reject_path``: dry cooler; ``backup_takeover``: boiler),
+                       each run as a ``functional_test`` change request under the
+                       two-person rule against the twin (:func:`functional_items`):
+                       pass/fail from the executed request's result; skipped (and
+                       why) while none has run: no live device given, awaiting
+                       approval, or just requested
 =====================  ===========================================================
 
 Missing data never passes: a check without a minute to decide on fails and says so.
@@ -87,8 +93,10 @@ DESIGN_LOAD_FRACTION = 0.8
 #: Minutes of history read before the period, so windowed rules decide from its start.
 _LOOKBACK_MIN = 180
 FUNCTIONAL_REASON = (
-    "the supervised reject-path and backup takeover test needs the two-person flow of "
-    "issue 12, which does not exist yet; run it by hand and record it"
+    "the supervised reject-path and backup takeover tests run as functional_test change "
+    "requests under the two-person rule against the twin (commission --functional --twin "
+    "HOST:PORT --by NAME files them; a second person approves them with heatreuse changes "
+    "approve ... --twin HOST:PORT)"
 )
 
 
@@ -396,6 +404,7 @@ def run_commissioning(
     *,
     functional: bool = False,
     now: dt.datetime | pd.Timestamp | None = None,
+    functional_results: Sequence[Mapping[str, str]] | None = None,
 ) -> CommissioningResult:
     """Run the commissioning checklist over ``[start, end)`` of stored data.
 
@@ -407,8 +416,9 @@ def run_commissioning(
         The period [UTC]; default: the :data:`DEFAULT_PERIOD_S` before ``now`` (end
         floored, start ceiled to whole minutes).
     functional
-        The supervised takeover test was asked for (reported skipped: see
-        :data:`FUNCTIONAL_REASON`).
+        The supervised takeover tests were asked for: their items are
+        ``functional_results`` (see :func:`functional_items`; None: read from the
+        store's change requests, nothing run or filed).
     now
         The clock [UTC] (default: the system clock).
 
@@ -468,17 +478,143 @@ def run_commissioning(
         _meter_balance(ctx, i0, site),
         _pumps_respond(ctx, i0),
         hx_item,
-        _item(
-            "functional",
-            None,
-            ("--functional asked: " if functional else "not asked (--functional): ")
-            + FUNCTIONAL_REASON,
-        ),
     ]
+    if not functional:
+        items.append(_item("functional", None, "not asked (--functional): " + FUNCTIONAL_REASON))
+    elif functional_results is not None:
+        items += [dict(i) for i in functional_results]
+    else:
+        items += functional_items(site, store, since=t0, now=clock)
     notes = []
     if quarantined:
         notes.append("quarantine counted by the time readings were received, from --start on")
     return CommissioningResult(site.id, t0, t1, clock, tuple(items), baselines, tuple(notes))
+
+
+# --------------------------------------------------------------------------- functional tests
+def _functional_evidence(c: Mapping[str, Any]) -> str:
+    res = c.get("result") or {}
+    ev = res.get("evidence") or {}
+    text = (
+        f"change {c['id']} requested by {c['requested_by']}, approved by {c['approved_by']} "
+        f"(hash {str(c['request_hash'])[:12]}...), executed {c['executed_at']} on "
+        f"{res.get('executor')}: injected {ev.get('injected') or ev.get('scenario')} at "
+        f"{ev.get('simulated_from')}; {ev.get('watch')} before {ev.get('before')}, largest "
+        f"{ev.get('peak')} while the fault was active (until {ev.get('simulated_until')}); "
+        f"modes {', '.join(ev.get('modes') or []) or 'none'}"
+    )
+    if res.get("error"):
+        text += f"; {res['error']}"
+    return text
+
+
+def functional_items(
+    site: Site,
+    store: Store,
+    *,
+    since: str | dt.datetime | pd.Timestamp | None = None,
+    executor: Any = None,
+    by: str | None = None,
+    duration: str = "1h",
+    now: dt.datetime | pd.Timestamp | None = None,
+) -> list[dict[str, str]]:
+    """The takeover tests as checklist items, through the two-person flow.
+
+    For each test of :data:`heatreuse.services.changes.FUNCTIONAL_TESTS` the plant has
+    (``functional_reject_path``, ``functional_backup_takeover``): the newest
+    ``functional_test`` change executed since ``since`` gives pass or fail with its
+    evidence (who requested, who approved, the hash, the twin, the watched point before
+    and during the fault). Otherwise, with ``executor`` (the twin's control port) and
+    ``by``, an approved request is executed now, or a new request is filed (``by``
+    requests; a second person approves it); the item is then skipped and says which.
+    Without ``executor``: skipped, "no live device given".
+    """
+    from heatreuse.services import changes
+
+    clock = _instant(now if now is not None else dt.datetime.now(dt.UTC), "now")
+    since_ts = (
+        _instant(since, "--start")
+        if since is not None
+        else clock - pd.Timedelta(seconds=DEFAULT_PERIOD_S)
+    )
+    now_dt = clock.to_pydatetime()
+    out: list[dict[str, str]] = []
+    for name, test in changes.FUNCTIONAL_TESTS.items():
+        item = f"functional_{name}"
+        part = str(test["needs"])
+        if getattr(site.plant, part.split(".")[1]) is None:
+            out.append(_item(item, None, f"the site has no {part}: nothing to take over"))
+            continue
+        mine = [
+            c
+            for c in changes.list_changes(site, store, now=now_dt)
+            if c["kind"] == "functional_test" and c["target"] == name
+        ]
+        done = [
+            c
+            for c in mine
+            if c["state"] in ("executed", "failed")
+            and c["executed_at"] is not None
+            and pd.Timestamp(c["executed_at"]) >= since_ts
+        ]
+        approved = [c for c in mine if c["state"] == "approved"]
+        pending = [c for c in mine if c["state"] == "requested"]
+        if not done and approved and executor is not None and by:
+            done = [
+                changes.execute_change(
+                    site, store, approved[-1]["id"], by=by, executor=executor, now=now_dt
+                )
+            ]
+        if done:
+            c = done[-1]
+            out.append(_item(item, c["state"] == "executed", _functional_evidence(c)))
+        elif executor is None:
+            waiting = (
+                f"; change {pending[-1]['id']} awaits approval"
+                if pending
+                else f"; change {approved[-1]['id']} is approved and waits for the twin"
+                if approved
+                else ""
+            )
+            out.append(
+                _item(
+                    item, None, f"no live device given (--twin HOST:PORT){waiting}: {test['what']}"
+                )
+            )
+        elif pending:
+            c = pending[-1]
+            out.append(
+                _item(
+                    item,
+                    None,
+                    f"change {c['id']} (requested by {c['requested_by']}) awaits approval by a "
+                    f"second person: heatreuse changes approve SITE.yaml {c['id']} --hash "
+                    f"{c['request_hash']} --by NAME --twin HOST:PORT",
+                )
+            )
+        elif by:
+            c = changes.request_change(
+                site,
+                store,
+                "functional_test",
+                name,
+                duration,
+                f"commissioning: {test['what']}",
+                by=by,
+                now=now_dt,
+            )
+            out.append(
+                _item(
+                    item,
+                    None,
+                    f"requested as change {c['id']} by {by}; a second person approves it (which "
+                    f"runs it on the twin): heatreuse changes approve SITE.yaml {c['id']} --hash "
+                    f"{c['request_hash']} --by NAME --twin HOST:PORT",
+                )
+            )
+        else:
+            out.append(_item(item, None, "--by NAME needed to request the test"))
+    return out
 
 
 def items_json(result: CommissioningResult) -> str:
