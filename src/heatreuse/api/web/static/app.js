@@ -96,6 +96,7 @@
         var data = JSON.parse(ev.data);
         Object.keys(data.figures).forEach(function (k) { applyFigure(k, data.figures[k]); });
         if (data.periodic) {
+          body.dataset.periodicAt = data.at;
           var asOf = document.getElementById("as-of");
           if (asOf) { asOf.setAttribute("datetime", data.at); asOf.textContent = data.at.slice(0, 10) + " " + data.at.slice(11, 16) + " UTC"; }
           return;
