@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -276,28 +277,38 @@ def attribute_docstrings(model: type[BaseModel]) -> dict[str, str]:
     Read from the source here, when the reference is written, instead of by pydantic at
     every import (``use_attribute_docstrings`` costs every CLI start about 0.14 s).
     """
-    import ast
-    import inspect
-    import textwrap
-
     out: dict[str, str] = {}
     for cls in reversed(model.__mro__):
         if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or cls is BaseModel:
             continue
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-        except (OSError, TypeError, SyntaxError):
-            continue
-        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for stmt, nxt in zip(body, [*body[1:], None], strict=True):
-            if (
-                isinstance(stmt, ast.AnnAssign)
-                and isinstance(stmt.target, ast.Name)
-                and isinstance(nxt, ast.Expr)
-                and isinstance(nxt.value, ast.Constant)
-                and isinstance(nxt.value.value, str)
-            ):
-                out[stmt.target.id] = inspect.cleandoc(nxt.value.value)
+        out.update(_own_attribute_docstrings(cls))
+    return out
+
+
+@functools.cache
+def _own_attribute_docstrings(cls: type) -> dict[str, str]:
+    """The attribute docstrings written in one class body (cached: Python 3.11's
+    ``inspect.getsource`` of a class parses its whole module each time, and the
+    reference asks once per field: 25 s of parsing for one page without the cache)."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    out: dict[str, str] = {}
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    for stmt, nxt in zip(body, [*body[1:], None], strict=True):
+        if (
+            isinstance(stmt, ast.AnnAssign)
+            and isinstance(stmt.target, ast.Name)
+            and isinstance(nxt, ast.Expr)
+            and isinstance(nxt.value, ast.Constant)
+            and isinstance(nxt.value.value, str)
+        ):
+            out[stmt.target.id] = inspect.cleandoc(nxt.value.value)
     return out
 
 
