@@ -505,3 +505,26 @@ def test_expire_due_records_lapsed_requests_once(site: Site, store: Store) -> No
     assert changes.show_change(site, store, b["id"], now=T0)["state"] == "requested"
     expired = [a for a in people.list_audit(store, site.id) if a["action"] == "change.expire"]
     assert len(expired) == 1 and expired[0]["actor"] == "system"
+
+
+def test_serve_records_lapsed_requests_every_minute(site: Site, store: Store) -> None:
+    """``serve``'s change-expiry job (with the live watch) records the lapse itself."""
+    from heatreuse.services.serve import IngestService, ServeConfig
+
+    a = _req(site, store, expires="1h")
+    now = [T0]
+    service = IngestService(
+        site, ServeConfig(http=None, job_tick_s=3600), store=store, clock=lambda: now[0]
+    )
+    service.start()
+    try:
+        now[0] = T0 + dt.timedelta(minutes=30)
+        assert "change-expiry" in service.jobs.run_due()
+        assert changes.show_change(site, store, a["id"], now=T0)["state"] == "requested"
+        now[0] = T0 + dt.timedelta(hours=1, minutes=1)
+        assert "change-expiry" in service.jobs.run_due()
+        assert changes.show_change(site, store, a["id"], now=T0)["state"] == "expired"
+        audit = [r for r in people.list_audit(store, site.id) if r["action"] == "change.expire"]
+        assert len(audit) == 1 and audit[0]["actor"] == "system"
+    finally:
+        assert service.stop()

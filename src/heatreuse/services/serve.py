@@ -669,6 +669,23 @@ class IngestService:
             "compaction", self.config.compaction_interval_s, compaction, first_due=self.clock()
         )
 
+    def _add_change_expiry_job(self) -> None:
+        """Record change requests past their expiry as ``expired`` (audited), every minute."""
+        store, site = self.store, self.site
+
+        def change_expiry(now: dt.datetime) -> None:
+            from heatreuse.services.changes import expire_due
+
+            for change_id in expire_due(site, store, now=now):
+                log.info("change request %s of %s expired unapproved", change_id, site.id)
+
+        self.jobs.add(
+            "change-expiry",
+            60.0,
+            change_expiry,
+            first_due=self.clock() + dt.timedelta(seconds=60.0),
+        )
+
     def _start_watch(self) -> None:
         if not self.config.watch or self.ingestor is None:
             return
@@ -690,6 +707,7 @@ class IngestService:
                 log.warning("escalation: %s", step)
 
         self.jobs.add("escalation", 30.0, escalation, first_due=self.clock())
+        self._add_change_expiry_job()
         self._watch_thread = threading.Thread(
             target=self._watch_main, name=f"watch-{self.site.id}", daemon=True
         )
