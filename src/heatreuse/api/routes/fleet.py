@@ -46,7 +46,7 @@ def router(ctx: ApiContext) -> APIRouter:
         counts: dict[str, int] = {}
         for row in rows:
             counts[row["health"]] = counts.get(row["health"], 0) + 1
-        return jsonable({**out, "sites": rows, "counts": counts})
+        return dict(jsonable({**out, "sites": rows, "counts": counts}))
 
     @r.get(FLEET + "/kpi")
     def fleet_kpi(
@@ -66,6 +66,6 @@ def router(ctx: ApiContext) -> APIRouter:
             if "period" in str(exc).lower():
                 raise ApiError(422, str(exc).removeprefix("--"), "period") from None
             raise
-        return jsonable(out)
+        return dict(jsonable(out))
 
     return r
