@@ -201,3 +201,69 @@ def test_several_sites_refuse_one_sites_options(sites: list[Site], store: Store)
             svc.start()
     with pytest.raises(HeatreuseError, match="more than once"):
         IngestService(sites[0], ServeConfig(http=None), store=store, more_sites=[sites[0]])
+
+
+def _site_copy(site: Site, site_id: str) -> Site:
+    data = site.model_dump(mode="json")
+    data["site"]["id"] = site_id
+    return type(site).model_validate(data)
+
+
+def _publish(messages: list[tuple[str, bytes]], retain: bool = False) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    c.connect("127.0.0.1", 1883)
+    c.loop_start()
+    try:
+        for info in [c.publish(t, p, qos=1, retain=retain) for t, p in messages]:
+            info.wait_for_publish(timeout=10.0)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+def test_mqtt_one_subscription_per_site_prefix(sites: list[Site], store: Store, home: Path) -> None:
+    import uuid
+
+    from heatreuse.telemetry.mqtt import TopicLayout, point_payload, wait_until
+
+    tag = uuid.uuid4().hex[:8]
+    fleet = [_site_copy(s, f"hrtest-{tag}-{k}") for k, s in enumerate(sites[:2])]
+    points = [POINTS[s.id] for s in sites[:2]]
+    svc = IngestService(
+        fleet[0],
+        ServeConfig(mqtt=("127.0.0.1", 1883), http=None, session_expiry_s=1, stop_timeout_s=5.0),
+        store=store,
+        more_sites=fleet[1:],
+    )
+    svc.start()
+    try:
+        assert svc.wait_ready(10.0)
+        assert len(svc.subscribers) == 2
+        when = _reading(sites[0]).ts
+        messages = []
+        for k, (site, point) in enumerate(zip(fleet, points, strict=True)):
+            topic = next(
+                p.mqtt_topic for p in svc.ingestors[site.id].registry.points if p.id == point
+            )
+            messages.append(
+                (TopicLayout(site.id).point_topic(topic), point_payload(when, 20.0 + k))
+            )
+        _publish(messages)
+        assert wait_until(
+            lambda: all(
+                store.count_readings(s.id, p) == 1 for s, p in zip(fleet, points, strict=True)
+            ),
+            10.0,
+        )
+        # each message went to its own site's pipeline: accepted there, nothing quarantined
+        for site in fleet:
+            counters = svc.ingestors[site.id].counters()
+            assert counters["accepted"] == 1 and counters["quarantined_total"] == 0, counters
+    finally:
+        svc.stop()
+        _publish(
+            [(TopicLayout(s.id).service_status_topic("ingest"), b"") for s in fleet], retain=True
+        )
