@@ -267,3 +267,29 @@ def test_mqtt_one_subscription_per_site_prefix(sites: list[Site], store: Store, 
         _publish(
             [(TopicLayout(s.id).service_status_topic("ingest"), b"") for s in fleet], retain=True
         )
+
+
+def test_cli_serve_of_a_folder_and_its_user_errors(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from heatreuse.cli.main import run
+    from heatreuse.cli.serve_cmds import _site_files
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    assert run(["serve", str(empty), "--store", store, "--http", "off"]) == 2
+    assert "a folder without site files" in capsys.readouterr().err.replace("\n", "")
+    pool = EXAMPLES / "pool.yaml"
+    assert run(["serve", str(pool), str(pool), "--store", store, "--http", "off"]) == 2
+    assert "more than once" in capsys.readouterr().err.replace("\n", "")
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    for name in ("pool", "greenhouse"):
+        (fleet / f"{name}.yaml").write_text((EXAMPLES / f"{name}.yaml").read_text())
+    (fleet / "notes.txt").write_text("not a site")
+    assert [p.name for p in _site_files([fleet, EXAMPLES / "district_preheat.yaml"])] == [
+        "greenhouse.yaml",
+        "pool.yaml",
+        "district_preheat.yaml",
+    ]
