@@ -38,7 +38,8 @@ def _ingest_routes(ctx: ApiContext) -> Any:
     from heatreuse.services import people
     from heatreuse.telemetry.http import ingest_router
 
-    assert ctx.ingestor is not None
+    pipelines = ctx.all_ingestors()
+    assert pipelines
 
     def verify(site_id: str, token: str) -> Any:
         principal = people.verify_token(ctx.store, token, secret=ctx.token_secret, now=ctx.clock())
@@ -53,7 +54,7 @@ def _ingest_routes(ctx: ApiContext) -> Any:
         return principal
 
     router = ingest_router(
-        ctx.ingestor,
+        pipelines,
         max_body_bytes=ctx.settings.ingest_max_body_bytes,
         metrics=False,
         verify_device_token=None if ctx.settings.allow_anonymous_ingest else verify,
@@ -112,7 +113,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.add_api_route(
         "/metrics", metrics, methods=["GET"], response_class=PlainTextResponse, response_model=None
     )
-    if ctx.ingestor is not None:
+    if ctx.all_ingestors():
         app.include_router(_ingest_routes(ctx))
     app.include_router(routes.api_router(ctx))
     app.include_router(web.web_router(ctx))
@@ -169,11 +170,12 @@ def app_for_service(service: Any, settings: ApiSettings | None = None) -> FastAP
     if cfg.allow_anonymous_ingest:
         service.device_check()  # refuses a non-loopback listener, warns loudly
     ctx = ApiContext(
-        sites={service.site.id: service.site},
+        sites={site.id: site for site in service.sites},
         store=_own_connection(service.store),
         token_secret=secret,
         clock=service.clock,
         ingestor=service.ingestor,
+        ingestors=dict(service.ingestors),
         health=service.health,
         metrics_text=service.prometheus_text,
         watch=lambda: service.watch,

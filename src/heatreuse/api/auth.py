@@ -351,6 +351,33 @@ def require(action: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     return _mark(dep, action)
 
 
+def require_on_some_site(action: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """Dependency of the fleet routes (no ``{site_id}`` in the path): the principal, if it
+    may do ``action`` on at least one served site.
+
+    401 without valid credentials, 403 when no served site allows ``action``. The route
+    then answers for the sites the principal may do ``action`` on only
+    (:func:`sites_allowed`).
+    """
+    if action not in access.PERMISSIONS:
+        raise ValueError(f"require_on_some_site({action!r}): not an action of the table")
+
+    async def dep(request: Request, principal: Principal = Depends(current_principal)) -> Principal:
+        if not sites_allowed(get_ctx(request), principal, action):
+            raise HTTPException(
+                status_code=403,
+                detail=f"{principal.name} may not {action} on any site served here",
+            )
+        return principal
+
+    return _mark(dep, action)
+
+
+def sites_allowed(ctx: ApiContext, principal: Principal, action: str) -> list[str]:
+    """Ids of the served sites on which ``principal`` may do ``action`` (sorted)."""
+    return sorted(sid for sid in ctx.sites if principal.may(sid, action))
+
+
 def _display_token(ctx: ApiContext, token: str) -> Principal | None:
     principal = people.verify_token(ctx.store, token, secret=ctx.token_secret, now=ctx.clock())
     if principal is None or principal.scope != "display":

@@ -67,6 +67,10 @@ class ApiContext:
         Current time (aware UTC); tests inject a fake one.
     ingestor
         The live ingest pipeline of the served site (mounts the readings push), or None.
+    ingestors
+        The live ingest pipelines by site id of a central ``heatreuse serve`` of several
+        sites (the readings push routes each site to its own); ``ingestor`` is then the
+        first of them. Empty: ``ingestor`` alone.
     health, metrics_text
         ``() -> dict`` for ``/healthz`` and ``() -> str`` for ``/metrics`` (the serve
         process's); None: a minimal health answer and the ingestor's counters.
@@ -84,12 +88,24 @@ class ApiContext:
     token_secret: bytes
     clock: Callable[[], dt.datetime] = _utc_now
     ingestor: Ingestor | None = None
+    ingestors: Mapping[str, Ingestor] = field(default_factory=dict)
     health: Callable[[], dict[str, Any]] | None = None
     metrics_text: Callable[[], str] | None = None
     watch: Callable[[], Any] | None = None
     login_policy: LoginPolicy | None = None
     hasher: PasswordHasher | None = None
     settings: ApiSettings = field(default_factory=ApiSettings)
+
+    def all_ingestors(self) -> dict[str, Ingestor]:
+        """Every live ingest pipeline of this process by site id (``ingestors``, ``ingestor``)."""
+        out = dict(self.ingestors)
+        if self.ingestor is not None:
+            out.setdefault(self.ingestor.site_id, self.ingestor)
+        return out
+
+    def ingestor_of(self, site_id: str) -> Ingestor | None:
+        """The live ingest pipeline of ``site_id`` in this process, or None."""
+        return self.all_ingestors().get(site_id)
 
     def site(self, site_id: str) -> Site:
         """The served site ``site_id`` (404 in the API when unknown: :class:`UnknownSite`)."""

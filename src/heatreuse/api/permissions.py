@@ -1,7 +1,8 @@
 """THE route table of the API: (method, path) -> the action it needs.
 
 The action is one of :data:`heatreuse.services.access.PERMISSIONS` (checked on the
-path's ``{site_id}``), :data:`PUBLIC` (nobody needs to be known: login, health, the
+path's ``{site_id}``; a fleet route without one: on at least one served site, and it
+answers for those sites only), :data:`PUBLIC` (nobody needs to be known: login, health, the
 OpenAPI document) or :data:`~heatreuse.api.auth.AUTHENTICATED` (any valid principal).
 :func:`check_routes` (run by :func:`heatreuse.api.app.create_app`) refuses to build an
 app with a route missing here or guarded by another action than the one written here,
@@ -20,6 +21,7 @@ from heatreuse.api.auth import AUTHENTICATED, route_action
 PUBLIC = "public"
 V1 = "/api/v1"
 S = V1 + "/sites/{site_id}"
+FLEET = V1 + "/fleet"
 
 #: (METHOD, path template) -> action.
 ROUTE_ACTIONS: Mapping[tuple[str, str], str] = {
@@ -77,6 +79,10 @@ ROUTE_ACTIONS: Mapping[tuple[str, str], str] = {
     ("POST", S + "/tokens"): "tokens.manage",
     ("POST", S + "/tokens/{token_id}/revoke"): "tokens.manage",
     ("POST", S + "/devices"): "devices.manage",
+    # fleet views (no {site_id}: the action on at least one served site, 403 otherwise;
+    # the answer holds only the sites the principal may do it on)
+    ("GET", FLEET + "/status"): "site.read",
+    ("GET", FLEET + "/kpi"): "kpi.read",
 }
 
 

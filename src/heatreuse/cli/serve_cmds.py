@@ -59,8 +59,30 @@ def _logging(level: str) -> None:
     )
 
 
+SITES_SERVE_ARG = typer.Argument(
+    ...,
+    help="The site YAML file; several files (or a folder: its *.yaml) run a central serve "
+    "of a fleet: one store, one HTTP listener, each site's readings to its own pipeline.",
+    show_default=False,
+)
+
+
+def _site_files(paths: list[Path]) -> list[Path]:
+    """The site files given: a folder stands for its ``*.yaml``/``*.yml`` files (sorted)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+            if not found:
+                raise HeatreuseError(f"{p}: a folder without site files (*.yaml)")
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
 def serve(
-    site_file: Path = SITE_ARG,
+    site_files: list[Path] = SITES_SERVE_ARG,
     store: str | None = STORE_OPT,
     mqtt: str | None = typer.Option(
         None, "--mqtt", help="Subscribe to this " + MQTT_HELP, show_default=False
@@ -120,14 +142,20 @@ def serve(
     ),
     log_level: str = LOG_OPT,
 ) -> None:
-    """Run the site's ingest service (MQTT, Modbus, HTTP into one store) until SIGTERM."""
+    """Run the site's ingest service (MQTT, Modbus, HTTP into one store) until SIGTERM.
+
+    With several site files (a fleet's central serve) the HTTP push, the API and the MQTT
+    subscriptions (one per site prefix heatreuse/<site id>) serve every site; the live
+    watch runs for a single site only.
+    """
     from heatreuse.cli.store_cmds import parse_rollup_days
     from heatreuse.services.addresses import BrokerFiles, parse_broker_url, parse_host_port
     from heatreuse.services.serve import IngestService, ServeConfig
     from heatreuse.site import load_site
 
     _logging(log_level)
-    site = load_site(site_file)
+    sites = [load_site(f) for f in _site_files(site_files)]
+    site = sites[0]
     files = BrokerFiles(mqtt_password_file, mqtt_ca, mqtt_cert, mqtt_key)
     broker = parse_broker_url(mqtt, "--mqtt", files) if mqtt else None
     if broker is None and files.any_given():
@@ -150,19 +178,23 @@ def serve(
     )
     from heatreuse.api.app import app_for_service
 
-    service = IngestService(site, config, app_factory=app_for_service)
+    service = IngestService(site, config, app_factory=app_for_service, more_sites=sites[1:])
 
     def ready(svc: IngestService) -> None:
         parts = []
         if broker is not None:
             prefix = topic_prefix or f"heatreuse/{site.id}"
+            if len(sites) > 1:
+                prefix = "heatreuse/<site id>"
             parts.append(f"mqtt {broker.url} ({prefix}/#)")
         if config.http:
             parts.append(f"http http://{config.http[0]}:{config.http[1]}")
         if svc.poller is not None:
             parts.append(f"modbus {len(svc.poller.pollers)} device(s)")
         print(
-            f"heatreuse serve: site {site.id} ready: {', '.join(parts) or 'no inputs'}",
+            f"heatreuse serve: site {site.id} ready: {', '.join(parts) or 'no inputs'}"
+            if len(sites) == 1
+            else f"heatreuse serve: {len(sites)} sites ready: {', '.join(parts) or 'no inputs'}",
             file=sys.stderr,
             flush=True,
         )

@@ -28,7 +28,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -313,12 +313,21 @@ def _record(site: Site, store: Any, watch: Any, transitions: list[Any]) -> None:
 
 # --------------------------------------------------------------------------- the service
 class IngestService:
-    """The ingest process of one site: MQTT + Modbus + HTTP into one store.
+    """The ingest process of one site (or of a fleet): MQTT + Modbus + HTTP into one store.
 
     Parameters
     ----------
     site
-        The site.
+        The site (the first one of a central serve).
+    more_sites
+        Further sites of a central ``heatreuse serve`` (one store, one HTTP listener):
+        each gets its own ingest pipeline (``ingestors``), the HTTP push of
+        ``/sites/{id}/readings`` goes to that site's pipeline (device tokens are per
+        site), with ``mqtt`` one subscriber per site on its prefix ``heatreuse/<site id>``
+        (client id ``heatreuse-ingest-<site id>``). With several sites ``topic_prefix``
+        and ``modbus_poll`` are refused (they name one site's inputs: poll Modbus on the
+        site's edge), and the live watch does not run (one site only; the fleet's alerts
+        come from ``heatreuse detect`` per site).
     config
         What to run.
     store
@@ -340,8 +349,19 @@ class IngestService:
         store: Any = None,
         clock: Clock | None = None,
         app_factory: Callable[[IngestService], Any] | None = None,
+        more_sites: Sequence[Site] = (),
     ) -> None:
         self.site = site
+        self.sites: list[Site] = [site, *more_sites]
+        seen: dict[str, int] = {}
+        for s in self.sites:
+            seen[s.id] = seen.get(s.id, 0) + 1
+        dup = sorted(k for k, n in seen.items() if n > 1)
+        if dup:
+            raise HeatreuseError(
+                f"heatreuse serve: site id(s) {', '.join(dup)} given more than once "
+                "(every site file of a central serve needs its own site id)"
+            )
         self.app_factory = app_factory
         self.config = config or ServeConfig()
         self.clock: Clock = clock or _utc_now
@@ -353,7 +373,9 @@ class IngestService:
             time.monotonic if clock is None else (lambda: self.clock().timestamp())
         )
         self.ingestor: Ingestor | None = None
+        self.ingestors: dict[str, Ingestor] = {}
         self.subscriber: Any = None
+        self.subscribers: list[Any] = []
         self.poller: Any = None
         self._loop: LoopThread | None = None
         self._uvicorn: Any = None
@@ -428,7 +450,7 @@ class IngestService:
         )
         app.include_router(
             ingest_router(
-                self.ingestor,
+                self.ingestors or self.ingestor,
                 max_body_bytes=self.config.http_max_body_bytes,
                 metrics=False,
                 verify_device_token=self._device_check(),
@@ -457,7 +479,7 @@ class IngestService:
             log.warning(
                 "ANONYMOUS INGEST: HTTP readings of site %s are accepted WITHOUT a device "
                 "token (--allow-anonymous-ingest); anyone who reaches %s can write readings",
-                self.site.id,
+                ", ".join(s.id for s in self.sites),
                 host,
             )
             return None
@@ -487,9 +509,21 @@ class IngestService:
 
         if self._started_at is not None:
             return
+        if len(self.sites) > 1:
+            if self.config.topic_prefix is not None:
+                raise HeatreuseError(
+                    "heatreuse serve: --topic-prefix names one site's prefix; with several "
+                    "sites each is subscribed under heatreuse/<site id>"
+                )
+            if self.config.modbus_poll:
+                raise HeatreuseError(
+                    "heatreuse serve: --modbus-poll serves one site; with several sites poll "
+                    "each site's Modbus devices on its edge (heatreuse edge --modbus-poll)"
+                )
         if self.store is None:
             self.store = open_store(self.config.store_url or default_store_url(), create=True)
-        self.ingestor = make_ingestor(self.site, self.store, clock=self.clock)
+        self.ingestors = {s.id: make_ingestor(s, self.store, clock=self.clock) for s in self.sites}
+        self.ingestor = self.ingestors[self.site.id]
         self._started_at = time.monotonic()
         self._loop = LoopThread(f"serve-{self.site.id}")
         self._loop.start()
@@ -510,7 +544,7 @@ class IngestService:
             target=self._jobs_main, name=f"jobs-{self.site.id}", daemon=True
         )
         self._jobs_thread.start()
-        log.info("heatreuse serve: site %s started", self.site.id)
+        log.info("heatreuse serve: site %s started", ", ".join(s.id for s in self.sites))
 
     def _start_mqtt(self) -> None:
         from heatreuse.telemetry.mqtt import (
@@ -520,23 +554,38 @@ class IngestService:
             check_point_topics,
         )
 
-        assert self.config.mqtt is not None and self.ingestor is not None
-        layout = TopicLayout(self.site.id, self.config.topic_prefix)
-        check_point_topics(layout, [p.mqtt_topic for p in self.ingestor.registry.points])
+        assert self.config.mqtt is not None and self.ingestors
         broker = as_connection(self.config.mqtt)
         assert broker is not None
-        settings = MqttSettings(
-            host=broker.host,
-            port=broker.port,
-            connection=broker,
-            client_id=self.config.client_id or f"heatreuse-ingest-{self.site.id}",
-            session_expiry_s=self.config.session_expiry_s,
-            availability_topic=layout.service_status_topic("ingest"),
-        )
-        self.subscriber = MqttSubscriber(
-            layout, self.ingestor, settings, durable=self.store.flush, clock=self._seconds
-        )
-        self.subscriber.start()
+        layouts = []
+        for site in self.sites:
+            layout = TopicLayout(site.id, self.config.topic_prefix)
+            points = self.ingestors[site.id].registry.points
+            check_point_topics(layout, [p.mqtt_topic for p in points])
+            layouts.append(layout)
+        for site, layout in zip(self.sites, layouts, strict=True):
+            client_id = self.config.client_id or f"heatreuse-ingest-{site.id}"
+            if self.config.client_id and len(self.sites) > 1:
+                client_id = f"{self.config.client_id}-{site.id}"
+            settings = MqttSettings(
+                host=broker.host,
+                port=broker.port,
+                connection=broker,
+                client_id=client_id,
+                session_expiry_s=self.config.session_expiry_s,
+                availability_topic=layout.service_status_topic("ingest"),
+            )
+            subscriber = MqttSubscriber(
+                layout,
+                self.ingestors[site.id],
+                settings,
+                durable=self.store.flush,
+                clock=self._seconds,
+            )
+            self.subscribers.append(subscriber)
+            if self.subscriber is None:
+                self.subscriber = subscriber
+            subscriber.start()
 
     def _start_modbus(self) -> None:
         from heatreuse.telemetry.modbus import ModbusPoller, device_targets
@@ -599,34 +648,37 @@ class IngestService:
         if raw_days is None and q_days is None and not rollup_days:
             return
         store = self.store
-        site = self.site
+        sites = list(self.sites)
 
         def retention(now: dt.datetime) -> None:
             from heatreuse.services.ledger import update_ledger
             from heatreuse.services.retention import apply_retention_guarded
 
-            # seal the site's closed SLA periods first: their data may go once sealed
-            try:
-                upd = update_ledger(
-                    site,
-                    store.url,
-                    now=now,
-                    store=store,
-                    intervals=False,
-                    checkpoint_dir=self.config.checkpoint_dir,
-                    key_path=self.config.key_path,
-                )
-            except HeatreuseError as exc:
-                log.error("retention: sealing closed SLA periods failed: %s", exc)
-            else:
-                for seal in upd.seals:
-                    log.info(
-                        "retention: sealed SLA %s of %s: %s (ledger entry %s)",
-                        seal["period"],
-                        site.id,
-                        seal["verdict"],
-                        seal["index"],
+            # seal the sites' closed SLA periods first: their data may go once sealed
+            for site in sites:
+                try:
+                    upd = update_ledger(
+                        site,
+                        store.url,
+                        now=now,
+                        store=store,
+                        intervals=False,
+                        checkpoint_dir=self.config.checkpoint_dir,
+                        key_path=self.config.key_path,
                     )
+                except HeatreuseError as exc:
+                    log.error(
+                        "retention: sealing closed SLA periods of %s failed: %s", site.id, exc
+                    )
+                else:
+                    for seal in upd.seals:
+                        log.info(
+                            "retention: sealed SLA %s of %s: %s (ledger entry %s)",
+                            seal["period"],
+                            site.id,
+                            seal["verdict"],
+                            seal["index"],
+                        )
             res, blocks = apply_retention_guarded(
                 store,
                 raw_days=raw_days,
@@ -689,6 +741,13 @@ class IngestService:
     def _start_watch(self) -> None:
         if not self.config.watch or self.ingestor is None:
             return
+        if len(self.sites) > 1:
+            log.info(
+                "heatreuse serve: %d sites: the live watch runs for a single site only "
+                "(run heatreuse detect per site)",
+                len(self.sites),
+            )
+            return
         from heatreuse.services.monitoring import escalate_due, site_silences
         from heatreuse.services.watch import LiveWatch
 
@@ -736,9 +795,11 @@ class IngestService:
 
     def wait_ready(self, timeout_s: float = 10.0) -> bool:
         """Block until the MQTT subscriber (if any) is subscribed; True when ready."""
-        if self.subscriber is None:
-            return True
-        return bool(self.subscriber.wait_connected(timeout_s))
+        deadline = time.monotonic() + timeout_s
+        return all(
+            bool(sub.wait_connected(max(0.0, deadline - time.monotonic())))
+            for sub in self.subscribers
+        )
 
     def stop(self) -> bool:
         """Stop accepting, store and acknowledge what was accepted, close. True: nothing left."""
@@ -753,13 +814,13 @@ class IngestService:
             self._uvicorn.should_exit = True  # listener closes; in-flight requests complete
         if self.poller is not None and self._loop is not None:
             self._loop.call(self.poller.request_stop)
-        if self.subscriber is not None:
+        for sub in self.subscribers:
             log.info(
                 "heatreuse serve: storing and acknowledging %d MQTT message(s) received and not "
                 "yet stored",
-                self.subscriber.pending(),
+                sub.pending(),
             )
-            ok = self.subscriber.stop(timeout) and ok
+            ok = sub.stop(timeout) and ok
         if self._loop is not None:
             ok = self._loop.join(timeout) and ok
         if self._jobs_thread is not None:
@@ -775,7 +836,7 @@ class IngestService:
                     self.store.close()
         log.info(
             "heatreuse serve: site %s stopped (%s)",
-            self.site.id,
+            ", ".join(s.id for s in self.sites),
             "everything accepted is stored" if ok else "some paths did not finish in time",
         )
         self._stopped.set()
@@ -804,12 +865,20 @@ class IngestService:
         *Degraded* (200): the broker is not connected or a Modbus device did
         not answer its last poll.
         """
-        mqtt = self.subscriber.stats() if self.subscriber is not None else None
+        fleet = len(self.sites) > 1
+        all_mqtt = [sub.stats() for sub in self.subscribers]
+        mqtt = all_mqtt[0] if all_mqtt else None
         modbus = self.poller.stats() if self.poller is not None else None
         threshold = float(self.config.stall_after_s)
-        pending = mqtt["pending_acks"] if mqtt is not None else 0
-        oldest = mqtt["oldest_unacked_age_s"] if mqtt is not None else None
-        writing = self.ingestor.store_call_age_s() if self.ingestor is not None else None
+        pending = sum(int(m["pending_acks"]) for m in all_mqtt)
+        ages = [
+            m["oldest_unacked_age_s"] for m in all_mqtt if m["oldest_unacked_age_s"] is not None
+        ]
+        oldest = max(ages) if ages else None
+        writes = [
+            a for a in (p.store_call_age_s() for p in self.ingestors.values()) if a is not None
+        ]
+        writing = max(writes) if writes else None
         reasons: list[str] = []
         if oldest is not None and oldest > threshold:
             reasons.append(
@@ -825,11 +894,11 @@ class IngestService:
             status = "stopping"
         elif reasons:
             status = "stalled"
-        elif (mqtt is not None and not mqtt["connected"]) or (
+        elif any(not m["connected"] for m in all_mqtt) or (
             modbus is not None and not all(d["ok"] for d in modbus.values())
         ):
             status = "degraded"
-        return {
+        out = {
             "status": status,
             "site_id": self.site.id,
             "uptime_s": 0.0
@@ -845,14 +914,35 @@ class IngestService:
             "ingest": self.ingestor.counters() if self.ingestor is not None else None,
             "jobs": self.jobs.as_dict(),
         }
+        if fleet:
+            # a central serve: every site's own ingest counters and MQTT state
+            by_site = {sub_site.id: m for sub_site, m in zip(self.sites, all_mqtt, strict=False)}
+            out["site_ids"] = [x.id for x in self.sites]
+            out["sites"] = {
+                sid: {"ingest": p.counters(), "mqtt": by_site.get(sid)}
+                for sid, p in sorted(self.ingestors.items())
+            }
+        return out
 
     def prometheus_text(self) -> str:
-        """Ingest counters plus MQTT and Modbus state in Prometheus text format 0.0.4."""
-        site = _esc(self.site.id)
+        """Ingest counters plus MQTT and Modbus state in Prometheus text format 0.0.4
+        (a central serve: every site's, labelled ``site``, one family block per metric)."""
+        if len(self.sites) == 1:
+            return self._site_prometheus_text(self.site.id, self.ingestor, self.subscriber)
+        subs = dict(zip([x.id for x in self.sites], self.subscribers, strict=False))
+        return _merge_prometheus(
+            [
+                self._site_prometheus_text(sid, self.ingestors.get(sid), subs.get(sid))
+                for sid in sorted(self.ingestors)
+            ]
+        )
+
+    def _site_prometheus_text(self, site_id: str, ingestor: Any, subscriber: Any) -> str:
+        site = _esc(site_id)
         lines: list[str] = []
-        text = self.ingestor.prometheus_text() if self.ingestor is not None else ""
-        if self.subscriber is not None:
-            s = self.subscriber.stats()
+        text = ingestor.prometheus_text() if ingestor is not None else ""
+        if subscriber is not None:
+            s = subscriber.stats()
             lines += [
                 "# HELP heatreuse_mqtt_connected 1 while the MQTT subscriber is connected.",
                 "# TYPE heatreuse_mqtt_connected gauge",
@@ -912,3 +1002,25 @@ class IngestService:
             except Exception as exc:  # metrics never fail because the watch did
                 log.error("live monitoring metrics failed: %s", exc)
         return text + ("\n".join(lines) + "\n" if lines else "")
+
+
+def _merge_prometheus(texts: Sequence[str]) -> str:
+    """Prometheus texts of several sites as one: each metric family's ``# HELP``/``# TYPE``
+    once, followed by the samples of every site (the format wants a family in one block)."""
+    families: dict[str, tuple[list[str], list[str]]] = {}
+    for text in texts:
+        current = ""
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            if line.startswith(("# HELP ", "# TYPE ")):
+                current = line.split(" ", 3)[2]
+                head, _ = families.setdefault(current, ([], []))
+                if line not in head:
+                    head.append(line)
+            else:
+                name = line.split("{", 1)[0].split(" ", 1)[0]
+                fam = current if name.startswith(current) and current else name
+                families.setdefault(fam, ([], []))[1].append(line)
+    out = [line for head, samples in families.values() for line in (*head, *samples)]
+    return "\n".join(out) + ("\n" if out else "")

@@ -58,7 +58,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
@@ -264,7 +264,7 @@ def parse_readings_body(body: bytes) -> ReadingsBatchIn:
 
 
 def ingest_router(
-    ingestor: Ingestor,
+    ingestor: Ingestor | Mapping[str, Ingestor],
     *,
     durable: bool = True,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
@@ -276,7 +276,9 @@ def ingest_router(
     Parameters
     ----------
     ingestor
-        The site's pipeline; its store receives the readings.
+        The site's pipeline; its store receives the readings. A mapping site id ->
+        pipeline serves several sites (a central ``heatreuse serve``): the push of
+        ``/sites/{site_id}/readings`` goes to that site's pipeline, an unknown site is 404.
     durable
         Call the store's ``flush()`` (if it has one) before answering 200, so an
         acknowledged batch survives power loss too (SQLite WAL with
@@ -297,21 +299,29 @@ def ingest_router(
     """
     if max_body_bytes < 1:
         raise HeatreuseError(f"max_body_bytes: expected a positive number, got {max_body_bytes}")
-    flush = getattr(ingestor.store, "flush", None) if durable else None
+    ingestors: dict[str, Ingestor] = (
+        {ingestor.site_id: ingestor} if isinstance(ingestor, Ingestor) else dict(ingestor)
+    )
+    if not ingestors:
+        raise HeatreuseError("ingest_router: no site to serve (no ingest pipeline given)")
     router = APIRouter()
-    site_id = ingestor.site_id
+    served = ", ".join(f"'{s}'" for s in sorted(ingestors))
 
-    def _check_site(requested: str) -> None:
-        if requested != site_id:
+    def _check_site(requested: str) -> Ingestor:
+        pipeline = ingestors.get(requested)
+        if pipeline is None:
             raise HTTPException(
                 status_code=404,
-                detail=f"unknown site {preview(requested)}; this endpoint serves site '{site_id}'",
+                detail=f"unknown site {preview(requested)}; this endpoint serves site {served}"
+                if len(ingestors) == 1
+                else f"unknown site {preview(requested)}; this endpoint serves sites {served}",
             )
+        return pipeline
 
-    def _keep_refused(source: str, body: bytes, refused: _Refused) -> None:
+    def _keep_refused(pipeline: Ingestor, source: str, body: bytes, refused: _Refused) -> None:
         detail = f"HTTP 422, request refused, nothing stored: {refused.summary()}"
         try:
-            ingestor.reject(source, body, "unparseable", detail)
+            pipeline.reject(source, body, "unparseable", detail)
         except Exception as exc:  # the client has its answer; the store may be down
             log.warning(
                 "HTTP ingest: could not keep a refused request in quarantine (%s: %s)",
@@ -319,8 +329,9 @@ def ingest_router(
                 bounded_text(str(exc), 300),
             )
 
-    def _ingest(readings: list[RawReading]) -> Any:
-        result = ingestor.ingest(readings)
+    def _ingest(pipeline: Ingestor, readings: list[RawReading]) -> Any:
+        result = pipeline.ingest(readings)
+        flush = getattr(pipeline.store, "flush", None) if durable else None
         if callable(flush):
             flush()
         return result
@@ -366,14 +377,14 @@ def ingest_router(
     )
     async def push_readings(site_id: str, request: Request) -> IngestResponse:
         """Validate and store a batch of readings; 200 only after the store committed."""
-        _check_site(site_id)
+        pipeline = _check_site(site_id)
         client = request.client.host if request.client is not None else "unknown"
         source = f"http:{client}"
         body = await request.body()  # 413 here when over the limit (route max_body_size)
         try:
             batch = parse_readings_body(body)
         except _Refused as refused:
-            await run_in_threadpool(_keep_refused, source, body, refused)
+            await run_in_threadpool(_keep_refused, pipeline, source, body, refused)
             raise HTTPException(status_code=422, detail=refused.errors) from None
         readings = [
             RawReading(
@@ -386,7 +397,7 @@ def ingest_router(
             for item in batch.readings
         ]
         try:
-            result = await run_in_threadpool(_ingest, readings)
+            result = await run_in_threadpool(_ingest, pipeline, readings)
         except StoreError as exc:
             raise HTTPException(status_code=503, detail=f"store unavailable: {exc}") from None
         except HeatreuseError as exc:
@@ -403,15 +414,15 @@ def ingest_router(
     @router.get("/api/v1/sites/{site_id}/ingest/counters")
     def counters(site_id: str) -> dict[str, Any]:
         """Cumulative ingest counters of this site."""
-        _check_site(site_id)
-        return {"site_id": site_id, **ingestor.counters()}
+        return {"site_id": site_id, **_check_site(site_id).counters()}
 
     if metrics:
 
         @router.get("/metrics", response_class=PlainTextResponse)
         def ingest_metrics() -> PlainTextResponse:
             """Ingest counters in Prometheus text format."""
-            return PlainTextResponse(ingestor.prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
+            text = "".join(p.prometheus_text() for _, p in sorted(ingestors.items()))
+            return PlainTextResponse(text, media_type=PROMETHEUS_CONTENT_TYPE)
 
     return router
 

@@ -12,9 +12,18 @@ def api_router(ctx: ApiContext) -> APIRouter:
 
     Write bodies are limited to ``ctx.settings.max_body_bytes`` (413 before reading).
     """
-    from heatreuse.api.routes import changes, ops, people, readings, reports, session, sites
+    from heatreuse.api.routes import (
+        changes,
+        fleet,
+        ops,
+        people,
+        readings,
+        reports,
+        session,
+        sites,
+    )
 
     root = APIRouter(max_body_size=ctx.settings.max_body_bytes)
-    for module in (session, sites, readings, reports, ops, people, changes):
+    for module in (session, sites, readings, reports, ops, people, changes, fleet):
         root.include_router(module.router(ctx))
     return root

@@ -71,8 +71,9 @@ def router(ctx: ApiContext) -> APIRouter:
     def counters(site_id: str, _p: Principal = Depends(require("site.read"))) -> dict[str, Any]:
         """Cumulative ingest counters of the site (this process)."""
         ctx.site(site_id)
-        if ctx.ingestor is None or ctx.ingestor.site_id != site_id:
+        pipeline = ctx.ingestor_of(site_id)
+        if pipeline is None:
             return {"site_id": site_id, "ingesting": False}
-        return {"site_id": site_id, "ingesting": True, **ctx.ingestor.counters()}
+        return {"site_id": site_id, "ingesting": True, **pipeline.counters()}
 
     return r

@@ -246,9 +246,7 @@ def _stopping(ctx: ApiContext) -> bool:
 async def _event_stream(ctx: ApiContext, request: Request, site_id: str) -> Any:
     """``figures`` events: at once, then whenever the ingestor accepted readings of the
     site (or, without an ingestor here, when the store's newest reading moved)."""
-    ingestor = (
-        ctx.ingestor if ctx.ingestor is not None and ctx.ingestor.site_id == site_id else None
-    )
+    ingestor = ctx.ingestor_of(site_id)
 
     def marker() -> Any:
         if ingestor is not None:
