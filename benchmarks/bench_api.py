@@ -486,8 +486,13 @@ def main() -> None:
         f"{load.sent / elapsed:,.0f} readings/s (target {args.rate:,.0f})"
     )
     print(
-        f"readings stored: {stored:,}; lost: {load.sent - stored:,}; "
+        f"readings stored: {stored:,}; lost: {max(0, load.sent - stored):,}; "
         f"transport errors: {load.errors}"
+        + (
+            f"; {stored - load.sent:,} stored from pushes whose answer came after the end"
+            if stored > load.sent
+            else ""
+        )
     )
     print(
         "server memory [MiB] after start -> at the end: "
