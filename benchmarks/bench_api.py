@@ -19,6 +19,14 @@ Set-up (same machine, same run):
   the future), and ``--clients`` readers, each in turn asking for a readings range
   (the last 10 minutes of one point, raw), the SLA status and the firing alerts, plus
   ``/healthz`` (no token) and ``/api/v1/me`` (token check only) in the same rotation;
+* every ``--rss-every`` seconds the server's resident memory (VmRSS, RssAnon, RssFile)
+  is printed, so "flat" can be judged: after warm-up (the first sample past
+  ``--warmup`` s) vs the end;
+* with ``--tracemalloc FRAMES`` the server runs under :mod:`tracemalloc` (a debug
+  hook of this benchmark only: :data:`_TRACED_SERVE`; it slows the server several
+  times over) and dumps a snapshot on ``SIGUSR1``; the benchmark takes one after
+  warm-up and one at the end and prints the allocations that grew most in between
+  (by line, then the largest by traceback);
 * at the end: p50/p99 latency per route, readings sent (200 answers) vs stored
   (``Store.count_readings``), non-2xx answers, the server's resident memory (VmRSS)
   after start and at the end, and the token-check overhead per request:
@@ -60,6 +68,62 @@ POINTS = {
     "hx.heat_power_w": 60_000.0,
     "meter.heat_power_w": 59_000.0,
 }
+
+
+#: Runs ``heatreuse serve`` under tracemalloc: ``SIGUSR1`` dumps a snapshot to
+#: ``$BENCH_TRACEMALLOC_DIR/snap-N.tracemalloc`` (N = 1, 2, ...), then writes ``snap-N.done``.
+_TRACED_SERVE = """
+import os, signal, sys, tracemalloc
+tracemalloc.start(int(os.environ["BENCH_TRACEMALLOC_FRAMES"]))
+out, n = os.environ["BENCH_TRACEMALLOC_DIR"], [0]
+def dump(signum, frame):
+    n[0] += 1
+    path = os.path.join(out, f"snap-{n[0]}")
+    tracemalloc.take_snapshot().dump(path + ".tracemalloc")
+    open(path + ".done", "w").close()
+signal.signal(signal.SIGUSR1, dump)
+from heatreuse.cli.main import main
+sys.argv[0] = "heatreuse"
+main()
+"""
+
+
+def _snapshot(proc: subprocess.Popen[str], folder: Path, n: int) -> Path:
+    """Ask the traced server for snapshot ``n``; its file once written."""
+    proc.send_signal(signal.SIGUSR1)
+    done = folder / f"snap-{n}.done"
+    deadline = time.monotonic() + 300
+    while not done.exists():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit(f"no tracemalloc snapshot {n} from the server")
+        time.sleep(0.2)
+    return folder / f"snap-{n}.tracemalloc"
+
+
+def _print_growth(first: Path, last: Path, top: int = 20) -> None:
+    """The allocations that grew most from snapshot ``first`` to ``last``."""
+    import tracemalloc
+
+    skip = [
+        tracemalloc.Filter(False, tracemalloc.__file__),
+        tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+        tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>"),
+    ]
+    a = tracemalloc.Snapshot.load(str(first)).filter_traces(skip)
+    b = tracemalloc.Snapshot.load(str(last)).filter_traces(skip)
+    total_a = sum(s.size for s in a.statistics("filename"))
+    total_b = sum(s.size for s in b.statistics("filename"))
+    print(
+        f"\ntracemalloc: traced {total_a / 2**20:.1f} MiB after warm-up -> "
+        f"{total_b / 2**20:.1f} MiB at the end; grew most (by line):"
+    )
+    for st in b.compare_to(a, "lineno")[:top]:
+        print(f"  {st.size_diff / 2**20:+8.2f} MiB {st.count_diff:+9d} blocks  {st.traceback[0]}")
+    print("largest growth by traceback (innermost frame last):")
+    for st in b.compare_to(a, "traceback")[:3]:
+        print(f"  {st.size_diff / 2**20:+8.2f} MiB {st.count_diff:+9d} blocks")
+        for line in st.traceback.format()[-16:]:
+            print("     " + line)
 
 
 def _free_port() -> int:
@@ -225,14 +289,31 @@ class Load:
                         headers=h,
                     )
 
-    async def run(self) -> float:
+    async def run(self, on_tick: Any = None) -> float:
+        """Run for ``--duration`` s; ``on_tick(t, sent)`` every ``--rss-every`` s."""
         tasks = [asyncio.create_task(self.writer())]
         tasks += [asyncio.create_task(self.reader(i)) for i in range(self.args.clients)]
         t = time.perf_counter()
-        await asyncio.sleep(self.args.duration)
+        every = max(1.0, self.args.rss_every)
+        k = 1
+        while True:
+            left = t + self.args.duration - time.perf_counter()
+            if left <= 0:
+                break
+            await asyncio.sleep(min(left, t + k * every - time.perf_counter()))
+            if time.perf_counter() >= t + k * every - 0.01:
+                k += 1
+                if on_tick is not None:
+                    # in a thread: a tracemalloc snapshot takes seconds, the clients go on
+                    await asyncio.to_thread(on_tick, time.perf_counter() - t, self.sent)
         self.stop = True
-        await asyncio.gather(*tasks)
-        return time.perf_counter() - t
+        elapsed = time.perf_counter() - t
+        _, late = await asyncio.wait(tasks, timeout=120.0)
+        for task in late:  # a request the server is still working on: not waited for
+            task.cancel()
+        if late:
+            print(f"  {len(late)} clients still waiting 120 s after the end: cancelled")
+        return elapsed
 
 
 def _verify_token_us(store_url: str, token: str, home: str, n: int = 2000) -> float:
@@ -259,6 +340,19 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000, help="readings per push request")
     ap.add_argument("--in-flight", type=int, default=8, help="push requests open at most")
     ap.add_argument("--duration", type=float, default=600.0, help="length of the run [s]")
+    ap.add_argument(
+        "--rss-every", type=float, default=30.0, help="print the server's memory every [s]"
+    )
+    ap.add_argument(
+        "--warmup", type=float, default=60.0, help="memory after this is the baseline [s]"
+    )
+    ap.add_argument(
+        "--tracemalloc",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="run the server under tracemalloc (FRAMES deep); print what grew after warm-up",
+    )
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
@@ -299,11 +393,20 @@ def main() -> None:
         "device": _cli(env, "devices", "add", str(EXAMPLE), "bench-edge", "--store", store),
     }
     port = _free_port()
+    trace_dir = tmp / "tracemalloc"
+    launcher = ["-m", "heatreuse.cli.main"]
+    if args.tracemalloc > 0:
+        trace_dir.mkdir()
+        env = {
+            **env,
+            "BENCH_TRACEMALLOC_FRAMES": str(args.tracemalloc),
+            "BENCH_TRACEMALLOC_DIR": str(trace_dir),
+        }
+        launcher = ["-c", _TRACED_SERVE]
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "heatreuse.cli.main",
+            *launcher,
             "serve",
             str(EXAMPLE),
             "--store",
@@ -335,12 +438,30 @@ def main() -> None:
         load = Load(args, base, site, tokens)
         print(
             f"heatreuse serve pid {proc.pid} on {base}; {args.clients} readers, "
-            f"{args.rate:,.0f} readings/s in batches of {args.batch}, {args.duration:g} s",
+            f"{args.rate:,.0f} readings/s in batches of {args.batch}, {args.duration:g} s"
+            + (f"; tracemalloc {args.tracemalloc} frames" if args.tracemalloc else ""),
             flush=True,
         )
-        elapsed = asyncio.run(load.run())
+        samples: list[tuple[float, dict[str, float]]] = [(0.0, rss0)]
+        snaps: list[Path] = []
+
+        def tick(t: float, sent: int) -> None:
+            rss = _rss_mib(proc.pid)
+            samples.append((t, rss))
+            print(
+                f"  t={t:6.0f} s  "
+                + ", ".join(f"{k} {v:.0f}" for k, v in rss.items())
+                + f" MiB; {sent:,} readings pushed; load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+            if args.tracemalloc and not snaps and t >= args.warmup:
+                snaps.append(_snapshot(proc, trace_dir, 1))
+
+        elapsed = asyncio.run(load.run(tick))
         rss1 = _rss_mib(proc.pid)
         cpu1, own1 = _cpu_s(proc.pid), time.process_time()
+        if snaps:
+            snaps.append(_snapshot(proc, trace_dir, 2))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -365,14 +486,27 @@ def main() -> None:
         f"{load.sent / elapsed:,.0f} readings/s (target {args.rate:,.0f})"
     )
     print(
-        f"readings stored: {stored:,}; lost: {load.sent - stored:,}; "
+        f"readings stored: {stored:,}; lost: {max(0, load.sent - stored):,}; "
         f"transport errors: {load.errors}"
+        + (
+            f"; {stored - load.sent:,} stored from pushes whose answer came after the end"
+            if stored > load.sent
+            else ""
+        )
     )
     print(
         "server memory [MiB] after start -> at the end: "
         + ", ".join(f"{k} {rss0[k]:.0f} -> {rss1[k]:.0f}" for k in rss0)
         + " (RssFile: pages of the SQLite file mapped with mmap, up to 256 MiB)"
     )
+    warm = next(((t, r) for t, r in samples if t >= args.warmup), None)
+    if warm is not None:
+        t_w, r_w = warm
+        print(
+            f"server memory [MiB] after warm-up (t={t_w:.0f} s) -> at the end "
+            f"(t={elapsed:.0f} s): "
+            + ", ".join(f"{k} {r_w[k]:.0f} -> {rss1[k]:.0f} ({rss1[k] - r_w[k]:+.0f})" for k in r_w)
+        )
     load1 = os.getloadavg()[0]
     print(
         f"CPU: server {(cpu1 - cpu0) / elapsed:.2f} cores, load generator "
@@ -384,6 +518,8 @@ def main() -> None:
         f"token check: p50 /api/v1/me - p50 /healthz = {me - hz:.2f} ms over HTTP; "
         f"verify_token in-process: {_verify_token_us(store, tokens['viewer'], home):.0f} us"
     )
+    if len(snaps) == 2:
+        _print_growth(snaps[0], snaps[1])
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pandas as pd
 from api_harness import Api
@@ -125,3 +126,91 @@ def test_sla_status_and_kpis(api: Api) -> None:
     assert c.get(s + "/sla/periods/2026-13", headers=h).status_code == 422
     r = c.get(s + "/kpis", headers=h)
     assert r.status_code == 409 and "ledger update" in r.json()["detail"]  # empty ledger
+
+
+def test_dense_readings_page_builds_only_its_rows(api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Data 1,000 times denser than the points' declared interval (10 ms apart), and
+    after a 40-minute gap a second burst: pages stay right, and a page of ``limit`` rows
+    builds at most ``limit + 1`` rows (not the whole range read at the declared rate)."""
+    import numpy as np
+
+    from heatreuse.api.routes import readings as route
+
+    t0 = int(T.value // 1000)
+    burst = t0 + np.arange(6_000, dtype=np.int64) * 10_000  # 60 s at 100 readings/s
+    later = burst + 40 * 60 * 1_000_000
+    ts = np.concatenate([burst, later])
+    for k, p in enumerate(POINTS):
+        api.store.write_readings(api.site_a.id, p, ts, np.full(ts.size, float(k)))
+    built: list[int] = []
+    real = route._iso_us
+
+    def counting(us):  # type: ignore[no-untyped-def]
+        built.append(int(us.size))
+        return real(us)
+
+    monkeypatch.setattr(route, "_iso_us", counting)
+    c = api.client()
+    h = api.bearer("viewer")
+    r = c.get(_url(api), params={**_base(), "limit": 500}, headers=h)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert sum(built) <= 501
+    assert len(doc["rows"]) == 500
+    got = [(row["ts"], row["point_id"]) for row in doc["rows"]]
+    want = [
+        (pd.Timestamp(int(u) * 1000, tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ"), p)
+        for u in burst[:250]
+        for p in sorted(POINTS)
+    ]
+    assert [(t.replace(".000000Z", "Z"), p) for t, p in want] == got
+    assert doc["next_cursor"] == str(int(burst[250]))
+    # the page starting near the end of the first burst reaches over the gap
+    built.clear()
+    r = c.get(
+        _url(api), params={**_base(), "limit": 400, "cursor": str(int(burst[-100]))}, headers=h
+    )
+    doc = r.json()
+    assert sum(built) <= 401
+    stamps = list(dict.fromkeys(row["ts"] for row in doc["rows"]))  # in row order
+    assert len(doc["rows"]) == 400 and len(stamps) == 200
+    assert stamps[99] == "2026-03-10T08:00:59.990000Z"
+    assert stamps[100] == "2026-03-10T08:40:00Z"
+    assert doc["next_cursor"] == str(int(later[100]))
+    # NDJSON streams the whole range (every row once, in order)
+    lines = c.get(_url(api), params={**_base(), "format": "ndjson"}, headers=h).text.splitlines()
+    assert len(lines) == 2 * ts.size
+
+
+def test_sla_answers_are_cached_bytes_and_the_locks_stay_bounded(api: Api) -> None:
+    import inspect
+
+    _fill(api)
+    c = api.client()
+    h = api.bearer("viewer")
+    s = f"/api/v1/sites/{api.site_a.id}"
+    first, again = c.get(s + "/sla", headers=h), c.get(s + "/sla", headers=h)
+    assert first.status_code == again.status_code == 200
+    assert first.headers["content-type"] == "application/json"
+    assert first.content == again.content and first.json()["period"] == "2026-03"
+    endpoint = next(r.endpoint for r in _all_routes(api.app.routes) if r.name == "sla_status")
+    locks = inspect.getclosurevars(inspect.getclosurevars(endpoint).nonlocals["sla"]).nonlocals[
+        "locks"
+    ]
+    # periods come from the URL: 90 distinct ones (month 13: refused by the SLA, 422)
+    for day in range(10, 100):
+        r = c.get(s + f"/sla/periods/2026-13-{day}", headers=h)
+        assert r.status_code == 422, r.text
+    assert 1 <= len(locks) <= 64
+
+
+def _all_routes(routes: list[Any]) -> list[Any]:
+    """The API routes, through included routers too."""
+    out = []
+    for r in routes:
+        inner = getattr(r, "original_router", None) or getattr(r, "router", None)
+        if inner is not None and hasattr(inner, "routes"):
+            out += _all_routes(inner.routes)
+        elif hasattr(r, "endpoint") and hasattr(r, "name"):
+            out.append(r)
+    return out

@@ -36,6 +36,8 @@ from heatreuse.services.people import Principal
 MAX_POINTS = 20
 _BUCKET_S = {"1min": 60.0, "15min": 900.0, "1h": 3600.0}
 _NDJSON_WINDOW_ROWS = 20_000
+#: The first time window a request reads at most [s] (:class:`_Windows`).
+_PROBE_S = 1.0
 
 
 class ReadingsPage(BaseModel):
@@ -98,8 +100,9 @@ class _Reader:
         """A time window expected to hold about ``rows`` rows [s]."""
         return max(60.0, rows * self.step_s / len(self.points))
 
-    def read(self, start_us: int, end_us: int) -> list[dict[str, Any]]:
-        """Rows with ``start_us <= ts < end_us``, by time then point."""
+    def read(self, start_us: int, end_us: int, max_rows: int | None = None) -> list[dict[str, Any]]:
+        """Rows with ``start_us <= ts < end_us``, by time then point; the first
+        ``max_rows`` of them when given (the rows past it are never built)."""
         store = self.ctx.store
         if self.resolution == "raw":
             frame = store.read_series(self.site_id, self.points, start_us, end_us, "raw")
@@ -119,6 +122,8 @@ class _Reader:
             pk = np.concatenate(parts_p)
             vals = np.concatenate(parts_v)
             order = np.lexsort((pk, us))
+            if max_rows is not None:
+                order = order[:max_rows]
             us, pk, vals = us[order], pk[order], vals[order]
             return [
                 {"point_id": names[k], "ts": t, "value": v, "_us": u}
@@ -149,19 +154,52 @@ class _Reader:
                 }
             )
         out2.sort(key=lambda r: (r["_us"], r["point_id"]))
-        return out2
+        return out2 if max_rows is None else out2[:max_rows]
+
+
+class _Windows:
+    """Time windows of about ``rows`` rows each, from the rows actually found.
+
+    The points' declared sample intervals say nothing about how dense the stored
+    data is (a device may push many times faster; backfills), and a window read
+    whole costs memory and time in proportion to its rows: the first window is a
+    probe of at most :data:`_PROBE_S`, each next one is sized from the rows per
+    second seen so far (+25 %), at most 64 times what was covered, 8 times larger
+    while nothing was found.
+    """
+
+    def __init__(self, reader: _Reader, start_us: int, rows: int) -> None:
+        self.start_us = start_us
+        self.rows = rows
+        self.found = 0
+        self.next_us = int(min(reader.window_s(rows), _PROBE_S) * 1e6)
+
+    def saw(self, cur_us: int, found: int, rows: int | None = None) -> None:
+        """``found`` more rows up to ``cur_us``; ``rows`` wanted next (default as before)."""
+        self.found += found
+        if rows is not None:
+            self.rows = rows
+        covered = max(1, cur_us - self.start_us)
+        if self.found == 0:
+            self.next_us *= 8
+            return
+        per_us = self.found / covered
+        want = int(1.25 * self.rows / per_us)
+        self.next_us = max(1_000, min(want, 64 * covered))
 
 
 def _page(reader: _Reader, start_us: int, end_us: int, limit: int) -> tuple[list[Any], int | None]:
     """Up to ``limit`` rows from ``start_us``; the cursor (µs) of the rest or None."""
     rows: list[dict[str, Any]] = []
     cur = start_us
-    window = reader.window_s(limit + 1)
-    while cur < end_us and len(rows) <= limit:
-        stop = min(end_us, cur + int(window * 1e6))
-        rows.extend(reader.read(cur, stop))
+    want = limit + 1  # one more than a page: the next page's first instant
+    windows = _Windows(reader, start_us, want)
+    while cur < end_us and len(rows) < want:
+        stop = min(end_us, cur + windows.next_us)
+        got = reader.read(cur, stop, max_rows=want - len(rows))
+        rows.extend(got)
         cur = stop
-        window *= 4  # sparse data: look further ahead each time
+        windows.saw(cur, len(got), max(1, want - len(rows)))
     if len(rows) <= limit:
         return rows, None
     cut = rows[limit]["_us"]
@@ -242,14 +280,15 @@ def router(ctx: ApiContext) -> APIRouter:
 
 def _ndjson(reader: _Reader, start_us: int, end_us: int) -> Iterator[bytes]:
     cur = start_us
-    step = int(reader.window_s(_NDJSON_WINDOW_ROWS) * 1e6)
+    windows = _Windows(reader, start_us, _NDJSON_WINDOW_ROWS)
     while cur < end_us:
-        stop = min(end_us, cur + step)
+        stop = min(end_us, cur + windows.next_us)
         chunk = reader.read(cur, stop)
+        cur = stop
+        windows.saw(cur, len(chunk))
         if chunk:
             lines = []
             for row in chunk:
                 row.pop("_us", None)
                 lines.append(json.dumps(row, allow_nan=False))
             yield ("\n".join(lines) + "\n").encode()
-        cur = stop

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from heatreuse.api.auth import require, require_display
@@ -58,6 +59,17 @@ def _local_month(ctx: ApiContext, site_id: str) -> str:
     return pd.Timestamp(ctx.clock()).tz_convert(site.location.timezone).strftime("%Y-%m")
 
 
+def _json_bytes(model: BaseModel) -> bytes:
+    """``model`` as FastAPI would send it (:class:`JSONResponse` of its JSON mode dump)."""
+    return bytes(JSONResponse(model.model_dump(mode="json")).body)
+
+
+def _json_answer(body: bytes) -> Response:
+    """A new answer of JSON bytes (a response object is never shared between requests:
+    FastAPI adds the headers of dependencies to it)."""
+    return Response(body, media_type="application/json")
+
+
 def router(ctx: ApiContext) -> APIRouter:
     """SLA, KPI and ledger routes."""
     r = APIRouter(tags=["sla", "ledger"])
@@ -65,41 +77,48 @@ def router(ctx: ApiContext) -> APIRouter:
     # An SLA report reads a month of minutes (about 0.5 s): computed at most once per
     # site, period and minute (the SLA's resolution), one computation per site and period
     # at a time; while one runs, the others get the previous minute's report (not the
-    # worker threads of the whole API waiting on it).
-    cache: dict[tuple[str, str], tuple[str, SlaOut]] = {}
+    # worker threads of the whole API waiting on it). The cache holds the answer's JSON
+    # bytes (about 100 kB for a month): validating and encoding the model again for each
+    # request cost more than the rest of a cached answer. At most 64 site/period keys
+    # (then it starts over; the locks too): the minute is the value, not the key.
+    cache: dict[tuple[str, str], tuple[str, bytes]] = {}
     locks: dict[tuple[str, str], threading.Lock] = {}
     guard = threading.Lock()
 
-    def sla(site_id: str, period: str, now: str | None) -> SlaOut:
+    def sla(site_id: str, period: str, now: str | None) -> Response:
         from heatreuse.services.sla import sla_report
 
         site = ctx.site(site_id)
         when = (parse_time(now, "now") or ctx.clock()).replace(second=0, microsecond=0)
         key, minute = (site_id, period), when.isoformat()
         with guard:
+            if len(locks) >= 64 and key not in locks:  # periods come from the URL
+                for k in [k for k, lk in locks.items() if not lk.locked()]:
+                    del locks[k]  # idle ones only: a held lock stays its key's lock
             lock = locks.setdefault(key, threading.Lock())
             hit = cache.get(key)
         if hit is not None and hit[0] == minute:
-            return hit[1]
+            return _json_answer(hit[1])
         if not lock.acquire(blocking=hit is None or now is not None):
             assert hit is not None
-            return hit[1]  # being recomputed for this minute: the last one meanwhile
+            return _json_answer(hit[1])  # being recomputed for this minute: the last one meanwhile
         try:
             hit = cache.get(key)
             if hit is not None and hit[0] == minute:
-                return hit[1]
+                return _json_answer(hit[1])
             try:
                 reports = sla_report(site, period=period, now=when, store=ctx.store)
             except SLAError as exc:
                 raise ApiError(422, f"period: {exc}", "period") from None
-            out = SlaOut(
+            model = SlaOut(
                 site_id=site_id, period=period, reports=[jsonable(x.to_dict()) for x in reports]
             )
+            out = _json_bytes(model)
             with guard:
                 if len(cache) >= 64:
                     cache.clear()
                 cache[key] = (minute, out)
-            return out
+            return _json_answer(out)
         finally:
             lock.release()
 
@@ -108,7 +127,7 @@ def router(ctx: ApiContext) -> APIRouter:
         site_id: str,
         now: str | None = Query(None, max_length=64),
         _p: Principal = Depends(require_display("sla.read")),
-    ) -> SlaOut:
+    ) -> Response:
         """SLA status: the current local month so far (and the contract year to date)."""
         return sla(site_id, _local_month(ctx, site_id), now)
 
@@ -118,7 +137,7 @@ def router(ctx: ApiContext) -> APIRouter:
         period: str = Path(max_length=40),
         now: str | None = Query(None, max_length=64),
         _p: Principal = Depends(require_display("sla.read")),
-    ) -> SlaOut:
+    ) -> Response:
         """SLA report of a period: ``YYYY-MM``, ``YYYY`` (contract year) or
         ``YYYY-MM-DD..YYYY-MM-DD`` (site-local)."""
         import re
