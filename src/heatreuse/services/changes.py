@@ -720,42 +720,26 @@ def _run_store(site: SiteLike, store: Store, rec: rows.ChangeRecord, by: str) ->
     cmd = json.loads(rec.command)
     v = cmd["value"]
     note = f"change {rec.id} approved by {by}: {rec.reason}"
-    if rec.kind == "silence":
+    if rec.kind in ("silence", "maintenance_window"):
         from heatreuse.services.monitoring import add_silence, list_silences
 
         site = _site_file(site, rec.kind)
+        if rec.kind == "silence":
+            matchers, start = v["matchers"], v.get("start")
+            seconds, comment = v["duration_s"], v["comment"] or note
+        else:  # an announced maintenance window mutes the site's SLA alerts
+            start = dt.datetime.fromisoformat(v["start"])
+            seconds = (dt.datetime.fromisoformat(v["end"]) - start).total_seconds()
+            matchers = [f"site={site.id}", "rule=~sla_.*"]
+            comment = f"maintenance window (change {rec.id}): {v['description'] or rec.reason}"
         s = add_silence(
             site,
             store,
-            v["matchers"],
-            v["duration_s"],
-            rec.requested_by,
-            v["comment"] or note,
-            start=v.get("start"),
-            change_id=rec.id,
-        )
-        held = [x for x in list_silences(site, store) if x["id"] == s["id"]]
-        return {
-            "executor": "store",
-            "written": s["id"],
-            "read_back": held[0]["id"] if held else None,
-            "ok": bool(held),
-            "silence_id": s["id"],
-        }
-    if rec.kind == "maintenance_window":
-        from heatreuse.services.monitoring import add_silence, list_silences
-
-        site = _site_file(site, rec.kind)
-        t0 = dt.datetime.fromisoformat(v["start"])
-        seconds = (dt.datetime.fromisoformat(v["end"]) - t0).total_seconds()
-        s = add_silence(
-            site,
-            store,
-            [f"site={site.id}", "rule=~sla_.*"],
+            matchers,
             seconds,
             rec.requested_by,
-            f"maintenance window (change {rec.id}): {v['description'] or rec.reason}",
-            start=t0,
+            comment,
+            start=start,
             change_id=rec.id,
         )
         held = [x for x in list_silences(site, store) if x["id"] == s["id"]]
