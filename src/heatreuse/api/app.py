@@ -42,7 +42,7 @@ def _ingest_routes(ctx: ApiContext) -> Any:
     assert pipelines
 
     def verify(site_id: str, token: str) -> Any:
-        principal = people.verify_token(ctx.store, token, secret=ctx.token_secret, now=ctx.clock())
+        principal = people.verify_token(ctx.auth, token, secret=ctx.token_secret, now=ctx.clock())
         if principal is not None and not principal.may(site_id, "readings.write"):
             # a valid principal without the right: 403 like every other route (the
             # ingest router alone answers 401 for anything but a device of the site)
@@ -123,25 +123,34 @@ def create_app(ctx: ApiContext) -> FastAPI:
     return app
 
 
-def _own_connection(store: Any) -> Any:
-    """A connection of the API's own to the service's store.
+def _own_connections(store: Any, readers: int) -> tuple[Any, Any]:
+    """Connections of the API's own to the service's store: (a pool of ``readers``, auth).
 
     A store object serialises its calls with a lock: on the service's, a month of SLA
     minutes read for a dashboard would hold up the readings being stored (and a large
-    ingest batch every API read). Its own connection lets SQLite (WAL: readers do not
-    wait for the writer) and PostgreSQL run them side by side. Falls back to the
-    service's store when the URL cannot be opened again (an in-memory database).
+    ingest batch every API read); on one API connection, 50 readers would queue behind
+    each other and the token check of every request behind them all. The API reads
+    through a :class:`~heatreuse.store.pool.StorePool` of ``readers`` connections and
+    checks tokens and sessions on one more of its own, so SQLite (WAL: readers do not
+    wait for the writer or each other) and PostgreSQL run them side by side. Falls back
+    to the service's store when the URL cannot be opened again (an in-memory database).
     """
     from heatreuse.errors import HeatreuseError
     from heatreuse.store import open_store
+    from heatreuse.store.pool import StorePool
 
     if ":memory:" in store.url or "mode=memory" in store.url:
-        return store
+        return store, None
+    opened: list[Any] = []
     try:
-        return open_store(store.url)
+        for _ in range(max(1, readers) + 1):
+            opened.append(open_store(store.url))
     except HeatreuseError as exc:
+        for s in opened:
+            s.close()
         log.warning("API: sharing the ingest store connection (%s)", exc)
-        return store
+        return store, None
+    return StorePool(opened[1:]), opened[0]
 
 
 def app_for_service(service: Any, settings: ApiSettings | None = None) -> FastAPI:
@@ -150,7 +159,7 @@ def app_for_service(service: Any, settings: ApiSettings | None = None) -> FastAP
     ``heatreuse serve --http`` passes this as the service's app factory (services do
     not import the API). The token secret is created (mode 0600) when missing: the
     session cookies are signed with it. The API reads and writes through a connection
-    of its own (:func:`_own_connection`); the readings push feeds the service's
+    of its own (:func:`_own_connections`); the readings push feeds the service's
     ingestor. The connection lives as long as the process (``serve`` ends with it).
     """
     from dataclasses import replace
@@ -169,9 +178,11 @@ def app_for_service(service: Any, settings: ApiSettings | None = None) -> FastAP
     )
     if cfg.allow_anonymous_ingest:
         service.device_check()  # refuses a non-loopback listener, warns loudly
+    api_store, auth_store = _own_connections(service.store, base.read_connections)
     ctx = ApiContext(
         sites={site.id: site for site in service.sites},
-        store=_own_connection(service.store),
+        store=api_store,
+        auth_store=auth_store,
         token_secret=secret,
         clock=service.clock,
         ingestor=service.ingestor,

@@ -39,13 +39,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import Depends, HTTPException, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from heatreuse.api.context import ApiContext
 from heatreuse.services import access, people
 from heatreuse.services.people import Principal
 from heatreuse.store import people as rows
 from heatreuse.store.base import to_epoch_us
+from heatreuse.threads import run_in_lane
 
 SESSION_COOKIE = "heatreuse_session"
 CSRF_COOKIE = "heatreuse_csrf"
@@ -55,6 +55,9 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: The action of routes any authenticated principal may call (``/api/v1/me``, logout).
 AUTHENTICATED = "authenticated"
 _SESSION_KEY_LABEL = b"heatreuse session cookie v1"
+#: Worker threads of token and session checks (:func:`heatreuse.threads.run_in_lane`):
+#: a lane of their own, so a check never waits for a thread behind slow reads.
+AUTH_THREADS = 4
 _NOT_BEFORE_KEY = "session.not_before."
 
 
@@ -128,14 +131,14 @@ def end_sessions(ctx: ApiContext, user: str, now_us: int) -> None:
 
 def session_principal(ctx: ApiContext, sess: Session) -> Principal | None:
     """The principal of a valid session: the user exists, is enabled, did not log out."""
-    user = rows.get_user(ctx.store, sess.user)
+    user = rows.get_user(ctx.auth, sess.user)
     if user is None or user.disabled_at_us is not None:
         return None
-    not_before = ctx.store.get_meta(_NOT_BEFORE_KEY + sess.user)
+    not_before = ctx.auth.get_meta(_NOT_BEFORE_KEY + sess.user)
     if not_before is not None and sess.issued_us <= int(not_before):
         return None
     grants: dict[str, list[str]] = {}
-    for g in rows.list_grants(ctx.store, user_id=user.id):
+    for g in rows.list_grants(ctx.auth, user_id=user.id):
         grants.setdefault(g.site_id, []).append(g.role)
     return Principal(
         "user",
@@ -229,7 +232,7 @@ def _resolve(ctx: ApiContext, request: Request) -> Auth:
         if scheme.lower() != "bearer" or not token.strip():
             return Auth(None, "bearer")
         principal = people.verify_token(
-            ctx.store, token.strip(), secret=ctx.token_secret, now=ctx.clock()
+            ctx.auth, token.strip(), secret=ctx.token_secret, now=ctx.clock()
         )
         return Auth(principal, "bearer")
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -247,7 +250,7 @@ async def request_auth(request: Request) -> Auth:
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     ctx = get_ctx(request)
-    auth = await run_in_threadpool(_resolve, ctx, request)
+    auth = await run_in_lane("auth", AUTH_THREADS, _resolve, ctx, request)
     if (
         auth.via == "cookie"
         and auth.principal is not None
@@ -379,7 +382,7 @@ def sites_allowed(ctx: ApiContext, principal: Principal, action: str) -> list[st
 
 
 def _display_token(ctx: ApiContext, token: str) -> Principal | None:
-    principal = people.verify_token(ctx.store, token, secret=ctx.token_secret, now=ctx.clock())
+    principal = people.verify_token(ctx.auth, token, secret=ctx.token_secret, now=ctx.clock())
     if principal is None or principal.scope != "display":
         return None
     return principal
@@ -400,7 +403,9 @@ def require_display(action: str) -> Callable[..., Coroutine[Any, Any, Principal]
         principal = auth.principal
         token = request.query_params.get("token")
         if principal is None and token and request.method.upper() in ("GET", "HEAD"):
-            principal = await run_in_threadpool(_display_token, get_ctx(request), token)
+            principal = await run_in_lane(
+                "auth", AUTH_THREADS, _display_token, get_ctx(request), token
+            )
         if principal is None:
             raise _unauthorized()
         site_id = request.path_params.get("site_id")

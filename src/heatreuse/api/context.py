@@ -40,6 +40,9 @@ class ApiSettings:
         The readings push takes readings without a device token (loopback labs).
     checkpoint_dir, key_path
         Ledger checkpoint folder and signing key (default under ``$HEATREUSE_HOME``).
+    read_connections
+        Store connections the API reads through under ``heatreuse serve --http``
+        (:class:`~heatreuse.store.pool.StorePool`; one more checks tokens).
     """
 
     session_ttl_s: float = 8 * 3600.0
@@ -49,6 +52,7 @@ class ApiSettings:
     allow_anonymous_ingest: bool = False
     checkpoint_dir: str | None = None
     key_path: str | None = None
+    read_connections: int = 4
 
 
 @dataclass
@@ -60,7 +64,11 @@ class ApiContext:
     sites
         The sites served, by id.
     store
-        The open store (readings, alerts, people, audit, ledger).
+        The open store (readings, alerts, people, audit, ledger); a
+        :class:`~heatreuse.store.pool.StorePool` under ``heatreuse serve --http``.
+    auth_store
+        The store token and session checks read (a connection of their own, so the
+        check of every request does not queue behind long reads); None: ``store``.
     token_secret
         The server secret (HMAC of tokens, signature of session cookies; 32+ bytes).
     clock
@@ -86,6 +94,7 @@ class ApiContext:
     sites: Mapping[str, Site]
     store: Store
     token_secret: bytes
+    auth_store: Store | None = None
     clock: Callable[[], dt.datetime] = _utc_now
     ingestor: Ingestor | None = None
     ingestors: Mapping[str, Ingestor] = field(default_factory=dict)
@@ -95,6 +104,11 @@ class ApiContext:
     login_policy: LoginPolicy | None = None
     hasher: PasswordHasher | None = None
     settings: ApiSettings = field(default_factory=ApiSettings)
+
+    @property
+    def auth(self) -> Store:
+        """The store of token and session checks (``auth_store``, else ``store``)."""
+        return self.store if self.auth_store is None else self.auth_store
 
     def all_ingestors(self) -> dict[str, Ingestor]:
         """Every live ingest pipeline of this process by site id (``ingestors``, ``ingestor``)."""

@@ -64,7 +64,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from starlette.concurrency import run_in_threadpool
 
 from heatreuse.errors import HeatreuseError, StoreError
 from heatreuse.rawtext import bounded_text, preview
@@ -75,6 +74,7 @@ from heatreuse.telemetry.validate import (
     ReadingStore,
     reading_field_problems,
 )
+from heatreuse.threads import run_in_lane
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,9 @@ DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 #: Validation errors listed in a 422 answer (the rest are counted).
 MAX_ERRORS_SHOWN = 20
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Worker threads of the readings push (token check, parsing, store write): a lane of
+#: their own (:func:`heatreuse.threads.run_in_lane`), not the server's shared pool.
+INGEST_THREADS = 4
 READINGS_PATH = "/api/v1/sites/{site_id}/readings"
 
 
@@ -329,7 +332,18 @@ def ingest_router(
                 bounded_text(str(exc), 300),
             )
 
-    def _ingest(pipeline: Ingestor, readings: list[RawReading]) -> Any:
+    def _parse_and_ingest(pipeline: Ingestor, source: str, body: bytes) -> Any:
+        batch = parse_readings_body(body)  # raises _Refused: nothing stored
+        readings = [
+            RawReading(
+                point=item.point_id,
+                ts=item.ts,
+                value=item.value,
+                source=source,
+                raw=json.dumps(item.model_dump(), default=str),
+            )
+            for item in batch.readings
+        ]
         result = pipeline.ingest(readings)
         flush = getattr(pipeline.store, "flush", None) if durable else None
         if callable(flush):
@@ -346,7 +360,9 @@ def ingest_router(
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         principal = None
         if scheme.lower() == "bearer" and token.strip():
-            principal = await run_in_threadpool(verify_device_token, site_id, token.strip())
+            principal = await run_in_lane(
+                "ingest", INGEST_THREADS, verify_device_token, site_id, token.strip()
+            )
         if principal is None:
             raise HTTPException(
                 status_code=401,
@@ -381,23 +397,17 @@ def ingest_router(
         client = request.client.host if request.client is not None else "unknown"
         source = f"http:{client}"
         body = await request.body()  # 413 here when over the limit (route max_body_size)
+        # parsing, validation and the store write run in the ingest lane: off the event
+        # loop, and never waiting behind API readers for a worker thread
         try:
-            batch = parse_readings_body(body)
-        except _Refused as refused:
-            await run_in_threadpool(_keep_refused, pipeline, source, body, refused)
-            raise HTTPException(status_code=422, detail=refused.errors) from None
-        readings = [
-            RawReading(
-                point=item.point_id,
-                ts=item.ts,
-                value=item.value,
-                source=source,
-                raw=json.dumps(item.model_dump(), default=str),
+            result = await run_in_lane(
+                "ingest", INGEST_THREADS, _parse_and_ingest, pipeline, source, body
             )
-            for item in batch.readings
-        ]
-        try:
-            result = await run_in_threadpool(_ingest, pipeline, readings)
+        except _Refused as refused:
+            await run_in_lane(
+                "ingest", INGEST_THREADS, _keep_refused, pipeline, source, body, refused
+            )
+            raise HTTPException(status_code=422, detail=refused.errors) from None
         except StoreError as exc:
             raise HTTPException(status_code=503, detail=f"store unavailable: {exc}") from None
         except HeatreuseError as exc:
