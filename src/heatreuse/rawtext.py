@@ -81,6 +81,11 @@ def preview(text: str, max_chars: int = 40) -> str:
     return f"{text[:max_chars]!r}... ({len(text):,} characters)"
 
 
+def has_unsafe_text(text: str) -> bool:
+    """Whether ``text`` holds a character :func:`text_problem` refuses (control, surrogate)."""
+    return _FIELD_UNSAFE_RE.search(text) is not None
+
+
 def text_problem(text: str, max_chars: int) -> str | None:
     """Why ``text`` is not acceptable as a field value, or None when it is.
 

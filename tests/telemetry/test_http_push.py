@@ -229,3 +229,101 @@ def test_unknown_field_names_the_expected_one(site: Site, sqlite_store: Any) -> 
     )
     assert extra.status_code == 422 and "unknown field 'unit'" in extra.text
     assert sqlite_store.count_readings(site.id) == 0
+
+
+def test_push_is_answered_while_the_shared_worker_threads_are_all_busy(
+    site: Site, store: Any
+) -> None:
+    """Readers of an API holding every thread of the server's shared pool do not stall
+    the readings push: its token check, parsing and store write run in a lane of their own
+    (:func:`heatreuse.threads.run_in_lane`). With the shared pool (one thread, held), the
+    push would wait until the reader let go."""
+    import asyncio
+    import threading
+
+    import anyio.to_thread
+    import httpx
+
+    calls: list[str] = []
+
+    def verify(site_id: str, token: str) -> Any:
+        calls.append(token)
+        return object() if token == "dev-token" else None
+
+    app = create_ingest_app(
+        site, store, Ingestor(site, store, clock=lambda: NOW), verify_device_token=verify
+    )
+    body = {"readings": [{"point_id": "meter.heat_power_w", "ts": T_OK, "value": 25_000.0}]}
+    release = threading.Event()
+
+    async def scenario() -> tuple[int, Any]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 1
+        reader = asyncio.create_task(anyio.to_thread.run_sync(release.wait, 60))
+        await asyncio.sleep(0.05)  # the reader holds the only shared thread
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                r = await asyncio.wait_for(
+                    client.post(URL, json=body, headers={"Authorization": "Bearer dev-token"}),
+                    timeout=30,
+                )
+            return r.status_code, r.json()
+        finally:
+            release.set()
+            await reader
+
+    code, answer = asyncio.run(scenario())
+    assert code == 200, answer
+    assert answer["accepted"] == 1
+    assert calls == ["dev-token"]
+    assert store.count_readings(site.id) == 1
+
+
+_FAST_BODIES: list[Any] = [
+    {"readings": []},
+    {"readings": [{"point_id": "meter.heat_power_w", "ts": T_OK, "value": 25_000.0}]},
+    {"readings": [{"ts": 1_790_812_800, "value": True, "point_id": "pump.p-primary.status"}]},
+    {"readings": [{"point_id": "meter.heat_power_w", "ts": None, "value": None}]},
+    {"readings": [{"point_id": "meter.heat_power_w", "ts": [1], "value": 3}]},
+    # each of these the model refuses or must judge itself: the fast path must not take them
+    {"readings": [{"point_id": "meter.heat_power_w", "ts": T_OK, "value": "hot"}]},
+    {"readings": [{"point_id": "meter.heat_power_w", "ts": T_OK, "value": "x\x00"}]},
+    {"readings": [{"point_id": "meter.heat_power_w", "ts": T_OK, "value": [1] * 100}]},
+    {"readings": [{"point_id": "", "ts": T_OK, "value": 1}]},
+    {"readings": [{"point_id": "p" * 257, "ts": T_OK, "value": 1}]},
+    {"readings": [{"point_id": "meter\x00.heat", "ts": T_OK, "value": 1}]},
+    {"readings": [{"point_id": "meter.\ud800", "ts": T_OK, "value": 1}]},
+    {"readings": [{"point_id": "meter.heat_power_w", "ts": T_OK + "\x7f", "value": 1}]},
+    {"readings": [{"point_id": "meter.heat_power_w", "ts": "9" * 65, "value": 1}]},
+    {"readings": [{"point_id": 7, "ts": T_OK, "value": 1}]},
+    {"readings": [{"point": "meter.heat_power_w", "ts": T_OK, "value": 1}]},
+    {"readings": [{"point_id": "meter.heat_power_w", "ts": T_OK}]},
+    {"readings": [{"point_id": "m", "ts": T_OK, "value": 1, "unit": "W"}]},
+    {"readings": [["meter.heat_power_w", T_OK, 1]]},
+    {"readings": {"point_id": "meter.heat_power_w"}},
+    {"readings": [], "site": "x"},
+    [],
+    "readings",
+]
+
+
+@pytest.mark.parametrize("doc", _FAST_BODIES, ids=range(len(_FAST_BODIES)))
+def test_the_fast_parse_answers_as_the_model_does(doc: Any) -> None:
+    """parse_readings skips the per-reading model only for bodies the model accepts as
+    they are: the same readings, or the same refusal (loc and msg), for every body."""
+    from heatreuse.telemetry.http import _plain_items, _Refused, parse_readings, parse_readings_body
+
+    body = json.dumps(doc).encode()
+    try:
+        model = [(i.point_id, i.ts, i.value) for i in parse_readings_body(body).readings]
+    except _Refused as refused:
+        with pytest.raises(_Refused) as fast:
+            parse_readings(body)
+        assert fast.value.errors == refused.errors
+        assert _plain_items(json.loads(body)) is None
+        return
+    assert parse_readings(body) == model
+    plain = _plain_items(json.loads(body))
+    # the plain path is taken exactly when no field needs the model's judgement
+    texts = [r for r in doc["readings"] if isinstance(r["value"], str | list | dict)]
+    assert (plain is None) == bool(texts)

@@ -262,3 +262,39 @@ def test_check_batch_touches_no_store_and_store_checked_finishes_it(
     # the same batch again: the store (not the check) finds the duplicate
     again = ing.store_checked(ing.check_batch(batch))
     assert (again.accepted, again.duplicates) == (0, 1)
+
+
+def test_repeated_keys_and_timestamps_are_judged_for_every_reading(
+    site: Site, sqlite_store: Any
+) -> None:
+    """A batch names each point and instant many times (the checks run once per distinct
+    text): every reading still gets its own verdict, detail and raw text."""
+    ing = _ingestor(site, sqlite_store)
+    batch = [
+        _r("hx.secondary_supply_temp_c", 41.0, ts="2026-10-01T00:00:00Z"),
+        _r("hx.secondary_return_temp_c", 33.0, ts="2026-10-01T00:00:00Z"),
+        _r("hx.secondary_supply_temp_c", 41.5, ts="soon"),
+        _r("hx.secondary_return_temp_c", 33.5, ts="soon"),
+        _r("no.such_point_c", 1.0),
+        _r("no.such_point_c", 2.0, ts="2026-10-01T00:00:10Z"),
+        _r("pump.p-primary.status", True),
+        _r("pump.p-primary.status", 0.5, ts="2026-10-01T00:00:10Z"),
+        _r("hx.secondary_supply_temp_c", True, ts="2026-10-01T00:00:20Z"),
+    ]
+    res = ing.ingest(batch)
+    assert (res.received, res.accepted) == (9, 3)
+    assert res.quarantined == {"unparseable": 2, "unknown_point": 2, "wrong_type": 2}
+    bad_ts = sqlite_store.list_quarantine(site.id, reason="unparseable")
+    assert sorted(q.detail.split(":")[0] for q in bad_ts) == [
+        "hx.secondary_return_temp_c",
+        "hx.secondary_supply_temp_c",
+    ]
+    assert all("soon" in q.raw_payload for q in bad_ts)
+    wrong = sqlite_store.list_quarantine(site.id, reason="wrong_type")
+    assert sorted(q.raw_payload for q in wrong) == sorted(
+        [
+            '{"point_id": "pump.p-primary.status", "ts": "2026-10-01T00:00:10Z", "value": 0.5}',
+            '{"point_id": "hx.secondary_supply_temp_c", "ts": "2026-10-01T00:00:20Z", '
+            '"value": true}',
+        ]
+    )

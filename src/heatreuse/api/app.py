@@ -31,6 +31,9 @@ __all__ = ["ApiContext", "ApiSettings", "app_for_service", "create_app"]
 
 log = logging.getLogger(__name__)
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Page cache of each API connection [MiB] (:meth:`Store.limit_cache`): the readers of
+#: a SQLite store read the memory-mapped file; the ingest connection keeps 64 MiB.
+READER_CACHE_MIB = 8.0
 
 
 def _ingest_routes(ctx: ApiContext) -> Any:
@@ -145,6 +148,7 @@ def _own_connections(store: Any, readers: int) -> tuple[Any, Any]:
     try:
         for _ in range(max(1, readers) + 1):
             opened.append(open_store(store.url))
+            opened[-1].limit_cache(READER_CACHE_MIB)
     except HeatreuseError as exc:
         for s in opened:
             s.close()

@@ -781,6 +781,20 @@ class Store(abc.ABC):
             self._check_open()
             self._flush()
 
+    def limit_cache(self, cache_mib: float) -> None:
+        """Cap the connection's own page cache [MiB] (a reader of many connections).
+
+        SQLite keeps up to 64 MiB of pages per connection (:data:`~heatreuse.store.sqlite.PRAGMAS`);
+        a pool of readers over a memory-mapped file needs far less each. PostgreSQL:
+        nothing to do (the server's shared buffers are shared).
+        """
+        with self._lock:
+            self._check_open()
+            self._limit_cache(cache_mib)
+
+    def _limit_cache(self, cache_mib: float) -> None:
+        return None
+
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"store {self.url!r}: used after close()")

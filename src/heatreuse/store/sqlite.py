@@ -195,6 +195,10 @@ class SQLiteStore(Store):
     def _close(self) -> None:
         self._conn.close()
 
+    def _limit_cache(self, cache_mib: float) -> None:
+        kib = max(64, int(cache_mib * 1024))
+        self._conn.execute(f"PRAGMA cache_size = -{kib}")  # negative: KiB, not pages
+
     def _flush(self) -> None:
         if self.path == ":memory:" or self._parsed.synchronous == "full":
             return

@@ -66,9 +66,11 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from heatreuse.errors import HeatreuseError, StoreError
-from heatreuse.rawtext import bounded_text, preview
+from heatreuse.rawtext import bounded_text, has_unsafe_text, preview
 from heatreuse.site import Site
 from heatreuse.telemetry.validate import (
+    MAX_POINT_KEY_CHARS,
+    MAX_TS_CHARS,
     Ingestor,
     RawReading,
     ReadingStore,
@@ -230,18 +232,9 @@ class _Refused(Exception):
         return "; ".join(parts) + more
 
 
-def parse_readings_body(body: bytes) -> ReadingsBatchIn:
-    """Parse and validate a push request body.
-
-    Raises
-    ------
-    _Refused
-        Not JSON, wrong shape, or hostile text in a field; the errors name
-        where (``loc``) and what (``msg``), never echoing more than a short
-        escaped preview of what came.
-    """
+def _load_json(body: bytes) -> Any:
     try:
-        doc = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError) as exc:
         msg = (
             f"JSON decode error: {exc}"
@@ -251,6 +244,9 @@ def parse_readings_body(body: bytes) -> ReadingsBatchIn:
         raise _Refused(
             [{"type": "json_invalid", "loc": ["body"], "msg": bounded_text(msg, 300)}], 1
         ) from None
+
+
+def _validate_doc(doc: Any) -> ReadingsBatchIn:
     try:
         return ReadingsBatchIn.model_validate(doc)
     except ValidationError as exc:
@@ -264,6 +260,78 @@ def parse_readings_body(body: bytes) -> ReadingsBatchIn:
             for e in errors[:MAX_ERRORS_SHOWN]
         ]
         raise _Refused(shown, len(errors)) from None
+
+
+def parse_readings_body(body: bytes) -> ReadingsBatchIn:
+    """Parse and validate a push request body.
+
+    Raises
+    ------
+    _Refused
+        Not JSON, wrong shape, or hostile text in a field; the errors name
+        where (``loc``) and what (``msg``), never echoing more than a short
+        escaped preview of what came.
+    """
+    return _validate_doc(_load_json(body))
+
+
+_FIELDS = frozenset(ReadingIn.model_fields)
+
+
+def _plain_items(doc: Any) -> list[tuple[str, Any, Any]] | None:
+    """The ``(point_id, ts, value)`` of a body every check of :class:`ReadingsBatchIn`
+    passes at a glance, or None (then the model validates it and names the problems).
+
+    At a glance: an object of ``readings`` alone, a list of at most
+    :data:`MAX_READINGS_PER_REQUEST` objects of exactly the three fields, point ids
+    non-empty text within :data:`~heatreuse.telemetry.validate.MAX_POINT_KEY_CHARS`,
+    timestamp text within :data:`~heatreuse.telemetry.validate.MAX_TS_CHARS`, values
+    that are not text, lists or objects, and no control character or lone surrogate
+    in any of the texts (one search over them all).
+    """
+    if type(doc) is not dict or len(doc) != 1:
+        return None
+    items = doc.get("readings")
+    if type(items) is not list or len(items) > MAX_READINGS_PER_REQUEST:
+        return None
+    out: list[tuple[str, Any, Any]] = []
+    texts: list[str] = []
+    for item in items:
+        if type(item) is not dict or len(item) != 3 or item.keys() != _FIELDS:
+            return None
+        point, ts, value = item["point_id"], item["ts"], item["value"]
+        if type(point) is not str or not point or len(point) > MAX_POINT_KEY_CHARS:
+            return None
+        texts.append(point)
+        if type(ts) is str:
+            if len(ts) > MAX_TS_CHARS:
+                return None
+            texts.append(ts)
+        if isinstance(value, str | list | dict):
+            return None
+        out.append((point, ts, value))
+    if has_unsafe_text("".join(texts)):
+        return None
+    return out
+
+
+def parse_readings(body: bytes) -> list[tuple[str, Any, Any]]:
+    """The ``(point_id, ts, value)`` of a push request body, in order.
+
+    The same answer as :func:`parse_readings_body` (the same refusals, raised by it),
+    without building a model per reading when the body is plain (:func:`_plain_items`):
+    a batch of 1,000 readings costs a JSON decode and one pass.
+
+    Raises
+    ------
+    _Refused
+        As :func:`parse_readings_body`.
+    """
+    doc = _load_json(body)
+    plain = _plain_items(doc)
+    if plain is not None:
+        return plain
+    return [(item.point_id, item.ts, item.value) for item in _validate_doc(doc).readings]
 
 
 def ingest_router(
@@ -333,16 +401,11 @@ def ingest_router(
             )
 
     def _parse_and_ingest(pipeline: Ingestor, source: str, body: bytes) -> Any:
-        batch = parse_readings_body(body)  # raises _Refused: nothing stored
+        # raises _Refused: nothing stored; the raw text of a quarantined reading is
+        # built from its fields when needed (the JSON of point_id, ts, value)
         readings = [
-            RawReading(
-                point=item.point_id,
-                ts=item.ts,
-                value=item.value,
-                source=source,
-                raw=json.dumps(item.model_dump(), default=str),
-            )
-            for item in batch.readings
+            RawReading(point=point, ts=ts, value=value, source=source)
+            for point, ts, value in parse_readings(body)
         ]
         result = pipeline.ingest(readings)
         flush = getattr(pipeline.store, "flush", None) if durable else None

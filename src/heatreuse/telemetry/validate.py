@@ -663,28 +663,53 @@ class Ingestor:
         details: dict[int, str] = {}
         get = self.registry.get
         resolve = self.registry.resolve
+        # a batch names few points and few instants (an edge sends every point of a
+        # scan at one time): each distinct key and timestamp text is checked once
+        key_checks: dict[Any, tuple[str | None, bool | None]] = {}
+        ts_texts: dict[str, int] = {}
         for i, r in enumerate(readings):
-            problem = point_key_problem(r.point)
+            key = r.point
+            checked = key_checks.get(key) if isinstance(key, str) else None
+            if checked is None:
+                problem = point_key_problem(key)
+                if problem is None:
+                    pid = resolve(key)
+                    point = get(pid) if pid is not None else None
+                    checked = (None, None if point is None else point.kind == "status")
+                else:
+                    checked = (problem, None)
+                if isinstance(key, str):
+                    key_checks[key] = checked
+            problem, status = checked
             if problem is not None:
                 keys[i] = ""
                 pre[i] = UNPARSEABLE
-                if r.point != "":  # "": an item without a point key (generic detail)
+                if key != "":  # "": an item without a point key (generic detail)
                     details[i] = f"point_id: {problem}"
                 continue
-            key = r.point
             keys[i] = key
-            try:
-                ts_us[i] = parse_timestamp_us(r.ts)
-            except (ValueError, OverflowError) as exc:
-                pre[i] = UNPARSEABLE
-                details[i] = f"{key}: ts: {exc}"
-                continue
-            pid = resolve(key)
-            point = get(pid) if pid is not None else None
-            code, v = _value_code(r.value, None if point is None else point.kind == "status")
+            ts = r.ts
+            if type(ts) is str:
+                at = ts_texts.get(ts)
+                if at is None:
+                    try:
+                        at = ts_texts[ts] = parse_timestamp_us(ts)
+                    except (ValueError, OverflowError) as exc:
+                        pre[i] = UNPARSEABLE
+                        details[i] = f"{key}: ts: {exc}"
+                        continue
+                ts_us[i] = at
+            else:
+                try:
+                    ts_us[i] = parse_timestamp_us(ts)
+                except (ValueError, OverflowError) as exc:
+                    pre[i] = UNPARSEABLE
+                    details[i] = f"{key}: ts: {exc}"
+                    continue
+            code, v = _value_code(r.value, status)
             if code == OK:
                 values[i] = v
-            elif point is not None:
+            elif status is not None:  # a known point (unknown ones are judged later)
                 pre[i] = code
         batch = ReadingBatch(
             point_keys=keys,
