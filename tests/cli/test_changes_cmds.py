@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from heatreuse.cli.main import run
+from heatreuse.services import people
 from heatreuse.services.twin import LiveTwin, TwinControlServer
 from heatreuse.site import load_site
 from heatreuse.store import open_store
@@ -54,6 +55,10 @@ def env(
     users |= {"omar": "operator", "op2": "operator", "sec": "security"}
     for name, role in users.items():
         monkeypatch.setattr("sys.stdin", io.StringIO(PW))
+        if role != "admin":  # the crew: directly (the CLI would file role grant requests)
+            with open_store(url) as s:
+                people.add_user(s, name, PW.strip(), role, site.id, by="root")
+            continue
         _ok(
             capsys,
             [

@@ -157,3 +157,49 @@ def test_read_commands_never_create_a_store(
     assert not missing.parent.exists()
     with open_store(f"sqlite:///{tmp_path / 'x.db'}", create=True):
         pass
+
+
+def test_users_add_grants_directly_only_while_the_site_is_set_up(
+    url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two-person rule for role grants (issue 12): the first two admins are made at once
+    (nobody could approve them); from then on `users add` with a role above viewer adds a
+    viewer and files a role grant that another admin approves."""
+    site_id = load_site(POOL).id
+    s = ["--store", url]
+
+    def add(name: str, role: str, *extra: str) -> list[str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(PW))
+        return ["users", "add", name, "--role", role, "--site", site_id, "--password-stdin", *extra]
+
+    _ok(capsys, [*add("ana", "admin", "--by", "root"), *s])
+    _ok(capsys, [*add("ben", "admin", "--by", "ana"), *s])
+    _ok(capsys, [*add("vic", "viewer", "--by", "ana"), *s])  # viewer: at once
+    _fails(
+        capsys,
+        [*add("omar", "operator", "--by", "ana"), *s],
+        "two-person rule",
+        "--reason",
+        "nothing was changed",
+    )
+    assert "omar" not in [u["name"] for u in _json(capsys, ["users", "list", "--json", *s])]
+    _fails(  # the requester must be allowed to request role grants: no user is left behind
+        capsys,
+        [*add("omar", "operator", "--by", "vic", "--reason", "new shift"), *s],
+        "may not",
+    )
+    assert "omar" not in [u["name"] for u in _json(capsys, ["users", "list", "--json", *s])]
+    out = _ok(capsys, [*add("omar", "operator", "--by", "ana", "--reason", "new shift"), *s])
+    assert "viewer" in out and "not granted yet" in out and "changes approve" in out
+    roles = {u["name"]: u["roles"] for u in _json(capsys, ["users", "list", "--json", *s])}
+    assert roles["omar"] == [f"viewer@{site_id}"]
+    assert roles["ben"] == [f"admin@{site_id}"]
+    cr = _json(capsys, ["changes", "list", site_id, "--json", *s])
+    assert [(c["kind"], c["requested_by"], c["state"]) for c in cr] == [
+        ("role_grant", "ana", "requested")
+    ]
+    approve = ["changes", "approve", site_id, cr[0]["id"], "--hash", cr[0]["request_hash"]]
+    _fails(capsys, [*approve, "--by", "ana", *s], "two-person rule")
+    _ok(capsys, [*approve, "--by", "ben", *s])
+    roles = {u["name"]: u["roles"] for u in _json(capsys, ["users", "list", "--json", *s])}
+    assert sorted(roles["omar"]) == sorted([f"viewer@{site_id}", f"operator@{site_id}"])

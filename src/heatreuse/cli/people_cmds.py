@@ -3,6 +3,9 @@
 Commands
 --------
 ``heatreuse users add NAME --role ROLE --site SITE_ID [--password-stdin] [--by NAME]``
+``[--reason TEXT]``
+    grants the role at once while the site has under two admins (set-up); after that a
+    role above viewer adds the user as viewer and files a role_grant change request.
 ``heatreuse users grant NAME --role ROLE --site SITE_ID --reason TEXT --by ADMIN``
     files a role_grant change request (two-person rule; a second admin approves it).
 ``heatreuse users list [--json]``, ``heatreuse users disable NAME``
@@ -78,12 +81,37 @@ def users_add(
         False, "--password-stdin", help="Read the password from the first line of stdin."
     ),
     by: str | None = BY_OPT,
+    reason: str | None = typer.Option(
+        None,
+        "--reason",
+        help="Why the role is needed (a role above viewer on a site with two admins is a "
+        "role grant request: a second admin approves it).",
+    ),
+    expires: str = typer.Option("4h", "--expires", help="A role grant request lapses after this."),
     store: str | None = STORE_OPT,
 ) -> None:
-    """Add a user with an argon2id password and a role on one site."""
-    from heatreuse.services import people
+    """Add a user with an argon2id password and a role on one site.
+
+    While the site has fewer than two admins (setting it up: the first admin, the
+    second) the role is granted at once. After that, viewer is granted at once and any
+    other role is a role grant under the two-person rule: the user is added as viewer
+    and the grant filed as a change request of ``--by`` (an admin, with ``--reason``)
+    for another admin to approve.
+    """
+    from heatreuse.services import access, changes, people
     from heatreuse.store import using_store
 
+    access.check_role(role)
+    with using_store(store, create=True) as s:
+        admins = people.site_admins(s, site)
+    direct = role == "viewer" or len(admins) < 2
+    if not direct and (by is None or not (reason or "").strip()):
+        raise HeatreuseError(
+            f"--role {role}: site {site!r} has {len(admins)} admins ({', '.join(admins)}), so "
+            "a role above viewer is a role grant under the two-person rule; give --by ADMIN "
+            "(who requests it) and --reason TEXT: the user is added as viewer and the grant "
+            "is filed for a second admin to approve (nothing was changed)"
+        )
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -91,8 +119,19 @@ def users_add(
         if getpass.getpass("again: ") != password:
             raise HeatreuseError("the two passwords differ; nothing was changed")
     with using_store(store, create=True) as s:
-        info = people.add_user(s, name, password, role, site, by=_by(by))
-    typer.echo(f"user {info['name']} added: {info['role']} on site {info['site_id']}")
+        if direct:
+            info = people.add_user(s, name, password, role, site, by=_by(by))
+            typer.echo(f"user {info['name']} added: {info['role']} on site {info['site_id']}")
+            return
+        assert by is not None and reason is not None
+        with s.transaction():  # both or neither: a refused request adds no user
+            people.add_user(s, name, password, "viewer", site, by=by)
+            c = changes.request_role_grant(s, name, role, site, reason, by=by, expires=expires)
+    typer.echo(
+        f"user {name} added: viewer on site {site}; role grant {role} filed as change request "
+        f"{c['id']} (not granted yet); another admin approves it with: heatreuse changes "
+        f"approve {site} {c['id']} --hash {c['request_hash']} --by OTHER_ADMIN"
+    )
 
 
 @users_app.command("grant")

@@ -244,6 +244,17 @@ def add_user(
     return {"id": uid, "name": name, "role": role, "site_id": site_id}
 
 
+def site_admins(store: Store, site_id: str) -> list[str]:
+    """Names of the enabled users holding the admin role on ``site_id`` (sorted).
+
+    Under two of them a site is still being set up: there is no second admin to approve
+    a role grant, so ``heatreuse users add`` grants the first role directly.
+    """
+    enabled = {u.id for u in rows.list_users(store) if u.disabled_at_us is None}
+    grants = rows.list_grants(store, site_id=site_id)
+    return sorted({g.user_name for g in grants if g.role == "admin" and g.user_id in enabled})
+
+
 def grant_role(
     store: Store,
     name: str,
