@@ -104,6 +104,17 @@ class ApiContext:
     login_policy: LoginPolicy | None = None
     hasher: PasswordHasher | None = None
     settings: ApiSettings = field(default_factory=ApiSettings)
+    _points: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def points_of(self, site_id: str) -> Any:
+        """The expanded points of a served site (:func:`heatreuse.site.expand_points`),
+        built once: a site file does not change while it is served."""
+        found = self._points.get(site_id)
+        if found is None:
+            from heatreuse.site import expand_points
+
+            found = self._points[site_id] = expand_points(self.site(site_id))
+        return found
 
     @property
     def auth(self) -> Store:

@@ -14,15 +14,15 @@ rollups ``{"point_id", "ts" (bucket start), "count", "mean", "min", "max", "firs
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 import pandas as pd
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from heatreuse.api.auth import require_display
@@ -79,13 +79,11 @@ class _Reader:
     """Reads the rows of one request window by window."""
 
     def __init__(self, ctx: ApiContext, site_id: str, points: list[str], resolution: str) -> None:
-        from heatreuse.site import expand_points
-
         self.ctx = ctx
         self.site_id = site_id
         self.points = points
         self.resolution = resolution
-        known = {p.id: p for p in expand_points(ctx.site(site_id)).points}
+        known = {p.id: p for p in ctx.points_of(site_id).points}
         for p in points:
             if p not in known:
                 raise ApiError(404, f"point: site {site_id!r} has no point {preview(p)}", "point")
@@ -272,8 +270,9 @@ def router(ctx: ApiContext) -> APIRouter:
             "rows": rows,
             "next_cursor": None if nxt is None else str(nxt),
         }
-        # the rows are built JSON-ready (finite floats, texts): no second validation pass
-        return JSONResponse(doc)
+        # the rows are built JSON-ready (finite floats, texts): no second validation
+        # pass, and orjson encodes a page of 5,000 rows in about a tenth of json's time
+        return Response(orjson.dumps(doc), media_type="application/json")
 
     return r
 
@@ -290,5 +289,5 @@ def _ndjson(reader: _Reader, start_us: int, end_us: int) -> Iterator[bytes]:
             lines = []
             for row in chunk:
                 row.pop("_us", None)
-                lines.append(json.dumps(row, allow_nan=False))
-            yield ("\n".join(lines) + "\n").encode()
+                lines.append(orjson.dumps(row))
+            yield b"\n".join(lines) + b"\n"

@@ -50,8 +50,6 @@ def router(ctx: ApiContext) -> APIRouter:
     @r.get(S + "/points", response_model=list[PointOut])
     def points(site_id: str, _p: Principal = Depends(require("site.read"))) -> list[PointOut]:
         """The site's measured points (canonical ids, units, plausible ranges)."""
-        from heatreuse.site import expand_points
-
         return [
             PointOut(
                 id=p.id,
@@ -64,7 +62,7 @@ def router(ctx: ApiContext) -> APIRouter:
                 sample_interval_s=p.sample_interval_s,
                 description=p.description,
             )
-            for p in expand_points(ctx.site(site_id)).points
+            for p in ctx.points_of(site_id).points
         ]
 
     @r.get(S + "/ingest/counters")
