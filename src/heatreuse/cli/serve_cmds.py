@@ -152,7 +152,9 @@ def serve(
     from heatreuse.services.addresses import BrokerFiles, parse_broker_url, parse_host_port
     from heatreuse.services.serve import IngestService, ServeConfig
     from heatreuse.site import load_site
+    from heatreuse.threads import limit_malloc_arenas
 
+    limit_malloc_arenas()  # before the server's threads: a flat heap over days
     _logging(log_level)
     sites = [load_site(f) for f in _site_files(site_files)]
     site = sites[0]
