@@ -10,6 +10,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -528,3 +529,49 @@ def test_serve_records_lapsed_requests_every_minute(site: Site, store: Store) ->
         assert len(audit) == 1 and audit[0]["actor"] == "system"
     finally:
         assert service.stop()
+
+
+def test_pump_modes_reject_override_and_supply_setpoint_reach_the_engine(site: Site) -> None:
+    """Every control an approved change writes acts on the simulated plant, not only on a
+    register read back: a primary pump commanded off stops the loop's flow and heat
+    through the exchanger (the loop heats up, compute throttles); the dry cooler
+    commanded off rejects nothing while the customer is disconnected (the loop runs
+    hotter); a higher supply set point lifts the customer's supply temperature."""
+    t0 = pd.Timestamp("2026-10-05T06:00Z").timestamp()
+    wall = [t0]
+
+    def twin(**controls: Any) -> LiveTwin:
+        tw = LiveTwin(
+            site,
+            speed=1,
+            step_s=60,
+            start="2026-10-05T06:00Z",
+            clock=lambda: wall[0],
+            clamp_to_wall=False,
+        )
+        for name, value in controls.items():
+            tw.write_control(name.replace("__", "."), value)
+        return tw
+
+    default = twin()
+    pump_off = twin(**{"pump__p-primary__mode": "off"})
+    pump_on = twin(**{"pump__p-primary__mode": "on"})
+    supply_45 = twin(supply_setpoint_c=45.0)
+    cut = twin()
+    cut_no_reject = twin(heat_reject_override="off")
+    for tw in (cut, cut_no_reject):
+        tw.inject("customer_disconnect@2026-10-05T06:00Z")
+    wall[0] = t0 + 3 * 3600
+    for tw in (default, pump_off, pump_on, supply_45, cut, cut_no_reject):
+        tw.advance()
+    d, off = default.latest, pump_off.latest
+    assert d["pump.p-primary.status"] == 1.0 and off["pump.p-primary.status"] == 0.0
+    assert d["hx.heat_power_w"] > 20_000.0 and off["hx.heat_power_w"] == 0.0
+    assert off["it_loop.return_temp_c"] > d["it_loop.return_temp_c"] + 5.0
+    assert off["elec.it_power_w"] < d["elec.it_power_w"]
+    assert pump_on.latest == d  # "on": the controller runs it as in auto
+    assert d["customer.supply_temp_c"] < 44.0
+    assert supply_45.latest["customer.supply_temp_c"] >= 45.0 - 0.5
+    assert cut.latest["dry_cooler.heat_power_w"] > 10_000.0
+    assert cut_no_reject.latest["dry_cooler.heat_power_w"] == 0.0
+    assert cut_no_reject.latest["it_loop.return_temp_c"] > cut.latest["it_loop.return_temp_c"]

@@ -28,10 +28,16 @@ and written with mode 0600 to ``$HEATREUSE_HOME/twin-control-<port>.token``
 The twin also holds the plant controller's writable values (:data:`TWIN_CONTROLS`,
 ``GET /setpoints``, ``PUT /setpoints/NAME``): the executor of approved change
 requests (:mod:`heatreuse.services.changes`) writes one and reads it back.
-``loop_setpoint_c`` is the temperature the engine's controller holds the IT loop at
-(kernel parameter ``P_LOOP_SET_C``; from the next step on); the others
-(``supply_setpoint_c``, ``heat_reject_override``, ``pump.<id>.mode``) are held and
-read back as a PLC's registers would be, and the engine does not (yet) act on them.
+The engine acts on each from the next step on (:func:`control_faults`,
+:meth:`LiveTwin._with_controls`): ``loop_setpoint_c`` is the temperature the engine's
+controller holds the IT loop at (kernel parameter ``P_LOOP_SET_C``);
+``supply_setpoint_c`` is the supply temperature the controller works to (the backup
+and heat pump top up to it), never below what the customer's demand model requires
+at that step; ``pump.<id>.mode`` ``off`` stops that pump (its role's flow falls by
+its share of the role's pumps; ``on`` and ``auto`` run it as the controller would);
+``heat_reject_override`` ``off`` takes the dry cooler out of service (``on`` and
+``auto`` leave it to the controller, which rejects what the loop cannot deliver: a
+forced dump of heat the customer could take is not modelled).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -74,6 +81,7 @@ from heatreuse.simulation import (
     run_kernel,
 )
 from heatreuse.simulation.demand import customer_demand, site_weather
+from heatreuse.simulation.faults import Fault
 from heatreuse.simulation.scenarios import (
     Scenario,
     check_for_site,
@@ -431,10 +439,40 @@ def check_control_value(name: str, current: float | str, value: Any) -> float | 
     return v
 
 
+#: A start before any simulated time: a commanded state holds from the first step.
+_ALWAYS = "1970-01-01T00:00Z"
+
+
+def control_faults(site: Site, controls: Mapping[str, float | str]) -> list[Fault]:
+    """What commanded modes take out of service, as engine faults.
+
+    ``pump.<id>.mode = off``: a :class:`~heatreuse.simulation.faults.PumpFailure` of the
+    pump's role, the role's flow scaled to the share of its pumps still running;
+    ``heat_reject_override = off``: :class:`~heatreuse.simulation.faults.RejectPathUnavailable`.
+    """
+    from heatreuse.simulation.faults import PumpFailure, RejectPathUnavailable
+
+    out: list[Fault] = []
+    roles: dict[str, list[bool]] = {}
+    for pump in site.plant.pumps:
+        roles.setdefault(pump.role, []).append(controls.get(f"pump.{pump.id}.mode") == "off")
+    for role, off in sorted(roles.items()):
+        if any(off):
+            running = 1.0 - sum(off) / len(off)
+            out.append(
+                PumpFailure(start=_ALWAYS, role=role, availability_fraction=running)  # type: ignore[arg-type]
+            )
+    if controls.get("heat_reject_override") == "off":
+        out.append(RejectPathUnavailable(start=_ALWAYS))
+    return out
+
+
 @dataclass
 class _Window:
     first_step: int  # global step number of the window's step 0
     inputs: KernelInputs
+    #: the demand model's required supply temperature per step [C] (before the set point)
+    supply_required_c: Any = None
 
 
 class LiveTwin:
@@ -574,12 +612,20 @@ class LiveTwin:
         with self._lock:
             return dict(self.controls)
 
-    def _with_controls(self, inputs: KernelInputs) -> KernelInputs:
+    def _faults(self) -> list[Fault]:
+        """The drills' faults and what the commanded modes take out of service."""
+        return [*scenarios_to_faults(self.scenarios), *control_faults(self.site, self.controls)]
+
+    def _with_controls(self, inputs: KernelInputs, supply_required_c: Any) -> KernelInputs:
         from heatreuse.simulation import kernel as K
 
         params = inputs.params.copy()
         params[K.P_LOOP_SET_C] = float(self.controls["loop_setpoint_c"])
-        return replace(inputs, params=params)
+        series = inputs.series.copy()
+        series[K.X_SUPPLY_REQUIRED_C] = np.maximum(
+            supply_required_c, float(self.controls["supply_setpoint_c"])
+        )
+        return replace(inputs, params=params, series=series)
 
     # ------------------------------------------------------------------ stepping
     def _new_window(self) -> _Window:
@@ -591,13 +637,16 @@ class LiveTwin:
             self.site,
             demand,
             self.step_s,
-            faults=scenarios_to_faults(self.scenarios),
+            faults=self._faults(),
             initial_state=self.state,
             record_layers=self.points.needs_layers,
         )
+        from heatreuse.simulation import kernel as K
+
         self._faults_dirty = False
         self._controls_dirty = False
-        return _Window(first, self._with_controls(inputs))
+        required = inputs.series[K.X_SUPPLY_REQUIRED_C].copy()
+        return _Window(first, self._with_controls(inputs, required), required)
 
     def advance(self, max_steps: int | None = None) -> int:
         """Simulate and publish every step the clock has passed; return steps run."""
@@ -611,11 +660,11 @@ class LiveTwin:
                 w = self._window
                 if w is None or self.steps_done >= w.first_step + w.inputs.n_steps:
                     w = self._window = self._new_window()
-                elif self._faults_dirty:
-                    w.inputs = w.inputs.with_faults(scenarios_to_faults(self.scenarios))
+                elif self._faults_dirty or self._controls_dirty:
+                    w.inputs = self._with_controls(
+                        w.inputs.with_faults(self._faults()), w.supply_required_c
+                    )
                     self._faults_dirty = False
-                if self._controls_dirty:
-                    w.inputs = self._with_controls(w.inputs)
                     self._controls_dirty = False
                 k0 = self.steps_done - w.first_step
                 k1 = min(w.inputs.n_steps, k0 + due, k0 + LIVE_MAX_CHUNK_STEPS)
