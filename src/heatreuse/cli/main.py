@@ -18,7 +18,6 @@ import gc
 import importlib
 import os
 import sys
-import traceback
 import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -260,6 +259,8 @@ def run(argv: list[str] | None = None) -> int:
             exc.show()
             return int(exc.exit_code)
         if os.environ.get("HEATREUSE_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         err_console.print(
             f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"

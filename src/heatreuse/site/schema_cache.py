@@ -39,7 +39,6 @@ import os
 import pickle
 import re
 import sys
-import tempfile
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -294,6 +293,8 @@ def remember(cls: type[BaseModel]) -> None:
 
 def flush() -> None:
     """Write the schemas built in this process to the cache (atomically, merged)."""
+    import tempfile  # only after a cold run: not on every start
+
     for key, new in list(_pending.items()):
         path = _file(key)
         if path is None or not new:
