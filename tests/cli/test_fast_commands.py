@@ -223,3 +223,20 @@ def test_the_console_prints_emoji_codes_as_written() -> None:
     console.file = io.StringIO()
     console.print("site :fire: at C:\\data:pool:")
     assert console.file.getvalue().strip() == "site :fire: at C:\\data:pool:"
+
+
+def test_help_still_works_when_typer_wants_more_than_the_stand_ins_have() -> None:
+    code = """
+import sys
+from heatreuse.cli import main
+main._HELP_FORMATTER_DEFERRED = {"rich.markdown": "NotWhatTyperImports"}
+main._import_help_formatter()
+import typer.rich_utils as ru, rich.markdown
+assert ru.Markdown is rich.markdown.Markdown  # the real class
+raise SystemExit(main.run(["--help"]))
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Commands" in proc.stdout

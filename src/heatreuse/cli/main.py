@@ -179,7 +179,8 @@ def _import_help_formatter() -> None:
     """Import ``typer.rich_utils`` without the modules of :data:`_HELP_FORMATTER_DEFERRED`.
 
     The stand-ins stay only in ``typer.rich_utils``: anyone else importing those modules
-    gets the real ones. A no-op once the formatter (or a deferred module) is imported.
+    gets the real ones. A no-op once the formatter (or a deferred module) is imported; a
+    typer that imports more from those modules than the stand-ins have gets the real ones.
     """
     if "typer.rich_utils" in sys.modules:
         return
@@ -192,10 +193,13 @@ def _import_help_formatter() -> None:
     sys.modules.update(stand_ins)
     try:
         importlib.import_module("typer.rich_utils")
+    except ImportError:  # it wants a name the stand-ins lack: import it as it is
+        sys.modules.pop("typer.rich_utils", None)
     finally:
         for module, stand_in in stand_ins.items():
             if sys.modules.get(module) is stand_in:
                 del sys.modules[module]
+    importlib.import_module("typer.rich_utils")
 
 
 def _hide_flag_types(command: Any) -> None:
