@@ -58,7 +58,7 @@ def test_quick_commands_do_not_import_the_numeric_stack(args: tuple[str, ...]) -
     proc = _cli(*args)
     assert proc.returncode == 0, proc.stderr[-2000:]
     imported = _imported(proc.stderr)
-    assert "heatreuse" in imported and "typer" in imported  # the report is complete
+    assert "heatreuse" in imported and "rich" in imported  # the report is complete
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
 
 

@@ -18,7 +18,8 @@ import psycopg
 import pytest
 import typer
 
-from heatreuse.cli.main import _register, app, run
+from heatreuse.cli.app import app
+from heatreuse.cli.main import _register, run
 from heatreuse.store.schema import STORE_MIGRATIONS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pool.yaml"

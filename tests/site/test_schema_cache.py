@@ -69,7 +69,8 @@ stale = sorted(
     if ref.rsplit(":", 1)[1] != str(id(schema_cache._find_class(ref.rsplit(":", 1)[0])[2]))
 )
 schema_cache.flush()
-sys.stdout.buffer.write(pickle.dumps((results, generated, schemas, stale)))
+loader = "pydantic.plugin._loader" in sys.modules
+sys.stdout.buffer.write(pickle.dumps((results, generated, schemas, stale, loader)))
 """
 
 _POOL = (EXAMPLES / "pool.yaml").read_text()
@@ -82,9 +83,17 @@ _TEXTS = [
 
 
 def _run(cache: str, texts: list[str] = _TEXTS) -> tuple[list[str], list[str], dict[str, object]]:
+    results, generated, schemas, _ = _run_child(cache, texts)
+    return results, generated, schemas
+
+
+def _run_child(
+    cache: str, texts: list[str] = _TEXTS, env: dict[str, str] | None = None
+) -> tuple[list[str], list[str], dict[str, object], bool]:
+    """What a child process made of ``texts``, and whether it loaded pydantic's plugin loader."""
     import pickle
 
-    env = {**os.environ, "HEATREUSE_CACHE_DIR": cache}
+    env = {**os.environ, **(env or {}), "HEATREUSE_CACHE_DIR": cache}
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD, json.dumps(texts)],
         capture_output=True,
@@ -93,10 +102,10 @@ def _run(cache: str, texts: list[str] = _TEXTS) -> tuple[list[str], list[str], d
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
-    results, generated, schemas, stale = pickle.loads(proc.stdout)
+    results, generated, schemas, stale, loader = pickle.loads(proc.stdout)
     assert stale == []  # every definition is named with this process's class ids
     assert any(":" in str(schema) for schema in schemas.values())
-    return results, generated, schemas
+    return results, generated, schemas, loader
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +142,22 @@ def test_a_warm_run_generates_no_schema_and_gets_the_same_ones(runs: dict[str, o
     assert schemas.keys() == off_schemas.keys()
     for name, schema in off_schemas.items():
         assert _without_ids(schemas[name]) == _without_ids(schema), name
+
+
+@pytest.mark.parametrize("plugins_off", ["__all__", "1", "true"])
+def test_with_plugins_off_a_warm_run_skips_the_plugin_loader_and_gets_the_same_models(
+    runs: dict[str, object], plugins_off: str
+) -> None:
+    """The console script switches pydantic's plugins off: the cache then compiles validators
+    without pydantic's plugin hook (whose loader imports importlib.metadata), same models."""
+    env = {"PYDANTIC_DISABLE_PLUGINS": plugins_off}
+    results, generated, schemas, loader = _run_child(str(runs["cache"]), env=env)
+    assert generated == [] and not loader
+    off_results, _, off_schemas = runs["off"]  # type: ignore[misc]
+    assert results == off_results
+    assert schemas.keys() == off_schemas.keys()
+    # plugins on (the default): the cache goes through pydantic's hook, as pydantic does
+    assert _run_child(str(runs["cache"]), env={"PYDANTIC_DISABLE_PLUGINS": ""})[3]
 
 
 def _without_ids(value: object) -> object:

@@ -2,8 +2,8 @@
 
 Templates are data in the package (:mod:`heatreuse.site.template`). These commands
 import neither numpy nor pandas: they read YAML and pydantic models only.
-``heatreuse validate`` calls :func:`report_template_check` for a site that names a
-template.
+``heatreuse validate`` checks a site that names a template
+(:func:`heatreuse.cli.site_view.template_check`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from heatreuse.cli.output import make_console
 from heatreuse.errors import HeatreuseError, SiteConfigError
 
 if TYPE_CHECKING:
-    from heatreuse.site import Site
-    from heatreuse.site.template import Template, TemplateCheck
+    from heatreuse.site.template import Template
 
 console = make_console()
 template_app = typer.Typer(
@@ -181,34 +180,6 @@ def new_site(
             else ""
         )
     )
-
-
-def template_check(site: Site, site_file: Path) -> TemplateCheck | None:
-    """Check a site against its template (``validate``); ``None`` without a template.
-
-    Raises
-    ------
-    SiteConfigError
-        A deviation from a required item: every deviation listed, errors first (exit 2).
-    """
-    from heatreuse.site.template import check_loaded_site
-
-    check = check_loaded_site(site, site_file)
-    if check is not None and check.errors:
-        raise SiteConfigError(check.messages(str(site_file)))
-    return check
-
-
-def print_template_check(check: TemplateCheck, site_file: Path) -> None:
-    """Print a passed template check: the template, the schedule, each warning."""
-    own = "its own maintenance schedule" if check.own_schedule else "the template's schedule"
-    console.print(
-        f"follows {check.label}: no deviation from required items, {len(check.warnings)} from "
-        f"recommended ones; {own}",
-        highlight=False,
-    )
-    for line in check.messages(str(site_file)):
-        console.print(f"warning: {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,11 @@ once (:func:`heatreuse.simulation.inputs.prepare`) and runs
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import importlib.machinery
+import importlib.util
 import itertools
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -65,6 +69,49 @@ class KernelOutput:
     stored_heat_end_j: float
 
 
+#: The numba module whose import asks scipy for BLAS (issue 16, see below).
+_NUMBA_ARRAYMATH = "numba.np.arraymath"
+_CYTHON_BLAS = "scipy.linalg.cython_blas"
+
+
+def _import_numba_arraymath() -> None:
+    """Import numba's array maths without importing ``scipy.linalg`` (about 0.1 s of CPU).
+
+    The first call of a jitted function, even one loaded from numba's cache, makes numba
+    import its array-maths module, which checks at import that BLAS is there by
+    importing ``scipy.linalg.cython_blas``. Python imports the ``scipy.linalg`` package
+    first, and that (through scipy's array-API layer) imports ``numpy.f2py``,
+    ``numpy.testing`` and much more; the kernel needs none of it. Here the check finds
+    the very same extension module, loaded from its file on its own; it is then taken
+    out of ``sys.modules`` again, so that a later ``import scipy.linalg`` (anyone using
+    BLAS) imports the package as usual and gets that same module. Without scipy, or
+    with anything unexpected, numba imports its module as it would.
+    """
+    if _NUMBA_ARRAYMATH in sys.modules or _CYTHON_BLAS in sys.modules:
+        return
+    loaded = None
+    try:
+        scipy = importlib.import_module("scipy")
+        finder = importlib.machinery.FileFinder(
+            f"{scipy.__path__[0]}/linalg",
+            (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
+        )
+        spec = finder.find_spec(_CYTHON_BLAS)
+        if spec is not None and spec.loader is not None:
+            loaded = importlib.util.module_from_spec(spec)
+            sys.modules[_CYTHON_BLAS] = loaded
+            spec.loader.exec_module(loaded)
+    except Exception:  # no scipy, another layout: numba checks BLAS its own way
+        if loaded is not None and sys.modules.get(_CYTHON_BLAS) is loaded:
+            del sys.modules[_CYTHON_BLAS]
+        return
+    try:
+        importlib.import_module(_NUMBA_ARRAYMATH)
+    finally:
+        if loaded is not None and sys.modules.get(_CYTHON_BLAS) is loaded:
+            del sys.modules[_CYTHON_BLAS]
+
+
 def run_kernel(
     inputs: KernelInputs,
     state: SimulationState | None = None,
@@ -111,6 +158,7 @@ def run_kernel(
         else np.empty((0, 0), dtype=np.float32)
     )
     totals = np.zeros(K.N_TOTALS)
+    _import_numba_arraymath()  # before numba would, on the first call below
     u0 = K.stored_heat_j(inputs.params, arr)
     K.run_steps(
         inputs.params,

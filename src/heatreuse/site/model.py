@@ -8,7 +8,9 @@ name carries its unit (docs/architecture.md, house rule 1).
 Sources for defaults are cited at the field.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: pydantic would then compile and evaluate
+# every field annotation from its string when the classes are made, about a quarter of
+# the time ``heatreuse validate`` spends making the site models (issue 16).
 
 import datetime as dt
 import re
@@ -118,7 +120,7 @@ class Utilisation(_Model):
     to the site file."""
 
     @model_validator(mode="after")
-    def _shape_matches_kind(self) -> Utilisation:
+    def _shape_matches_kind(self) -> "Utilisation":
         need = {
             "constant": ("fraction", None),
             "daily": ("hourly_fraction", 24),
@@ -160,7 +162,7 @@ class Cooling(_Model):
     """Cooling electricity (CDU, fans) as a share of IT power."""
 
     @model_validator(mode="after")
-    def _temps_ordered(self) -> Cooling:
+    def _temps_ordered(self) -> "Cooling":
         if self.coolant_return_temp_c <= self.coolant_supply_temp_c:
             raise ValueError(
                 "coolant_return_temp_c must be above coolant_supply_temp_c (heat flows from IT "
@@ -189,7 +191,7 @@ class Compute(_Model):
     )
 
     @model_validator(mode="after")
-    def _plausible_total(self) -> Compute:
+    def _plausible_total(self) -> "Compute":
         high = plausible_range("nameplate_it_power_w")[1]
         if self.nameplate_it_power_w > high:
             raise ValueError(
@@ -225,7 +227,7 @@ class HeatExchanger(_Model):
     """Heat-transfer area (for the fouling factor)."""
 
     @model_validator(mode="after")
-    def _one_rating(self) -> HeatExchanger:
+    def _one_rating(self) -> "HeatExchanger":
         if (self.ua_w_per_k is None) == (self.effectiveness_fraction is None):
             raise ValueError("give exactly one of 'ua_w_per_k' or 'effectiveness_fraction'")
         if self.fouling_factor_m2_k_per_w > 0 and self.area_m2 is None:
@@ -299,7 +301,7 @@ class HeatPump(_Model):
     """Its electricity only upgrades waste heat: EnEfG section 11 leaves it out of PUE."""
 
     @model_validator(mode="after")
-    def _one_cop_model(self) -> HeatPump:
+    def _one_cop_model(self) -> "HeatPump":
         if (self.carnot_fraction is None) == (self.cop_curve is None):
             raise ValueError("give exactly one of 'carnot_fraction' or 'cop_curve'")
         return self
@@ -371,7 +373,7 @@ class TempBand(_Model):
     """Highest temperature of the band."""
 
     @model_validator(mode="after")
-    def _not_upside_down(self) -> TempBand:
+    def _not_upside_down(self) -> "TempBand":
         if self.min_temp_c >= self.max_temp_c:
             raise ValueError(
                 f"band upside down: min_temp_c ({self.min_temp_c}) must be below max_temp_c "
@@ -396,7 +398,7 @@ class OperatingHours(_Model):
     listed are closed."""
 
     @model_validator(mode="after")
-    def _parse(self) -> OperatingHours:
+    def _parse(self) -> "OperatingHours":
         if self.always and self.weekly:
             raise ValueError("give either 'always: true' or 'weekly', not both")
         if not self.always and not self.weekly:
@@ -614,7 +616,7 @@ class MaintenanceWindow(_Model):
     """What is done."""
 
     @model_validator(mode="after")
-    def _ordered(self) -> MaintenanceWindow:
+    def _ordered(self) -> "MaintenanceWindow":
         for name in ("start", "end", "announced_at"):
             if getattr(self, name).tzinfo is None:
                 raise ValueError(f"'{name}' needs a time zone offset, e.g. 2026-01-10T06:00Z")
@@ -684,7 +686,7 @@ class SlaTerms(_Model):
     )
 
     @model_validator(mode="after")
-    def _aware_monitoring_start(self) -> SlaTerms:
+    def _aware_monitoring_start(self) -> "SlaTerms":
         if self.monitoring_start is not None and self.monitoring_start.tzinfo is None:
             raise ValueError("'monitoring_start' needs a time zone offset, e.g. 2026-01-01T00:00Z")
         return self
@@ -822,7 +824,7 @@ class Ownership(_Model):
     """Alarm routes: which alarms go to whom."""
 
     @model_validator(mode="after")
-    def _people_exist(self) -> Ownership:
+    def _people_exist(self) -> "Ownership":
         known = {p.id for p in self.people}
         missing: list[str] = []
         for activity in ("design_change", "maintenance_signoff", "automation_override"):

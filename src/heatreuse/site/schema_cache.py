@@ -39,16 +39,19 @@ import os
 import pickle
 import re
 import sys
-import tempfile
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
 #: Environment variable naming the cache folder (``off``: no cache).
 CACHE_DIR_ENV = "HEATREUSE_CACHE_DIR"
+#: pydantic's switch for its plugins, and the values that switch them all off (as
+#: ``pydantic.plugin._loader.get_plugins`` reads it; the console script sets ``__all__``).
+PLUGINS_ENV = "PYDANTIC_DISABLE_PLUGINS"
+PLUGINS_OFF = ("__all__", "1", "true")
 #: Bump when the file layout changes.
 _FORMAT = 2
 
@@ -206,7 +209,8 @@ def install(cls: type[BaseModel]) -> bool:
     """Complete the deferred model ``cls`` from a cached schema; False when there is none.
 
     Does what pydantic's ``complete_model_class`` does after generating the schema:
-    compiles the validator (through pydantic's plugin hook, as pydantic does) and
+    compiles the validator (through pydantic's plugin hook, as pydantic does, unless
+    :data:`PLUGINS_ENV` switches every plugin off) and
     the serializer, and sets the computed fields, signature and completion flag.
     """
     if cache_dir() is None or not cls.__pydantic_fields_complete__:
@@ -221,20 +225,27 @@ def install(cls: type[BaseModel]) -> bool:
         from pydantic._internal._model_construction import set_deprecated_descriptors
         from pydantic._internal._signature import generate_pydantic_signature
         from pydantic._internal._utils import LazyClassAttribute
-        from pydantic.plugin._schema_validator import create_schema_validator
-        from pydantic_core import SchemaSerializer
+        from pydantic_core import SchemaSerializer, SchemaValidator
 
         config_wrapper = ConfigWrapper(cls.model_config, check=False)
         core_config = config_wrapper.core_config(title=cls.__name__)
-        validator = create_schema_validator(
-            schema,
-            cls,
-            cls.__module__,
-            cls.__qualname__,
-            "BaseModel",
-            core_config,
-            config_wrapper.plugin_settings,
-        )
+        validator: Any
+        if os.environ.get(PLUGINS_ENV) in PLUGINS_OFF:
+            # what pydantic's hook returns without plugins, without loading its plugin
+            # loader (which imports importlib.metadata, about 12 ms)
+            validator = SchemaValidator(schema, core_config)
+        else:
+            from pydantic.plugin._schema_validator import create_schema_validator
+
+            validator = create_schema_validator(
+                schema,
+                cls,
+                cls.__module__,
+                cls.__qualname__,
+                "BaseModel",
+                core_config,
+                config_wrapper.plugin_settings,
+            )
         serializer = SchemaSerializer(schema, core_config)
     except Exception:  # a stale or damaged entry: let pydantic build the model
         return False
@@ -282,6 +293,8 @@ def remember(cls: type[BaseModel]) -> None:
 
 def flush() -> None:
     """Write the schemas built in this process to the cache (atomically, merged)."""
+    import tempfile  # only after a cold run: not on every start
+
     for key, new in list(_pending.items()):
         path = _file(key)
         if path is None or not new:
