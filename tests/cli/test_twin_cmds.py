@@ -99,7 +99,8 @@ def test_live_twin_command_with_control_and_inject(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Compile the engine first (a clean checkout has no numba cache): the live twin below
-    # runs for 20 s only, and the injection must land inside that window.
+    # runs for 8 s only (counted from when its control endpoint is up), and the injection
+    # and the refused one must land inside that window (they take well under a second).
     warm = tmp_path / "warm.csv"
     assert (
         run(["twin", EXAMPLE, "--start", "2026-01-05", "--end", "2026-01-06", "--out", str(warm)])
@@ -137,7 +138,7 @@ def test_live_twin_command_with_control_and_inject(
                     "--control",
                     control,
                     "--duration",
-                    "20s",
+                    "8s",
                 ]
             )
         )
