@@ -285,3 +285,24 @@ def test_large_batch_in_one_call(store: Store) -> None:
     roll = store.read_rollup("s", ["a_w", "b_w"], T0, T0 + n * S, "1h")
     assert int(roll["count"].sum()) == n
     assert roll["sum"].sum() == pytest.approx(vals.sum())
+
+
+def test_read_series_max_rows_reads_each_points_first_rows_exactly(store: Store) -> None:
+    """A page of a dense range fetches each point's first rows only (``max_rows``), and
+    those rows are the ones a whole read gives: the union holds the first rows overall."""
+    t0 = 1_767_225_600_000_000
+    a_us = t0 + np.arange(200, dtype=np.int64) * 500  # 2,000 readings/s
+    b_us = t0 + 30_000 + np.arange(50, dtype=np.int64) * 4_000
+    store.write_readings("s", "a.temp_c", a_us, np.arange(200, dtype=float))
+    store.write_readings("s", "b.temp_c", b_us, 1000.0 + np.arange(50, dtype=float))
+    whole = store.read_series("s", ["a.temp_c", "b.temp_c"], t0 - 10**9, t0 + 10**9)
+    part = store.read_series("s", ["a.temp_c", "b.temp_c"], t0 - 10**9, t0 + 10**9, max_rows=10)
+    for col in ("a.temp_c", "b.temp_c"):
+        got = part[col].dropna()
+        assert len(got) == 10
+        pd.testing.assert_series_equal(got, whole[col].dropna().iloc[:10])
+    assert len(part) < len(whole)
+    few = store.read_series("s", "b.temp_c", t0, t0 + 10**9, max_rows=1000)  # fewer than asked
+    assert len(few) == 50
+    with pytest.raises(StoreError, match="max_rows"):
+        store.read_series("s", "a.temp_c", t0, t0 + 1, max_rows=0)

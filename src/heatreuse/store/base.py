@@ -2318,6 +2318,7 @@ class Store(abc.ABC):
         resolution: Resolution = "raw",
         agg: Agg = "mean",
         columns: Mapping[str, str] | None = None,
+        max_rows: int | None = None,
     ) -> pd.DataFrame:
         """Read points as a wide DataFrame with a tz-aware UTC index, ``start <= ts < end``.
 
@@ -2338,6 +2339,11 @@ class Store(abc.ABC):
             :meth:`read_rollup`). Ignored for raw data.
         columns
             Optional renaming ``{point_id: column_name}``.
+        max_rows
+            Raw only: each point's live readings stop after its first ``max_rows`` in
+            time (an index lookup finds where), so a page of a dense range never
+            fetches the whole range. The frame may hold more rows (other points,
+            sealed history); its first ``max_rows`` rows of each point are exact.
 
         Returns
         -------
@@ -2346,6 +2352,8 @@ class Store(abc.ABC):
             without data in the range is an all-NaN column.
         """
         pids = [point_ids] if isinstance(point_ids, str) else list(point_ids)
+        if max_rows is not None and max_rows < 1:
+            raise StoreError(f"read_series: max_rows {max_rows}; expected a positive count")
         lo, hi = to_epoch_us(start, "start"), to_epoch_us(end, "end")
         if resolution not in ("raw", *rollups.ROLLUP_TABLES):
             raise StoreError(
@@ -2360,11 +2368,20 @@ class Store(abc.ABC):
                 ids = self._series_ids(tx, site_id, pids, create=False)
                 for p in pids:
                     if p in ids:
+                        hi_p = hi
+                        if max_rows is not None:  # the (max_rows+1)-th reading, if any
+                            past = tx.execute(
+                                "SELECT ts_us FROM readings WHERE series_id = ? AND ts_us >= ? "
+                                "AND ts_us < ? ORDER BY ts_us LIMIT 1 OFFSET ?",
+                                (ids[p], lo, hi, int(max_rows)),
+                            )
+                            if past:
+                                hi_p = int(past[0][0])
                         t, v = self._fetch_pairs(
                             tx,
                             "SELECT ts_us, value FROM readings WHERE series_id = ? "
                             "AND ts_us >= ? AND ts_us < ?",
-                            (ids[p], lo, hi),
+                            (ids[p], lo, hi_p),
                         )
                         st, sv = self._sealed_readings(tx, ids[p], lo, hi)
                         t, v = _merge_pairs(t, v, st, sv)

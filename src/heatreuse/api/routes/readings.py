@@ -103,7 +103,9 @@ class _Reader:
         ``max_rows`` of them when given (the rows past it are never built)."""
         store = self.ctx.store
         if self.resolution == "raw":
-            frame = store.read_series(self.site_id, self.points, start_us, end_us, "raw")
+            frame = store.read_series(
+                self.site_id, self.points, start_us, end_us, "raw", max_rows=max_rows
+            )
             if frame.empty:
                 return []
             us_all = pd.DatetimeIndex(frame.index).as_unit("us").asi8
