@@ -515,7 +515,8 @@ def main() -> None:
     me = statistics.median(load.lat.get("GET /api/v1/me (token only)", [float("nan")]))
     hz = statistics.median(load.lat.get("GET /healthz (no token)", [float("nan")]))
     print(
-        f"token check: p50 /api/v1/me - p50 /healthz = {me - hz:.2f} ms over HTTP; "
+        f"token check: p50 /api/v1/me - p50 /healthz = {me - hz:.2f} ms over HTTP "
+        "(with the readers: mostly the wait for a thread of the token-check lane); "
         f"verify_token in-process: {_verify_token_us(store, tokens['viewer'], home):.0f} us"
     )
     if len(snaps) == 2:
