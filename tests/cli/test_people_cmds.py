@@ -203,3 +203,7 @@ def test_users_add_grants_directly_only_while_the_site_is_set_up(
     _ok(capsys, [*approve, "--by", "ben", *s])
     roles = {u["name"]: u["roles"] for u in _json(capsys, ["users", "list", "--json", *s])}
     assert sorted(roles["omar"]) == sorted([f"viewer@{site_id}", f"operator@{site_id}"])
+    # disabling an admin (one person's command) does not reopen direct grants
+    _ok(capsys, ["users", "disable", "ben", "--by", "ana", *s])
+    _fails(capsys, [*add("mal", "admin", "--by", "ana"), *s], "two-person rule", "(now: ana)")
+    assert "mal" not in [u["name"] for u in _json(capsys, ["users", "list", "--json", *s])]

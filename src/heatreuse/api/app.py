@@ -121,24 +121,26 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(routes.api_router(ctx))
     app.include_router(web.web_router(ctx))
     app.add_middleware(CloseAfter413)
+    app.add_middleware(_MarkWrites)
     extra = getattr(web, "WEB_ROUTE_ACTIONS", None)
     permissions.check_routes(app.routes, permissions.all_actions(extra))
     return app
 
 
 def _own_connections(store: Any, readers: int) -> tuple[Any, Any]:
-    """Connections of the API's own to the service's store: (a pool of ``readers``, auth).
+    """Connections of the API's own to the service's store: (a pool, the auth connection).
 
     A store object serialises its calls with a lock: on the service's, a month of SLA
     minutes read for a dashboard would hold up the readings being stored (and a large
     ingest batch every API read); on one API connection, 50 readers would queue behind
-    each other and the token check of every request behind them all. The API reads
-    through a :class:`~heatreuse.store.pool.StorePool` of ``readers`` connections and
-    checks tokens and sessions on one more of its own, so SQLite (WAL: readers do not
-    wait for the writer or each other) and PostgreSQL run them side by side. Falls back
-    to the service's store when the URL cannot be opened again (an in-memory database).
+    each other and the token check of every request behind them all. The API works
+    through a :class:`~heatreuse.store.pool.StorePool`: ``readers`` connections for
+    reads, and one writer that every state-changing request uses (``_MarkWrites``), so
+    writes stay serialised in the process as on one store. Tokens and sessions are
+    checked on one more connection. SQLite (WAL: readers do not wait for the writer or
+    each other) and PostgreSQL run them side by side. Falls back to the service's store
+    when the URL cannot be opened again (an in-memory database).
     """
-    from heatreuse.errors import HeatreuseError
     from heatreuse.store import open_store
     from heatreuse.store.pool import StorePool
 
@@ -146,15 +148,35 @@ def _own_connections(store: Any, readers: int) -> tuple[Any, Any]:
         return store, None
     opened: list[Any] = []
     try:
-        for _ in range(max(1, readers) + 1):
+        for _ in range(max(1, readers) + 2):
             opened.append(open_store(store.url))
             opened[-1].limit_cache(READER_CACHE_MIB)
-    except HeatreuseError as exc:
+    except Exception as exc:  # any failure: close what was opened, share the service's
         for s in opened:
             s.close()
         log.warning("API: sharing the ingest store connection (%s)", exc)
         return store, None
-    return StorePool(opened[1:]), opened[0]
+    return StorePool(opened[2:], writer=opened[1]), opened[0]
+
+
+class _MarkWrites:
+    """ASGI middleware: a request that may change state (not GET/HEAD/OPTIONS) runs with
+    :data:`heatreuse.store.pool.WRITE_REQUEST` set: its store calls use the pool's writer."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from heatreuse.store.pool import WRITE_REQUEST
+
+        if scope["type"] != "http" or scope.get("method", "GET") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        token = WRITE_REQUEST.set(True)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            WRITE_REQUEST.reset(token)
 
 
 def app_for_service(service: Any, settings: ApiSettings | None = None) -> FastAPI:

@@ -92,41 +92,51 @@ def users_add(
 ) -> None:
     """Add a user with an argon2id password and a role on one site.
 
-    While the site has fewer than two admins (setting it up: the first admin, the
-    second) the role is granted at once. After that, viewer is granted at once and any
-    other role is a role grant under the two-person rule: the user is added as viewer
-    and the grant filed as a change request of ``--by`` (an admin, with ``--reason``)
-    for another admin to approve.
+    Until the site has had two admins (setting it up: the first admin, the second) the
+    role is granted at once. After that (even if one is disabled later), viewer is
+    granted at once and any other role is a role grant under the two-person rule: the
+    user is added as viewer and the grant filed as a change request of ``--by`` (an
+    admin, with ``--reason``) for another admin to approve.
     """
     from heatreuse.services import access, changes, people
     from heatreuse.store import using_store
 
     access.check_role(role)
-    with using_store(store, create=True) as s:
-        admins = people.site_admins(s, site)
-    direct = role == "viewer" or len(admins) < 2
-    if not direct and (by is None or not (reason or "").strip()):
-        raise HeatreuseError(
-            f"--role {role}: site {site!r} has {len(admins)} admins ({', '.join(admins)}), so "
-            "a role above viewer is a role grant under the two-person rule; give --by ADMIN "
-            "(who requests it) and --reason TEXT: the user is added as viewer and the grant "
-            "is filed for a second admin to approve (nothing was changed)"
+
+    def refuse(admins: list[str]) -> HeatreuseError:
+        return HeatreuseError(
+            f"--role {role}: site {site!r} has been set up with two admins (now: "
+            f"{', '.join(admins) or 'none'}), so a role above viewer is a role grant under the "
+            "two-person rule; give --by ADMIN (who requests it) and --reason TEXT: the user is "
+            "added as viewer and the grant is filed for a second admin to approve (nothing "
+            "was changed)"
         )
+
+    asked = by is not None and bool((reason or "").strip())
+    with using_store(store, create=True) as s:
+        need, admins = people.role_grants_need_approval(s, site)
+    if role != "viewer" and need and not asked:
+        raise refuse(admins)  # before the password prompt
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = getpass.getpass(f"password for {name}: ")
         if getpass.getpass("again: ") != password:
             raise HeatreuseError("the two passwords differ; nothing was changed")
-    with using_store(store, create=True) as s:
-        if direct:
+    with using_store(store, create=True) as s, s.transaction() as tx:
+        # decided and done in one transaction: two `users add` at once cannot both see
+        # a site in set-up (both refusals and the grant roll back as one)
+        s.lock(tx, f"role_grants:{site}")
+        need, admins = people.role_grants_need_approval(s, site)
+        if role == "viewer" or not need:
             info = people.add_user(s, name, password, role, site, by=_by(by))
+            people.note_site_admins(s, site)
             typer.echo(f"user {info['name']} added: {info['role']} on site {info['site_id']}")
             return
-        assert by is not None and reason is not None
-        with s.transaction():  # both or neither: a refused request adds no user
-            people.add_user(s, name, password, "viewer", site, by=by)
-            c = changes.request_role_grant(s, name, role, site, reason, by=by, expires=expires)
+        if not asked or by is None or reason is None:
+            raise refuse(admins)
+        people.add_user(s, name, password, "viewer", site, by=by)
+        c = changes.request_role_grant(s, name, role, site, reason, by=by, expires=expires)
     typer.echo(
         f"user {name} added: viewer on site {site}; role grant {role} filed as change request "
         f"{c['id']} (not granted yet); another admin approves it with: heatreuse changes "

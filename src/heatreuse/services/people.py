@@ -255,6 +255,28 @@ def site_admins(store: Store, site_id: str) -> list[str]:
     return sorted({g.user_name for g in grants if g.role == "admin" and g.user_id in enabled})
 
 
+_TWO_ADMINS_KEY = "people.two_admins."
+
+
+def role_grants_need_approval(store: Store, site_id: str) -> tuple[bool, list[str]]:
+    """Whether a role above viewer on ``site_id`` needs a second admin's approval, and
+    the site's enabled admins.
+
+    Yes once the site has had two admins (:func:`note_site_admins` keeps that in the
+    ``meta`` table): disabling one of them never reopens the set-up's direct grants.
+    """
+    admins = site_admins(store, site_id)
+    sticky = store.get_meta(_TWO_ADMINS_KEY + site_id) is not None
+    return len(admins) >= 2 or sticky, admins
+
+
+def note_site_admins(store: Store, site_id: str, now: dt.datetime | None = None) -> None:
+    """Record that ``site_id`` has two admins (once): role grants need approval from now on."""
+    key = _TWO_ADMINS_KEY + site_id
+    if len(site_admins(store, site_id)) >= 2 and store.get_meta(key) is None:
+        store.set_meta(key, str(_iso(_now_us(now))))
+
+
 def grant_role(
     store: Store,
     name: str,
@@ -366,7 +388,10 @@ def login(
     ph = hasher or default_hasher()
     at_us = _now_us(now)
     window_us = int(pol.window_s * 1e6)
-    with store.transaction():
+    with store.transaction() as tx:
+        # parallel attempts (API threads, several processes) must not read the same
+        # failure count or attempt count: one login at a time decides and records
+        store.lock(tx, "login")
         recent = rows.count_login_attempts(store, address=address, since_us=at_us - window_us)
         user = rows.get_user(store, name)
         retry = 0.0

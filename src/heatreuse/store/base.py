@@ -781,6 +781,17 @@ class Store(abc.ABC):
             self._check_open()
             self._flush()
 
+    def lock(self, tx: SQLSession, key: str) -> None:
+        """Serialise, across connections and processes, the transactions that take ``key``
+        (held until ``tx`` ends): a read-then-write of a counter such as a login's.
+
+        PostgreSQL: a transaction-scoped advisory lock; SQLite: the write transaction
+        already holds the database's write lock.
+        """
+        with self._lock:
+            self._check_open()
+            self._lock_site(tx, f"__lock__:{key}")
+
     def limit_cache(self, cache_mib: float) -> None:
         """Cap the connection's own page cache [MiB] (a reader of many connections).
 

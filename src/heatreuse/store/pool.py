@@ -13,7 +13,11 @@ Semantics kept from a single store:
   ends: every pool call inside it (from the same thread) joins that transaction, as
   nested calls on one store do;
 * attributes that are not methods (``url``, ``dialect``) come from the first store;
-* ``close()`` closes every store.
+* ``close()`` closes every store;
+* calls made while :data:`WRITE_REQUEST` is set (the API sets it for every request that
+  may change state: POST, PUT, PATCH, DELETE) all go to one ``writer`` store, so writes
+  are serialised in the process as they were on a single store; reads spread over the
+  others.
 
 A method returning an iterator (``iter_quarantine``) runs it later on the store that
 answered; that store's own lock keeps it correct.
@@ -25,12 +29,17 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from heatreuse.errors import HeatreuseError
 from heatreuse.store.base import SQLSession, Store
 
-__all__ = ["StorePool"]
+__all__ = ["WRITE_REQUEST", "StorePool"]
+
+#: Set (True) while serving a request that may write: pool calls go to the writer store.
+#: A context variable: it follows the request into the worker threads that serve it.
+WRITE_REQUEST: ContextVar[bool] = ContextVar("heatreuse_write_request", default=False)
 
 
 class StorePool:
@@ -40,16 +49,23 @@ class StorePool:
     ----------
     stores
         Open stores of the same database (:func:`heatreuse.store.open_store` called once
-        per connection). The pool owns them: :meth:`close` closes them.
+        per connection) for reads. The pool owns them: :meth:`close` closes them.
+    writer
+        The store of calls made under :data:`WRITE_REQUEST` (owned too); None: those
+        calls take a free store like any other.
     """
 
-    def __init__(self, stores: Sequence[Store]) -> None:
+    def __init__(self, stores: Sequence[Store], writer: Store | None = None) -> None:
         if not stores:
             raise HeatreuseError("StorePool: expected at least one open store, got none")
         self._stores = list(stores)
         self._free: queue.LifoQueue[Store] = queue.LifoQueue()
         for store in self._stores:
             self._free.put(store)
+        self._writer = writer
+        self._writer_free: queue.LifoQueue[Store] = queue.LifoQueue()
+        if writer is not None:
+            self._writer_free.put(writer)
         self._local = threading.local()
 
     @property
@@ -64,13 +80,14 @@ class StorePool:
         if current is not None:
             yield current
             return
-        store = self._free.get()
+        free = self._writer_free if self._writer is not None and WRITE_REQUEST.get() else self._free
+        store = free.get()
         self._local.store = store
         try:
             yield store
         finally:
             self._local.store = None
-            self._free.put(store)
+            free.put(store)
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[SQLSession]:
@@ -80,7 +97,7 @@ class StorePool:
 
     def close(self) -> None:
         """Close every store of the pool."""
-        for store in self._stores:
+        for store in [*self._stores, *([self._writer] if self._writer is not None else [])]:
             store.close()
 
     def __enter__(self) -> StorePool:
