@@ -12,12 +12,12 @@ Checked by what a process imports and by what the commands print, never by wall 
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_import_probe import modules_imported
 
 from heatreuse.cli import main
 from heatreuse.cli.main import run
@@ -27,33 +27,6 @@ from heatreuse.site.template import fill_placeholders
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 POOL = str(EXAMPLES / "pool.yaml")
 
-#: Runs the console script's main() as the ``heatreuse`` script does, then lists every
-#: module in the process.
-_CHILD = """
-import runpy, sys
-sys.argv = ["heatreuse", *sys.argv[1:]]
-try:
-    runpy.run_module("heatreuse.cli.main", run_name="__main__")
-except SystemExit as exc:
-    code = exc.code
-print("\\n".join(sorted(sys.modules)), file=sys.stderr)
-sys.exit(code)
-"""
-
-
-def _modules(*args: str, env: dict[str, str] | None = None) -> set[str]:
-    """Every module a ``heatreuse ARGS`` process imported (it must exit 0)."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return set(proc.stderr.split())
-
 
 def _top(modules: set[str]) -> set[str]:
     return {m.split(".")[0] for m in modules}
@@ -62,8 +35,8 @@ def _top(modules: set[str]) -> set[str]:
 @pytest.mark.parametrize("args", [("validate", POOL), ("site", "show", POOL)], ids=str)
 def test_a_plain_site_command_runs_without_typer(args: tuple[str, ...], tmp_path: Path) -> None:
     warm = {"HEATREUSE_CACHE_DIR": str(tmp_path)}  # the schema cache, as a user has it
-    _modules(*args, env=warm)
-    modules = _modules(*args, env=warm)
+    modules_imported(*args, env=warm)
+    modules = modules_imported(*args, env=warm)
     # it did the work: read the YAML, built the model, printed with rich
     assert {"yaml", "heatreuse.site.model", "heatreuse.cli.site_view", "rich.console"} <= modules
     assert "typer" not in _top(modules) and "click" not in _top(modules)
@@ -79,7 +52,7 @@ def test_a_plain_site_command_runs_without_typer(args: tuple[str, ...], tmp_path
     ids=str,
 )
 def test_any_other_line_of_those_commands_goes_through_typer(args: tuple[str, ...]) -> None:
-    modules = _modules(*args)
+    modules = modules_imported(*args)
     assert "typer" in _top(modules) and "heatreuse.cli.site_cmds" in modules
 
 
@@ -171,7 +144,7 @@ def test_an_internal_error_on_the_fast_path_is_reported_as_one(
 
 
 def test_help_defers_rich_markdown_and_traceback() -> None:
-    modules = _modules("--help")
+    modules = modules_imported("--help")
     assert "typer.rich_utils" in modules  # rich's help panels are there
     deferred = {"rich.markdown", "rich.traceback", "rich.syntax", "rich.pretty"}
     assert not modules & deferred, sorted(modules & deferred)

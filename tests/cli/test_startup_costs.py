@@ -9,46 +9,18 @@ from __future__ import annotations
 
 import gc
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_import_probe import modules_imported
 
 from heatreuse.cli import main
 
 POOL = str(Path(__file__).resolve().parents[2] / "examples" / "pool.yaml")
 
 
-#: Runs the console script's main() as ``python -m heatreuse.cli.main`` does, then lists
-#: every module in the process (``-X importtime`` misses those importlib.import_module loads).
-_CHILD = """
-import runpy, sys
-sys.argv = ["heatreuse", *sys.argv[1:]]
-try:
-    runpy.run_module("heatreuse.cli.main", run_name="__main__")
-except SystemExit as exc:
-    code = exc.code
-print("\\n".join(sorted(sys.modules)), file=sys.stderr)
-sys.exit(code)
-"""
-
-
-def _modules(*args: str) -> set[str]:
-    """Every module a ``heatreuse ARGS`` process imported."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return set(proc.stderr.split())
-
-
 def test_help_loads_neither_yaml_nor_the_site_loader() -> None:
-    modules = _modules("--help")
+    modules = modules_imported("--help")
     assert "heatreuse.cli.site_cmds" in modules and "heatreuse.cli.sla_cmds" in modules
     assert "yaml" not in modules
     assert "heatreuse.site.loader" not in modules
@@ -56,13 +28,13 @@ def test_help_loads_neither_yaml_nor_the_site_loader() -> None:
 
 @pytest.mark.parametrize("args", [("--help",), ("validate", POOL), ("site", "show", POOL)], ids=str)
 def test_quick_commands_load_no_progress_bar(args: tuple[str, ...]) -> None:
-    modules = _modules(*args)
+    modules = modules_imported(*args)
     assert "rich.console" in modules  # the report is complete
     assert "rich.progress" not in modules
 
 
 def test_validate_loads_the_site_loader_it_needs() -> None:
-    modules = _modules("validate", POOL)
+    modules = modules_imported("validate", POOL)
     assert {"yaml", "heatreuse.site.loader", "heatreuse.site.model"} <= modules
 
 
