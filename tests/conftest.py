@@ -22,8 +22,11 @@ ids in a way pytest 9.2 no longer takes, so the groups are silently ignored.)
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 os.environ["HEATREUSE_CACHE_DIR"] = "off"
@@ -77,3 +80,32 @@ def _private_heatreuse_home(
     home = tmp_path_factory.mktemp("hr") / "heatreuse-home"
     monkeypatch.setenv("HEATREUSE_HOME", str(home))
     return home
+
+
+#: The PostgreSQL server of the tests (127.0.0.1:5432, user postgres, trust auth).
+PG_URL = os.environ.get("HEATREUSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a fresh, empty store on each backend: SQLite in ``tmp_path``, or a
+    PostgreSQL schema ``hr_test_<random>`` dropped afterwards (the test fails, never
+    skips, when the server is not reachable)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    try:
+        with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {PG_URL} ({exc}); these tests need the server on "
+            "127.0.0.1:5432 (user postgres, trust auth)",
+            pytrace=False,
+        )
+    schema = "hr_test_" + uuid.uuid4().hex[:12]
+    try:
+        yield f"{PG_URL}?schema={schema}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # type: ignore[arg-type]

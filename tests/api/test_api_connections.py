@@ -7,36 +7,17 @@ read, and an in-memory store (which cannot be opened twice) is shared instead.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import psycopg
-import pytest
 
 from heatreuse.api.app import READER_CACHE_MIB, _own_connections
 from heatreuse.store import open_store
 from heatreuse.store.pool import StorePool
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'api.db'}"
-        return
-    schema = "t_api_conn_" + uuid.uuid4().hex[:12]
-    try:
-        yield f"{PG_URL}?schema={schema}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # type: ignore[arg-type]
-
-
-def test_readers_and_token_checks_get_connections_of_their_own(url: str) -> None:
-    ingest = open_store(url, create=True)
+def test_readers_and_token_checks_get_connections_of_their_own(backend_url: str) -> None:
+    ingest = open_store(backend_url, create=True)
     pool, auth = _own_connections(ingest, 3)
     try:
         assert isinstance(pool, StorePool) and pool.size == 3
@@ -61,7 +42,7 @@ def test_an_in_memory_store_is_shared() -> None:
         assert api_store is mem and auth is None
 
 
-def test_parallel_wrong_logins_each_count_toward_the_lockout(url: str) -> None:
+def test_parallel_wrong_logins_each_count_toward_the_lockout(backend_url: str) -> None:
     """Logins run on several connections (the pool's writer, other processes): each
     attempt must read the failure count the previous one wrote, or parallel guesses
     would get more tries than the lockout allows. Every wrong attempt counts."""
@@ -70,7 +51,7 @@ def test_parallel_wrong_logins_each_count_toward_the_lockout(url: str) -> None:
     from heatreuse.services import people
     from heatreuse.store import people as rows
 
-    ingest = open_store(url, create=True)
+    ingest = open_store(backend_url, create=True)
     people.add_user(
         ingest,
         "ana",
