@@ -278,21 +278,29 @@ def test_end_to_end_against_the_live_twin(site: Site, store: Store, live: LiveTw
         changes.approve_change(site, store, r["id"], r["request_hash"], by="kai", executor=ex)
 
 
+def _stepped_twin(
+    site: Site, wall: list[float], controls: dict[str, Any] | None = None
+) -> LiveTwin:
+    """A live twin from 2026-10-05T06:00Z on the clock ``wall[0]`` [s], one step a
+    minute, with ``controls`` written before its first step."""
+    tw = LiveTwin(
+        site,
+        speed=1,
+        step_s=60,
+        start="2026-10-05T06:00Z",
+        clock=lambda: wall[0],
+        clamp_to_wall=False,
+    )
+    for name, value in (controls or {}).items():
+        tw.write_control(name, value)
+    return tw
+
+
 def test_loop_setpoint_reaches_the_engine(site: Site, store: Store, tmp_path: Path) -> None:
     """The loop set point is the controller's: the simulated IT loop follows it."""
     t0 = pd.Timestamp("2026-10-05T06:00Z").timestamp()
     wall = [t0]
-    twins = [
-        LiveTwin(
-            site,
-            speed=1,
-            step_s=60,
-            start="2026-10-05T06:00Z",
-            clock=lambda: wall[0],
-            clamp_to_wall=False,
-        )
-        for _ in range(2)
-    ]
+    twins = [_stepped_twin(site, wall) for _ in range(2)]
     control = TwinControlServer(twins[1], "127.0.0.1", 0, token_file=tmp_path / "t.token")
     control.start()
     try:
@@ -540,25 +548,12 @@ def test_pump_modes_reject_override_and_supply_setpoint_reach_the_engine(site: S
     t0 = pd.Timestamp("2026-10-05T06:00Z").timestamp()
     wall = [t0]
 
-    def twin(**controls: Any) -> LiveTwin:
-        tw = LiveTwin(
-            site,
-            speed=1,
-            step_s=60,
-            start="2026-10-05T06:00Z",
-            clock=lambda: wall[0],
-            clamp_to_wall=False,
-        )
-        for name, value in controls.items():
-            tw.write_control(name.replace("__", "."), value)
-        return tw
-
-    default = twin()
-    pump_off = twin(**{"pump__p-primary__mode": "off"})
-    pump_on = twin(**{"pump__p-primary__mode": "on"})
-    supply_45 = twin(supply_setpoint_c=45.0)
-    cut = twin()
-    cut_no_reject = twin(heat_reject_override="off")
+    default = _stepped_twin(site, wall)
+    pump_off = _stepped_twin(site, wall, {"pump.p-primary.mode": "off"})
+    pump_on = _stepped_twin(site, wall, {"pump.p-primary.mode": "on"})
+    supply_45 = _stepped_twin(site, wall, {"supply_setpoint_c": 45.0})
+    cut = _stepped_twin(site, wall)
+    cut_no_reject = _stepped_twin(site, wall, {"heat_reject_override": "off"})
     for tw in (cut, cut_no_reject):
         tw.inject("customer_disconnect@2026-10-05T06:00Z")
     wall[0] = t0 + 3 * 3600
