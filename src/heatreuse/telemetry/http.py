@@ -297,7 +297,7 @@ def _plain_items(doc: Any) -> list[tuple[str, Any, Any]] | None:
     out: list[tuple[str, Any, Any]] = []
     texts: list[str] = []
     for item in items:
-        if type(item) is not dict or len(item) != 3 or item.keys() != _FIELDS:
+        if type(item) is not dict or item.keys() != _FIELDS:
             return None
         point, ts, value = item["point_id"], item["ts"], item["value"]
         if type(point) is not str or not point or len(point) > MAX_POINT_KEY_CHARS:

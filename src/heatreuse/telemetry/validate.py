@@ -689,23 +689,18 @@ class Ingestor:
                 continue
             keys[i] = key
             ts = r.ts
-            if type(ts) is str:
-                at = ts_texts.get(ts)
-                if at is None:
-                    try:
-                        at = ts_texts[ts] = parse_timestamp_us(ts)
-                    except (ValueError, OverflowError) as exc:
-                        pre[i] = UNPARSEABLE
-                        details[i] = f"{key}: ts: {exc}"
-                        continue
-                ts_us[i] = at
-            else:
+            text = type(ts) is str
+            at = ts_texts.get(ts) if text else None
+            if at is None:
                 try:
-                    ts_us[i] = parse_timestamp_us(ts)
+                    at = parse_timestamp_us(ts)
                 except (ValueError, OverflowError) as exc:
                     pre[i] = UNPARSEABLE
                     details[i] = f"{key}: ts: {exc}"
                     continue
+                if text:
+                    ts_texts[ts] = at
+            ts_us[i] = at
             code, v = _value_code(r.value, status)
             if code == OK:
                 values[i] = v
