@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from heatreuse.services.people import LoginPolicy
     from heatreuse.site import Site
+    from heatreuse.site.points import SitePoints
     from heatreuse.store.base import Store
     from heatreuse.telemetry import Ingestor
 
@@ -42,7 +43,8 @@ class ApiSettings:
         Ledger checkpoint folder and signing key (default under ``$HEATREUSE_HOME``).
     read_connections
         Store connections the API reads through under ``heatreuse serve --http``
-        (:class:`~heatreuse.store.pool.StorePool`; one more checks tokens).
+        (:class:`~heatreuse.store.pool.StorePool`); one more writes for every
+        state-changing request, and one more checks tokens.
     """
 
     session_ttl_s: float = 8 * 3600.0
@@ -106,7 +108,7 @@ class ApiContext:
     settings: ApiSettings = field(default_factory=ApiSettings)
     _points: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
-    def points_of(self, site_id: str) -> Any:
+    def points_of(self, site_id: str) -> SitePoints:
         """The expanded points of a served site (:func:`heatreuse.site.expand_points`),
         built once: a site file does not change while it is served."""
         found = self._points.get(site_id)
